@@ -1,0 +1,208 @@
+/* phaxcl — ex-situ training of inverter-based memristive crossbar networks.
+ *
+ * One public header, prefix phx_. Handles are opaque; option and result
+ * structs are caller-owned. Every fallible call returns a phx_status and, when
+ * given a phx_err, fills it with a one-line message that names the file,
+ * option or device at fault. The library keeps no global state.
+ */
+#ifndef PHAXCL_H
+#define PHAXCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PHX_VERSION "0.1.0"
+#define PHX_MAX_LAYERS 16
+
+/* Status codes as an X-macro table: name, message. */
+#define PHX_STATUS_MAP(X)                                              \
+  X(OK, "success")                                                     \
+  X(EINVAL, "invalid argument")                                        \
+  X(ENOMEM, "out of memory")                                           \
+  X(EIO, "input/output error")                                         \
+  X(EFORMAT, "malformed file")                                         \
+  X(ESHAPE, "shape mismatch")                                          \
+  X(ENAN, "non-finite value")                                          \
+  X(ENODEV, "no such device")                                          \
+  X(ENOBACKEND, "backend not available in this build")                 \
+  X(EBUILD, "kernel build failed")                                     \
+  X(EDEVICE, "device error")                                           \
+  X(EDEVMEM, "out of device memory")                                   \
+  X(ECHECK, "cross-check failed")                                      \
+  X(EINTERNAL, "internal error")
+
+typedef enum {
+#define PHX_STATUS_ENUM(name, msg) PHX_##name,
+  PHX_STATUS_MAP(PHX_STATUS_ENUM)
+#undef PHX_STATUS_ENUM
+  PHX_STATUS_COUNT
+} phx_status;
+
+/* Short description of a status ("out of memory"). Never NULL. */
+const char *phx_strerror(phx_status s);
+/* Symbolic name of a status ("PHX_ENOMEM"). Never NULL. */
+const char *phx_status_name(phx_status s);
+
+/* Caller-owned error report: status plus a one-line message. */
+typedef struct phx_err {
+  phx_status status;
+  char msg[512];
+} phx_err;
+
+/* ---- model ------------------------------------------------------------ */
+
+typedef enum { PHX_LOSS_CE = 0, PHX_LOSS_MSE = 1 } phx_loss;
+
+/* Model options (MODEL.md). sizes[0] is the input count, sizes[nlayers] the
+ * class count. c and d are the inverted / non-inverted VTC fits
+ * o = a1 + a2 * tanh(a4 * (z - a3)). */
+typedef struct phx_model_opts {
+  int nlayers;
+  int sizes[PHX_MAX_LAYERS + 1];
+  double vdd;   /* supply, V; rails at +-vdd/2 */
+  double gmin;  /* smallest conductance, S */
+  double ratio; /* gmax / gmin */
+  double c[4];
+  double d[4];
+  phx_loss loss;
+} phx_model_opts;
+
+/* Fills MODEL.md defaults: 196-100-10, vdd 0.5, gmin 0.12 uS, ratio 8.33,
+ * the 90 nm inverter fits, cross-entropy. */
+void phx_model_opts_default(phx_model_opts *o);
+/* Checks ranges and sizes; message names the offending option. */
+phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err);
+
+typedef struct phx_model phx_model;
+
+/* New model with all theta zero. */
+phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err);
+void phx_model_free(phx_model *m);
+/* theta ~ U(-e, e), e = sqrt(6/(R+M)), from a seeded generator (same on
+ * every backend and platform). */
+void phx_model_init(phx_model *m, uint64_t seed);
+const phx_model_opts *phx_model_get_opts(const phx_model *m);
+/* Layer l's theta, row-major M x R (R = 2N+2, rows in MODEL.md order). */
+float *phx_model_theta(phx_model *m, int l);
+const float *phx_model_theta_const(const phx_model *m, int l);
+int phx_model_rows(const phx_model *m, int l); /* M */
+int phx_model_cols(const phx_model *m, int l); /* R */
+/* safetensors: tensors layers.{l}.theta (F32 [M, R]) plus metadata.
+ * Saving is atomic (temp file, fsync, rename). Loading validates everything
+ * before returning a model. */
+phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err);
+phx_status phx_model_load(const char *path, phx_model **out, phx_err *err);
+
+/* ---- data ------------------------------------------------------------- */
+
+typedef struct phx_dataset phx_dataset;
+
+/* One IDX image file + label file (each optionally gzip-compressed; the
+ * name is tried as given and with ".gz"). Pixels scale to [0, 1]; pool > 1
+ * averages pool x pool blocks. */
+phx_status phx_dataset_load_idx(const char *images, const char *labels, int pool,
+                                phx_dataset **out, phx_err *err);
+/* A folder in the MNIST layout: train-*-idx?-ubyte and t10k-*-idx?-ubyte. */
+phx_status phx_dataset_load_dir(const char *dir, int pool, phx_dataset **train,
+                                phx_dataset **test, phx_err *err);
+/* A dataset from memory (copied). Values must be finite; labels in
+ * [0, classes). */
+phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
+                           const int32_t *labels, phx_dataset **out, phx_err *err);
+void phx_dataset_free(phx_dataset *d);
+int phx_dataset_count(const phx_dataset *d);
+int phx_dataset_dim(const phx_dataset *d);
+int phx_dataset_classes(const phx_dataset *d); /* 1 + largest label */
+const float *phx_dataset_x(const phx_dataset *d);        /* count x dim */
+const int32_t *phx_dataset_labels(const phx_dataset *d); /* count */
+
+/* ---- backends ----------------------------------------------------------- */
+
+typedef struct phx_backend phx_backend;
+
+/* name: "c" (float32 C path), "c64" (float64 C path, for checks), "opencl",
+ * or "auto" (an OpenCL GPU/accelerator if present, else "c"). device: an
+ * OpenCL device spec ("P:D", or a substring of platform/vendor/device name);
+ * NULL uses $PHAXCL_DEVICE, then the best device. verbose > 0 reports
+ * compile times and cache hits on stderr. */
+phx_status phx_backend_new(const char *name, const char *device, int verbose,
+                           phx_backend **out, phx_err *err);
+void phx_backend_free(phx_backend *b);
+const char *phx_backend_name(const phx_backend *b);
+/* Human-readable device description ("cpu (OpenBLAS)", "pocl: pthread-..."). */
+const char *phx_backend_device(const phx_backend *b);
+
+/* ---- training, evaluation, gradients -------------------------------------- */
+
+typedef enum {
+  PHX_OPT_SGD = 0,
+  PHX_OPT_MOMENTUM = 1,
+  PHX_OPT_ADAM = 2,
+  PHX_OPT_LBFGS = 3
+} phx_optimizer;
+
+typedef struct phx_train_opts {
+  phx_optimizer optimizer;
+  int epochs;      /* for lbfgs: iterations */
+  int batch;       /* mini-batch size (ignored by lbfgs: full batch) */
+  double lr;
+  double momentum; /* momentum optimizer */
+  double beta1, beta2, eps; /* adam */
+  uint64_t seed;   /* shuffling */
+  int limit;       /* use only the first `limit` training samples; 0 = all */
+} phx_train_opts;
+
+/* Defaults that train the paper task well: adam, lr 0.01, batch 32, 30
+ * epochs. */
+void phx_train_opts_default(phx_train_opts *o);
+
+typedef struct phx_epoch_stats {
+  int epoch;         /* 1-based */
+  int epochs;
+  double loss;       /* mean training loss over the epoch */
+  double train_acc;  /* fraction correct during the epoch */
+  double test_loss;
+  double test_acc;   /* -1 when no test set */
+  double seconds;    /* wall time of the epoch (training + test pass) */
+} phx_epoch_stats;
+
+/* Called after each epoch; a non-zero return stops training early. */
+typedef int (*phx_epoch_fn)(const phx_epoch_stats *s, void *user);
+/* Called during an epoch with samples done / total (for progress bars). */
+typedef void (*phx_progress_fn)(long done, long total, void *user);
+
+typedef struct phx_train_hooks {
+  phx_epoch_fn on_epoch;
+  phx_progress_fn on_progress;
+  void *user;
+} phx_train_hooks;
+
+/* Trains m in place on backend b. test may be NULL. */
+phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
+                     const phx_dataset *test, const phx_train_opts *o,
+                     const phx_train_hooks *hooks, phx_err *err);
+
+typedef struct phx_eval_result {
+  int count;
+  double loss;     /* mean loss */
+  double accuracy; /* fraction */
+} phx_eval_result;
+
+/* Evaluates m on d. confusion, when not NULL, receives classes x classes
+ * counts (row: true class, column: predicted). */
+phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                        phx_eval_result *res, int64_t *confusion, phx_err *err);
+
+/* Mean loss and its exact gradient over the first `limit` samples of d
+ * (0 = all). grad must have m's shape; its theta receives dL/dtheta. */
+phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                        int limit, double *loss, phx_model *grad, phx_err *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PHAXCL_H */

@@ -1,0 +1,59 @@
+/* A network resident on a backend: parameters, optimizer state, activations
+ * and bound datasets live in backend buffers; the host sees only what it
+ * reads back. train.c, eval/grad and check drive training through this. */
+#ifndef PHX_NET_H
+#define PHX_NET_H
+
+#include "backend.h"
+
+enum { PHX_SLOT_TRAIN = 0, PHX_SLOT_TEST = 1, PHX_SLOTS = 2 };
+
+typedef struct phx_net phx_net;
+
+/* Buffers for a model of options o and batches of up to max_batch samples.
+ * Calls b->ops->prepare with the model constants. */
+phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
+                       phx_net **out, phx_err *err);
+void phx_net_free(phx_net *n);
+
+/* Parameters to/from host (float checkpoint precision, or double). */
+phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err);
+phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err);
+phx_status phx_net_set_theta64(phx_net *n, int l, const double *theta, phx_err *err);
+phx_status phx_net_get_grad64(phx_net *n, int l, double *grad, phx_err *err);
+/* Gradient into a model-shaped holder (float). */
+phx_status phx_net_get_grad(phx_net *n, phx_model *g, phx_err *err);
+
+/* Uploads a dataset's first `count` samples (0 = all) into a slot, with the
+ * identity order. Done once; batches are gathered on the backend. */
+phx_status phx_net_bind(phx_net *n, int slot, const phx_dataset *d, int count,
+                        phx_err *err);
+/* Replaces a slot's sample order (a permutation of its count). */
+phx_status phx_net_set_order(phx_net *n, int slot, const int32_t *order,
+                             phx_err *err);
+
+/* One batch of B samples at order[ioff .. ioff+B) of a slot: forward pass
+ * and loss; per-sample loss and prediction land at position ioff of the
+ * slot's metric buffers. When want_grad, the backward pass runs with
+ * dL/do scaled by `scale` and accumulates into the per-layer dW (dE for the
+ * input layer): overwritten when accumulate == 0, added otherwise. */
+phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
+                         int want_grad, int accumulate, phx_err *err);
+/* dW -> dtheta for every layer (after one or more phx_net_batch). */
+phx_status phx_net_grad_finish(phx_net *n, phx_err *err);
+/* One optimizer step on every layer from the current dtheta. */
+phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err);
+/* Zeroes optimizer state (m, v). */
+phx_status phx_net_reset_state(phx_net *n, phx_err *err);
+
+/* Reads the first `count` per-sample metrics of a slot (positions in the
+ * slot's order): sum of losses (double), number correct, and optionally
+ * the predictions and the true labels in that order (may be NULL). */
+phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
+                           long *correct, int32_t *pred, int32_t *truth,
+                           phx_err *err);
+
+int phx_net_max_batch(const phx_net *n);
+phx_backend *phx_net_backend(phx_net *n);
+
+#endif /* PHX_NET_H */
