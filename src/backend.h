@@ -129,7 +129,10 @@ void phx_consts_from_opts(phx_consts *k, const phx_model_opts *o);
 
 /* Backend constructors (backend_cpu.c, backend_opencl.c). */
 phx_status phx_backend_cpu_new(int f64, phx_backend **out, phx_err *err);
-phx_status phx_backend_opencl_new(const char *device, int verbose,
+/* gpu_only: with no device named (device NULL and $PHAXCL_DEVICE unset),
+ * accept only a GPU or accelerator and return PHX_ENODEV otherwise; this is
+ * how "auto" decides between OpenCL and the C path. */
+phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
                                   phx_backend **out, phx_err *err);
 
 #endif /* PHX_BACKEND_H */
