@@ -202,6 +202,15 @@ phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d
 phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d,
                         int limit, double *loss, phx_model *grad, phx_err *err);
 
+/* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
+
+/* The machine's single-precision GEMM throughput as the C path sees it:
+ * C = A * B on n x n matrices through CBLAS when the build has it (plain
+ * loops otherwise), repeated for at least min_seconds. Returns GFLOP/s, or
+ * a negative value when memory runs out. impl, when not NULL, receives
+ * "cblas" or "loops". */
+double phx_bench_sgemm_gflops(int n, double min_seconds, const char **impl);
+
 #ifdef __cplusplus
 }
 #endif

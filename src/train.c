@@ -1,1 +1,358 @@
-/* placeholder: replaced by its owner */
+/* Training: mini-batch first-order optimizers (SGD, momentum, Adam) and
+ * full-batch L-BFGS (liblbfgs), driven through the backend-resident network
+ * of net.h. The caller's model is written only when training succeeds, so a
+ * failed run never leaves half-trained or non-finite parameters behind. */
+#include <lbfgs.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "net.h"
+#include "rng.h"
+
+/* Defaults chosen so the paper task (196-100-10 on data/mnist14) passes
+ * 90 % test accuracy without flags. */
+void phx_train_opts_default(phx_train_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->optimizer = PHX_OPT_ADAM;
+  o->epochs = 30;
+  o->batch = 32;
+  o->lr = 0.01;
+  o->momentum = 0.9;
+  o->beta1 = 0.9;
+  o->beta2 = 0.999;
+  o->eps = 1e-8;
+  o->seed = 1;
+  o->limit = 0;
+}
+
+/* Monotonic seconds, for per-epoch timings. */
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Range checks on the training options; messages name the CLI option. */
+static phx_status check_opts(const phx_train_opts *o, phx_err *err) {
+  if (o->optimizer < PHX_OPT_SGD || o->optimizer > PHX_OPT_LBFGS)
+    return phx_fail(err, PHX_EINVAL, "--optimizer: unknown optimizer %d",
+                    (int)o->optimizer);
+  if (o->epochs < 0)
+    return phx_fail(err, PHX_EINVAL, "--epochs: must be >= 0 (got %d)", o->epochs);
+  if (o->batch < 1)
+    return phx_fail(err, PHX_EINVAL, "--batch: must be >= 1 (got %d)", o->batch);
+  if (o->limit < 0)
+    return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", o->limit);
+  if (o->optimizer != PHX_OPT_LBFGS && !(isfinite(o->lr) && o->lr > 0))
+    return phx_fail(err, PHX_EINVAL, "--lr: must be a positive finite number (got %g)",
+                    o->lr);
+  if (o->optimizer == PHX_OPT_MOMENTUM &&
+      !(isfinite(o->momentum) && o->momentum >= 0 && o->momentum < 1))
+    return phx_fail(err, PHX_EINVAL, "momentum must be in [0, 1) (got %g)",
+                    o->momentum);
+  if (o->optimizer == PHX_OPT_ADAM &&
+      !(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1 &&
+        isfinite(o->eps) && o->eps > 0))
+    return phx_fail(err, PHX_EINVAL,
+                    "adam: beta1, beta2 must be in [0, 1) and eps > 0 "
+                    "(got %g, %g, %g)", o->beta1, o->beta2, o->eps);
+  return PHX_OK;
+}
+
+/* A dataset must feed the model's inputs and fit its outputs. */
+static phx_status check_data(const phx_model_opts *mo, const phx_dataset *d,
+                             const char *what, phx_err *err) {
+  int in = mo->sizes[0], out = mo->sizes[mo->nlayers];
+  if (phx_dataset_count(d) < 1)
+    return phx_fail(err, PHX_ESHAPE, "%s set is empty", what);
+  if (phx_dataset_dim(d) != in)
+    return phx_fail(err, PHX_ESHAPE,
+                    "%s set has %d inputs per sample but the model expects %d",
+                    what, phx_dataset_dim(d), in);
+  if (phx_dataset_classes(d) > out)
+    return phx_fail(err, PHX_ESHAPE,
+                    "%s set has %d classes but the model has only %d outputs",
+                    what, phx_dataset_classes(d), out);
+  return PHX_OK;
+}
+
+/* Everything one training run holds; released by run_free. */
+typedef struct run {
+  phx_net *net;
+  const phx_train_opts *o;
+  const phx_train_hooks *hooks;
+  phx_model *copy;   /* receives theta at the end, then goes to the caller */
+  int n;             /* training samples used */
+  int ntest;         /* test samples (0 without a test set) */
+  int batch;         /* mini-batch size, <= n */
+  int eval_batch;    /* batch for test passes and full-batch sweeps */
+  long total;        /* samples per epoch for progress: n */
+} run;
+
+/* Forward pass over a whole slot, in batches, without gradients. */
+static phx_status sweep(run *r, int slot, int count, phx_err *err) {
+  for (int off = 0; off < count; off += r->eval_batch) {
+    int B = count - off < r->eval_batch ? count - off : r->eval_batch;
+    phx_status s = phx_net_batch(r->net, slot, (size_t)off, B, 1.0, 0, 0, err);
+    if (s) return s;
+  }
+  return PHX_OK;
+}
+
+/* Test-set loss and accuracy into st (-1 accuracy when there is none). */
+static phx_status test_pass(run *r, phx_epoch_stats *st, phx_err *err) {
+  st->test_loss = 0;
+  st->test_acc = -1;
+  if (r->ntest == 0) return PHX_OK;
+  phx_status s = sweep(r, PHX_SLOT_TEST, r->ntest, err);
+  if (s) return s;
+  double sum;
+  long correct;
+  s = phx_net_metrics(r->net, PHX_SLOT_TEST, r->ntest, &sum, &correct, NULL,
+                      NULL, err);
+  if (s) return s;
+  st->test_loss = sum / r->ntest;
+  st->test_acc = (double)correct / r->ntest;
+  return PHX_OK;
+}
+
+/* The non-finite loss error, with the hint users need. */
+static phx_status nan_error(const run *r, int epoch, phx_err *err) {
+  if (r->o->optimizer == PHX_OPT_LBFGS)
+    return phx_fail(err, PHX_ENAN,
+                    "training diverged: loss is not finite at iteration %d", epoch);
+  return phx_fail(err, PHX_ENAN,
+                  "training diverged: loss is not finite in epoch %d "
+                  "(try a lower --lr than %g)", epoch, r->o->lr);
+}
+
+/* Mini-batch training: shuffle from (seed, epoch), step per batch, test
+ * pass and metrics once per epoch. */
+static phx_status train_minibatch(run *r, phx_err *err) {
+  const phx_train_opts *o = r->o;
+  phx_optim opt = {.kind = o->optimizer, .lr = o->lr, .momentum = o->momentum,
+                   .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .t = 0};
+  int32_t *order = malloc(sizeof *order * (size_t)r->n);
+  if (!order) return phx_fail(err, PHX_ENOMEM, "out of memory for the sample order");
+  phx_status s = PHX_OK;
+  for (int e = 1; e <= o->epochs && !s; e++) {
+    double t0 = now_seconds();
+    phx_rng rng;
+    phx_rng_seed(&rng, o->seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)e));
+    for (int i = 0; i < r->n; i++) order[i] = i;
+    phx_rng_shuffle(&rng, order, r->n);
+    s = phx_net_set_order(r->net, PHX_SLOT_TRAIN, order, err);
+    for (int off = 0; off < r->n && !s; off += r->batch) {
+      int B = r->n - off < r->batch ? r->n - off : r->batch;
+      s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
+      if (!s) s = phx_net_grad_finish(r->net, err);
+      opt.t++;
+      if (!s) s = phx_net_step(r->net, &opt, err);
+      if (!s && r->hooks && r->hooks->on_progress)
+        r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
+    }
+    if (s) break;
+    phx_epoch_stats st = {.epoch = e, .epochs = o->epochs};
+    double sum;
+    long correct;
+    s = phx_net_metrics(r->net, PHX_SLOT_TRAIN, r->n, &sum, &correct, NULL, NULL,
+                        err);
+    if (s) break;
+    st.loss = sum / r->n;
+    st.train_acc = (double)correct / r->n;
+    if (!isfinite(st.loss)) {
+      s = nan_error(r, e, err);
+      break;
+    }
+    s = test_pass(r, &st, err);
+    if (s) break;
+    st.seconds = now_seconds() - t0;
+    if (r->hooks && r->hooks->on_epoch && r->hooks->on_epoch(&st, r->hooks->user))
+      break;
+  }
+  free(order);
+  return s;
+}
+
+/* State shared with the liblbfgs callbacks. */
+typedef struct lb_ctx {
+  run *r;
+  int nl;                       /* layers */
+  size_t off[PHX_MAX_LAYERS + 1]; /* offsets of each layer in x */
+  phx_status status;            /* first failure inside a callback */
+  phx_err *err;
+  long correct;                 /* at the last evaluation */
+  double t0;                    /* start of the current iteration */
+  int stopped;                  /* the epoch hook asked to stop */
+} lb_ctx;
+
+/* Uploads x as every layer's theta. */
+static phx_status lb_set(lb_ctx *c, const double *x) {
+  for (int l = 0; l < c->nl; l++) {
+    phx_status s = phx_net_set_theta64(c->r->net, l, x + c->off[l], c->err);
+    if (s) return s;
+  }
+  return PHX_OK;
+}
+
+/* liblbfgs objective: mean loss over all n samples and its exact gradient. */
+static lbfgsfloatval_t lb_evaluate(void *inst, const lbfgsfloatval_t *x,
+                                   lbfgsfloatval_t *g, const int nvar,
+                                   const lbfgsfloatval_t step) {
+  lb_ctx *c = inst;
+  run *r = c->r;
+  (void)step;
+  if (c->status) {
+    memset(g, 0, sizeof *g * (size_t)nvar);
+    return INFINITY;
+  }
+  phx_status s = lb_set(c, x);
+  for (int off = 0; off < r->n && !s; off += r->eval_batch) {
+    int B = r->n - off < r->eval_batch ? r->n - off : r->eval_batch;
+    s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / r->n, 1,
+                      off > 0, c->err);
+  }
+  if (!s) s = phx_net_grad_finish(r->net, c->err);
+  for (int l = 0; l < c->nl && !s; l++)
+    s = phx_net_get_grad64(r->net, l, g + c->off[l], c->err);
+  double sum = 0;
+  if (!s)
+    s = phx_net_metrics(r->net, PHX_SLOT_TRAIN, r->n, &sum, &c->correct, NULL,
+                        NULL, c->err);
+  if (s) {
+    c->status = s;
+    memset(g, 0, sizeof *g * (size_t)nvar);
+    return INFINITY;
+  }
+  return sum / r->n;
+}
+
+/* liblbfgs per-iteration report: test pass at x, then the epoch hook. */
+static int lb_progress(void *inst, const lbfgsfloatval_t *x,
+                       const lbfgsfloatval_t *g, const lbfgsfloatval_t fx,
+                       const lbfgsfloatval_t xnorm, const lbfgsfloatval_t gnorm,
+                       const lbfgsfloatval_t step, int nvar, int k, int ls) {
+  lb_ctx *c = inst;
+  run *r = c->r;
+  (void)g; (void)xnorm; (void)gnorm; (void)step; (void)nvar; (void)ls;
+  if (c->status) return 1;
+  if (!isfinite(fx)) {
+    c->status = nan_error(r, k, c->err);
+    return 1;
+  }
+  phx_epoch_stats st = {.epoch = k, .epochs = r->o->epochs, .loss = fx,
+                        .train_acc = (double)c->correct / r->n};
+  phx_status s = lb_set(c, x);
+  if (!s) s = test_pass(r, &st, c->err);
+  if (s) {
+    c->status = s;
+    return 1;
+  }
+  double t = now_seconds();
+  st.seconds = t - c->t0;
+  c->t0 = t;
+  if (r->hooks && r->hooks->on_progress)
+    r->hooks->on_progress(r->total, r->total, r->hooks->user);
+  if (r->hooks && r->hooks->on_epoch && r->hooks->on_epoch(&st, r->hooks->user)) {
+    c->stopped = 1;
+    return 1;
+  }
+  return 0;
+}
+
+/* Full-batch L-BFGS; epochs are iterations. Line-search failures near a
+ * minimum (float rounding) end the run at the last accepted point. */
+static phx_status train_lbfgs(run *r, const phx_model *m, phx_err *err) {
+  lb_ctx c = {.r = r, .err = err};
+  const phx_model_opts *mo = phx_model_get_opts(m);
+  c.nl = mo->nlayers;
+  for (int l = 0; l < c.nl; l++)
+    c.off[l + 1] = c.off[l] + (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+  size_t nvar = c.off[c.nl];
+  if (nvar > (size_t)0x7fffffff)
+    return phx_fail(err, PHX_EINVAL, "--optimizer lbfgs: too many parameters (%zu)",
+                    nvar);
+  lbfgsfloatval_t *x = lbfgs_malloc((int)nvar);
+  if (!x) return phx_fail(err, PHX_ENOMEM, "out of memory for L-BFGS (%zu values)", nvar);
+  for (int l = 0; l < c.nl; l++) {
+    const float *th = phx_model_theta_const(m, l);
+    for (size_t i = 0; i < c.off[l + 1] - c.off[l]; i++) x[c.off[l] + i] = th[i];
+  }
+  lbfgs_parameter_t p;
+  lbfgs_parameter_init(&p);
+  p.max_iterations = r->o->epochs;
+  p.epsilon = 1e-6;
+  c.t0 = now_seconds();
+  int ret = lbfgs((int)nvar, x, NULL, lb_evaluate, lb_progress, &c, &p);
+  phx_status s = c.status;
+  if (!s && ret == LBFGSERR_OUTOFMEMORY)
+    s = phx_fail(err, PHX_ENOMEM, "out of memory in L-BFGS");
+  /* x holds the best point liblbfgs accepted (it reverts failed searches). */
+  if (!s) {
+    for (size_t i = 0; i < nvar && !s; i++)
+      if (!isfinite(x[i])) s = nan_error(r, p.max_iterations, err);
+  }
+  if (!s) s = lb_set(&c, x);
+  lbfgs_free(x);
+  return s;
+}
+
+/* Rejects parameters that overflowed even when the loss stayed finite. */
+static phx_status check_finite(const phx_model *m, const run *r, phx_err *err) {
+  const phx_model_opts *mo = phx_model_get_opts(m);
+  for (int l = 0; l < mo->nlayers; l++) {
+    const float *th = phx_model_theta_const(m, l);
+    size_t cnt = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+    for (size_t i = 0; i < cnt; i++)
+      if (!isfinite(th[i])) return nan_error(r, r->o->epochs, err);
+  }
+  return PHX_OK;
+}
+
+/* Builds the net, binds both sets once, trains, and on success only copies
+ * the trained theta into m. */
+phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
+                     const phx_dataset *test, const phx_train_opts *o,
+                     const phx_train_hooks *hooks, phx_err *err) {
+  if (!b || !m || !train || !o)
+    return phx_fail(err, PHX_EINVAL, "phx_train: backend, model, data and options are required");
+  const phx_model_opts *mo = phx_model_get_opts(m);
+  phx_status s = check_opts(o, err);
+  if (!s) s = check_data(mo, train, "training", err);
+  if (!s && test) s = check_data(mo, test, "test", err);
+  if (s) return s;
+  if (o->epochs == 0) return PHX_OK;
+
+  run r = {.o = o, .hooks = hooks};
+  r.n = phx_dataset_count(train);
+  if (o->limit > 0 && o->limit < r.n) r.n = o->limit;
+  r.ntest = test ? phx_dataset_count(test) : 0;
+  r.total = r.n;
+  r.batch = o->batch < r.n ? o->batch : r.n;
+  int most = r.n > r.ntest ? r.n : r.ntest;
+  r.eval_batch = r.batch > 256 ? r.batch : (most < 256 ? most : 256);
+  if (r.eval_batch < r.batch) r.eval_batch = r.batch;
+
+  s = phx_model_new(mo, &r.copy, err);
+  if (!s) s = phx_net_new(b, mo, r.eval_batch, &r.net, err);
+  if (!s) s = phx_net_set_theta(r.net, m, err);
+  if (!s) s = phx_net_bind(r.net, PHX_SLOT_TRAIN, train, r.n, err);
+  if (!s && test) s = phx_net_bind(r.net, PHX_SLOT_TEST, test, 0, err);
+  if (!s && o->optimizer != PHX_OPT_LBFGS) s = phx_net_reset_state(r.net, err);
+  if (!s)
+    s = o->optimizer == PHX_OPT_LBFGS ? train_lbfgs(&r, m, err)
+                                      : train_minibatch(&r, err);
+  if (!s) s = phx_net_get_theta(r.net, r.copy, err);
+  if (!s) s = check_finite(r.copy, &r, err);
+  if (!s) {
+    for (int l = 0; l < mo->nlayers; l++)
+      memcpy(phx_model_theta(m, l), phx_model_theta_const(r.copy, l),
+             sizeof(float) * (size_t)phx_model_rows(m, l) *
+                 (size_t)phx_model_cols(m, l));
+  }
+  if (r.net) phx_net_free(r.net);
+  if (r.copy) phx_model_free(r.copy);
+  return s;
+}
