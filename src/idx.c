@@ -1,1 +1,342 @@
-/* placeholder: replaced by its owner */
+/* Datasets: in-memory construction and loading from IDX files (the MNIST
+ * layout, plain or gzip-compressed), with optional pool x pool averaging.
+ * Every malformed input is refused with a one-line message naming the file. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "backend.h"
+
+#define IDX_IMAGES_MAGIC 0x00000803u /* unsigned bytes, 3 dimensions */
+#define IDX_LABELS_MAGIC 0x00000801u /* unsigned bytes, 1 dimension */
+#define IDX_MAX_LABEL 254
+
+struct phx_dataset {
+  int count, dim, classes;
+  float *x;        /* count x dim */
+  int32_t *labels; /* count */
+};
+
+/* ---- in-memory datasets ---------------------------------------------------- */
+
+/* Allocates an uninitialised dataset of the given shape. */
+static phx_status dataset_alloc(int count, int dim, int classes, phx_dataset **out,
+                                phx_err *err) {
+  phx_dataset *d = calloc(1, sizeof *d);
+  float *x = malloc((size_t)count * (size_t)dim * sizeof *x);
+  int32_t *y = malloc((size_t)count * sizeof *y);
+  if (!d || !x || !y) {
+    free(d), free(x), free(y);
+    return phx_fail(err, PHX_ENOMEM, "dataset: cannot allocate %d x %d values", count, dim);
+  }
+  d->count = count;
+  d->dim = dim;
+  d->classes = classes;
+  d->x = x;
+  d->labels = y;
+  *out = d;
+  return PHX_OK;
+}
+
+/* Copies caller data after checking shape, finiteness and label range. */
+phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
+                           const int32_t *labels, phx_dataset **out, phx_err *err) {
+  if (!out) return phx_fail(err, PHX_EINVAL, "dataset: out is NULL");
+  *out = NULL;
+  if (count < 1 || dim < 1 || classes < 1)
+    return phx_fail(err, PHX_EINVAL,
+                    "dataset: count, dim and classes must be >= 1 (got %d, %d, %d)", count,
+                    dim, classes);
+  if (!x || !labels) return phx_fail(err, PHX_EINVAL, "dataset: x or labels is NULL");
+  size_t n = (size_t)count * (size_t)dim;
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i]))
+      return phx_fail(err, PHX_ENAN, "dataset: sample %zu, feature %zu is not finite (%g)",
+                      i / (size_t)dim, i % (size_t)dim, x[i]);
+  for (int i = 0; i < count; i++)
+    if (labels[i] < 0 || labels[i] >= classes)
+      return phx_fail(err, PHX_EINVAL, "dataset: label %d of sample %d is outside 0..%d",
+                      (int)labels[i], i, classes - 1);
+  phx_status s = dataset_alloc(count, dim, classes, out, err);
+  if (s) return s;
+  memcpy((*out)->x, x, n * sizeof *x);
+  memcpy((*out)->labels, labels, (size_t)count * sizeof *labels);
+  return PHX_OK;
+}
+
+void phx_dataset_free(phx_dataset *d) {
+  if (!d) return;
+  free(d->x);
+  free(d->labels);
+  free(d);
+}
+
+int phx_dataset_count(const phx_dataset *d) { return d->count; }
+int phx_dataset_dim(const phx_dataset *d) { return d->dim; }
+int phx_dataset_classes(const phx_dataset *d) { return d->classes; }
+const float *phx_dataset_x(const phx_dataset *d) { return d->x; }
+const int32_t *phx_dataset_labels(const phx_dataset *d) { return d->labels; }
+
+/* ---- IDX files ----------------------------------------------------------- */
+
+/* One decoded IDX file: the path actually read and its bytes. */
+typedef struct {
+  char *path;
+  unsigned char *bytes;
+  size_t size;
+} idx_file;
+
+static void idx_file_free(idx_file *f) {
+  free(f->path);
+  free(f->bytes);
+}
+
+/* Picks name, or name.gz when name does not exist; fails naming both. */
+static phx_status resolve(const char *name, char **path, phx_err *err) {
+  struct stat st;
+  size_t n = strlen(name);
+  char *gz = malloc(n + 4);
+  if (!gz) return phx_fail(err, PHX_ENOMEM, "%s: out of memory", name);
+  memcpy(gz, name, n);
+  memcpy(gz + n, ".gz", 4);
+  if (stat(name, &st) == 0 || errno != ENOENT) {
+    free(gz);
+    *path = strdup(name);
+    return *path ? PHX_OK : phx_fail(err, PHX_ENOMEM, "%s: out of memory", name);
+  }
+  if (stat(gz, &st) == 0) {
+    *path = gz;
+    return PHX_OK;
+  }
+  phx_fail(err, PHX_EIO, "%s: no such file (also tried %s)", name, gz);
+  free(gz);
+  return PHX_EIO;
+}
+
+/* Reads a whole file through zlib (plain files pass through unchanged). */
+static phx_status read_all(const char *name, idx_file *f, phx_err *err) {
+  memset(f, 0, sizeof *f);
+  phx_status s = resolve(name, &f->path, err);
+  if (s) return s;
+  struct stat st;
+  if (stat(f->path, &st) == 0 && S_ISDIR(st.st_mode))
+    return phx_fail(err, PHX_EIO, "%s: is a folder, not an IDX file", f->path);
+  errno = 0;
+  gzFile g = gzopen(f->path, "rb");
+  if (!g)
+    return phx_fail(err, PHX_EIO, "%s: cannot open: %s", f->path,
+                    errno ? strerror(errno) : "out of memory");
+  size_t cap = 1 << 16, len = 0;
+  unsigned char *buf = malloc(cap);
+  s = buf ? PHX_OK : phx_fail(err, PHX_ENOMEM, "%s: out of memory", f->path);
+  while (!s) {
+    if (cap - len < (1u << 16)) {
+      unsigned char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        s = phx_fail(err, PHX_ENOMEM, "%s: out of memory after %zu bytes", f->path, len);
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    int got = gzread(g, buf + len, (unsigned)(cap - len));
+    if (got < 0) {
+      int code;
+      const char *msg = gzerror(g, &code);
+      s = code == Z_ERRNO
+              ? phx_fail(err, PHX_EIO, "%s: read error: %s", f->path, strerror(errno))
+              : phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", f->path, msg);
+      break;
+    }
+    if (got == 0) break;
+    len += (size_t)got;
+  }
+  if (!s) {
+    /* A gzip stream cut short reads as EOF; zlib reports it here. */
+    int code;
+    const char *msg = gzerror(g, &code);
+    if (code != Z_OK)
+      s = phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", f->path, msg);
+  }
+  int rc = gzclose(g);
+  if (!s && rc != Z_OK)
+    s = phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt or truncated (zlib %d)",
+                 f->path, rc);
+  if (s) {
+    free(buf);
+    return s;
+  }
+  f->bytes = buf;
+  f->size = len;
+  return PHX_OK;
+}
+
+static uint32_t be32(const unsigned char *p) {
+  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Checks magic and length of an IDX file with ndims dimensions of unsigned
+ * bytes; fills dims and returns the offset of the data. */
+static phx_status parse_idx(const idx_file *f, uint32_t magic, int ndims, uint32_t *dims,
+                            const char *what, size_t *data_off, phx_err *err) {
+  if (f->size == 0) return phx_fail(err, PHX_EFORMAT, "%s: empty file", f->path);
+  size_t head = 4 + 4 * (size_t)ndims;
+  if (f->size < 4 || be32(f->bytes) != magic) {
+    uint32_t got = f->size >= 4 ? be32(f->bytes) : 0;
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: wrong magic 0x%08x, expected 0x%08x (IDX %s: unsigned bytes, %d "
+                    "dimension%s)", f->path, (unsigned)got, (unsigned)magic, what, ndims,
+                    ndims > 1 ? "s" : "");
+  }
+  if (f->size < head)
+    return phx_fail(err, PHX_EFORMAT, "%s: truncated: header needs %zu bytes, found %zu",
+                    f->path, head, f->size);
+  unsigned long long need = 1;
+  for (int i = 0; i < ndims; i++) {
+    dims[i] = be32(f->bytes + 4 + 4 * i);
+    need *= dims[i];
+    if (need > (1ULL << 40))
+      return phx_fail(err, PHX_EFORMAT, "%s: dimensions are implausibly large", f->path);
+  }
+  size_t have = f->size - head;
+  if (have < need)
+    return phx_fail(err, PHX_EFORMAT, "%s: truncated: expected %llu %s bytes, found %zu",
+                    f->path, need, what, have);
+  if (have > need)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: trailing garbage: %zu bytes after the %llu %s bytes", f->path,
+                    (size_t)(have - need), need, what);
+  *data_off = head;
+  return PHX_OK;
+}
+
+/* Loads an image/label pair; also reports the pooled image size. */
+static phx_status load_pair(const char *images, const char *labels, int pool,
+                            phx_dataset **out, int *rows_out, int *cols_out,
+                            phx_err *err) {
+  if (pool < 1) return phx_fail(err, PHX_EINVAL, "--pool: must be >= 1 (got %d)", pool);
+  idx_file fi, fl;
+  phx_status s = read_all(images, &fi, err);
+  if (s) return s;
+  if ((s = read_all(labels, &fl, err))) {
+    idx_file_free(&fi);
+    return s;
+  }
+  uint32_t di[3], dl[1];
+  size_t oi = 0, ol = 0;
+  if ((s = parse_idx(&fi, IDX_IMAGES_MAGIC, 3, di, "pixel", &oi, err))) goto out;
+  if ((s = parse_idx(&fl, IDX_LABELS_MAGIC, 1, dl, "label", &ol, err))) goto out;
+  if (di[0] == 0 || di[1] == 0 || di[2] == 0) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: no images (dimensions %ux%ux%u)", fi.path,
+                 (unsigned)di[0], (unsigned)di[1], (unsigned)di[2]);
+    goto out;
+  }
+  if (di[0] > 0x7fffffffu || (unsigned long long)di[1] * di[2] > 0x7fffffffu) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: dimensions %ux%ux%u are too large", fi.path,
+                 (unsigned)di[0], (unsigned)di[1], (unsigned)di[2]);
+    goto out;
+  }
+  if (dl[0] != di[0]) {
+    s = phx_fail(err, PHX_ESHAPE, "%s: %u labels, but %s has %u images", fl.path,
+                 (unsigned)dl[0], fi.path, (unsigned)di[0]);
+    goto out;
+  }
+  if (di[1] % (uint32_t)pool || di[2] % (uint32_t)pool) {
+    s = phx_fail(err, PHX_EINVAL, "--pool %d: image size %ux%u of %s is not divisible by %d",
+                 pool, (unsigned)di[1], (unsigned)di[2], fi.path, pool);
+    goto out;
+  }
+  int count = (int)di[0], rows = (int)di[1], cols = (int)di[2];
+  int pr = rows / pool, pc = cols / pool, maxl = 0;
+  const unsigned char *lab = fl.bytes + ol, *pix = fi.bytes + oi;
+  for (int i = 0; i < count; i++) {
+    if (lab[i] > IDX_MAX_LABEL) {
+      s = phx_fail(err, PHX_EFORMAT, "%s: label %u of item %d is out of range (0..%d)",
+                   fl.path, lab[i], i, IDX_MAX_LABEL);
+      goto out;
+    }
+    if (lab[i] > maxl) maxl = lab[i];
+  }
+  phx_dataset *d;
+  if ((s = dataset_alloc(count, pr * pc, maxl + 1, &d, err))) goto out;
+  /* Block average of pool x pool pixels, then scale to [0, 1]. */
+  double scale = 1.0 / (255.0 * pool * pool);
+  for (int i = 0; i < count; i++) {
+    const unsigned char *img = pix + (size_t)i * rows * cols;
+    float *dst = d->x + (size_t)i * pr * pc;
+    for (int r = 0; r < pr; r++)
+      for (int c = 0; c < pc; c++) {
+        unsigned sum = 0;
+        for (int a = 0; a < pool; a++)
+          for (int b = 0; b < pool; b++) sum += img[(r * pool + a) * cols + c * pool + b];
+        dst[r * pc + c] = (float)(sum * scale);
+      }
+    d->labels[i] = lab[i];
+  }
+  *out = d;
+  if (rows_out) *rows_out = pr;
+  if (cols_out) *cols_out = pc;
+out:
+  idx_file_free(&fi);
+  idx_file_free(&fl);
+  return s;
+}
+
+phx_status phx_dataset_load_idx(const char *images, const char *labels, int pool,
+                                phx_dataset **out, phx_err *err) {
+  if (!images || !labels || !out)
+    return phx_fail(err, PHX_EINVAL, "dataset: images, labels or out is NULL");
+  *out = NULL;
+  return load_pair(images, labels, pool, out, NULL, NULL, err);
+}
+
+/* "dir/name" in a fresh string. */
+static char *join(const char *dir, const char *name) {
+  size_t a = strlen(dir), b = strlen(name);
+  char *p = malloc(a + b + 2);
+  if (p) {
+    memcpy(p, dir, a);
+    p[a] = '/';
+    memcpy(p + a + 1, name, b + 1);
+  }
+  return p;
+}
+
+/* Loads the MNIST layout; train and test must share the image size, and
+ * both report the larger class count so models fit either. */
+phx_status phx_dataset_load_dir(const char *dir, int pool, phx_dataset **train,
+                                phx_dataset **test, phx_err *err) {
+  if (!dir || !train || !test)
+    return phx_fail(err, PHX_EINVAL, "dataset: dir, train or test is NULL");
+  *train = *test = NULL;
+  struct stat st;
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+    return phx_fail(err, PHX_EIO, "%s: no such folder", dir);
+  static const char *const names[4] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+  char *p[4];
+  for (int i = 0; i < 4; i++) p[i] = join(dir, names[i]);
+  phx_status s = PHX_OK;
+  if (!p[0] || !p[1] || !p[2] || !p[3]) s = phx_fail(err, PHX_ENOMEM, "%s: out of memory", dir);
+  int r0 = 0, c0 = 0, r1 = 0, c1 = 0;
+  if (!s) s = load_pair(p[0], p[1], pool, train, &r0, &c0, err);
+  if (!s) s = load_pair(p[2], p[3], pool, test, &r1, &c1, err);
+  if (!s && (r0 != r1 || c0 != c1))
+    s = phx_fail(err, PHX_ESHAPE, "%s: test images are %dx%d but train images %dx%d", p[2],
+                 r1 * pool, c1 * pool, r0 * pool, c0 * pool);
+  if (!s) {
+    int k = (*train)->classes > (*test)->classes ? (*train)->classes : (*test)->classes;
+    (*train)->classes = (*test)->classes = k;
+  }
+  if (s) {
+    phx_dataset_free(*train);
+    phx_dataset_free(*test);
+    *train = *test = NULL;
+  }
+  for (int i = 0; i < 4; i++) free(p[i]);
+  return s;
+}

@@ -1,1 +1,159 @@
-/* placeholder: replaced by its owner */
+/* The model: its options (defaults and range checks), its parameters theta
+ * (one row-major M x R float matrix per layer) and their seeded
+ * initialisation. Files (safetensors.c) and backends build on this. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "rng.h"
+
+/* Largest layer width accepted; keeps R = 2N+2 and M*R within int. */
+#define PHX_MAX_SIZE 1000000
+
+struct phx_model {
+  phx_model_opts opts;
+  float *theta[PHX_MAX_LAYERS]; /* theta[l] points into one allocation */
+  float *data;
+};
+
+/* MODEL.md defaults, so every caller starts from the same circuit. */
+void phx_model_opts_default(phx_model_opts *o) {
+  static const double c[4] = {-0.0012, -0.2483, -0.0235, 31.7581};
+  static const double d[4] = {-0.0011, 0.2490, -0.0203, 193.0602};
+  memset(o, 0, sizeof *o);
+  o->nlayers = 2;
+  o->sizes[0] = 196;
+  o->sizes[1] = 100;
+  o->sizes[2] = 10;
+  o->vdd = 0.5;
+  o->gmin = 0.12e-6;
+  o->ratio = 8.33;
+  memcpy(o->c, c, sizeof c);
+  memcpy(o->d, d, sizeof d);
+  o->loss = PHX_LOSS_CE;
+}
+
+/* Checks one VTC fit: finite coefficients and a non-zero slope a4. */
+static phx_status check_fit(const double *a, const char *name, phx_err *err) {
+  for (int i = 0; i < 4; i++)
+    if (!isfinite(a[i]))
+      return phx_fail(err, PHX_EINVAL, "--%s: %s%d must be finite (got %g)",
+                      name, name, i + 1, a[i]);
+  if (a[3] == 0.0)
+    return phx_fail(err, PHX_EINVAL, "--%s: %s4 (the slope) must be nonzero",
+                    name, name);
+  return PHX_OK;
+}
+
+/* A finite value strictly above a bound (vdd, gmin > 0; ratio > 1). */
+static phx_status check_positive(double v, const char *opt, double above,
+                                 phx_err *err) {
+  if (!isfinite(v))
+    return phx_fail(err, PHX_EINVAL, "%s: must be finite (got %g)", opt, v);
+  if (!(v > above))
+    return phx_fail(err, PHX_EINVAL, "%s: must be > %g (got %g)", opt, above, v);
+  return PHX_OK;
+}
+
+/* Validates options before anything is allocated; messages name the CLI
+ * option that sets the offending field. */
+phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err) {
+  if (!o) return phx_fail(err, PHX_EINVAL, "model options: NULL");
+  if (o->nlayers < 1 || o->nlayers > PHX_MAX_LAYERS)
+    return phx_fail(err, PHX_EINVAL,
+                    "--layers: need 1 to %d layers, i.e. 2 to %d sizes (got %d layers)",
+                    PHX_MAX_LAYERS, PHX_MAX_LAYERS + 1, o->nlayers);
+  for (int l = 0; l <= o->nlayers; l++)
+    if (o->sizes[l] < 1 || o->sizes[l] > PHX_MAX_SIZE)
+      return phx_fail(err, PHX_EINVAL,
+                      "--layers: size %d must be in 1..%d (got %d)", l + 1,
+                      PHX_MAX_SIZE, o->sizes[l]);
+  phx_status s;
+  for (int l = 0; l < o->nlayers; l++) {
+    long long r = 2LL * o->sizes[l] + 2, m = o->sizes[l + 1];
+    if (r * m > 0x7fffffffLL)
+      return phx_fail(err, PHX_EINVAL,
+                      "--layers: layer %d (%d -> %d) has too many parameters (%lld)",
+                      l + 1, o->sizes[l], o->sizes[l + 1], r * m);
+  }
+  s = check_positive(o->vdd, "--vdd", 0.0, err);
+  if (s) return s;
+  s = check_positive(o->gmin, "--gmin", 0.0, err);
+  if (s) return s;
+  s = check_positive(o->ratio, "--ratio", 1.0, err);
+  if (s) return s;
+  s = check_fit(o->c, "c", err);
+  if (s) return s;
+  s = check_fit(o->d, "d", err);
+  if (s) return s;
+  if (o->loss != PHX_LOSS_CE && o->loss != PHX_LOSS_MSE)
+    return phx_fail(err, PHX_EINVAL, "--loss: must be ce or mse (got %d)", (int)o->loss);
+  return PHX_OK;
+}
+
+/* Allocates all layers in one zeroed block, layer after layer. */
+phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err) {
+  if (!out) return phx_fail(err, PHX_EINVAL, "phx_model_new: out is NULL");
+  *out = NULL;
+  phx_status s = phx_model_opts_check(o, err);
+  if (s) return s;
+  size_t total = 0;
+  for (int l = 0; l < o->nlayers; l++)
+    total += (size_t)o->sizes[l + 1] * (size_t)(2 * o->sizes[l] + 2);
+  phx_model *m = calloc(1, sizeof *m);
+  float *data = calloc(total, sizeof *data);
+  if (!m || !data) {
+    free(m);
+    free(data);
+    return phx_fail(err, PHX_ENOMEM, "model: cannot allocate %zu parameters", total);
+  }
+  m->opts = *o;
+  for (int l = o->nlayers + 1; l <= PHX_MAX_LAYERS; l++) m->opts.sizes[l] = 0;
+  m->data = data;
+  size_t off = 0;
+  for (int l = 0; l < o->nlayers; l++) {
+    m->theta[l] = data + off;
+    off += (size_t)o->sizes[l + 1] * (size_t)(2 * o->sizes[l] + 2);
+  }
+  *out = m;
+  return PHX_OK;
+}
+
+void phx_model_free(phx_model *m) {
+  if (!m) return;
+  free(m->data);
+  free(m);
+}
+
+/* Glorot-uniform draw from one generator over all layers in order, row-major,
+ * so any backend that starts from this host copy gets the same values. */
+void phx_model_init(phx_model *m, uint64_t seed) {
+  phx_rng rng;
+  phx_rng_seed(&rng, seed);
+  for (int l = 0; l < m->opts.nlayers; l++) {
+    int M = phx_model_rows(m, l), R = phx_model_cols(m, l);
+    double e = sqrt(6.0 / (double)(R + M));
+    size_t n = (size_t)M * (size_t)R;
+    for (size_t i = 0; i < n; i++)
+      m->theta[l][i] = (float)((2.0 * phx_rng_uniform(&rng) - 1.0) * e);
+  }
+}
+
+const phx_model_opts *phx_model_get_opts(const phx_model *m) { return &m->opts; }
+
+float *phx_model_theta(phx_model *m, int l) {
+  return (l >= 0 && l < m->opts.nlayers) ? m->theta[l] : NULL;
+}
+
+const float *phx_model_theta_const(const phx_model *m, int l) {
+  return (l >= 0 && l < m->opts.nlayers) ? m->theta[l] : NULL;
+}
+
+int phx_model_rows(const phx_model *m, int l) {
+  return (l >= 0 && l < m->opts.nlayers) ? m->opts.sizes[l + 1] : 0;
+}
+
+int phx_model_cols(const phx_model *m, int l) {
+  return (l >= 0 && l < m->opts.nlayers) ? 2 * m->opts.sizes[l] + 2 : 0;
+}

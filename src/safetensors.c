@@ -1,1 +1,534 @@
-/* placeholder: replaced by its owner */
+/* Model files in the safetensors format: an 8-byte little-endian header
+ * length, a JSON header (tensor table plus "__metadata__" of strings), then
+ * the raw little-endian tensor data. One F32 tensor "layers.{l}.theta" of
+ * shape [M, 2N+2] per layer; the metadata holds every model option.
+ * Saving is atomic; loading validates the whole file before it returns. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "backend.h"
+
+#define ST_MAX_HEADER (100u * 1024u * 1024u) /* same cap as the reference */
+#define ST_FORMAT "phaxcl"
+
+/* ---- encoding helpers ---------------------------------------------------- */
+
+/* Shortest "%.{15,16,17}g" text that reads back to exactly v. */
+static void fmt_double(char *buf, size_t n, double v) {
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, n, "%.*g", prec, v);
+    if (strtod(buf, NULL) == v) return;
+  }
+}
+
+/* "a,b,c,d" of four doubles, each exact. */
+static void fmt_fit(char *buf, size_t n, const double *a) {
+  char t[4][40];
+  for (int i = 0; i < 4; i++) fmt_double(t[i], sizeof t[i], a[i]);
+  snprintf(buf, n, "%s,%s,%s,%s", t[0], t[1], t[2], t[3]);
+}
+
+static void put_le32(unsigned char *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t get_le32(const unsigned char *p) {
+  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+         (uint32_t)p[3] << 24;
+}
+
+/* The JSON header for m, or NULL when out of memory. */
+static char *build_header(const phx_model *m) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  char buf[1024], num[64];
+  cJSON *root = cJSON_CreateObject();
+  cJSON *meta = cJSON_AddObjectToObject(root, "__metadata__");
+  int ok = root && meta;
+  ok = ok && cJSON_AddStringToObject(meta, "format", ST_FORMAT);
+  ok = ok && cJSON_AddStringToObject(meta, "version", PHX_VERSION);
+  snprintf(buf, sizeof buf, "%d", o->nlayers);
+  ok = ok && cJSON_AddStringToObject(meta, "nlayers", buf);
+  size_t len = 0;
+  buf[0] = 0;
+  for (int l = 0; l <= o->nlayers; l++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, l ? ",%d" : "%d", o->sizes[l]);
+  ok = ok && cJSON_AddStringToObject(meta, "sizes", buf);
+  fmt_double(num, sizeof num, o->vdd);
+  ok = ok && cJSON_AddStringToObject(meta, "vdd", num);
+  fmt_double(num, sizeof num, o->gmin);
+  ok = ok && cJSON_AddStringToObject(meta, "gmin", num);
+  fmt_double(num, sizeof num, o->ratio);
+  ok = ok && cJSON_AddStringToObject(meta, "ratio", num);
+  fmt_fit(buf, sizeof buf, o->c);
+  ok = ok && cJSON_AddStringToObject(meta, "c", buf);
+  fmt_fit(buf, sizeof buf, o->d);
+  ok = ok && cJSON_AddStringToObject(meta, "d", buf);
+  ok = ok && cJSON_AddStringToObject(meta, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+
+  unsigned long long off = 0;
+  for (int l = 0; ok && l < o->nlayers; l++) {
+    int M = phx_model_rows(m, l), R = phx_model_cols(m, l);
+    unsigned long long bytes = 4ULL * (unsigned long long)M * (unsigned long long)R;
+    char name[32];
+    snprintf(name, sizeof name, "layers.%d.theta", l);
+    cJSON *t = cJSON_AddObjectToObject(root, name);
+    ok = t && cJSON_AddStringToObject(t, "dtype", "F32");
+    cJSON *shape = ok ? cJSON_AddArrayToObject(t, "shape") : NULL;
+    cJSON *offs = shape ? cJSON_AddArrayToObject(t, "data_offsets") : NULL;
+    ok = offs != NULL;
+    /* Integers as raw text so large offsets print exactly. */
+    snprintf(num, sizeof num, "%d", M);
+    ok = ok && cJSON_AddItemToArray(shape, cJSON_CreateRaw(num));
+    snprintf(num, sizeof num, "%d", R);
+    ok = ok && cJSON_AddItemToArray(shape, cJSON_CreateRaw(num));
+    snprintf(num, sizeof num, "%llu", off);
+    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+    off += bytes;
+    snprintf(num, sizeof num, "%llu", off);
+    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+  }
+  char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
+  cJSON_Delete(root);
+  return text;
+}
+
+/* Writes header length, header padded with spaces to 8 bytes, then every
+ * layer's theta as little-endian float32. Returns 0 or errno. */
+static int write_body(FILE *f, const phx_model *m, const char *header) {
+  size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8;
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((unsigned long long)padded >> (8 * i));
+  if (fwrite(len8, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen) return errno ? errno : EIO;
+  for (size_t i = hlen; i < padded; i++)
+    if (fputc(' ', f) == EOF) return errno ? errno : EIO;
+  unsigned char chunk[4096 * 4];
+  for (int l = 0; l < phx_model_get_opts(m)->nlayers; l++) {
+    const float *th = phx_model_theta_const(m, l);
+    size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+    for (size_t i = 0; i < n;) {
+      size_t k = 0;
+      for (; k < 4096 && i < n; k++, i++) {
+        uint32_t u;
+        memcpy(&u, &th[i], 4);
+        put_le32(chunk + 4 * k, u);
+      }
+      if (fwrite(chunk, 4, k, f) != k) return errno ? errno : EIO;
+    }
+  }
+  return 0;
+}
+
+/* The folder holding path ("." when it has none), for fsync after rename. */
+static char *dir_of(const char *path) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return strdup(".");
+  if (slash == path) return strdup("/");
+  size_t n = (size_t)(slash - path);
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, path, n);
+    d[n] = 0;
+  }
+  return d;
+}
+
+/* Atomic save: temp file in the same folder, fsync, rename over path, fsync
+ * the folder. On any failure the temp file goes and path is untouched. */
+phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err) {
+  if (!m || !path || !*path) return phx_fail(err, PHX_EINVAL, "save: no model or path");
+  char *header = build_header(m);
+  size_t plen = strlen(path);
+  char *tmp = malloc(plen + 12);
+  char *dir = dir_of(path);
+  if (!header || !tmp || !dir) {
+    free(header), free(tmp), free(dir);
+    return phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
+  }
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".tmp.XXXXXX", 12);
+  phx_status s = PHX_OK;
+  int fd = mkstemp(tmp);
+  if (fd < 0) {
+    s = phx_fail(err, PHX_EIO, "%s: cannot create temporary file %s: %s", path, tmp,
+                 strerror(errno));
+    goto out;
+  }
+  struct stat st;
+  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
+  (void)fchmod(fd, mode);
+  FILE *f = fdopen(fd, "wb");
+  if (!f) {
+    s = phx_fail(err, PHX_EIO, "%s: %s", tmp, strerror(errno));
+    close(fd);
+    unlink(tmp);
+    goto out;
+  }
+  errno = 0;
+  int e = write_body(f, m, header);
+  if (!e && fflush(f) != 0) e = errno ? errno : EIO;
+  if (!e && fsync(fileno(f)) != 0) e = errno;
+  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
+  if (e) {
+    s = phx_fail(err, PHX_EIO, "%s: writing %s failed: %s", path, tmp, strerror(e));
+    unlink(tmp);
+    goto out;
+  }
+  if (rename(tmp, path) != 0) {
+    s = phx_fail(err, PHX_EIO, "%s: cannot rename %s over it: %s", path, tmp,
+                 strerror(errno));
+    unlink(tmp);
+    goto out;
+  }
+  int dfd = open(dir, O_RDONLY);
+  if (dfd >= 0) {
+    /* Some file systems cannot fsync a folder (EINVAL); the data is safe. */
+    if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS)
+      s = phx_fail(err, PHX_EIO, "%s: fsync of folder %s failed: %s", path, dir,
+                   strerror(errno));
+    close(dfd);
+  }
+out:
+  free(header);
+  free(tmp);
+  free(dir);
+  return s;
+}
+
+/* ---- loading ------------------------------------------------------------- */
+
+/* Reads the whole file; returns its bytes and size or fails naming path. */
+static phx_status slurp(const char *path, unsigned char **buf, size_t *size,
+                        phx_err *err) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return phx_fail(err, PHX_EIO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    fclose(f);
+    return phx_fail(err, PHX_EIO, "%s: not a regular file", path);
+  }
+  size_t n = (size_t)st.st_size;
+  unsigned char *b = malloc(n ? n : 1);
+  if (!b) {
+    fclose(f);
+    return phx_fail(err, PHX_ENOMEM, "%s: cannot allocate %zu bytes", path, n);
+  }
+  size_t got = fread(b, 1, n, f);
+  int bad = ferror(f);
+  fclose(f);
+  if (got != n || bad) {
+    free(b);
+    return phx_fail(err, PHX_EIO, "%s: read error (got %zu of %zu bytes)", path, got, n);
+  }
+  *buf = b;
+  *size = n;
+  return PHX_OK;
+}
+
+/* A metadata string value, or NULL (with err set) when absent/not a string. */
+static const char *meta_str(const cJSON *meta, const char *key, const char *path,
+                            phx_err *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
+  if (!cJSON_IsString(v) || !v->valuestring) {
+    phx_fail(err, PHX_EFORMAT, "%s: metadata \"%s\" missing or not a string", path, key);
+    return NULL;
+  }
+  return v->valuestring;
+}
+
+/* Parses n comma-separated doubles exactly filling s; -1 on bad text. */
+static int parse_doubles(const char *s, double *out, int n) {
+  for (int i = 0; i < n; i++) {
+    char *end;
+    errno = 0;
+    out[i] = strtod(s, &end);
+    if (end == s || errno == ERANGE || !isfinite(out[i])) return -1;
+    s = end;
+    if (i + 1 < n) {
+      if (*s != ',') return -1;
+      s++;
+    }
+  }
+  return *s ? -1 : 0;
+}
+
+/* Parses a non-negative decimal int with nothing around it; -1 on error. */
+static int parse_int(const char *s, const char **rest) {
+  long v = 0;
+  if (*s < '0' || *s > '9') return -1;
+  while (*s >= '0' && *s <= '9') {
+    v = v * 10 + (*s++ - '0');
+    if (v > 0x7fffffffL) return -1;
+  }
+  if (rest) *rest = s;
+  else if (*s) return -1;
+  return (int)v;
+}
+
+/* Model options from the metadata, checked like CLI options. */
+static phx_status parse_meta(const cJSON *root, const char *path,
+                             phx_model_opts *o, phx_err *err) {
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+  if (!cJSON_IsObject(meta))
+    return phx_fail(err, PHX_EFORMAT, "%s: no \"__metadata__\" object in the header", path);
+  const cJSON *it;
+  cJSON_ArrayForEach(it, meta) {
+    if (!cJSON_IsString(it))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata \"%s\" is not a string", path,
+                      it->string);
+  }
+  memset(o, 0, sizeof *o);
+  const char *v = meta_str(meta, "format", path, err);
+  if (!v) return PHX_EFORMAT;
+  if (strcmp(v, ST_FORMAT) != 0)
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata format is \"%s\", expected \"%s\"",
+                    path, v, ST_FORMAT);
+  if (!meta_str(meta, "version", path, err)) return PHX_EFORMAT;
+
+  if (!(v = meta_str(meta, "nlayers", path, err))) return PHX_EFORMAT;
+  o->nlayers = parse_int(v, NULL);
+  if (o->nlayers < 1 || o->nlayers > PHX_MAX_LAYERS)
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata nlayers \"%s\" is not in 1..%d",
+                    path, v, PHX_MAX_LAYERS);
+  if (!(v = meta_str(meta, "sizes", path, err))) return PHX_EFORMAT;
+  const char *s = v;
+  int count = 0;
+  for (;;) {
+    int x = parse_int(s, &s);
+    if (x < 0 || count > PHX_MAX_LAYERS)
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata sizes \"%s\" is not a list of sizes",
+                      path, v);
+    o->sizes[count++] = x;
+    if (!*s) break;
+    if (*s++ != ',')
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata sizes \"%s\" is not a list of sizes",
+                      path, v);
+  }
+  if (count != o->nlayers + 1)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: metadata sizes \"%s\" has %d entries but nlayers %d needs %d",
+                    path, v, count, o->nlayers, o->nlayers + 1);
+
+  static const char *const scalar[3] = {"vdd", "gmin", "ratio"};
+  double *dst[3] = {&o->vdd, &o->gmin, &o->ratio};
+  for (int i = 0; i < 3; i++) {
+    if (!(v = meta_str(meta, scalar[i], path, err))) return PHX_EFORMAT;
+    if (parse_doubles(v, dst[i], 1))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata %s \"%s\" is not a finite number",
+                      path, scalar[i], v);
+  }
+  if (!(v = meta_str(meta, "c", path, err))) return PHX_EFORMAT;
+  if (parse_doubles(v, o->c, 4))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata c \"%s\" is not four finite numbers",
+                    path, v);
+  if (!(v = meta_str(meta, "d", path, err))) return PHX_EFORMAT;
+  if (parse_doubles(v, o->d, 4))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata d \"%s\" is not four finite numbers",
+                    path, v);
+  if (!(v = meta_str(meta, "loss", path, err))) return PHX_EFORMAT;
+  if (strcmp(v, "ce") == 0) o->loss = PHX_LOSS_CE;
+  else if (strcmp(v, "mse") == 0) o->loss = PHX_LOSS_MSE;
+  else
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata loss \"%s\" is not ce or mse", path, v);
+
+  phx_err e2;
+  if (phx_model_opts_check(o, &e2))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata: %s", path, e2.msg);
+  return PHX_OK;
+}
+
+/* A JSON number that is an exact integer in [0, 2^53]; -1 otherwise. */
+static long long json_uint(const cJSON *v) {
+  if (!cJSON_IsNumber(v)) return -1;
+  double d = v->valuedouble;
+  if (!(d >= 0 && d <= 9007199254740992.0) || d != floor(d)) return -1;
+  return (long long)d;
+}
+
+/* Tensor name "layers.{l}.theta" -> l, or -1 for any other name. */
+static int layer_of(const char *name) {
+  const char *rest;
+  if (strncmp(name, "layers.", 7) != 0) return -1;
+  if (name[7] == '0' && name[8] != '.') return -1; /* no leading zeros */
+  int l = parse_int(name + 7, &rest);
+  if (l < 0 || strcmp(rest, ".theta") != 0) return -1;
+  return l;
+}
+
+typedef struct { long long begin, end; int layer; } span;
+
+/* Checks one tensor entry against the expected [M, R] and records its span. */
+static phx_status check_tensor(const cJSON *t, const char *path, const char *sizes,
+                               int M, int R, long long dlen, span *sp, phx_err *err) {
+  const char *name = t->string;
+  if (!cJSON_IsObject(t))
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: entry is not an object", path, name);
+  const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
+  if (!cJSON_IsString(dt))
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: no dtype", path, name);
+  if (strcmp(dt->valuestring, "F32") != 0)
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: dtype %s, expected F32", path, name,
+                    dt->valuestring);
+  const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
+  long long d0 = -1, d1 = -1;
+  if (cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == 2) {
+    d0 = json_uint(cJSON_GetArrayItem(sh, 0));
+    d1 = json_uint(cJSON_GetArrayItem(sh, 1));
+  }
+  if (d0 < 0 || d1 < 0)
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: shape is not two non-negative integers",
+                    path, name);
+  if (d0 != M || d1 != R)
+    return phx_fail(err, PHX_ESHAPE, "%s: tensor %s: shape [%lld, %lld] does not match "
+                    "sizes %s (expected [%d, %d])", path, name, d0, d1, sizes, M, R);
+  const cJSON *of = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
+  long long b = -1, e = -1;
+  if (cJSON_IsArray(of) && cJSON_GetArraySize(of) == 2) {
+    b = json_uint(cJSON_GetArrayItem(of, 0));
+    e = json_uint(cJSON_GetArrayItem(of, 1));
+  }
+  if (b < 0 || e < 0)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: tensor %s: data_offsets is not two non-negative integers", path, name);
+  if (b > e || e > dlen)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: tensor %s: data_offsets [%lld, %lld] outside the %lld-byte data section",
+                    path, name, b, e, dlen);
+  if (e - b != 4LL * M * R)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: tensor %s: data_offsets [%lld, %lld] hold %lld bytes, shape needs %lld",
+                    path, name, b, e, e - b, 4LL * M * R);
+  sp->begin = b;
+  sp->end = e;
+  return PHX_OK;
+}
+
+/* The tensor table: exactly the expected layers, spans tiling the data. */
+static phx_status check_table(const cJSON *root, const char *path,
+                              const phx_model_opts *o, long long dlen, span *spans,
+                              phx_err *err) {
+  int seen[PHX_MAX_LAYERS] = {0}, nmeta = 0;
+  char sizes[PHX_MAX_LAYERS * 12 + 12];
+  size_t len = 0;
+  for (int l = 0; l <= o->nlayers; l++)
+    len += (size_t)snprintf(sizes + len, sizeof sizes - len, l ? ",%d" : "%d", o->sizes[l]);
+  const cJSON *t;
+  cJSON_ArrayForEach(t, root) {
+    if (strcmp(t->string, "__metadata__") == 0) {
+      if (++nmeta > 1)
+        return phx_fail(err, PHX_EFORMAT, "%s: duplicate \"__metadata__\"", path);
+      continue;
+    }
+    int l = layer_of(t->string);
+    if (l < 0 || l >= o->nlayers)
+      return phx_fail(err, PHX_EFORMAT, "%s: unexpected tensor \"%s\" (model has %d layers)",
+                      path, t->string, o->nlayers);
+    if (seen[l]++)
+      return phx_fail(err, PHX_EFORMAT, "%s: duplicate tensor %s", path, t->string);
+    span *sp = &spans[l];
+    sp->layer = l;
+    phx_status s = check_tensor(t, path, sizes, o->sizes[l + 1], 2 * o->sizes[l] + 2, dlen, sp, err);
+    if (s) return s;
+  }
+  for (int l = 0; l < o->nlayers; l++)
+    if (!seen[l])
+      return phx_fail(err, PHX_EFORMAT, "%s: tensor layers.%d.theta missing", path, l);
+  /* Sort spans by start, then require them to tile [0, dlen) exactly. */
+  span sorted[PHX_MAX_LAYERS];
+  memcpy(sorted, spans, sizeof(span) * (size_t)o->nlayers);
+  for (int i = 1; i < o->nlayers; i++)
+    for (int j = i; j > 0 && sorted[j].begin < sorted[j - 1].begin; j--) {
+      span x = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = x;
+    }
+  long long at = 0;
+  for (int i = 0; i < o->nlayers; i++) {
+    if (sorted[i].begin != at)
+      return phx_fail(err, PHX_EFORMAT,
+                      "%s: tensor layers.%d.theta: data_offsets start at %lld, expected %lld "
+                      "(tensors must be contiguous, without overlap or gaps)",
+                      path, sorted[i].layer, sorted[i].begin, at);
+    at = sorted[i].end;
+  }
+  if (at != dlen)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: tensors cover %lld bytes but the data section has %lld", path, at,
+                    dlen);
+  return PHX_OK;
+}
+
+/* Validates every part of the file, then decodes into a fresh model. */
+phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
+  if (!path || !out) return phx_fail(err, PHX_EINVAL, "load: no path or output");
+  *out = NULL;
+  unsigned char *buf = NULL;
+  size_t size = 0;
+  phx_status s = slurp(path, &buf, &size, err);
+  if (s) return s;
+  cJSON *root = NULL;
+  if (size < 8) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: %zu bytes is too short for a safetensors file",
+                 path, size);
+    goto out;
+  }
+  unsigned long long hlen = 0;
+  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | buf[i];
+  if (hlen < 2 || hlen > ST_MAX_HEADER || hlen > size - 8) {
+    s = phx_fail(err, PHX_EFORMAT,
+                 "%s: header length %llu does not fit the %zu-byte file", path, hlen, size);
+    goto out;
+  }
+  const char *htext = (const char *)buf + 8, *hend = NULL;
+  if (htext[0] != '{') {
+    s = phx_fail(err, PHX_EFORMAT, "%s: header does not start with '{'", path);
+    goto out;
+  }
+  root = cJSON_ParseWithLengthOpts(htext, (size_t)hlen, &hend, 0);
+  if (!root || !cJSON_IsObject(root)) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: header is not valid JSON (near byte %ld)", path,
+                 root || !hend ? 8L : (long)(hend - (const char *)buf));
+    goto out;
+  }
+  for (const char *p = hend; p < htext + hlen; p++)
+    if (*p != ' ' && *p != '\n' && *p != '\t' && *p != '\r') {
+      s = phx_fail(err, PHX_EFORMAT, "%s: garbage after the JSON header", path);
+      goto out;
+    }
+  phx_model_opts o;
+  if ((s = parse_meta(root, path, &o, err))) goto out;
+  span spans[PHX_MAX_LAYERS];
+  const unsigned char *data = buf + 8 + hlen;
+  long long dlen = (long long)(size - 8 - hlen);
+  if ((s = check_table(root, path, &o, dlen, spans, err))) goto out;
+
+  phx_model *m = NULL;
+  if ((s = phx_model_new(&o, &m, err))) goto out;
+  for (int l = 0; l < o.nlayers && !s; l++) {
+    float *th = phx_model_theta(m, l);
+    int R = phx_model_cols(m, l);
+    size_t n = (size_t)phx_model_rows(m, l) * (size_t)R;
+    const unsigned char *p = data + spans[l].begin;
+    for (size_t i = 0; i < n; i++) {
+      uint32_t u = get_le32(p + 4 * i);
+      memcpy(&th[i], &u, 4);
+      if (!isfinite(th[i])) {
+        s = phx_fail(err, PHX_ENAN, "%s: tensor layers.%d.theta: element [%zu, %zu] is %g",
+                     path, l, i / (size_t)R, i % (size_t)R, th[i]);
+        break;
+      }
+    }
+  }
+  if (s) phx_model_free(m);
+  else *out = m;
+out:
+  cJSON_Delete(root);
+  free(buf);
+  return s;
+}
