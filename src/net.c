@@ -1,1 +1,415 @@
-/* placeholder: replaced by its owner */
+/* The network driver: holds a model's parameters, optimizer state,
+ * activations and bound datasets in one backend's buffers and runs the
+ * forward pass, loss, backward pass and optimizer steps as sequences of
+ * phx_bops operations. The input layer uses the folded weights E, so its
+ * products run over N+1 columns instead of 2N+2. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+typedef struct net_layer {
+  int N, M, R;            /* inputs, neurons, rows R = 2N+2 */
+  phx_buf *theta, *dtheta; /* M x R */
+  phx_buf *W, *S;          /* normalised weights (M x R), column sums (M) */
+  phx_buf *E;              /* input layer only: folded weights M x (N+1) */
+  phx_buf *dW;             /* dL/dW (M x R), or dL/dE (M x (N+1)) for layer 0 */
+  phx_buf *m, *v;          /* optimizer state (M x R) */
+  phx_buf *Z, *dZ;         /* maxB x M */
+  phx_buf *U, *dU;         /* maxB x (2M+2) */
+} net_layer;
+
+typedef struct net_slot {
+  int count;               /* bound samples; 0 = nothing bound */
+  phx_buf *X, *labels, *order, *lossv, *pred;
+  int32_t *h_order, *h_labels; /* host copies for phx_net_metrics' truth */
+} net_slot;
+
+struct phx_net {
+  phx_backend *b;
+  const phx_bops *ops;
+  void *impl;
+  phx_model_opts opts;
+  int L, max_batch;
+  int mapped;              /* W, S, E current with theta */
+  net_layer lay[PHX_MAX_LAYERS];
+  phx_buf *V;              /* maxB x (N0+1) input operand */
+  net_slot slot[PHX_SLOTS];
+};
+
+/* Allocates one buffer or reports why not. */
+static int net_alloc(phx_net *n, phx_buf **b, phx_btype t, size_t count, phx_err *err) {
+  phx_err e = {0};
+  *b = n->ops->alloc(n->impl, t, count, &e);
+  if (!*b) {
+    if (e.status == PHX_OK) phx_fail(&e, PHX_ENOMEM, "backend %s: allocation failed", n->b->name);
+    phx_fail(err, e.status, "%s", e.msg);
+    return e.status;
+  }
+  return 0;
+}
+
+static void net_release(phx_net *n, phx_buf **b) {
+  if (*b) n->ops->release(n->impl, *b);
+  *b = NULL;
+}
+
+static void slot_clear(phx_net *n, net_slot *s) {
+  net_release(n, &s->X);
+  net_release(n, &s->labels);
+  net_release(n, &s->order);
+  net_release(n, &s->lossv);
+  net_release(n, &s->pred);
+  free(s->h_order);
+  free(s->h_labels);
+  memset(s, 0, sizeof *s);
+}
+
+void phx_net_free(phx_net *n) {
+  if (!n) return;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW,
+                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU};
+    for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
+  }
+  net_release(n, &n->V);
+  for (int s = 0; s < PHX_SLOTS; s++) slot_clear(n, &n->slot[s]);
+  free(n);
+}
+
+/* Sizes are checked here as well as in model.c so that the net never asks
+ * a backend for a negative or overflowing buffer. */
+static int net_check_opts(const phx_model_opts *o, int max_batch, phx_err *err) {
+  if (o->nlayers < 1 || o->nlayers > PHX_MAX_LAYERS)
+    return phx_fail(err, PHX_EINVAL, "net: %d layers (expected 1 to %d)", o->nlayers,
+                    PHX_MAX_LAYERS);
+  for (int l = 0; l <= o->nlayers; l++)
+    if (o->sizes[l] < 1 || o->sizes[l] > 1000000)
+      return phx_fail(err, PHX_EINVAL, "net: layer size %d out of range", o->sizes[l]);
+  if (max_batch < 1 || max_batch > 1000000)
+    return phx_fail(err, PHX_EINVAL, "net: batch size %d out of range", max_batch);
+  return 0;
+}
+
+phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
+                       phx_net **out, phx_err *err) {
+  int rc;
+  *out = NULL;
+  if (!b || !o) return phx_fail(err, PHX_EINVAL, "net: backend or options missing");
+  if ((rc = net_check_opts(o, max_batch, err))) return rc;
+  phx_net *n = calloc(1, sizeof *n);
+  if (!n) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  n->b = b;
+  n->ops = b->ops;
+  n->impl = b->impl;
+  n->opts = *o;
+  n->max_batch = max_batch;
+  phx_consts k;
+  phx_consts_from_opts(&k, o);
+  if ((rc = n->ops->prepare(n->impl, &k, err))) goto fail;
+  const size_t B = (size_t)max_batch;
+  for (int l = 0; l < o->nlayers; l++) {
+    net_layer *y = &n->lay[l];
+    y->N = o->sizes[l];
+    y->M = o->sizes[l + 1];
+    y->R = 2 * y->N + 2;
+    n->L = l + 1; /* what exists so far, for phx_net_free on failure */
+    const size_t MR = (size_t)y->M * y->R, M = (size_t)y->M;
+    if ((rc = net_alloc(n, &y->theta, PHX_BUF_REAL, MR, err)) ||
+        (rc = net_alloc(n, &y->dtheta, PHX_BUF_REAL, MR, err)) ||
+        (rc = net_alloc(n, &y->W, PHX_BUF_REAL, MR, err)) ||
+        (rc = net_alloc(n, &y->S, PHX_BUF_REAL, M, err)) ||
+        (rc = net_alloc(n, &y->dW, PHX_BUF_REAL, l == 0 ? M * (y->N + 1) : MR, err)) ||
+        (rc = net_alloc(n, &y->m, PHX_BUF_REAL, MR, err)) ||
+        (rc = net_alloc(n, &y->v, PHX_BUF_REAL, MR, err)) ||
+        (rc = net_alloc(n, &y->Z, PHX_BUF_REAL, B * M, err)) ||
+        (rc = net_alloc(n, &y->dZ, PHX_BUF_REAL, B * M, err)) ||
+        (rc = net_alloc(n, &y->U, PHX_BUF_REAL, B * (2 * M + 2), err)) ||
+        (rc = net_alloc(n, &y->dU, PHX_BUF_REAL, B * (2 * M + 2), err)))
+      goto fail;
+    if (l == 0 && (rc = net_alloc(n, &y->E, PHX_BUF_REAL, M * (y->N + 1), err))) goto fail;
+  }
+  if ((rc = net_alloc(n, &n->V, PHX_BUF_REAL, B * (o->sizes[0] + 1), err))) goto fail;
+  *out = n;
+  return PHX_OK;
+fail:
+  phx_net_free(n);
+  return rc;
+}
+
+/* The model must have the net's layer sizes. */
+static int net_check_model(const phx_net *n, const phx_model *m, phx_err *err) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  if (o->nlayers != n->L)
+    return phx_fail(err, PHX_ESHAPE, "net: model has %d layers, net has %d", o->nlayers,
+                    n->L);
+  for (int l = 0; l <= n->L; l++)
+    if (o->sizes[l] != n->opts.sizes[l])
+      return phx_fail(err, PHX_ESHAPE, "net: model size %d at position %d, net has %d",
+                      o->sizes[l], l, n->opts.sizes[l]);
+  return 0;
+}
+
+phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
+  int rc;
+  if ((rc = net_check_model(n, m, err))) return rc;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    if ((rc = n->ops->write(n->impl, y->theta, 0, (size_t)y->M * y->R,
+                            phx_model_theta_const(m, l), PHX_HOST_F32, err)))
+      return rc;
+  }
+  n->mapped = 0;
+  return PHX_OK;
+}
+
+phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err) {
+  int rc;
+  if ((rc = net_check_model(n, m, err))) return rc;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    if ((rc = n->ops->read(n->impl, y->theta, 0, (size_t)y->M * y->R,
+                           phx_model_theta(m, l), PHX_HOST_F32, err)))
+      return rc;
+  }
+  return PHX_OK;
+}
+
+phx_status phx_net_set_theta64(phx_net *n, int l, const double *theta, phx_err *err) {
+  if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
+  net_layer *y = &n->lay[l];
+  int rc = n->ops->write(n->impl, y->theta, 0, (size_t)y->M * y->R, theta,
+                         PHX_HOST_F64, err);
+  if (!rc) n->mapped = 0;
+  return rc;
+}
+
+phx_status phx_net_get_grad64(phx_net *n, int l, double *grad, phx_err *err) {
+  if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
+  net_layer *y = &n->lay[l];
+  return n->ops->read(n->impl, y->dtheta, 0, (size_t)y->M * y->R, grad, PHX_HOST_F64,
+                      err);
+}
+
+phx_status phx_net_get_grad(phx_net *n, phx_model *g, phx_err *err) {
+  int rc;
+  if ((rc = net_check_model(n, g, err))) return rc;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    if ((rc = n->ops->read(n->impl, y->dtheta, 0, (size_t)y->M * y->R,
+                           phx_model_theta(g, l), PHX_HOST_F32, err)))
+      return rc;
+  }
+  return PHX_OK;
+}
+
+/* Uploads the samples once; batches are later gathered on the backend. */
+phx_status phx_net_bind(phx_net *n, int slot, const phx_dataset *d, int count,
+                        phx_err *err) {
+  int rc;
+  if (slot < 0 || slot >= PHX_SLOTS) return phx_fail(err, PHX_EINVAL, "net: no slot %d", slot);
+  const int total = phx_dataset_count(d), dim = phx_dataset_dim(d);
+  if (count <= 0 || count > total) count = total;
+  if (count < 1) return phx_fail(err, PHX_EINVAL, "net: the dataset is empty");
+  if (dim != n->opts.sizes[0])
+    return phx_fail(err, PHX_ESHAPE, "net: samples have %d features, the model %d inputs",
+                    dim, n->opts.sizes[0]);
+  const int classes = n->opts.sizes[n->L];
+  const int32_t *lab = phx_dataset_labels(d);
+  for (int i = 0; i < count; i++)
+    if (lab[i] < 0 || lab[i] >= classes)
+      return phx_fail(err, PHX_ESHAPE, "net: label %d of sample %d is not one of %d classes",
+                      (int)lab[i], i, classes);
+  net_slot *s = &n->slot[slot];
+  slot_clear(n, s);
+  const size_t cnt = (size_t)count;
+  s->h_order = malloc(cnt * sizeof *s->h_order);
+  s->h_labels = malloc(cnt * sizeof *s->h_labels);
+  if (!s->h_order || !s->h_labels) {
+    rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
+    goto fail;
+  }
+  for (int i = 0; i < count; i++) s->h_order[i] = i;
+  memcpy(s->h_labels, lab, cnt * sizeof *lab);
+  if ((rc = net_alloc(n, &s->X, PHX_BUF_REAL, cnt * dim, err)) ||
+      (rc = net_alloc(n, &s->labels, PHX_BUF_I32, cnt, err)) ||
+      (rc = net_alloc(n, &s->order, PHX_BUF_I32, cnt, err)) ||
+      (rc = net_alloc(n, &s->lossv, PHX_BUF_REAL, cnt, err)) ||
+      (rc = net_alloc(n, &s->pred, PHX_BUF_I32, cnt, err)) ||
+      (rc = n->ops->write(n->impl, s->X, 0, cnt * dim, phx_dataset_x(d), PHX_HOST_F32, err)) ||
+      (rc = n->ops->write(n->impl, s->labels, 0, cnt, lab, PHX_HOST_I32, err)) ||
+      (rc = n->ops->write(n->impl, s->order, 0, cnt, s->h_order, PHX_HOST_I32, err)))
+    goto fail;
+  s->count = count;
+  return PHX_OK;
+fail:
+  slot_clear(n, s);
+  return rc;
+}
+
+/* A new order must be a permutation: the backend trusts its indices. */
+phx_status phx_net_set_order(phx_net *n, int slot, const int32_t *order, phx_err *err) {
+  if (slot < 0 || slot >= PHX_SLOTS || n->slot[slot].count == 0)
+    return phx_fail(err, PHX_EINVAL, "net: slot %d has no dataset", slot);
+  net_slot *s = &n->slot[slot];
+  unsigned char *seen = calloc((size_t)s->count, 1);
+  if (!seen) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  for (int i = 0; i < s->count; i++) {
+    if (order[i] < 0 || order[i] >= s->count || seen[order[i]]) {
+      free(seen);
+      return phx_fail(err, PHX_EINVAL, "net: sample order is not a permutation of 0..%d",
+                      s->count - 1);
+    }
+    seen[order[i]] = 1;
+  }
+  free(seen);
+  int rc = n->ops->write(n->impl, s->order, 0, (size_t)s->count, order, PHX_HOST_I32, err);
+  if (rc) return rc;
+  memcpy(s->h_order, order, (size_t)s->count * sizeof *order);
+  return PHX_OK;
+}
+
+/* theta -> W, S (and E for the input layer), once per parameter change. */
+static int net_map(phx_net *n, phx_err *err) {
+  if (n->mapped) return 0;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    int rc = n->ops->map_forward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S, y->E,
+                                 err);
+    if (rc) return rc;
+  }
+  n->mapped = 1;
+  return 0;
+}
+
+phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
+                         int want_grad, int accumulate, phx_err *err) {
+  int rc;
+  if (slot < 0 || slot >= PHX_SLOTS || n->slot[slot].count == 0)
+    return phx_fail(err, PHX_EINVAL, "net: slot %d has no dataset", slot);
+  net_slot *s = &n->slot[slot];
+  if (B < 1 || B > n->max_batch || ioff > (size_t)s->count || (size_t)B > s->count - ioff)
+    return phx_fail(err, PHX_EINVAL, "net: batch of %d at %zu outside 1..%d / %d samples",
+                    B, ioff, n->max_batch, s->count);
+  if ((rc = net_map(n, err))) return rc;
+  const phx_bops *op = n->ops;
+  void *im = n->impl;
+  net_layer *y0 = &n->lay[0];
+  const int N0 = y0->N;
+  /* Forward: Z0 = V E^T on the folded input, Z_l = U_{l-1} W_l^T after. */
+  if ((rc = op->gather_input(im, N0, B, s->X, s->order, ioff, n->V, err)) ||
+      (rc = op->gemm(im, 0, 1, B, y0->M, N0 + 1, 1.0, n->V, 0, N0 + 1, y0->E, 0, N0 + 1,
+                     0.0, y0->Z, 0, y0->M, err)) ||
+      (rc = op->activate(im, B, y0->M, y0->Z, y0->U, err)))
+    return rc;
+  for (int l = 1; l < n->L; l++) {
+    net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
+    if ((rc = op->gemm(im, 0, 1, B, y->M, y->R, 1.0, p->U, 0, y->R, y->W, 0, y->R, 0.0,
+                       y->Z, 0, y->M, err)) ||
+        (rc = op->activate(im, B, y->M, y->Z, y->U, err)))
+      return rc;
+  }
+  net_layer *yl = &n->lay[n->L - 1];
+  if ((rc = op->loss(im, B, yl->M, yl->U, s->labels, s->order, ioff, scale, s->lossv,
+                     s->pred, ioff, want_grad ? yl->dU : NULL, err)))
+    return rc;
+  if (!want_grad) return PHX_OK;
+  /* Backward: dZ from dU, then the weight gradient and dU of the layer below. */
+  const double beta = accumulate ? 1.0 : 0.0;
+  for (int l = n->L - 1; l >= 1; l--) {
+    net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
+    if ((rc = op->activate_backward(im, B, y->M, y->Z, y->dU, y->dZ, err)) ||
+        (rc = op->gemm(im, 1, 0, y->M, y->R, B, 1.0, y->dZ, 0, y->M, p->U, 0, y->R, beta,
+                       y->dW, 0, y->R, err)) ||
+        (rc = op->gemm(im, 0, 0, B, y->R, y->M, 1.0, y->dZ, 0, y->M, y->W, 0, y->R, 0.0,
+                       p->dU, 0, y->R, err)))
+      return rc;
+  }
+  if ((rc = op->activate_backward(im, B, y0->M, y0->Z, y0->dU, y0->dZ, err)) ||
+      (rc = op->gemm(im, 1, 0, y0->M, N0 + 1, B, 1.0, y0->dZ, 0, y0->M, n->V, 0, N0 + 1,
+                     beta, y0->dW, 0, N0 + 1, err)))
+    return rc;
+  return PHX_OK;
+}
+
+phx_status phx_net_grad_finish(phx_net *n, phx_err *err) {
+  int rc;
+  if ((rc = net_map(n, err))) return rc;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    if ((rc = n->ops->map_backward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S,
+                                   y->dW, y->dtheta, err)))
+      return rc;
+  }
+  return PHX_OK;
+}
+
+phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err) {
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    int rc = n->ops->opt_step(n->impl, o, (size_t)y->M * y->R, y->theta, y->dtheta, y->m,
+                              y->v, err);
+    if (rc) return rc;
+  }
+  n->mapped = 0;
+  return PHX_OK;
+}
+
+phx_status phx_net_reset_state(phx_net *n, phx_err *err) {
+  size_t most = 0;
+  for (int l = 0; l < n->L; l++)
+    if ((size_t)n->lay[l].M * n->lay[l].R > most) most = (size_t)n->lay[l].M * n->lay[l].R;
+  double *zero = calloc(most, sizeof *zero);
+  if (!zero) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  int rc = 0;
+  for (int l = 0; l < n->L && !rc; l++) {
+    net_layer *y = &n->lay[l];
+    const size_t MR = (size_t)y->M * y->R;
+    if (!(rc = n->ops->write(n->impl, y->m, 0, MR, zero, PHX_HOST_F64, err)))
+      rc = n->ops->write(n->impl, y->v, 0, MR, zero, PHX_HOST_F64, err);
+  }
+  free(zero);
+  return rc;
+}
+
+/* Per-sample metrics read back and summed on the host in double, in slot
+ * order, so the sum is the same whatever the backend's reduction. */
+phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
+                           long *correct, int32_t *pred, int32_t *truth, phx_err *err) {
+  if (slot < 0 || slot >= PHX_SLOTS || n->slot[slot].count == 0)
+    return phx_fail(err, PHX_EINVAL, "net: slot %d has no dataset", slot);
+  net_slot *s = &n->slot[slot];
+  if (count < 0 || count > s->count)
+    return phx_fail(err, PHX_EINVAL, "net: %d metrics asked, %d samples bound", count,
+                    s->count);
+  const size_t cnt = (size_t)count;
+  double *lv = malloc((cnt ? cnt : 1) * sizeof *lv);
+  int32_t *pr = pred ? pred : malloc((cnt ? cnt : 1) * sizeof *pr);
+  int rc = 0;
+  if (!lv || !pr) {
+    rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
+    goto done;
+  }
+  if (cnt && ((rc = n->ops->read(n->impl, s->lossv, 0, cnt, lv, PHX_HOST_F64, err)) ||
+              (rc = n->ops->read(n->impl, s->pred, 0, cnt, pr, PHX_HOST_I32, err))))
+    goto done;
+  double sum = 0;
+  long ok = 0;
+  for (size_t i = 0; i < cnt; i++) {
+    const int32_t t = s->h_labels[s->h_order[i]];
+    sum += lv[i];
+    ok += pr[i] == t;
+    if (truth) truth[i] = t;
+  }
+  if (loss_sum) *loss_sum = sum;
+  if (correct) *correct = ok;
+done:
+  free(lv);
+  if (pr != pred) free(pr);
+  return rc;
+}
+
+int phx_net_max_batch(const phx_net *n) { return n->max_batch; }
+
+phx_backend *phx_net_backend(phx_net *n) { return n->b; }

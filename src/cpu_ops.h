@@ -1,0 +1,513 @@
+/* The C backend's operations, written once for a real type. backend_cpu.c
+ * includes this file twice: with CPU_REAL float (the "c" backend) and with
+ * CPU_REAL double (the "c64" check backend). Before each inclusion it
+ * defines:
+ *   CPU_REAL        the element type
+ *   CPU_SFX         suffix for the generated names (f32, f64)
+ *   CPU_EXP(x)      exp in that type, saturating instead of overflowing
+ *   CPU_FABS(x)     fabs in that type
+ *   CPU_LOG(x)      log in that type
+ *   CPU_SQRT(x)     sqrt in that type
+ *   CPU_TANH(x)     tanh in that type
+ *   CPU_HTYPE       the host type that matches CPU_REAL (PHX_HOST_F32/F64)
+ *   CPU_CBLAS_GEMM  cblas_sgemm or cblas_dgemm (only when PHX_HAVE_BLAS)
+ * The formulas are those documented op by op in backend.h. */
+
+#define CPU_CAT2(a, b) a##_##b
+#define CPU_CAT(a, b) CPU_CAT2(a, b)
+#define FN(name) CPU_CAT(name, CPU_SFX)
+
+typedef CPU_REAL FN(real);
+
+/* Checks that a buffer exists, has the expected element type and holds at
+ * least `need` elements; a backend-internal contract, so one line suffices. */
+static int FN(need)(const phx_buf *b, phx_btype t, size_t need, const char *what,
+                    phx_err *err) {
+  if (!b) return phx_fail(err, PHX_EINVAL, "cpu backend: %s buffer missing", what);
+  if (b->type != t)
+    return phx_fail(err, PHX_EINVAL, "cpu backend: %s buffer has the wrong type", what);
+  if (b->n < need)
+    return phx_fail(err, PHX_ESHAPE,
+                    "cpu backend: %s buffer holds %zu elements, %zu needed", what,
+                    b->n, need);
+  return 0;
+}
+#define NEED(b, t, n, what)                                   \
+  do {                                                        \
+    int need_rc_ = FN(need)((b), (t), (n), (what), err);      \
+    if (need_rc_) return need_rc_;                            \
+  } while (0)
+
+/* Sum of x[0..n) with eight independent partial sums: deterministic, and
+ * not bound by the latency of one chain of additions. */
+static CPU_REAL FN(sum)(const CPU_REAL *x, int n) {
+  CPU_REAL a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int q = 0; q < 8; q++) a[q] += x[i + q];
+  for (; i < n; i++) a[i & 7] += x[i];
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* Dot product of x and y, same summation scheme as sum(). */
+static CPU_REAL FN(dot)(const CPU_REAL *x, const CPU_REAL *y, int n) {
+  CPU_REAL a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int q = 0; q < 8; q++) a[q] += x[i + q] * y[i + q];
+  for (; i < n; i++) a[i & 7] += x[i] * y[i];
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* 1 - tanh^2(x) = 4e / (1+e)^2 with e = exp(-2|x|): accurate in the tails,
+ * where 1 - tanh^2 computed from tanh would cancel to zero. */
+static inline CPU_REAL FN(sech2)(CPU_REAL x) {
+  CPU_REAL e = CPU_EXP(-2 * CPU_FABS(x)), q = 1 + e;
+  return 4 * e / (q * q);
+}
+
+/* ---- buffers ------------------------------------------------------------ */
+
+/* Zero-filled, 64-byte aligned storage (whole cache lines for BLAS). */
+static phx_buf *FN(alloc)(void *impl, phx_btype t, size_t n, phx_err *err) {
+  (void)impl;
+  size_t es = t == PHX_BUF_I32 ? sizeof(int32_t) : sizeof(CPU_REAL);
+  if (n > ((size_t)-1 - 64) / es) {
+    phx_fail(err, PHX_ENOMEM, "cpu backend: buffer of %zu elements is too large", n);
+    return NULL;
+  }
+  size_t bytes = (n * es + 63) / 64 * 64;
+  if (bytes == 0) bytes = 64;
+  phx_buf *b = malloc(sizeof *b);
+  void *p = b ? aligned_alloc(64, bytes) : NULL;
+  if (!p) {
+    free(b);
+    phx_fail(err, PHX_ENOMEM, "cpu backend: cannot allocate %zu bytes", bytes);
+    return NULL;
+  }
+  memset(p, 0, bytes);
+  b->type = t;
+  b->n = n;
+  b->p = p;
+  return b;
+}
+
+/* Host -> buffer with type conversion. */
+static int FN(write)(void *impl, phx_buf *b, size_t off, size_t n, const void *src,
+                     phx_htype h, phx_err *err) {
+  (void)impl;
+  if (!b || off > b->n || n > b->n - off)
+    return phx_fail(err, PHX_EINVAL,
+                    "cpu backend: write of %zu elements at %zu outside the buffer", n,
+                    off);
+  if (b->type == PHX_BUF_I32) {
+    int32_t *d = (int32_t *)b->p + off;
+    if (h == PHX_HOST_I32) {
+      memcpy(d, src, n * sizeof *d);
+    } else if (h == PHX_HOST_F32) {
+      for (size_t i = 0; i < n; i++) d[i] = (int32_t)((const float *)src)[i];
+    } else {
+      for (size_t i = 0; i < n; i++) d[i] = (int32_t)((const double *)src)[i];
+    }
+    return 0;
+  }
+  CPU_REAL *d = (CPU_REAL *)b->p + off;
+  if (h == CPU_HTYPE) {
+    memcpy(d, src, n * sizeof *d);
+  } else if (h == PHX_HOST_F32) {
+    for (size_t i = 0; i < n; i++) d[i] = (CPU_REAL)((const float *)src)[i];
+  } else if (h == PHX_HOST_F64) {
+    for (size_t i = 0; i < n; i++) d[i] = (CPU_REAL)((const double *)src)[i];
+  } else {
+    for (size_t i = 0; i < n; i++) d[i] = (CPU_REAL)((const int32_t *)src)[i];
+  }
+  return 0;
+}
+
+/* Buffer -> host with type conversion. */
+static int FN(read)(void *impl, const phx_buf *b, size_t off, size_t n, void *dst,
+                    phx_htype h, phx_err *err) {
+  (void)impl;
+  if (!b || off > b->n || n > b->n - off)
+    return phx_fail(err, PHX_EINVAL,
+                    "cpu backend: read of %zu elements at %zu outside the buffer", n,
+                    off);
+  if (b->type == PHX_BUF_I32) {
+    const int32_t *s = (const int32_t *)b->p + off;
+    if (h == PHX_HOST_I32) {
+      memcpy(dst, s, n * sizeof *s);
+    } else if (h == PHX_HOST_F32) {
+      for (size_t i = 0; i < n; i++) ((float *)dst)[i] = (float)s[i];
+    } else {
+      for (size_t i = 0; i < n; i++) ((double *)dst)[i] = (double)s[i];
+    }
+    return 0;
+  }
+  const CPU_REAL *s = (const CPU_REAL *)b->p + off;
+  if (h == CPU_HTYPE) {
+    memcpy(dst, s, n * sizeof *s);
+  } else if (h == PHX_HOST_F32) {
+    for (size_t i = 0; i < n; i++) ((float *)dst)[i] = (float)s[i];
+  } else if (h == PHX_HOST_F64) {
+    for (size_t i = 0; i < n; i++) ((double *)dst)[i] = (double)s[i];
+  } else {
+    for (size_t i = 0; i < n; i++) ((int32_t *)dst)[i] = (int32_t)s[i];
+  }
+  return 0;
+}
+
+/* ---- conductance mapping ------------------------------------------------ */
+
+/* theta -> g -> W = g / S, and the folded input-layer weights E. */
+static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
+                           phx_buf *W, phx_buf *S, phx_buf *E, phx_err *err) {
+  const cpu_impl *c = impl;
+  const size_t MR = (size_t)M * R;
+  const int N = (R - 2) / 2;
+  NEED(theta, PHX_BUF_REAL, MR, "theta");
+  NEED(W, PHX_BUF_REAL, MR, "W");
+  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
+  if (fold) {
+    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
+    NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
+  }
+  const CPU_REAL gmin = (CPU_REAL)c->gmin, gk = (CPU_REAL)(c->gmin * c->k);
+  const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
+  const CPU_REAL *th = theta->p;
+  CPU_REAL *w = W->p, *s = S->p;
+  for (int j = 0; j < M; j++) {
+    const CPU_REAL *tj = th + (size_t)j * R;
+    CPU_REAL *wj = w + (size_t)j * R;
+    for (int r = 0; r < R; r++)
+      wj[r] = gmin + gk / (1 + CPU_EXP(-tj[r]));
+    CPU_REAL sj = FN(sum)(wj, R), inv = 1 / sj;
+    for (int r = 0; r < R; r++) wj[r] *= inv;
+    s[j] = sj;
+    if (fold) {
+      CPU_REAL *ej = (CPU_REAL *)E->p + (size_t)j * (N + 1);
+      ej[0] = half * (wj[0] - wj[1]);
+      for (int i = 0; i < N; i++) ej[1 + i] = wj[2 + i] - wj[2 + N + i];
+    }
+  }
+  return 0;
+}
+
+/* dL/dW (or dL/dE when fold) -> dL/dtheta through the normalisation and the
+ * sigmoid mapping. With fold the expanded dW is never stored: its dot with
+ * W is taken segment by segment and each dtheta segment is written from
+ * the matching dE entries. */
+static int FN(map_backward)(void *impl, int M, int R, int fold, const phx_buf *theta,
+                            const phx_buf *W, const phx_buf *S, const phx_buf *dWE,
+                            phx_buf *dtheta, phx_err *err) {
+  const cpu_impl *c = impl;
+  const size_t MR = (size_t)M * R;
+  const int N = (R - 2) / 2;
+  NEED(theta, PHX_BUF_REAL, MR, "theta");
+  NEED(W, PHX_BUF_REAL, MR, "W");
+  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
+  NEED(dtheta, PHX_BUF_REAL, MR, "dtheta");
+  if (fold) {
+    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
+    NEED(dWE, PHX_BUF_REAL, (size_t)M * (N + 1), "dE");
+  } else {
+    NEED(dWE, PHX_BUF_REAL, MR, "dW");
+  }
+  const CPU_REAL gk = (CPU_REAL)(c->gmin * c->k);
+  const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
+  const CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *g = dWE->p;
+  CPU_REAL *dt = dtheta->p;
+  for (int j = 0; j < M; j++) {
+    const CPU_REAL *tj = th + (size_t)j * R, *wj = w + (size_t)j * R;
+    CPU_REAL *dj = dt + (size_t)j * R;
+    /* dj first holds gmin k s (1 - s) / S_j, the factor every entry needs. */
+    const CPU_REAL f = gk / s[j];
+    for (int r = 0; r < R; r++) {
+      CPU_REAL e = CPU_EXP(-tj[r]), sg = 1 / (1 + e);
+      dj[r] = f * (sg * sg * e);
+    }
+    if (fold) {
+      const CPU_REAL *ej = g + (size_t)j * (N + 1);
+      const CPU_REAL d0 = half * ej[0], *de = ej + 1;
+      CPU_REAL dot = d0 * (wj[0] - wj[1]);
+      dot += FN(dot)(de, wj + 2, N) - FN(dot)(de, wj + 2 + N, N);
+      dj[0] *= d0 - dot;
+      dj[1] *= -d0 - dot;
+      CPU_REAL *dp = dj + 2, *dn = dj + 2 + N;
+      for (int i = 0; i < N; i++) {
+        dp[i] *= de[i] - dot;
+        dn[i] *= -de[i] - dot;
+      }
+    } else {
+      const CPU_REAL *gj = g + (size_t)j * R;
+      const CPU_REAL dot = FN(dot)(gj, wj, R);
+      for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot;
+    }
+  }
+  return 0;
+}
+
+/* ---- layers ------------------------------------------------------------- */
+
+/* V = [1, (x - 0.5) vdd] for the samples idx[ioff .. ioff+B). */
+static int FN(gather_input)(void *impl, int N, int B, const phx_buf *X,
+                            const phx_buf *idx, size_t ioff, phx_buf *V, phx_err *err) {
+  const cpu_impl *c = impl;
+  NEED(idx, PHX_BUF_I32, ioff + (size_t)B, "idx");
+  NEED(V, PHX_BUF_REAL, (size_t)B * (N + 1), "V");
+  if (!X || X->type != PHX_BUF_REAL)
+    return phx_fail(err, PHX_EINVAL, "cpu backend: X buffer missing or of the wrong type");
+  const size_t nx = N > 0 ? X->n / (size_t)N : 0;
+  const int32_t *ix = (const int32_t *)idx->p + ioff;
+  const CPU_REAL vdd = (CPU_REAL)c->vdd, half = (CPU_REAL)0.5;
+  for (int b = 0; b < B; b++) {
+    if (ix[b] < 0 || (size_t)ix[b] >= nx)
+      return phx_fail(err, PHX_EINVAL, "cpu backend: sample index %d out of range",
+                      (int)ix[b]);
+    const CPU_REAL *x = (const CPU_REAL *)X->p + (size_t)ix[b] * N;
+    CPU_REAL *v = (CPU_REAL *)V->p + (size_t)b * (N + 1);
+    v[0] = 1;
+    for (int i = 0; i < N; i++) v[1 + i] = (x[i] - half) * vdd;
+  }
+  return 0;
+}
+
+/* Extent check for one gemm operand stored rows x cols with leading ld. */
+static int FN(gemm_operand)(const phx_buf *b, size_t off, int rows, int cols, int ld,
+                            const char *what, phx_err *err) {
+  if (rows == 0 || cols == 0) return 0;
+  if (ld < cols)
+    return phx_fail(err, PHX_EINVAL, "cpu backend: gemm %s: ld %d < %d columns", what,
+                    ld, cols);
+  return FN(need)(b, PHX_BUF_REAL, off + (size_t)(rows - 1) * ld + cols, what, err);
+}
+
+/* C = alpha op(A) op(B) + beta C, row-major; CBLAS when built with it. */
+static int FN(gemm)(void *impl, int transA, int transB, int m, int n, int k,
+                    double alpha, const phx_buf *A, size_t aoff, int lda,
+                    const phx_buf *B, size_t boff, int ldb, double beta, phx_buf *C,
+                    size_t coff, int ldc, phx_err *err) {
+  (void)impl;
+  int rc;
+  if (m < 0 || n < 0 || k < 0)
+    return phx_fail(err, PHX_EINVAL, "cpu backend: gemm with negative size");
+  if ((rc = FN(gemm_operand)(A, aoff, transA ? k : m, transA ? m : k, lda, "A", err)) ||
+      (rc = FN(gemm_operand)(B, boff, transB ? n : k, transB ? k : n, ldb, "B", err)) ||
+      (rc = FN(gemm_operand)(C, coff, m, n, ldc, "C", err)))
+    return rc;
+  if (m == 0 || n == 0) return 0;
+  const CPU_REAL *a = (const CPU_REAL *)A->p + aoff, *bb = (const CPU_REAL *)B->p + boff;
+  CPU_REAL *cc = (CPU_REAL *)C->p + coff;
+#if PHX_HAVE_BLAS
+  if (k > 0) {
+    CPU_CBLAS_GEMM(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                   transB ? CblasTrans : CblasNoTrans, m, n, k, (CPU_REAL)alpha, a, lda,
+                   bb, ldb, (CPU_REAL)beta, cc, ldc);
+    return 0;
+  }
+#endif
+  const CPU_REAL al = (CPU_REAL)alpha, be = (CPU_REAL)beta;
+  for (int i = 0; i < m; i++) {
+    CPU_REAL *ci = cc + (size_t)i * ldc;
+    /* beta == 0 overwrites, as BLAS does (NaN in C does not propagate). */
+    if (be == 0)
+      for (int j = 0; j < n; j++) ci[j] = 0;
+    else if (be != 1)
+      for (int j = 0; j < n; j++) ci[j] *= be;
+    if (!transB) {
+      for (int p = 0; p < k; p++) {
+        const CPU_REAL aip = al * (transA ? a[(size_t)p * lda + i] : a[(size_t)i * lda + p]);
+        const CPU_REAL *bp = bb + (size_t)p * ldb;
+        for (int j = 0; j < n; j++) ci[j] += aip * bp[j];
+      }
+    } else {
+      for (int j = 0; j < n; j++) {
+        const CPU_REAL *bj = bb + (size_t)j * ldb;
+        CPU_REAL acc = 0;
+        if (!transA) {
+          acc = FN(dot)(a + (size_t)i * lda, bj, k);
+        } else {
+          for (int p = 0; p < k; p++) acc += a[(size_t)p * lda + i] * bj[p];
+        }
+        ci[j] += al * acc;
+      }
+    }
+  }
+  return 0;
+}
+
+/* Both inverter VTCs of the net voltages, plus the two bias rails. */
+static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
+                        phx_err *err) {
+  const cpu_impl *c = impl;
+  const int RU = 2 * M + 2;
+  NEED(Z, PHX_BUF_REAL, (size_t)B * M, "Z");
+  NEED(U, PHX_BUF_REAL, (size_t)B * RU, "U");
+  const CPU_REAL c1 = (CPU_REAL)c->c[0], c2 = (CPU_REAL)c->c[1], c3 = (CPU_REAL)c->c[2],
+                 c4 = (CPU_REAL)c->c[3];
+  const CPU_REAL d1 = (CPU_REAL)c->d[0], d2 = (CPU_REAL)c->d[1], d3 = (CPU_REAL)c->d[2],
+                 d4 = (CPU_REAL)c->d[3];
+  const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
+  for (int b = 0; b < B; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)Z->p + (size_t)b * M;
+    CPU_REAL *u = (CPU_REAL *)U->p + (size_t)b * RU;
+    CPU_REAL *om = u + 2, *op = u + 2 + M;
+    u[0] = half;
+    u[1] = -half;
+    for (int j = 0; j < M; j++) om[j] = c1 + c2 * CPU_TANH(c4 * (z[j] - c3));
+    for (int j = 0; j < M; j++) op[j] = d1 + d2 * CPU_TANH(d4 * (z[j] - d3));
+  }
+  return 0;
+}
+
+/* dL/dU -> dL/dZ through both VTC derivatives. */
+static int FN(activate_backward)(void *impl, int B, int M, const phx_buf *Z,
+                                 const phx_buf *dU, phx_buf *dZ, phx_err *err) {
+  const cpu_impl *c = impl;
+  const int RU = 2 * M + 2;
+  NEED(Z, PHX_BUF_REAL, (size_t)B * M, "Z");
+  NEED(dU, PHX_BUF_REAL, (size_t)B * RU, "dU");
+  NEED(dZ, PHX_BUF_REAL, (size_t)B * M, "dZ");
+  const CPU_REAL c3 = (CPU_REAL)c->c[2], c4 = (CPU_REAL)c->c[3];
+  const CPU_REAL d3 = (CPU_REAL)c->d[2], d4 = (CPU_REAL)c->d[3];
+  const CPU_REAL cs = (CPU_REAL)(c->c[1] * c->c[3]), ds = (CPU_REAL)(c->d[1] * c->d[3]);
+  for (int b = 0; b < B; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)Z->p + (size_t)b * M;
+    const CPU_REAL *gu = (const CPU_REAL *)dU->p + (size_t)b * RU;
+    const CPU_REAL *gm = gu + 2, *gp = gu + 2 + M;
+    CPU_REAL *gz = (CPU_REAL *)dZ->p + (size_t)b * M;
+    for (int j = 0; j < M; j++)
+      gz[j] = gm[j] * cs * FN(sech2)(c4 * (z[j] - c3)) +
+              gp[j] * ds * FN(sech2)(d4 * (z[j] - d3));
+  }
+  return 0;
+}
+
+/* Per-sample loss, argmax prediction and (optionally) scaled dL/dU. */
+static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *labels,
+                    const phx_buf *idx, size_t ioff, double scale, phx_buf *lossv,
+                    phx_buf *pred, size_t ooff, phx_buf *dU, phx_err *err) {
+  const cpu_impl *c = impl;
+  const int RU = 2 * M + 2;
+  NEED(U, PHX_BUF_REAL, (size_t)B * RU, "U");
+  NEED(idx, PHX_BUF_I32, ioff + (size_t)B, "idx");
+  NEED(lossv, PHX_BUF_REAL, ooff + (size_t)B, "loss");
+  NEED(pred, PHX_BUF_I32, ooff + (size_t)B, "pred");
+  if (dU) NEED(dU, PHX_BUF_REAL, (size_t)B * RU, "dU");
+  if (!labels || labels->type != PHX_BUF_I32)
+    return phx_fail(err, PHX_EINVAL, "cpu backend: labels buffer missing or of the wrong type");
+  const int32_t *ix = (const int32_t *)idx->p + ioff, *lab = labels->p;
+  const CPU_REAL vdd = (CPU_REAL)c->vdd, half = (CPU_REAL)(c->vdd / 2);
+  const CPU_REAL inv = (CPU_REAL)(1 / c->vdd), sc = (CPU_REAL)scale;
+  const CPU_REAL lo = (CPU_REAL)1e-7, hi = (CPU_REAL)(1 - 1e-7);
+  CPU_REAL *lv = (CPU_REAL *)lossv->p + ooff;
+  int32_t *pr = (int32_t *)pred->p + ooff;
+  for (int b = 0; b < B; b++) {
+    if (ix[b] < 0 || (size_t)ix[b] >= labels->n)
+      return phx_fail(err, PHX_EINVAL, "cpu backend: sample index %d out of range",
+                      (int)ix[b]);
+    const int y = lab[ix[b]];
+    const CPU_REAL *o = (const CPU_REAL *)U->p + (size_t)b * RU + 2;
+    CPU_REAL *g = dU ? (CPU_REAL *)dU->p + (size_t)b * RU : NULL;
+    if (g) memset(g, 0, sizeof *g * (size_t)RU);
+    double l = 0;
+    int best = 0;
+    for (int j = 0; j < M; j++) {
+      if (o[j] > o[best]) best = j;
+      CPU_REAL dl;
+      if (c->loss == PHX_LOSS_MSE) {
+        CPU_REAL e = o[j] - (j == y ? half : -half);
+        l += (double)(e * e);
+        dl = 2 * e;
+      } else {
+        CPU_REAL h = (o[j] + half) / vdd;
+        int clamped = h < lo || h > hi;
+        h = h < lo ? lo : h > hi ? hi : h;
+        if (j == y) {
+          l -= (double)CPU_LOG(h);
+          dl = clamped ? 0 : -inv / h;
+        } else {
+          l -= (double)CPU_LOG(1 - h);
+          dl = clamped ? 0 : inv / (1 - h);
+        }
+      }
+      if (g) g[2 + j] = sc * dl;
+    }
+    lv[b] = (CPU_REAL)l;
+    pr[b] = best;
+  }
+  return 0;
+}
+
+/* ---- optimizer ---------------------------------------------------------- */
+
+/* One SGD, momentum (v = mu v + g; theta -= lr v) or Adam step. */
+static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
+                        const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err) {
+  (void)impl;
+  NEED(theta, PHX_BUF_REAL, n, "theta");
+  NEED(grad, PHX_BUF_REAL, n, "grad");
+  CPU_REAL *th = theta->p;
+  const CPU_REAL *g = grad->p;
+  const CPU_REAL lr = (CPU_REAL)o->lr;
+  switch (o->kind) {
+    case PHX_OPT_SGD:
+      for (size_t i = 0; i < n; i++) th[i] -= lr * g[i];
+      return 0;
+    case PHX_OPT_MOMENTUM: {
+      NEED(m, PHX_BUF_REAL, n, "momentum");
+      CPU_REAL *mv = m->p;
+      const CPU_REAL mu = (CPU_REAL)o->momentum;
+      for (size_t i = 0; i < n; i++) {
+        mv[i] = mu * mv[i] + g[i];
+        th[i] -= lr * mv[i];
+      }
+      return 0;
+    }
+    case PHX_OPT_ADAM: {
+      NEED(m, PHX_BUF_REAL, n, "adam m");
+      NEED(v, PHX_BUF_REAL, n, "adam v");
+      if (o->t < 1) return phx_fail(err, PHX_EINVAL, "cpu backend: adam step count %ld < 1", o->t);
+      CPU_REAL *mv = m->p, *vv = v->p;
+      const double bc1 = 1 - pow(o->beta1, (double)o->t);
+      const double bc2 = 1 - pow(o->beta2, (double)o->t);
+      const CPU_REAL b1 = (CPU_REAL)o->beta1, b2 = (CPU_REAL)o->beta2;
+      const CPU_REAL a1 = (CPU_REAL)(1 - o->beta1), a2 = (CPU_REAL)(1 - o->beta2);
+      const CPU_REAL step = (CPU_REAL)(o->lr / bc1), rb2 = (CPU_REAL)(1 / sqrt(bc2));
+      const CPU_REAL eps = (CPU_REAL)o->eps;
+      for (size_t i = 0; i < n; i++) {
+        mv[i] = b1 * mv[i] + a1 * g[i];
+        vv[i] = b2 * vv[i] + a2 * g[i] * g[i];
+        th[i] -= step * mv[i] / (CPU_SQRT(vv[i]) * rb2 + eps);
+      }
+      return 0;
+    }
+    default:
+      return phx_fail(err, PHX_EINVAL, "cpu backend: optimizer %d has no device step",
+                      (int)o->kind);
+  }
+}
+
+/* The operation table of this instantiation. */
+static const phx_bops FN(cpu_bops) = {
+    .name = "cpu",
+    .destroy = cpu_destroy,
+    .prepare = cpu_prepare,
+    .alloc = FN(alloc),
+    .release = cpu_release,
+    .write = FN(write),
+    .read = FN(read),
+    .finish = cpu_finish,
+    .map_forward = FN(map_forward),
+    .map_backward = FN(map_backward),
+    .gather_input = FN(gather_input),
+    .gemm = FN(gemm),
+    .activate = FN(activate),
+    .activate_backward = FN(activate_backward),
+    .loss = FN(loss),
+    .opt_step = FN(opt_step),
+};
+
+#undef NEED
+#undef FN
+#undef CPU_CAT
+#undef CPU_CAT2
