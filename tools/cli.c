@@ -1,0 +1,342 @@
+/* Option parsing shared by the subcommands: one table of options, strict
+ * number parsing with messages that quote the bad value, and helpers to
+ * find the data, open backends and resolve --layers against the data. */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "phx_config.h"
+
+/* The option table: name, bit, whether a value follows. */
+typedef struct opt_def {
+  const char *name;
+  unsigned bit;
+  int has_value;
+} opt_def;
+
+static const opt_def OPTS[] = {
+    {"data", PHX_O_DATA, 1},       {"pool", PHX_O_POOL, 1},
+    {"layers", PHX_O_LAYERS, 1},   {"epochs", PHX_O_EPOCHS, 1},
+    {"batch", PHX_O_BATCH, 1},     {"lr", PHX_O_LR, 1},
+    {"optimizer", PHX_O_OPTIMIZER, 1}, {"loss", PHX_O_LOSS, 1},
+    {"seed", PHX_O_SEED, 1},       {"vdd", PHX_O_VDD, 1},
+    {"ratio", PHX_O_RATIO, 1},     {"backend", PHX_O_BACKEND, 1},
+    {"device", PHX_O_DEVICE, 1},   {"save", PHX_O_SAVE, 1},
+    {"init", PHX_O_INIT, 1},       {"limit", PHX_O_LIMIT, 1},
+    {"out", PHX_O_OUT, 1},         {"json", PHX_O_JSON, 0},
+    {"verbose", PHX_O_VERBOSE, 0}, {"fashion", PHX_O_FASHION, 1},
+};
+
+int phx_cli_fail(int status, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("phaxcl: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return status;
+}
+
+int phx_cli_err(const phx_err *err) {
+  return phx_cli_fail(PHX_EXIT_RUN, "%s", err->msg[0] ? err->msg : phx_strerror(err->status));
+}
+
+/* A whole-string decimal integer in [lo, hi]; no signs, no spaces. */
+static int parse_int(const char *opt, const char *s, long lo, long hi,
+                     const char *what, int *out) {
+  char *end = NULL;
+  long v = 0;
+  errno = 0;
+  if (*s >= '0' && *s <= '9') v = strtol(s, &end, 10);
+  if (!end || errno || *end || v < lo || v > hi)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected %s, got '%s'", opt, what, s);
+  *out = (int)v;
+  return 0;
+}
+
+/* A whole-string finite number strictly above `above`. */
+static int parse_double(const char *opt, const char *s, double above,
+                        const char *what, double *out) {
+  char *end = NULL;
+  errno = 0;
+  double v = (!*s || *s == ' ') ? (errno = EINVAL, 0.0) : strtod(s, &end);
+  if (errno || !end || *end || !isfinite(v) || !(v > above))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected %s, got '%s'", opt, what, s);
+  *out = v;
+  return 0;
+}
+
+/* --seed: any unsigned 64-bit integer. */
+static int parse_seed(const char *s, uint64_t *out) {
+  char *end = NULL;
+  errno = 0;
+  unsigned long long v = (*s >= '0' && *s <= '9') ? strtoull(s, &end, 10) : (errno = EINVAL, 0);
+  if (errno || !end || *end)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--seed: expected a non-negative integer, got '%s'", s);
+  *out = (uint64_t)v;
+  return 0;
+}
+
+/* --layers: comma-separated positive sizes; the first or last may be empty
+ * (taken from the data); a single number is one hidden layer. */
+static int parse_layers(const char *s, phx_cli *c) {
+  char buf[512];
+  if (strlen(s) >= sizeof buf)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--layers: list too long");
+  strcpy(buf, s);
+  int n = 0, fields = 0;
+  char *p = buf;
+  c->layers_skip_first = c->layers_skip_last = 0;
+  for (;;) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = '\0';
+    int last = comma == NULL;
+    if (*p == '\0') {
+      if (fields == 0 && !last) c->layers_skip_first = 1;
+      else if (last && fields > 0) c->layers_skip_last = 1;
+      else
+        return phx_cli_fail(PHX_EXIT_USAGE,
+                            "--layers: expected sizes like 196,100,10, got '%s'", s);
+    } else {
+      if (n >= PHX_MAX_LAYERS + 1)
+        return phx_cli_fail(PHX_EXIT_USAGE, "--layers: at most %d sizes, got '%s'",
+                            PHX_MAX_LAYERS + 1, s);
+      char *end;
+      errno = 0;
+      long v = (*p >= '0' && *p <= '9') ? strtol(p, &end, 10) : (errno = EINVAL, 0);
+      if (errno || *end || v < 1 || v > 1000000)
+        return phx_cli_fail(PHX_EXIT_USAGE,
+                            "--layers: expected positive sizes like 196,100,10, got '%s'", s);
+      c->layers[n++] = (int)v;
+    }
+    fields++;
+    if (last) break;
+    p = comma + 1;
+  }
+  if (n == 0)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--layers: expected sizes like 196,100,10, got '%s'", s);
+  if (n == 1 && !c->layers_skip_first && !c->layers_skip_last)
+    c->layers_skip_first = c->layers_skip_last = 1; /* one hidden layer */
+  c->nlayers = n;
+  return 0;
+}
+
+/* Value of one option into c. */
+static int set_option(const opt_def *d, const char *v, phx_cli *c) {
+  switch (d->bit) {
+    case PHX_O_DATA: c->data = v; return 0;
+    case PHX_O_POOL: return parse_int(d->name, v, 1, 64, "an integer from 1 to 64", &c->pool);
+    case PHX_O_LAYERS: return parse_layers(v, c);
+    case PHX_O_EPOCHS:
+      return parse_int(d->name, v, 0, 1000000000, "a non-negative integer", &c->epochs);
+    case PHX_O_BATCH:
+      return parse_int(d->name, v, 1, 1000000000, "a positive integer", &c->batch);
+    case PHX_O_LIMIT:
+      return parse_int(d->name, v, 0, 2000000000, "a non-negative integer", &c->limit);
+    case PHX_O_LR: return parse_double(d->name, v, 0.0, "a positive number", &c->lr);
+    case PHX_O_VDD: return parse_double(d->name, v, 0.0, "a positive number (volts)", &c->vdd);
+    case PHX_O_RATIO:
+      return parse_double(d->name, v, 1.0, "a number greater than 1 (gmax/gmin)", &c->ratio);
+    case PHX_O_SEED: return parse_seed(v, &c->seed);
+    case PHX_O_OPTIMIZER:
+      if (!strcmp(v, "sgd")) c->optimizer = PHX_OPT_SGD;
+      else if (!strcmp(v, "momentum")) c->optimizer = PHX_OPT_MOMENTUM;
+      else if (!strcmp(v, "adam")) c->optimizer = PHX_OPT_ADAM;
+      else if (!strcmp(v, "lbfgs")) c->optimizer = PHX_OPT_LBFGS;
+      else
+        return phx_cli_fail(PHX_EXIT_USAGE,
+                            "--optimizer: expected sgd, momentum, adam or lbfgs, got '%s'", v);
+      return 0;
+    case PHX_O_LOSS:
+      if (!strcmp(v, "ce")) c->loss = PHX_LOSS_CE;
+      else if (!strcmp(v, "mse")) c->loss = PHX_LOSS_MSE;
+      else return phx_cli_fail(PHX_EXIT_USAGE, "--loss: expected ce or mse, got '%s'", v);
+      return 0;
+    case PHX_O_BACKEND: {
+      /* repeatable and comma-separated: "c,opencl" */
+      static const char *const names[] = {"auto", "c", "c64", "opencl"};
+      const char *p = v;
+      while (*p) {
+        size_t len = strcspn(p, ",");
+        int ok = 0;
+        for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+          if (strlen(names[i]) == len && !strncmp(names[i], p, len)) {
+            if (c->nbackends >= PHX_CLI_MAX_BACKENDS)
+              return phx_cli_fail(PHX_EXIT_USAGE, "--backend: too many backends");
+            c->backends[c->nbackends++] = names[i];
+            ok = 1;
+          }
+        if (!ok)
+          return phx_cli_fail(PHX_EXIT_USAGE,
+                              "--backend: expected auto, c, c64 or opencl, got '%s'", v);
+        p += len;
+        if (*p == ',') p++;
+      }
+      if (!*v)
+        return phx_cli_fail(PHX_EXIT_USAGE,
+                            "--backend: expected auto, c, c64 or opencl, got ''");
+      return 0;
+    }
+    case PHX_O_DEVICE: c->device = v; return 0;
+    case PHX_O_SAVE: c->save = v; return 0;
+    case PHX_O_INIT: c->init = v; return 0;
+    case PHX_O_OUT: c->out = v; return 0;
+    case PHX_O_FASHION: c->fashion = v; return 0;
+    case PHX_O_JSON: c->json = 1; return 0;
+    case PHX_O_VERBOSE: c->verbose++; return 0;
+    default: return phx_cli_fail(PHX_EXIT_USAGE, "--%s: not handled", d->name);
+  }
+}
+
+/* Option values must not be empty for names of files and devices. */
+static int check_nonempty(const opt_def *d, const char *v) {
+  if (d->has_value && *v == '\0' &&
+      (d->bit & (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
+                 PHX_O_FASHION)))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected a value, got ''", d->name);
+  return 0;
+}
+
+int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c) {
+  phx_train_opts t;
+  phx_model_opts mo;
+  phx_train_opts_default(&t);
+  phx_model_opts_default(&mo);
+  memset(c, 0, sizeof *c);
+  c->pool = 1;
+  c->epochs = t.epochs;
+  c->batch = t.batch;
+  c->lr = t.lr;
+  c->optimizer = t.optimizer;
+  c->seed = t.seed;
+  c->limit = t.limit;
+  c->vdd = mo.vdd;
+  c->ratio = mo.ratio;
+  c->loss = mo.loss;
+  int only_args = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    if (!only_args && !strcmp(a, "--")) {
+      only_args = 1;
+      continue;
+    }
+    if (!only_args && (!strcmp(a, "--help") || !strcmp(a, "-h"))) {
+      fputs(spec->usage, stdout);
+      return PHX_EXIT_OK;
+    }
+    if (!only_args && a[0] == '-' && a[1] != '\0') {
+      if (a[1] != '-')
+        return phx_cli_fail(PHX_EXIT_USAGE, "%s: unknown option '%s' (see 'phaxcl %s --help')",
+                            spec->name, a, spec->name);
+      const char *name = a + 2, *eq = strchr(name, '=');
+      size_t len = eq ? (size_t)(eq - name) : strlen(name);
+      const opt_def *d = NULL;
+      for (size_t k = 0; k < sizeof OPTS / sizeof *OPTS; k++)
+        if (strlen(OPTS[k].name) == len && !strncmp(OPTS[k].name, name, len)) d = &OPTS[k];
+      if (!d || !(spec->allowed & d->bit))
+        return phx_cli_fail(PHX_EXIT_USAGE, "%s: unknown option '%.*s' (see 'phaxcl %s --help')",
+                            spec->name, (int)(len + 2), a, spec->name);
+      const char *v = NULL;
+      if (d->has_value) {
+        if (eq) v = eq + 1;
+        else if (i + 1 < argc) v = argv[++i];
+        else return phx_cli_fail(PHX_EXIT_USAGE, "--%s: missing value", d->name);
+      } else if (eq) {
+        return phx_cli_fail(PHX_EXIT_USAGE, "--%s: takes no value", d->name);
+      }
+      if (d->has_value && check_nonempty(d, v)) return PHX_EXIT_USAGE;
+      if (set_option(d, v, c)) return PHX_EXIT_USAGE;
+      c->given |= d->bit;
+      continue;
+    }
+    if (c->nargs >= spec->max_args || c->nargs >= PHX_CLI_MAX_ARGS)
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: unexpected argument '%s' (see 'phaxcl %s --help')",
+                          spec->name, a, spec->name);
+    c->args[c->nargs++] = a;
+  }
+  if (c->nargs < spec->min_args)
+    return phx_cli_fail(PHX_EXIT_USAGE, "%s: missing argument (see 'phaxcl %s --help')",
+                        spec->name, spec->name);
+  return -1;
+}
+
+/* A directory that exists. */
+static int is_dir(const char *p) { return access(p, R_OK | X_OK) == 0; }
+
+const char *phx_cli_data_dir(const phx_cli *c) {
+  if (c->data) return c->data;
+  if (is_dir(PHX_INSTALL_DATADIR "/mnist14")) return PHX_INSTALL_DATADIR "/mnist14";
+  return PHX_SOURCE_DATADIR "/mnist14";
+}
+
+int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test) {
+  phx_err err = {0};
+  const char *dir = phx_cli_data_dir(c);
+  phx_dataset *tr = NULL, *te = NULL;
+  if (phx_dataset_load_dir(dir, c->pool, &tr, &te, &err)) return phx_cli_err(&err);
+  if (train) *train = tr;
+  else phx_dataset_free(tr);
+  if (test) *test = te;
+  else phx_dataset_free(te);
+  return 0;
+}
+
+int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b) {
+  phx_err err = {0};
+  if (!name) name = c->nbackends ? c->backends[0] : "auto";
+  if (phx_backend_new(name, c->device, c->verbose, b, &err)) return phx_cli_err(&err);
+  return 0;
+}
+
+const char *phx_cli_sizes_str(const phx_model_opts *o, char *buf, size_t len) {
+  size_t at = 0;
+  buf[0] = '\0';
+  for (int l = 0; l <= o->nlayers && at < len; l++) {
+    int w = snprintf(buf + at, len - at, l ? "-%d" : "%d", o->sizes[l]);
+    if (w < 0) break;
+    at += (size_t)w;
+  }
+  return buf;
+}
+
+int phx_cli_layers(const phx_cli *c, int inputs, int classes, phx_model_opts *o) {
+  int sizes[PHX_MAX_LAYERS + 3], n = 0;
+  if (!(c->given & PHX_O_LAYERS)) {
+    sizes[n++] = inputs;
+    sizes[n++] = 100;
+    sizes[n++] = classes;
+  } else {
+    if (c->layers_skip_first) sizes[n++] = inputs;
+    for (int i = 0; i < c->nlayers; i++) sizes[n++] = c->layers[i];
+    if (c->layers_skip_last) sizes[n++] = classes;
+  }
+  if (n < 2)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--layers: need at least an input and an output size");
+  if (n - 1 > PHX_MAX_LAYERS)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--layers: at most %d layers", PHX_MAX_LAYERS);
+  o->nlayers = n - 1;
+  for (int i = 0; i < n; i++) o->sizes[i] = sizes[i];
+  return 0;
+}
+
+int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
+                       const char *data_dir, const char *what) {
+  char sz[128];
+  phx_cli_sizes_str(o, sz, sizeof sz);
+  if (phx_dataset_dim(d) != o->sizes[0])
+    return phx_cli_fail(PHX_EXIT_RUN,
+                        "--data %s: samples have %d inputs but %s (%s) expects %d",
+                        data_dir, phx_dataset_dim(d), what, sz, o->sizes[0]);
+  if (phx_dataset_classes(d) > o->sizes[o->nlayers])
+    return phx_cli_fail(PHX_EXIT_RUN,
+                        "--data %s: labels go up to class %d but %s (%s) has only %d outputs",
+                        data_dir, phx_dataset_classes(d) - 1, what, sz,
+                        o->sizes[o->nlayers]);
+  return 0;
+}

@@ -1,0 +1,104 @@
+/* Option parsing and the small helpers every subcommand shares: strict
+ * number parsing, the bundled data set, backends, layer lists, and the
+ * "phaxcl: <message>" error convention (exit 2 for usage, 1 at run time). */
+#ifndef PHX_CLI_H
+#define PHX_CLI_H
+
+#include <stdint.h>
+
+#include "phaxcl.h"
+
+/* Exit statuses. */
+enum { PHX_EXIT_OK = 0, PHX_EXIT_RUN = 1, PHX_EXIT_USAGE = 2 };
+
+/* One bit per option; a command lists the ones it accepts. */
+enum {
+  PHX_O_DATA = 1u << 0,
+  PHX_O_POOL = 1u << 1,
+  PHX_O_LAYERS = 1u << 2,
+  PHX_O_EPOCHS = 1u << 3,
+  PHX_O_BATCH = 1u << 4,
+  PHX_O_LR = 1u << 5,
+  PHX_O_OPTIMIZER = 1u << 6,
+  PHX_O_LOSS = 1u << 7,
+  PHX_O_SEED = 1u << 8,
+  PHX_O_VDD = 1u << 9,
+  PHX_O_RATIO = 1u << 10,
+  PHX_O_BACKEND = 1u << 11,
+  PHX_O_DEVICE = 1u << 12,
+  PHX_O_SAVE = 1u << 13,
+  PHX_O_INIT = 1u << 14,
+  PHX_O_LIMIT = 1u << 15,
+  PHX_O_OUT = 1u << 16,
+  PHX_O_JSON = 1u << 17,
+  PHX_O_VERBOSE = 1u << 18,
+  PHX_O_FASHION = 1u << 19, /* bench only */
+};
+
+#define PHX_CLI_MAX_ARGS 4
+#define PHX_CLI_MAX_BACKENDS 8
+
+/* What a subcommand accepts: options, positional argument count, help. */
+typedef struct phx_cli_spec {
+  const char *name;     /* "train" */
+  unsigned allowed;     /* PHX_O_* bits */
+  int min_args, max_args;
+  const char *usage;    /* full --help text */
+} phx_cli_spec;
+
+/* Parsed command line. `given` has a bit for every option that appeared. */
+typedef struct phx_cli {
+  unsigned given;
+  const char *data;
+  int pool;
+  int layers[PHX_MAX_LAYERS + 1];
+  int nlayers;          /* entries in the --layers list */
+  int layers_skip_first, layers_skip_last; /* empty first / last field */
+  int epochs, batch, limit;
+  double lr, vdd, ratio;
+  phx_optimizer optimizer;
+  phx_loss loss;
+  uint64_t seed;
+  const char *backends[PHX_CLI_MAX_BACKENDS];
+  int nbackends;
+  const char *device, *save, *init, *out, *fashion;
+  int json, verbose;
+  const char *args[PHX_CLI_MAX_ARGS];
+  int nargs;
+} phx_cli;
+
+/* Parses argv (argv[0] is the subcommand). Returns -1 to go on, or the
+ * exit status to return now (0 after --help, 2 after a usage error, whose
+ * message is already printed). */
+int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c);
+
+/* Prints "phaxcl: <formatted message>" on stderr and returns status. */
+int phx_cli_fail(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Prints a library error and returns 1. */
+int phx_cli_err(const phx_err *err);
+
+/* --data, or the bundled data set (install prefix, then source tree). */
+const char *phx_cli_data_dir(const phx_cli *c);
+/* Loads --data (train and test sets; test may be left NULL by passing
+ * NULL). Prints the error and returns 1 on failure, 0 on success. */
+int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test);
+/* The first --backend (default "auto") with --device and --verbose. */
+int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b);
+
+/* Model sizes from the --layers list and the data: the input count and the
+ * class count fill an omitted first / last entry. Returns 0, or prints a
+ * message and returns an exit status. */
+int phx_cli_layers(const phx_cli *c, int inputs, int classes, phx_model_opts *o);
+/* "196-100-10" into buf. */
+const char *phx_cli_sizes_str(const phx_model_opts *o, char *buf, size_t len);
+
+/* The data must match the model: same input count, classes <= outputs.
+ * what names the model's origin ("the model in FILE", "--layers"). */
+int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
+                       const char *data_dir, const char *what);
+
+#endif /* PHX_CLI_H */

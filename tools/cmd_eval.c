@@ -1,0 +1,189 @@
+/* phaxcl eval and phaxcl grad: a saved model against data, either scored
+ * (accuracy, loss, confusion matrix on the test set) or differentiated
+ * (mean loss and exact gradient over the first N training samples, saved
+ * as safetensors with the model's tensor names). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char EVAL_USAGE[] =
+    "usage: phaxcl eval MODEL [OPTIONS]\n"
+    "\n"
+    "Accuracy, mean loss and confusion matrix (rows: true class, columns:\n"
+    "predicted) of the model in MODEL on the test set of --data.\n"
+    "\n"
+    "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N         average N x N pixel blocks (default 1)\n"
+    "  --backend NAME   auto (default), c, c64 or opencl\n"
+    "  --device SPEC    OpenCL device: P:D or part of its name\n"
+    "  --json           one JSON object\n"
+    "  --verbose        backend details on stderr\n"
+    "  --help           this text\n";
+
+static const char GRAD_USAGE[] =
+    "usage: phaxcl grad MODEL --out FILE [OPTIONS]\n"
+    "\n"
+    "The mean loss of the model in MODEL over the first N training samples of\n"
+    "--data and its exact gradient with respect to every theta, written to FILE\n"
+    "as safetensors with the same tensor names (layers.L.theta).\n"
+    "\n"
+    "  --out FILE       where to write the gradient (required)\n"
+    "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N         average N x N pixel blocks (default 1)\n"
+    "  --limit N        use the first N training samples (default 0 = all)\n"
+    "  --backend NAME   auto (default), c, c64 or opencl\n"
+    "  --device SPEC    OpenCL device: P:D or part of its name\n"
+    "  --json           one JSON object\n"
+    "  --verbose        backend details on stderr\n"
+    "  --help           this text\n";
+
+static const phx_cli_spec EVAL_SPEC = {
+    "eval",
+    PHX_O_DATA | PHX_O_POOL | PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_JSON | PHX_O_VERBOSE,
+    1, 1, EVAL_USAGE};
+
+static const phx_cli_spec GRAD_SPEC = {
+    "grad",
+    PHX_O_DATA | PHX_O_POOL | PHX_O_LIMIT | PHX_O_OUT | PHX_O_BACKEND | PHX_O_DEVICE |
+        PHX_O_JSON | PHX_O_VERBOSE,
+    1, 1, GRAD_USAGE};
+
+/* Loads MODEL and one split of --data, checked against each other. */
+static int load_inputs(const phx_cli *c, int want_train, phx_model **m, phx_dataset **d) {
+  phx_err err = {0};
+  if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
+  int rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
+  if (rc) return rc;
+  char what[1100];
+  snprintf(what, sizeof what, "the model in %s", c->args[0]);
+  return phx_cli_check_data(phx_model_get_opts(*m), *d, phx_cli_data_dir(c), what);
+}
+
+/* Prints the evaluation as text or JSON. */
+static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
+                       const int64_t *conf, int k) {
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->args[0]);
+    cJSON_AddStringToObject(o, "data", phx_cli_data_dir(c));
+    cJSON_AddNumberToObject(o, "count", r->count);
+    cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
+    cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON *rows = cJSON_AddArrayToObject(o, "confusion");
+    for (int i = 0; i < k; i++) {
+      cJSON *row = cJSON_CreateArray();
+      for (int j = 0; j < k; j++)
+        cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[(size_t)i * k + j]));
+      cJSON_AddItemToArray(rows, row);
+    }
+    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt) puts(txt);
+    free(txt);
+    cJSON_Delete(o);
+    return;
+  }
+  long correct = lround(r->accuracy * r->count);
+  printf("accuracy %.2f %% (%ld/%d)  loss %.6f\n", 100.0 * r->accuracy, correct, r->count,
+         r->loss);
+  printf("confusion matrix (rows: true class, columns: predicted)\n     ");
+  for (int j = 0; j < k; j++) printf(" %5d", j);
+  printf("\n");
+  for (int i = 0; i < k; i++) {
+    printf("%5d", i);
+    for (int j = 0; j < k; j++) printf(" %5lld", (long long)conf[(size_t)i * k + j]);
+    printf("\n");
+  }
+  printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
+}
+
+int phx_cmd_eval(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse(&EVAL_SPEC, argc, argv, &c);
+  if (rc >= 0) return rc;
+  phx_model *m = NULL;
+  phx_dataset *d = NULL;
+  phx_backend *b = NULL;
+  int64_t *conf = NULL;
+  rc = load_inputs(&c, 0, &m, &d);
+  if (!rc) rc = phx_cli_backend(&c, NULL, &b);
+  if (!rc) {
+    const phx_model_opts *mo = phx_model_get_opts(m);
+    int k = mo->sizes[mo->nlayers];
+    conf = calloc((size_t)k * (size_t)k, sizeof *conf);
+    phx_err err = {0};
+    phx_eval_result r;
+    if (!conf) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory for the confusion matrix");
+    else if (phx_evaluate(b, m, d, &r, conf, &err)) rc = phx_cli_err(&err);
+    else print_eval(&c, b, &r, conf, k);
+  }
+  free(conf);
+  if (b) phx_backend_free(b);
+  if (m) phx_model_free(m);
+  if (d) phx_dataset_free(d);
+  return rc;
+}
+
+/* L2 norm of one layer of a model-shaped holder. */
+static double layer_norm(const phx_model *g, int l) {
+  const float *t = phx_model_theta_const(g, l);
+  size_t n = (size_t)phx_model_rows(g, l) * (size_t)phx_model_cols(g, l);
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)t[i] * t[i];
+  return sqrt(s);
+}
+
+int phx_cmd_grad(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse(&GRAD_SPEC, argc, argv, &c);
+  if (rc >= 0) return rc;
+  if (!c.out) return phx_cli_fail(PHX_EXIT_USAGE, "grad: --out FILE is required");
+  phx_model *m = NULL, *g = NULL;
+  phx_dataset *d = NULL;
+  phx_backend *b = NULL;
+  phx_err err = {0};
+  double loss = 0;
+  rc = load_inputs(&c, 1, &m, &d);
+  if (!rc) rc = phx_cli_backend(&c, NULL, &b);
+  if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
+  if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err)) rc = phx_cli_err(&err);
+  if (!rc && phx_model_save(g, c.out, &err)) rc = phx_cli_err(&err);
+  if (!rc) {
+    const phx_model_opts *mo = phx_model_get_opts(m);
+    int n = phx_dataset_count(d);
+    if (c.limit > 0 && c.limit < n) n = c.limit;
+    if (c.json) {
+      cJSON *o = cJSON_CreateObject();
+      cJSON_AddStringToObject(o, "model", c.args[0]);
+      cJSON_AddNumberToObject(o, "count", n);
+      cJSON_AddNumberToObject(o, "loss", loss);
+      cJSON *norms = cJSON_AddArrayToObject(o, "grad_norms");
+      for (int l = 0; l < mo->nlayers; l++)
+        cJSON_AddItemToArray(norms, cJSON_CreateNumber(layer_norm(g, l)));
+      cJSON_AddStringToObject(o, "out", c.out);
+      cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+      cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+      char *txt = cJSON_PrintUnformatted(o);
+      if (txt) puts(txt);
+      free(txt);
+      cJSON_Delete(o);
+    } else {
+      printf("loss %.9g over %d samples\n", loss, n);
+      for (int l = 0; l < mo->nlayers; l++)
+        printf("layers.%d.theta  [%d, %d]  |grad| %.6g\n", l, phx_model_rows(g, l),
+               phx_model_cols(g, l), layer_norm(g, l));
+      printf("gradient written to %s (backend %s: %s)\n", c.out, phx_backend_name(b),
+             phx_backend_device(b));
+    }
+  }
+  if (b) phx_backend_free(b);
+  if (g) phx_model_free(g);
+  if (m) phx_model_free(m);
+  if (d) phx_dataset_free(d);
+  return rc;
+}

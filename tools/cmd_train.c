@@ -1,0 +1,248 @@
+/* phaxcl train: builds (or loads with --init) a model, trains it on --data,
+ * prints one line (or JSON object) per epoch and saves it with --save only
+ * after training succeeded. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char USAGE[] =
+    "usage: phaxcl train [OPTIONS]\n"
+    "\n"
+    "Trains a crossbar network and prints one line per epoch: loss, training\n"
+    "and test accuracy, seconds. Defaults train the paper task (196-100-10 on\n"
+    "the bundled data/mnist14) to >= 90 % test accuracy.\n"
+    "\n"
+    "data:\n"
+    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N           average N x N pixel blocks (default 1)\n"
+    "  --limit N          use only the first N training samples (0 = all)\n"
+    "model:\n"
+    "  --layers LIST      sizes input,hidden...,output (default inputs,100,classes);\n"
+    "                     a single number is one hidden layer; an empty first or\n"
+    "                     last entry (',100,' or '196,100,') comes from the data\n"
+    "  --vdd V            supply voltage (default 0.5)\n"
+    "  --ratio R          gmax/gmin conductance ratio (default 8.33)\n"
+    "  --loss ce|mse      cross-entropy (default) or squared error\n"
+    "  --init FILE        start from a checkpoint; its model options win\n"
+    "  --seed N           initialisation and shuffling seed (default 1)\n"
+    "training:\n"
+    "  --optimizer NAME   sgd, momentum, adam (default) or lbfgs (full batch)\n"
+    "  --epochs N         epochs, or iterations for lbfgs (default 30; 0 only\n"
+    "                     initialises and saves)\n"
+    "  --batch N          mini-batch size (default 32)\n"
+    "  --lr X             learning rate (default 0.01)\n"
+    "  --backend NAME     auto (default), c, c64 or opencl\n"
+    "  --device SPEC      OpenCL device: P:D or part of its name\n"
+    "output:\n"
+    "  --save FILE        write the trained model (safetensors) when done\n"
+    "  --json             one JSON object per epoch, then a summary object\n"
+    "  --verbose          report the set-up and backend details on stderr\n"
+    "  --help             this text\n";
+
+static const phx_cli_spec SPEC = {
+    "train",
+    PHX_O_DATA | PHX_O_POOL | PHX_O_LAYERS | PHX_O_EPOCHS | PHX_O_BATCH | PHX_O_LR |
+        PHX_O_OPTIMIZER | PHX_O_LOSS | PHX_O_SEED | PHX_O_VDD | PHX_O_RATIO |
+        PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_LIMIT |
+        PHX_O_JSON | PHX_O_VERBOSE,
+    0, 0, USAGE};
+
+/* What the epoch hooks need. */
+typedef struct report {
+  int json;
+  int tty;      /* stdout is a terminal: draw a progress bar */
+  int bar_shown;
+  double last_test;
+} report;
+
+/* Progress bar on a terminal, redrawn in place. */
+static void on_progress(long done, long total, void *user) {
+  report *r = user;
+  if (!r->tty || r->json || total <= 0) return;
+  int width = 30, fill = (int)(width * done / total);
+  printf("\r  [%.*s%*s] %ld/%ld", fill, "==============================", width - fill,
+         "", done, total);
+  fflush(stdout);
+  r->bar_shown = 1;
+}
+
+/* One line or JSON object per epoch. */
+static int on_epoch(const phx_epoch_stats *s, void *user) {
+  report *r = user;
+  r->last_test = s->test_acc;
+  if (r->bar_shown) {
+    printf("\r\033[K");
+    r->bar_shown = 0;
+  }
+  if (r->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "epoch", s->epoch);
+    cJSON_AddNumberToObject(o, "epochs", s->epochs);
+    cJSON_AddNumberToObject(o, "loss", s->loss);
+    cJSON_AddNumberToObject(o, "train_acc", s->train_acc);
+    if (s->test_acc >= 0) {
+      cJSON_AddNumberToObject(o, "test_loss", s->test_loss);
+      cJSON_AddNumberToObject(o, "test_acc", s->test_acc);
+    } else {
+      cJSON_AddNullToObject(o, "test_loss");
+      cJSON_AddNullToObject(o, "test_acc");
+    }
+    cJSON_AddNumberToObject(o, "seconds", s->seconds);
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt) puts(txt);
+    free(txt);
+    cJSON_Delete(o);
+  } else {
+    char test[32] = "     -";
+    if (s->test_acc >= 0) snprintf(test, sizeof test, "%6.2f %%", 100.0 * s->test_acc);
+    printf("epoch %*d/%d  loss %.6f  train %6.2f %%  test %s  %.2f s\n",
+           s->epochs >= 100 ? 3 : 2, s->epoch, s->epochs, s->loss, 100.0 * s->train_acc,
+           test, s->seconds);
+  }
+  fflush(stdout);
+  return 0;
+}
+
+/* The model: loaded from --init (its options win, --layers must agree) or
+ * new from the options and the data. Returns 0 or an exit status. */
+static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
+  phx_err err = {0};
+  int inputs = phx_dataset_dim(train), classes = phx_dataset_classes(train);
+  phx_model_opts want;
+  phx_model_opts_default(&want);
+  int rc = phx_cli_layers(c, inputs, classes, &want);
+  if (rc) return rc;
+  if (c->init) {
+    phx_model *m = NULL;
+    if (phx_model_load(c->init, &m, &err)) return phx_cli_err(&err);
+    const phx_model_opts *mo = phx_model_get_opts(m);
+    if (c->given & PHX_O_LAYERS) {
+      int same = want.nlayers == mo->nlayers;
+      for (int l = 0; same && l <= mo->nlayers; l++) same = want.sizes[l] == mo->sizes[l];
+      if (!same) {
+        char a[128], b[128];
+        phx_cli_sizes_str(&want, a, sizeof a);
+        phx_cli_sizes_str(mo, b, sizeof b);
+        phx_model_free(m);
+        return phx_cli_fail(PHX_EXIT_USAGE, "--layers %s conflicts with --init %s (%s)", a,
+                            c->init, b);
+      }
+    }
+    if (((c->given & PHX_O_VDD) && c->vdd != mo->vdd) ||
+        ((c->given & PHX_O_RATIO) && c->ratio != mo->ratio) ||
+        ((c->given & PHX_O_LOSS) && c->loss != mo->loss))
+      fprintf(stderr, "phaxcl: note: --vdd/--ratio/--loss ignored: --init %s sets the "
+                      "model options\n", c->init);
+    *out = m;
+    return 0;
+  }
+  want.vdd = c->vdd;
+  want.ratio = c->ratio;
+  want.loss = c->loss;
+  if (phx_model_opts_check(&want, &err))
+    return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
+  phx_model *m = NULL;
+  if (phx_model_new(&want, &m, &err)) return phx_cli_err(&err);
+  phx_model_init(m, c->seed);
+  *out = m;
+  return 0;
+}
+
+/* Saves with the library's atomic save; prints the error on failure. */
+static int save_model(const phx_model *m, const char *path) {
+  phx_err err = {0};
+  if (phx_model_save(m, path, &err)) return phx_cli_err(&err);
+  return 0;
+}
+
+/* The closing summary: backend, device, saved file. */
+static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
+                    const report *r) {
+  char sz[128];
+  phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddTrueToObject(o, "done");
+    cJSON_AddStringToObject(o, "model", sz);
+    if (b) {
+      cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+      cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+    }
+    if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
+    if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
+    else cJSON_AddNullToObject(o, "saved");
+    char *txt = cJSON_PrintUnformatted(o);
+    if (txt) puts(txt);
+    free(txt);
+    cJSON_Delete(o);
+  } else {
+    if (b) printf("model %s on backend %s: %s\n", sz, phx_backend_name(b), phx_backend_device(b));
+    else printf("model %s initialised (seed %llu)\n", sz, (unsigned long long)c->seed);
+    if (c->save) printf("saved %s\n", c->save);
+  }
+}
+
+int phx_cmd_train(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse(&SPEC, argc, argv, &c);
+  if (rc >= 0) return rc;
+  phx_train_opts t;
+  phx_train_opts_default(&t);
+  t.optimizer = c.optimizer;
+  t.epochs = c.epochs;
+  t.batch = c.batch;
+  t.lr = c.lr;
+  t.seed = c.seed;
+  t.limit = c.limit;
+  if (t.optimizer == PHX_OPT_LBFGS && !(c.given & PHX_O_EPOCHS)) t.epochs = 200;
+  if (t.optimizer == PHX_OPT_LBFGS && (c.given & (PHX_O_LR | PHX_O_BATCH)))
+    fprintf(stderr, "phaxcl: note: --lr and --batch are ignored by lbfgs (full batch)\n");
+
+  phx_dataset *train = NULL, *test = NULL;
+  phx_model *m = NULL;
+  phx_backend *b = NULL;
+  const char *dir = phx_cli_data_dir(&c);
+  rc = phx_cli_load_data(&c, &train, &test);
+  if (!rc) rc = make_model(&c, train, &m);
+  char what[1100];
+  if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
+  else snprintf(what, sizeof what, "%s", (c.given & PHX_O_LAYERS) ? "--layers" : "the model");
+  if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), train, dir, what);
+  if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, dir, what);
+  if (!rc && c.verbose) {
+    char sz[128];
+    phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
+    static const char *const names[] = {"sgd", "momentum", "adam", "lbfgs"};
+    fprintf(stderr,
+            "phaxcl: model %s, data %s (%d train, %d test), %s lr %g batch %d, "
+            "%d epochs, seed %llu\n",
+            sz, dir, phx_dataset_count(train), phx_dataset_count(test),
+            names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
+  }
+  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1};
+  if (!rc && t.epochs == 0) {
+    if (c.save) rc = save_model(m, c.save);
+    if (!rc) summary(&c, NULL, m, NULL);
+  } else if (!rc) {
+    rc = phx_cli_backend(&c, NULL, &b);
+    if (!rc) {
+      phx_err err = {0};
+      phx_train_hooks hooks = {on_epoch, on_progress, &r};
+      phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
+      if (r.bar_shown) printf("\r\033[K");
+      if (s) rc = phx_cli_err(&err);
+    }
+    if (!rc && c.save) rc = save_model(m, c.save);
+    if (!rc) summary(&c, b, m, &r);
+  }
+  if (b) phx_backend_free(b);
+  if (m) phx_model_free(m);
+  if (train) phx_dataset_free(train);
+  if (test) phx_dataset_free(test);
+  return rc;
+}
