@@ -419,16 +419,15 @@ static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *l
         l += (double)(e * e);
         dl = 2 * e;
       } else {
-        CPU_REAL h = (o[j] + half) / vdd;
-        int clamped = h < lo || h > hi;
-        h = h < lo ? lo : h > hi ? hi : h;
-        if (j == y) {
-          l -= (double)CPU_LOG(h);
-          dl = clamped ? 0 : -inv / h;
-        } else {
-          l -= (double)CPU_LOG(1 - h);
-          dl = clamped ? 0 : inv / (1 - h);
-        }
+        /* The probability of the target side: h for the true class, 1 - h
+         * (computed as (vdd/2 - o) / vdd, without cancellation) otherwise;
+         * zero gradient where the clamp is active. */
+        const int is_y = j == y;
+        CPU_REAL q = (is_y ? o[j] + half : half - o[j]) / vdd;
+        const int clamped = q < lo || q > hi;
+        q = q < lo ? lo : q > hi ? hi : q;
+        l -= (double)CPU_LOG(q);
+        dl = clamped ? 0 : (is_y ? -inv : inv) / q;
       }
       if (g) g[2 + j] = sc * dl;
     }

@@ -1,0 +1,153 @@
+/* Finite-difference gradient check of whole networks through phx_net on
+ * the float64 "c64" backend: folded input layer, normalisation, sigmoid
+ * mapping, both VTCs, both losses, and gradient accumulation across two
+ * batches. Central differences in double must agree with the analytic
+ * gradient to 1e-6 relative (max |g_fd - g| / max |g| per layer). Then the
+ * float32 "c" backend's gradient must agree with c64's to 1e-4. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+#include "rng.h"
+
+enum { NS = 7, B1 = 3 }; /* 7 samples: a batch of 3, then one of 4 */
+
+static void die(const char *what, const phx_err *e) {
+  fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
+  exit(1);
+}
+
+/* Mean loss over the NS samples, and (when grad) the gradient of it left
+ * in the net's dtheta: two batches, the second accumulating. */
+static double net_loss(phx_net *n, int grad) {
+  phx_err err = {0};
+  double sum;
+  const double scale = 1.0 / NS;
+  if (phx_net_batch(n, PHX_SLOT_TRAIN, 0, B1, scale, grad, 0, &err) ||
+      phx_net_batch(n, PHX_SLOT_TRAIN, B1, NS - B1, scale, grad, 1, &err) ||
+      (grad && phx_net_grad_finish(n, &err)) ||
+      phx_net_metrics(n, PHX_SLOT_TRAIN, NS, &sum, NULL, NULL, NULL, &err))
+    die("net", &err);
+  return sum / NS;
+}
+
+/* The analytic gradient of every layer at theta on backend `name`. */
+static double **grad_on(const char *name, const phx_model_opts *o, const phx_dataset *d,
+                        double **theta) {
+  phx_err err = {0};
+  phx_backend *b;
+  phx_net *n;
+  if (phx_backend_new(name, NULL, 0, &b, &err) || phx_net_new(b, o, 4, &n, &err) ||
+      phx_net_bind(n, PHX_SLOT_TRAIN, d, 0, &err))
+    die("setup", &err);
+  for (int l = 0; l < o->nlayers; l++)
+    if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
+  net_loss(n, 1);
+  double **g = calloc((size_t)o->nlayers, sizeof *g);
+  for (int l = 0; l < o->nlayers; l++) {
+    size_t cnt = (size_t)o->sizes[l + 1] * (2 * o->sizes[l] + 2);
+    g[l] = malloc(cnt * sizeof **g);
+    if (phx_net_get_grad64(n, l, g[l], &err)) die("get_grad64", &err);
+  }
+  phx_net_free(n);
+  phx_backend_free(b);
+  return g;
+}
+
+/* One network configuration; returns the number of failed comparisons. */
+static int check_case(const char *label, const int *sizes, int nlayers, phx_loss loss,
+                      double ratio, uint64_t seed) {
+  phx_err err = {0};
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.nlayers = nlayers;
+  for (int l = 0; l <= nlayers; l++) o.sizes[l] = sizes[l];
+  o.loss = loss;
+  o.ratio = ratio;
+  const int N0 = sizes[0], C = sizes[nlayers];
+
+  phx_rng rng;
+  phx_rng_seed(&rng, seed);
+  float x[NS * 64];
+  int32_t y[NS];
+  for (int i = 0; i < NS * N0; i++) x[i] = (float)phx_rng_uniform(&rng);
+  for (int i = 0; i < NS; i++) y[i] = i % C; /* every class present */
+  phx_dataset *d;
+  if (phx_dataset_new(NS, N0, C, x, y, &d, &err)) die("dataset", &err);
+
+  double *theta[PHX_MAX_LAYERS];
+  size_t cnt[PHX_MAX_LAYERS];
+  for (int l = 0; l < nlayers; l++) {
+    int R = 2 * sizes[l] + 2, M = sizes[l + 1];
+    cnt[l] = (size_t)M * R;
+    theta[l] = malloc(cnt[l] * sizeof **theta);
+    /* wider than the initialisation range so the sigmoid is not linear */
+    for (size_t i = 0; i < cnt[l]; i++) theta[l][i] = 3 * (2 * phx_rng_uniform(&rng) - 1);
+  }
+
+  double **g = grad_on("c64", &o, d, theta);
+  double **gf = grad_on("c", &o, d, theta);
+
+  /* Central differences on c64, one parameter at a time. */
+  phx_backend *b;
+  phx_net *n;
+  if (phx_backend_new("c64", NULL, 0, &b, &err) || phx_net_new(b, &o, 4, &n, &err) ||
+      phx_net_bind(n, PHX_SLOT_TRAIN, d, 0, &err))
+    die("setup", &err);
+  for (int l = 0; l < nlayers; l++)
+    if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
+  const double L0 = net_loss(n, 0);
+  int failures = 0;
+  printf("%s (loss %s, ratio %.2f, L = %.6f)\n", label, loss == PHX_LOSS_CE ? "ce" : "mse",
+         ratio, L0);
+  for (int l = 0; l < nlayers; l++) {
+    double emax = 0, gmax = 0, fmax_ = 0;
+    for (size_t i = 0; i < cnt[l]; i++) {
+      const double t = theta[l][i], h = 1e-6 * fmax(1.0, fabs(t));
+      theta[l][i] = t + h;
+      phx_net_set_theta64(n, l, theta[l], &err);
+      const double lp = net_loss(n, 0);
+      theta[l][i] = t - h;
+      phx_net_set_theta64(n, l, theta[l], &err);
+      const double lm = net_loss(n, 0);
+      theta[l][i] = t;
+      const double fd = (lp - lm) / (2 * h);
+      emax = fmax(emax, fabs(fd - g[l][i]));
+      gmax = fmax(gmax, fabs(g[l][i]));
+      fmax_ = fmax(fmax_, fabs(gf[l][i] - g[l][i]));
+    }
+    phx_net_set_theta64(n, l, theta[l], &err);
+    const double rel = emax / gmax, relf = fmax_ / gmax;
+    const int ok = gmax > 0 && rel <= 1e-6, okf = relf <= 1e-4;
+    printf("  layer %d (%zu params): max|g| %.3e  fd rel err %.3e %s  c vs c64 rel err %.3e %s\n",
+           l, cnt[l], gmax, rel, ok ? "ok" : "FAIL", relf, okf ? "ok" : "FAIL");
+    failures += !ok + !okf;
+  }
+  phx_net_free(n);
+  phx_backend_free(b);
+  for (int l = 0; l < nlayers; l++) {
+    free(theta[l]);
+    free(g[l]);
+    free(gf[l]);
+  }
+  free(g);
+  free(gf);
+  phx_dataset_free(d);
+  return failures;
+}
+
+int main(void) {
+  static const int one_hidden[] = {6, 5, 3}, two_hidden[] = {6, 5, 4, 3};
+  int failures = 0;
+  for (int loss = 0; loss <= 1; loss++) {
+    phx_loss ls = loss ? PHX_LOSS_MSE : PHX_LOSS_CE;
+    failures += check_case("6-5-3", one_hidden, 2, ls, 8.33, 1);
+    failures += check_case("6-5-4-3", two_hidden, 3, ls, 8.33, 2);
+  }
+  /* The device's full conductance range. */
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3);
+  printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
+  return failures ? 1 : 0;
+}
