@@ -226,7 +226,7 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
     idx_file_free(&fi);
     return s;
   }
-  uint32_t di[3], dl[1];
+  uint32_t di[3] = {0, 0, 0}, dl[1] = {0};
   size_t oi = 0, ol = 0;
   if ((s = parse_idx(&fi, IDX_IMAGES_MAGIC, 3, di, "pixel", &oi, err))) goto out;
   if ((s = parse_idx(&fl, IDX_LABELS_MAGIC, 1, dl, "label", &ol, err))) goto out;
@@ -264,7 +264,7 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
   phx_dataset *d;
   if ((s = dataset_alloc(count, pr * pc, maxl + 1, &d, err))) goto out;
   /* Block average of pool x pool pixels, then scale to [0, 1]. */
-  double scale = 1.0 / (255.0 * pool * pool);
+  double denom = 255.0 * pool * pool;
   for (int i = 0; i < count; i++) {
     const unsigned char *img = pix + (size_t)i * rows * cols;
     float *dst = d->x + (size_t)i * pr * pc;
@@ -273,7 +273,7 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
         unsigned sum = 0;
         for (int a = 0; a < pool; a++)
           for (int b = 0; b < pool; b++) sum += img[(r * pool + a) * cols + c * pool + b];
-        dst[r * pc + c] = (float)(sum * scale);
+        dst[r * pc + c] = (float)((double)sum / denom);
       }
     d->labels[i] = lab[i];
   }
