@@ -211,6 +211,64 @@ phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d
  * "cblas" or "loops". */
 double phx_bench_sgemm_gflops(int n, double min_seconds, const char **impl);
 
+/* ---- OpenCL devices and cross-checks (OpenCL backend) -------------------
+ * Additive section owned by the OpenCL work. These exist only in builds
+ * with the OpenCL backend (phx_config.h: PHX_HAVE_OPENCL == 1). */
+
+/* One OpenCL device as `phaxcl devices` shows it. */
+typedef struct phx_device_info {
+  int platform, index;     /* its "P:D" */
+  char type[16];           /* "GPU", "accelerator", "CPU", "simulator", "other" */
+  char platform_name[128], platform_vendor[128], platform_version[256];
+  char name[256], vendor[128], version[128], driver[128], c_version[128];
+  unsigned compute_units;
+  uint64_t global_mem;     /* bytes */
+  size_t max_work_group;
+  int fp64;                /* cl_khr_fp64 (never used by phaxcl's kernels) */
+  int is_default;          /* what --backend opencl uses when none is named */
+} phx_device_info;
+
+/* Every platform's devices in P:D order (free with phx_devices_free). No
+ * OpenCL runtime or no device: PHX_ENODEV with a message saying which. */
+phx_status phx_devices(phx_device_info **out, int *count, phx_err *err);
+void phx_devices_free(phx_device_info *d);
+
+/* One line of `phaxcl check`: an operation run on an OpenCL device and on
+ * the C path ("c", float32) with identical inputs. max_rel divides by
+ * max(|ref|, 1e-6 max|ref|). pass needs nmse <= tol_nmse and, for gemm,
+ * every element within 1e-3 + 0.5% |ref| (CLBlast's own test rule). */
+typedef struct phx_check_row {
+  const char *op;     /* e.g. "map_forward(fold).W", "pass.grad[0]" */
+  const char *device; /* "P:D platform: device" */
+  double max_abs, max_rel, nmse, tol_nmse;
+  long count;         /* elements compared */
+  int pass;
+} phx_check_row;
+
+typedef void (*phx_check_fn)(const phx_check_row *row, void *user);
+
+typedef struct phx_check_opts {
+  const char *device; /* "all", "P:D" or a name substring; NULL = $PHAXCL_DEVICE
+                         or the default device */
+  int small;          /* 1 small sizes, 0 moderate, -1 small on simulators */
+  uint64_t seed;
+  int verbose;
+} phx_check_opts;
+
+void phx_check_opts_default(phx_check_opts *o);
+
+/* Runs every backend operation, a whole forward/backward pass and one
+ * optimizer step on each selected device and on the C path; calls fn for
+ * each row. *failures (may be NULL) receives the number of failed rows.
+ * Returns PHX_ECHECK when a row failed, another status when a device could
+ * not run at all. */
+phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
+                         int *failures, phx_err *err);
+
+/* Kernel launches (kernels enqueued plus CLBlast calls) since b was
+ * created; -1 when b is not an OpenCL backend. */
+long phx_backend_opencl_launches(const phx_backend *b);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,1 +1,697 @@
-/* placeholder: replaced by its owner */
+/* The OpenCL backend: the phx_bops table on one device, one context and one
+ * in-order queue. Buffers are cl_mem (float or int32), kernels come from
+ * the cl/ kernel files (embedded, or $PHAXCL_KERNEL_DIR) built with the model constants
+ * as -D options through the binary cache, and matrix products go through
+ * CLBlast. All device arithmetic is fp32; reductions are fixed trees. */
+#include <clblast_c.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "cl_cache.h"
+#include "cl_device.h"
+#include "cl_source.h"
+
+/* Every kernel of the program: enum id, function name. */
+#define PHX_KERNELS(X)                          \
+  X(K_MAP_FORWARD, "phx_map_forward")           \
+  X(K_MAP_BACKWARD, "phx_map_backward")         \
+  X(K_GATHER_INPUT, "phx_gather_input")         \
+  X(K_ACTIVATE, "phx_activate")                 \
+  X(K_ACTIVATE_BACKWARD, "phx_activate_backward") \
+  X(K_SCALE_BLOCK, "phx_scale_block")           \
+  X(K_LOSS, "phx_loss")                         \
+  X(K_SGD, "phx_sgd")                           \
+  X(K_MOMENTUM, "phx_momentum")                 \
+  X(K_ADAM, "phx_adam")
+
+enum {
+#define PHX_KENUM(id, name) id,
+  PHX_KERNELS(PHX_KENUM)
+#undef PHX_KENUM
+  K_COUNT
+};
+
+static const char *const kernel_names[K_COUNT] = {
+#define PHX_KNAME(id, name) name,
+    PHX_KERNELS(PHX_KNAME)
+#undef PHX_KNAME
+};
+
+/* Largest work-group size the kernels ask for; smaller on devices that
+ * cannot run it (always a power of two, fixed for a program's life). */
+#define PHX_WG_MAX 64
+
+struct phx_buf {
+  cl_mem mem;
+  phx_btype type;
+  size_t n;
+};
+
+typedef struct phx_cl {
+  phx_cl_dev dev;
+  char desc[400];
+  cl_context ctx;
+  cl_command_queue queue;
+  cl_program prog;
+  cl_kernel k[K_COUNT];
+  char options[1024]; /* options of the current program ("" before prepare) */
+  size_t wg;
+  cl_mem gemm_tmp;    /* CLBlast's scratch for indirect GEMM, grown on need */
+  size_t gemm_tmp_bytes;
+  long launches;      /* kernels enqueued + CLBlast calls */
+  int verbose;
+} phx_cl;
+
+static const phx_bops opencl_ops;
+
+/* An OpenCL error as a phx_status: out-of-memory codes are PHX_EDEVMEM. */
+static phx_status cl_error(const phx_cl *c, phx_err *err, cl_int e,
+                           const char *call) {
+  if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES ||
+      e == CL_OUT_OF_HOST_MEMORY)
+    return phx_fail(err, PHX_EDEVMEM, "opencl: %s on %s: %s (out of device memory)",
+                    call, c->desc, phx_cl_errname(e));
+  return phx_fail(err, PHX_EDEVICE, "opencl: %s failed on %s: %s", call,
+                  c->desc, phx_cl_errname(e));
+}
+
+static void release_program(phx_cl *c) {
+  for (int i = 0; i < K_COUNT; i++)
+    if (c->k[i]) {
+      clReleaseKernel(c->k[i]);
+      c->k[i] = NULL;
+    }
+  if (c->prog) clReleaseProgram(c->prog);
+  c->prog = NULL;
+  c->options[0] = 0;
+}
+
+static void cl_destroy(void *impl) {
+  phx_cl *c = impl;
+  if (!c) return;
+  if (c->queue) clFinish(c->queue);
+  release_program(c);
+  if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
+  if (c->queue) clReleaseCommandQueue(c->queue);
+  if (c->ctx) clReleaseContext(c->ctx);
+  free(c);
+}
+
+/* A double as an exact fp32 OpenCL literal ("1.20000004e-07f"). */
+static void float_literal(char *buf, size_t size, double v) {
+  snprintf(buf, size, "%.9g", (double)(float)v);
+  if (!strpbrk(buf, ".eEni")) strncat(buf, ".0", size - strlen(buf) - 1);
+  strncat(buf, "f", size - strlen(buf) - 1);
+}
+
+static void build_options(char *buf, size_t size, const phx_consts *k,
+                          size_t wg) {
+  char v[8][40];
+  const char *names[] = {"PHX_VDD", "PHX_GMIN", "PHX_K"};
+  const double vals[] = {k->vdd, k->gmin, k->k};
+  int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_LOSS=%d", wg,
+                   (int)k->loss);
+  for (int i = 0; i < 3 && o > 0 && (size_t)o < size; i++) {
+    float_literal(v[0], sizeof v[0], vals[i]);
+    o += snprintf(buf + o, size - (size_t)o, " -D%s=%s", names[i], v[0]);
+  }
+  for (int i = 0; i < 4 && o > 0 && (size_t)o < size; i++) {
+    float_literal(v[0], sizeof v[0], k->c[i]);
+    float_literal(v[1], sizeof v[1], k->d[i]);
+    o += snprintf(buf + o, size - (size_t)o, " -DPHX_C%d=%s -DPHX_D%d=%s",
+                  i + 1, v[0], i + 1, v[1]);
+  }
+}
+
+/* Reads a whole file (caller frees). */
+static char *read_text(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  size_t cap = 4096, n = 0;
+  char *s = malloc(cap);
+  while (s) {
+    if (n + 1024 + 1 > cap) {
+      char *g = realloc(s, cap *= 2);
+      if (!g) {
+        free(s);
+        s = NULL;
+        break;
+      }
+      s = g;
+    }
+    size_t r = fread(s + n, 1, 1024, f);
+    n += r;
+    if (r < 1024) break;
+  }
+  int bad = ferror(f);
+  fclose(f);
+  if (!s || bad) {
+    free(s);
+    return NULL;
+  }
+  s[n] = 0;
+  *len = n;
+  return s;
+}
+
+/* The program source: the embedded files in order, or the same names from
+ * $PHAXCL_KERNEL_DIR. Caller frees. */
+static phx_status program_source(char **out, phx_err *err) {
+  const char *dir = getenv("PHAXCL_KERNEL_DIR");
+  size_t total = 1;
+  char **parts = calloc((size_t)phx_cl_nfiles, sizeof *parts);
+  size_t *lens = calloc((size_t)phx_cl_nfiles, sizeof *lens);
+  phx_status s = PHX_OK;
+  if (!parts || !lens) {
+    s = phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
+    goto done;
+  }
+  for (int i = 0; i < phx_cl_nfiles; i++) {
+    if (dir && *dir) {
+      char path[1024];
+      snprintf(path, sizeof path, "%s/%s", dir, phx_cl_files[i].name);
+      parts[i] = read_text(path, &lens[i]);
+      if (!parts[i]) {
+        s = phx_fail(err, PHX_EIO, "opencl: cannot read kernel file %s (PHAXCL_KERNEL_DIR)",
+                     path);
+        goto done;
+      }
+    } else {
+      lens[i] = strlen(phx_cl_files[i].text);
+    }
+    total += lens[i] + 1;
+  }
+  char *src = malloc(total);
+  if (!src) {
+    s = phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
+    goto done;
+  }
+  size_t o = 0;
+  for (int i = 0; i < phx_cl_nfiles; i++) {
+    memcpy(src + o, parts[i] ? parts[i] : phx_cl_files[i].text, lens[i]);
+    o += lens[i];
+    src[o++] = '\n';
+  }
+  src[o] = 0;
+  *out = src;
+done:
+  if (parts)
+    for (int i = 0; i < phx_cl_nfiles; i++) free(parts[i]);
+  free(parts);
+  free(lens);
+  return s;
+}
+
+static size_t floor_pow2(size_t v) {
+  size_t p = 1;
+  while (p * 2 <= v) p *= 2;
+  return p;
+}
+
+/* Builds the program for k at work-group size c->wg and creates its
+ * kernels; sets *fits = 0 when a kernel cannot run at that size. */
+static phx_status build_program(phx_cl *c, const phx_consts *k,
+                                const char *src, size_t *kernel_wg,
+                                phx_err *err) {
+  char options[1024];
+  build_options(options, sizeof options, k, c->wg);
+  if (c->prog && strcmp(options, c->options) == 0) return PHX_OK;
+  release_program(c);
+  phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->verbose,
+                              &c->prog, NULL, err);
+  if (s != PHX_OK) return s;
+  *kernel_wg = c->wg;
+  for (int i = 0; i < K_COUNT; i++) {
+    cl_int e;
+    c->k[i] = clCreateKernel(c->prog, kernel_names[i], &e);
+    if (e != CL_SUCCESS) {
+      release_program(c);
+      return phx_fail(err, PHX_EBUILD, "opencl: kernel %s missing from the program on %s: %s",
+                      kernel_names[i], c->desc, phx_cl_errname(e));
+    }
+    size_t kw = 0;
+    e = clGetKernelWorkGroupInfo(c->k[i], c->dev.device, CL_KERNEL_WORK_GROUP_SIZE,
+                                 sizeof kw, &kw, NULL);
+    if (e != CL_SUCCESS) {
+      release_program(c);
+      return cl_error(c, err, e, "clGetKernelWorkGroupInfo");
+    }
+    if (kw < *kernel_wg) *kernel_wg = kw;
+  }
+  snprintf(c->options, sizeof c->options, "%s", options);
+  return PHX_OK;
+}
+
+/* Compiles the kernels with the model constants (a no-op when they are
+ * unchanged). The work-group size shrinks when some kernel cannot run at
+ * the preferred one. */
+static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
+  phx_cl *c = impl;
+  char *src = NULL;
+  phx_status s = program_source(&src, err);
+  if (s != PHX_OK) return s;
+  for (int attempt = 0; attempt < 8; attempt++) {
+    size_t kw = c->wg;
+    s = build_program(c, k, src, &kw, err);
+    if (s != PHX_OK || kw >= c->wg) break;
+    if (kw == 0) {
+      s = phx_fail(err, PHX_EDEVICE, "opencl: %s reports work-group size 0", c->desc);
+      break;
+    }
+    c->wg = floor_pow2(kw);
+    release_program(c);
+  }
+  free(src);
+  return s;
+}
+
+/* ---- buffers ---- */
+
+static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
+  phx_cl *c = impl;
+  phx_buf *b = calloc(1, sizeof *b);
+  if (!b) {
+    phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
+    return NULL;
+  }
+  b->type = t;
+  b->n = n;
+  const size_t bytes = (n ? n : 1) * 4; /* float and int32 are both 4 bytes */
+  cl_int e;
+  b->mem = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  if (e == CL_SUCCESS) {
+    const cl_int zero = 0;
+    e = clEnqueueFillBuffer(c->queue, b->mem, &zero, sizeof zero, 0, bytes, 0,
+                            NULL, NULL);
+    if (e == CL_SUCCESS) return b;
+    clReleaseMemObject(b->mem);
+    cl_error(c, err, e, "clEnqueueFillBuffer");
+  } else {
+    if (e == CL_INVALID_BUFFER_SIZE) e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
+    char call[96];
+    snprintf(call, sizeof call, "clCreateBuffer (%zu bytes)", bytes);
+    cl_error(c, err, e, call);
+  }
+  free(b);
+  return NULL;
+}
+
+static void cl_release(void *impl, phx_buf *b) {
+  (void)impl;
+  if (!b) return;
+  clReleaseMemObject(b->mem);
+  free(b);
+}
+
+static int check_range(const phx_cl *c, const phx_buf *b, size_t off, size_t n,
+                       phx_htype h, phx_err *err) {
+  if (off > b->n || n > b->n - off)
+    return phx_fail(err, PHX_EINVAL,
+                    "opencl: buffer access [%zu, %zu) outside %zu elements on %s",
+                    off, off + n, b->n, c->desc);
+  if (h != PHX_HOST_F32 && h != PHX_HOST_F64 && h != PHX_HOST_I32)
+    return phx_fail(err, PHX_EINVAL, "opencl: unknown host type %d", (int)h);
+  return PHX_OK;
+}
+
+/* Host values converted to the buffer's element type (float or int32). */
+static void convert_in(const phx_buf *b, const void *src, phx_htype h,
+                       size_t n, void *dst) {
+  float *f = dst;
+  int32_t *i32 = dst;
+  for (size_t i = 0; i < n; i++) {
+    double v = h == PHX_HOST_F32   ? (double)((const float *)src)[i]
+               : h == PHX_HOST_F64 ? ((const double *)src)[i]
+                                   : (double)((const int32_t *)src)[i];
+    if (b->type == PHX_BUF_REAL)
+      f[i] = (float)v;
+    else
+      i32[i] = (int32_t)v;
+  }
+}
+
+static int cl_write(void *impl, phx_buf *b, size_t off, size_t n,
+                    const void *src, phx_htype h, phx_err *err) {
+  phx_cl *c = impl;
+  int s = check_range(c, b, off, n, h, err);
+  if (s || n == 0) return s;
+  const int direct = (b->type == PHX_BUF_REAL && h == PHX_HOST_F32) ||
+                     (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
+  void *tmp = NULL;
+  if (!direct) {
+    tmp = malloc(n * 4);
+    if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
+    convert_in(b, src, h, n, tmp);
+  }
+  cl_int e = clEnqueueWriteBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4,
+                                  direct ? src : tmp, 0, NULL, NULL);
+  free(tmp);
+  return e == CL_SUCCESS ? PHX_OK : cl_error(c, err, e, "clEnqueueWriteBuffer");
+}
+
+static int cl_read(void *impl, const phx_buf *b, size_t off, size_t n,
+                   void *dst, phx_htype h, phx_err *err) {
+  phx_cl *c = impl;
+  int s = check_range(c, b, off, n, h, err);
+  if (s || n == 0) return s;
+  const int direct = (b->type == PHX_BUF_REAL && h == PHX_HOST_F32) ||
+                     (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
+  void *tmp = direct ? dst : malloc(n * 4);
+  if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
+  cl_int e = clEnqueueReadBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4, tmp,
+                                 0, NULL, NULL);
+  if (e == CL_SUCCESS && !direct) {
+    for (size_t i = 0; i < n; i++) {
+      double v = b->type == PHX_BUF_REAL ? (double)((const float *)tmp)[i]
+                                         : (double)((const int32_t *)tmp)[i];
+      if (h == PHX_HOST_F32)
+        ((float *)dst)[i] = (float)v;
+      else if (h == PHX_HOST_F64)
+        ((double *)dst)[i] = v;
+      else
+        ((int32_t *)dst)[i] = (int32_t)v;
+    }
+  }
+  if (!direct) free(tmp);
+  return e == CL_SUCCESS ? PHX_OK : cl_error(c, err, e, "clEnqueueReadBuffer");
+}
+
+static int cl_finish(void *impl, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int e = clFinish(c->queue);
+  return e == CL_SUCCESS ? PHX_OK : cl_error(c, err, e, "clFinish");
+}
+
+/* ---- kernel launches ---- */
+
+/* Kernel arguments, set in order from a list of (size, pointer) pairs. */
+typedef struct karg {
+  size_t size;
+  const void *ptr;
+} karg;
+
+#define KA(v) ((karg){sizeof(v), &(v)})
+
+/* Sets the arguments of kernel id and enqueues `groups` work-groups of
+ * c->wg work-items. */
+static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
+                  phx_err *err) {
+  if (!c->prog)
+    return phx_fail(err, PHX_EINTERNAL, "opencl: %s launched before prepare",
+                    kernel_names[id]);
+  if (groups == 0) return PHX_OK;
+  for (int i = 0; i < nargs; i++) {
+    cl_int e = clSetKernelArg(c->k[id], (cl_uint)i, args[i].size, args[i].ptr);
+    if (e != CL_SUCCESS) {
+      char call[96];
+      snprintf(call, sizeof call, "clSetKernelArg(%s, %d)", kernel_names[id], i);
+      return cl_error(c, err, e, call);
+    }
+  }
+  const size_t global = groups * c->wg, local = c->wg;
+  cl_int e = clEnqueueNDRangeKernel(c->queue, c->k[id], 1, NULL, &global,
+                                    &local, 0, NULL, NULL);
+  if (e != CL_SUCCESS) {
+    char call[96];
+    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[id]);
+    return cl_error(c, err, e, call);
+  }
+  c->launches++;
+  return PHX_OK;
+}
+
+/* Work-groups to cover `items` with one work-item each. */
+static size_t groups_for(const phx_cl *c, size_t items) {
+  return (items + c->wg - 1) / c->wg;
+}
+
+/* Kernel offsets are 32-bit; buffers beyond that are refused. */
+static int off32(const phx_cl *c, size_t v, cl_uint *out, phx_err *err) {
+  if (v > 0xffffffffu)
+    return phx_fail(err, PHX_EINVAL, "opencl: offset %zu too large for %s", v,
+                    c->desc);
+  *out = (cl_uint)v;
+  return PHX_OK;
+}
+
+static int cl_map_forward(void *impl, int M, int R, int fold,
+                          const phx_buf *theta, phx_buf *W, phx_buf *S,
+                          phx_buf *E, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int r = R, f = fold ? 1 : 0;
+  cl_mem e = fold ? E->mem : W->mem; /* E is never touched when !fold */
+  const karg a[] = {KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem), KA(e)};
+  return launch(c, K_MAP_FORWARD, (size_t)M, a, 6, err);
+}
+
+static int cl_map_backward(void *impl, int M, int R, int fold,
+                           const phx_buf *theta, const phx_buf *W,
+                           const phx_buf *S, const phx_buf *dWE,
+                           phx_buf *dtheta, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int r = R, f = fold ? 1 : 0;
+  const karg a[] = {KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem),
+                    KA(dWE->mem), KA(dtheta->mem)};
+  return launch(c, K_MAP_BACKWARD, (size_t)M, a, 7, err);
+}
+
+static int cl_gather_input(void *impl, int N, int B, const phx_buf *X,
+                           const phx_buf *idx, size_t ioff, phx_buf *V,
+                           phx_err *err) {
+  phx_cl *c = impl;
+  cl_uint io;
+  int s = off32(c, ioff, &io, err);
+  if (s) return s;
+  cl_int n = N, b = B;
+  const karg a[] = {KA(n), KA(b), KA(X->mem), KA(idx->mem), KA(io), KA(V->mem)};
+  return launch(c, K_GATHER_INPUT, groups_for(c, (size_t)B * ((size_t)N + 1)),
+                a, 6, err);
+}
+
+static int cl_activate(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
+                       phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = B, m = M;
+  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(U->mem)};
+  return launch(c, K_ACTIVATE, groups_for(c, (size_t)B * (2 * (size_t)M + 2)),
+                a, 4, err);
+}
+
+static int cl_activate_backward(void *impl, int B, int M, const phx_buf *Z,
+                                const phx_buf *dU, phx_buf *dZ, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = B, m = M;
+  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(dU->mem), KA(dZ->mem)};
+  return launch(c, K_ACTIVATE_BACKWARD, groups_for(c, (size_t)B * (size_t)M),
+                a, 5, err);
+}
+
+static int cl_loss(void *impl, int B, int M, const phx_buf *U,
+                   const phx_buf *labels, const phx_buf *idx, size_t ioff,
+                   double scale, phx_buf *lossv, phx_buf *pred, size_t ooff,
+                   phx_buf *dU, phx_err *err) {
+  phx_cl *c = impl;
+  cl_uint io, oo;
+  int s = off32(c, ioff, &io, err);
+  if (!s) s = off32(c, ooff, &oo, err);
+  if (s) return s;
+  cl_int b = B, m = M, want = dU != NULL;
+  cl_float sc = (cl_float)scale;
+  cl_mem du = dU ? dU->mem : lossv->mem; /* untouched when !want */
+  const karg a[] = {KA(b),  KA(m),         KA(U->mem),    KA(labels->mem),
+                    KA(idx->mem), KA(io),  KA(sc),        KA(lossv->mem),
+                    KA(pred->mem), KA(oo), KA(want),      KA(du)};
+  return launch(c, K_LOSS, groups_for(c, (size_t)B), a, 12, err);
+}
+
+static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
+                       const phx_buf *grad, phx_buf *m, phx_buf *v,
+                       phx_err *err) {
+  phx_cl *c = impl;
+  cl_uint nn;
+  int s = off32(c, n, &nn, err);
+  if (s) return s;
+  cl_float lr = (cl_float)o->lr;
+  const size_t g = groups_for(c, n);
+  switch (o->kind) {
+    case PHX_OPT_SGD: {
+      const karg a[] = {KA(nn), KA(lr), KA(theta->mem), KA(grad->mem)};
+      return launch(c, K_SGD, g, a, 4, err);
+    }
+    case PHX_OPT_MOMENTUM: {
+      if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
+      cl_float mu = (cl_float)o->momentum;
+      const karg a[] = {KA(nn), KA(lr), KA(mu), KA(theta->mem), KA(grad->mem),
+                        KA(m->mem)};
+      return launch(c, K_MOMENTUM, g, a, 6, err);
+    }
+    case PHX_OPT_ADAM: {
+      if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
+      if (o->t < 1)
+        return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
+      const double bc1 = 1 - pow(o->beta1, (double)o->t);
+      const double bc2 = 1 - pow(o->beta2, (double)o->t);
+      cl_float step = (cl_float)(o->lr / bc1), rb2 = (cl_float)(1 / sqrt(bc2));
+      cl_float b1 = (cl_float)o->beta1, b2 = (cl_float)o->beta2;
+      cl_float eps = (cl_float)o->eps;
+      const karg a[] = {KA(nn), KA(step), KA(rb2), KA(b1), KA(b2), KA(eps),
+                        KA(theta->mem), KA(grad->mem), KA(m->mem), KA(v->mem)};
+      return launch(c, K_ADAM, g, a, 10, err);
+    }
+    default:
+      return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no device step",
+                      (int)o->kind);
+  }
+}
+
+/* ---- matrix products (CLBlast) ---- */
+
+static int clblast_error(const phx_cl *c, phx_err *err, CLBlastStatusCode st,
+                         const char *call) {
+  if (st == CLBlastTempBufferAllocFailure || st == CLBlastOpenCLOutOfResources ||
+      st == CLBlastOpenCLOutOfHostMemory)
+    return phx_fail(err, PHX_EDEVMEM, "opencl: %s on %s: CLBlast status %d (out of device memory)",
+                    call, c->desc, (int)st);
+  if (st > -1000)
+    return phx_fail(err, PHX_EDEVICE, "opencl: %s failed on %s: %s", call,
+                    c->desc, phx_cl_errname((cl_int)st));
+  return phx_fail(err, PHX_EDEVICE, "opencl: %s failed on %s: CLBlast status %d",
+                  call, c->desc, (int)st);
+}
+
+/* C = alpha op(A) op(B) + beta C through CLBlastSgemmWithTempBuffer: the
+ * scratch buffer is ours and reused, so no call allocates on the device. */
+static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
+                   double alpha, const phx_buf *A, size_t aoff, int lda,
+                   const phx_buf *B, size_t boff, int ldb, double beta,
+                   phx_buf *C, size_t coff, int ldc, phx_err *err) {
+  phx_cl *c = impl;
+  if (m <= 0 || n <= 0) return PHX_OK;
+  if (k <= 0 || alpha == 0.0) {
+    cl_uint co;
+    int s = off32(c, coff, &co, err);
+    if (s) return s;
+    cl_int mm = m, nn = n, ld = ldc;
+    cl_float bt = (cl_float)beta;
+    const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->mem), KA(co), KA(ld)};
+    return launch(c, K_SCALE_BLOCK, groups_for(c, (size_t)m * (size_t)n), a, 6, err);
+  }
+  const CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
+  const CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
+  size_t need = 0;
+  CLBlastStatusCode st = CLBlastSGemmTempBufferSize(
+      CLBlastLayoutRowMajor, ta, tb, (size_t)m, (size_t)n, (size_t)k, aoff,
+      (size_t)lda, boff, (size_t)ldb, coff, (size_t)ldc, &c->queue, &need);
+  if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSGemmTempBufferSize");
+  if (need > c->gemm_tmp_bytes) {
+    if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
+    c->gemm_tmp_bytes = 0;
+    cl_int e;
+    c->gemm_tmp = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, need, NULL, &e);
+    if (e != CL_SUCCESS) {
+      c->gemm_tmp = NULL;
+      return cl_error(c, err, e, "clCreateBuffer (GEMM scratch)");
+    }
+    c->gemm_tmp_bytes = need;
+  }
+  st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, (size_t)m,
+                                  (size_t)n, (size_t)k, (float)alpha, A->mem,
+                                  aoff, (size_t)lda, B->mem, boff, (size_t)ldb,
+                                  (float)beta, C->mem, coff, (size_t)ldc,
+                                  &c->queue, NULL, c->gemm_tmp);
+  if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSgemm");
+  c->launches++;
+  return PHX_OK;
+}
+
+static const phx_bops opencl_ops = {
+    .name = "opencl",
+    .destroy = cl_destroy,
+    .prepare = cl_prepare,
+    .alloc = cl_alloc,
+    .release = cl_release,
+    .write = cl_write,
+    .read = cl_read,
+    .finish = cl_finish,
+    .map_forward = cl_map_forward,
+    .map_backward = cl_map_backward,
+    .gather_input = cl_gather_input,
+    .gemm = cl_gemm,
+    .activate = cl_activate,
+    .activate_backward = cl_activate_backward,
+    .loss = cl_loss,
+    .opt_step = cl_opt_step,
+};
+
+/* ---- construction ---- */
+
+phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
+                                  phx_backend **out, phx_err *err) {
+  *out = NULL;
+  phx_cl_dev *devs = NULL;
+  int n = 0, count = 0, pick = 0;
+  phx_status s = phx_cl_devices(&devs, &n, err);
+  if (s != PHX_OK) return s;
+  int *idx = malloc((size_t)n * sizeof *idx);
+  if (!idx) {
+    free(devs);
+    return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
+  }
+  s = phx_cl_select(devs, n, device, 0, gpu_only, idx, &count, err);
+  if (s == PHX_OK) pick = idx[0];
+  free(idx);
+  phx_cl *c = NULL;
+  phx_backend *b = NULL;
+  if (s == PHX_OK) {
+    c = calloc(1, sizeof *c);
+    b = calloc(1, sizeof *b);
+    if (!c || !b) s = phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
+  }
+  if (s != PHX_OK) {
+    free(devs);
+    free(c);
+    free(b);
+    return s;
+  }
+  c->dev = devs[pick];
+  free(devs);
+  c->verbose = verbose;
+  phx_cl_describe(&c->dev, c->desc, sizeof c->desc);
+  c->wg = floor_pow2(c->dev.max_wg < PHX_WG_MAX ? (c->dev.max_wg ? c->dev.max_wg : 1)
+                                                : PHX_WG_MAX);
+  cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
+                                   (cl_context_properties)c->dev.platform, 0};
+  cl_int e;
+  c->ctx = clCreateContext(props, 1, &c->dev.device, NULL, NULL, &e);
+  if (e == CL_SUCCESS)
+    c->queue = clCreateCommandQueue(c->ctx, c->dev.device, 0, &e);
+  if (e != CL_SUCCESS) {
+    s = cl_error(c, err, e, c->ctx ? "clCreateCommandQueue" : "clCreateContext");
+    cl_destroy(c);
+    free(b);
+    return s;
+  }
+  b->ops = &opencl_ops;
+  b->impl = c;
+  snprintf(b->name, sizeof b->name, "opencl");
+  /* the description, cut to the handle's field */
+  const size_t dl = strlen(c->desc) < sizeof b->device - 1 ? strlen(c->desc)
+                                                           : sizeof b->device - 1;
+  memcpy(b->device, c->desc, dl);
+  b->device[dl] = 0;
+  b->verbose = verbose;
+  if (verbose > 0)
+    fprintf(stderr, "phaxcl: opencl: using %d:%d %s (%s, %u compute units)\n",
+            c->dev.pidx, c->dev.didx, c->desc, phx_cl_type_name(&c->dev),
+            c->dev.compute_units);
+  *out = b;
+  return PHX_OK;
+}
+
+long phx_backend_opencl_launches(const phx_backend *b) {
+  if (!b || b->ops != &opencl_ops) return -1;
+  return ((const phx_cl *)b->impl)->launches;
+}

@@ -1,0 +1,35 @@
+/* Shared by every phaxcl kernel. The host passes the model constants and the
+ * work-group size as -D options (exact float literals):
+ *   PHX_WG            work-group size, a power of two, used by every launch
+ *   PHX_VDD           supply (V); rails at +-PHX_VDD/2
+ *   PHX_GMIN, PHX_K   g = PHX_GMIN * (1 + PHX_K * sigmoid(theta))
+ *   PHX_C1..PHX_C4    inverted VTC   o- = C1 + C2 tanh(C4 (z - C3))
+ *   PHX_D1..PHX_D4    non-inverted   o+ = D1 + D2 tanh(D4 (z - D3))
+ *   PHX_LOSS          0 cross-entropy, 1 squared error
+ * fp32 only; no fast-math; no atomics. */
+#if !defined(PHX_WG) || !defined(PHX_VDD) || !defined(PHX_GMIN) || \
+    !defined(PHX_K) || !defined(PHX_LOSS)
+#error "phaxcl kernels need -D PHX_WG, PHX_VDD, PHX_GMIN, PHX_K and PHX_LOSS"
+#endif
+
+#define PHX_HALF (0.5f * PHX_VDD)
+#define PHX_CE_EPS 1e-7f
+
+/* Logistic function; exp overflow for very negative t gives exactly 0. */
+float phx_sigmoid(float t) { return 1.0f / (1.0f + exp(-t)); }
+
+/* Sum of one value per work-item over the work-group, as a fixed binary
+ * tree (same order on every run: deterministic without atomics). Every
+ * work-item of the group must call it; all receive the sum. */
+float phx_group_sum(__local float *buf, float v) {
+  const int lid = (int)get_local_id(0);
+  buf[lid] = v;
+  barrier(CLK_LOCAL_MEM_FENCE);
+  for (int s = PHX_WG / 2; s > 0; s >>= 1) {
+    if (lid < s) buf[lid] += buf[lid + s];
+    barrier(CLK_LOCAL_MEM_FENCE);
+  }
+  const float total = buf[0];
+  barrier(CLK_LOCAL_MEM_FENCE); /* buf may be reused after return */
+  return total;
+}

@@ -1,0 +1,50 @@
+/* The loss of MODEL.md on the network outputs o = U[b][2+j], one work-item
+ * per sample (the sum over outputs runs in a fixed order). Targets are
+ * +vdd/2 for the true class and -vdd/2 for the others. */
+
+/* Per-sample loss (summed over outputs) and argmax (first on ties) at
+ * lossv/pred[ooff+b]; when want_grad, dU = scale dloss/dU with zeros in the
+ * columns that are not o- outputs (dU is untouched otherwise). */
+__kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
+void phx_loss(const int B, const int M, __global const float *U,
+              __global const int *labels, __global const int *idx,
+              const uint ioff, const float scale, __global float *lossv,
+              __global int *pred, const uint ooff, const int want_grad,
+              __global float *dU) {
+  const size_t b = get_global_id(0);
+  if (b >= (size_t)B) return;
+  const size_t cols = 2 * (size_t)M + 2;
+  __global const float *u = U + b * cols;
+  __global float *du = dU + b * cols;
+  const int label = labels[idx[ioff + b]];
+  float sum = 0.0f, best = u[2];
+  int arg = 0;
+  for (int j = 0; j < M; j++) {
+    const float o = u[2 + j];
+    if (o > best) { best = o; arg = j; }
+    const int hit = j == label;
+#if PHX_LOSS == 0
+    /* binary cross-entropy on h = (o + vdd/2) / vdd against y' in {0, 1},
+     * h clamped to [eps, 1 - eps]; zero gradient where clamped */
+    const float h = (o + PHX_HALF) / PHX_VDD;
+    const float hc = clamp(h, PHX_CE_EPS, 1.0f - PHX_CE_EPS);
+    const float l = hit ? -log(hc) : -log(1.0f - hc);
+    const float dl = (h < PHX_CE_EPS || h > 1.0f - PHX_CE_EPS)
+                         ? 0.0f
+                         : (hit ? -1.0f / hc : 1.0f / (1.0f - hc)) / PHX_VDD;
+#else
+    const float y = hit ? PHX_HALF : -PHX_HALF;
+    const float l = (o - y) * (o - y);
+    const float dl = 2.0f * (o - y);
+#endif
+    sum += l;
+    if (want_grad) du[2 + j] = scale * dl;
+  }
+  if (want_grad) {
+    du[0] = 0.0f;
+    du[1] = 0.0f;
+    for (int j = 0; j < M; j++) du[2 + M + j] = 0.0f;
+  }
+  lossv[ooff + b] = sum;
+  pred[ooff + b] = arg;
+}

@@ -1,0 +1,37 @@
+/* Program builds through an on-disk binary cache. The key hashes the
+ * source, the build options, the platform version, the device name, the
+ * driver version and the cache format version. Entries are written
+ * atomically (temp file + rename) and carry a magic, the key and a checksum;
+ * an entry that fails any check, or that the driver refuses, is discarded
+ * and rebuilt from source.
+ * Location: $PHAXCL_CACHE_DIR, else $XDG_CACHE_HOME/phaxcl, else
+ * ~/.cache/phaxcl. PHAXCL_CACHE=0 turns the cache off. */
+#ifndef PHX_CL_CACHE_H
+#define PHX_CL_CACHE_H
+
+#include "cl_device.h"
+
+typedef enum {
+  PHX_CL_BUILT = 0,    /* compiled from source (cache off, or a miss) */
+  PHX_CL_HIT = 1,      /* loaded from a valid cache entry */
+  PHX_CL_REPLACED = 2  /* an entry existed but was corrupt, stale or refused:
+                          discarded, compiled from source, stored again */
+} phx_cl_origin;
+
+typedef struct phx_cl_build_info {
+  phx_cl_origin origin;
+  int stored;       /* a new entry was written */
+  double seconds;   /* wall time of the whole build (load or compile) */
+  char path[1024];  /* the entry's file ("" when the cache is off) */
+} phx_cl_build_info;
+
+/* Builds src with options for device dev in ctx, through the cache. On a
+ * compile failure: PHX_EBUILD naming the device, with the build log (joined
+ * into one line) in the message, and the full log on stderr when verbose.
+ * verbose > 0 reports compile time and cache hits on stderr. info may be
+ * NULL. */
+phx_status phx_cl_build(cl_context ctx, const phx_cl_dev *dev, const char *src,
+                        const char *options, int verbose, cl_program *out,
+                        phx_cl_build_info *info, phx_err *err);
+
+#endif /* PHX_CL_CACHE_H */
