@@ -118,8 +118,7 @@ static phx_status resolve(const char *name, char **path, phx_err *err) {
 }
 
 /* Reads a whole file through zlib (plain files pass through unchanged). */
-static phx_status read_all(const char *name, idx_file *f, phx_err *err) {
-  memset(f, 0, sizeof *f);
+static phx_status read_gz(const char *name, idx_file *f, phx_err *err) {
   phx_status s = resolve(name, &f->path, err);
   if (s) return s;
   struct stat st;
@@ -173,6 +172,17 @@ static phx_status read_all(const char *name, idx_file *f, phx_err *err) {
   f->bytes = buf;
   f->size = len;
   return PHX_OK;
+}
+
+/* read_gz, leaving f empty on failure. */
+static phx_status read_all(const char *name, idx_file *f, phx_err *err) {
+  memset(f, 0, sizeof *f);
+  phx_status s = read_gz(name, f, err);
+  if (s) {
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+  }
+  return s;
 }
 
 static uint32_t be32(const unsigned char *p) {

@@ -53,7 +53,7 @@ static void write_bytes(const char *path, const unsigned char *b, size_t n, int 
     return;
   }
   FILE *f = fopen(path, "wb");
-  if (!f || fwrite(b, 1, n, f) != n) {
+  if (!f || (n && fwrite(b, 1, n, f) != n)) {
     fprintf(stderr, "cannot write %s\n", path);
     exit(99);
   }
