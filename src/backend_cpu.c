@@ -104,7 +104,22 @@ static inline float cpu_tanhf(float x) {
   return 1.0f - 2.0f / (1.0f + cpu_expf(2.0f * x));
 }
 
+/* The float path's elementwise loops are also compiled for AVX2 and
+ * AVX-512 and picked at load time (GNU ifunc), since a portable build
+ * targets SSE2 only. Each machine always runs the same clone, so results
+ * stay deterministic per machine. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__has_attribute) && \
+    defined(__GLIBC__)
+#if __has_attribute(target_clones)
+#define CPU_HOT_F32 __attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+#endif
+#ifndef CPU_HOT_F32
+#define CPU_HOT_F32
+#endif
+
 #define CPU_REAL float
+#define CPU_HOT CPU_HOT_F32
 #define CPU_SFX f32
 #define CPU_EXP(x) cpu_expf(x)
 #define CPU_LOG(x) logf(x)
@@ -115,6 +130,7 @@ static inline float cpu_tanhf(float x) {
 #define CPU_CBLAS_GEMM cblas_sgemm
 #include "cpu_ops.h"
 #undef CPU_REAL
+#undef CPU_HOT
 #undef CPU_SFX
 #undef CPU_EXP
 #undef CPU_LOG
@@ -125,6 +141,7 @@ static inline float cpu_tanhf(float x) {
 #undef CPU_CBLAS_GEMM
 
 #define CPU_REAL double
+#define CPU_HOT
 #define CPU_SFX f64
 #define CPU_EXP(x) cpu_exp(x)
 #define CPU_LOG(x) log(x)
@@ -135,6 +152,7 @@ static inline float cpu_tanhf(float x) {
 #define CPU_CBLAS_GEMM cblas_dgemm
 #include "cpu_ops.h"
 #undef CPU_REAL
+#undef CPU_HOT
 #undef CPU_SFX
 #undef CPU_EXP
 #undef CPU_LOG

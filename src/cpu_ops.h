@@ -11,6 +11,7 @@
  *   CPU_TANH(x)     tanh in that type
  *   CPU_HTYPE       the host type that matches CPU_REAL (PHX_HOST_F32/F64)
  *   CPU_CBLAS_GEMM  cblas_sgemm or cblas_dgemm (only when PHX_HAVE_BLAS)
+ *   CPU_HOT         attribute for the elementwise hot loops (may be empty)
  * The formulas are those documented op by op in backend.h. */
 
 #define CPU_CAT2(a, b) a##_##b
@@ -159,7 +160,7 @@ static int FN(read)(void *impl, const phx_buf *b, size_t off, size_t n, void *ds
 /* ---- conductance mapping ------------------------------------------------ */
 
 /* theta -> g -> W = g / S, and the folded input-layer weights E. */
-static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
+CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
                            phx_buf *W, phx_buf *S, phx_buf *E, phx_err *err) {
   const cpu_impl *c = impl;
   const size_t MR = (size_t)M * R;
@@ -196,7 +197,7 @@ static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *th
  * sigmoid mapping. With fold the expanded dW is never stored: its dot with
  * W is taken segment by segment and each dtheta segment is written from
  * the matching dE entries. */
-static int FN(map_backward)(void *impl, int M, int R, int fold, const phx_buf *theta,
+CPU_HOT static int FN(map_backward)(void *impl, int M, int R, int fold, const phx_buf *theta,
                             const phx_buf *W, const phx_buf *S, const phx_buf *dWE,
                             phx_buf *dtheta, phx_err *err) {
   const cpu_impl *c = impl;
@@ -336,7 +337,7 @@ static int FN(gemm)(void *impl, int transA, int transB, int m, int n, int k,
 }
 
 /* Both inverter VTCs of the net voltages, plus the two bias rails. */
-static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
+CPU_HOT static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
                         phx_err *err) {
   const cpu_impl *c = impl;
   const int RU = 2 * M + 2;
@@ -360,7 +361,7 @@ static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
 }
 
 /* dL/dU -> dL/dZ through both VTC derivatives. */
-static int FN(activate_backward)(void *impl, int B, int M, const phx_buf *Z,
+CPU_HOT static int FN(activate_backward)(void *impl, int B, int M, const phx_buf *Z,
                                  const phx_buf *dU, phx_buf *dZ, phx_err *err) {
   const cpu_impl *c = impl;
   const int RU = 2 * M + 2;
@@ -440,7 +441,7 @@ static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *l
 /* ---- optimizer ---------------------------------------------------------- */
 
 /* One SGD, momentum (v = mu v + g; theta -= lr v) or Adam step. */
-static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
+CPU_HOT static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
                         const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err) {
   (void)impl;
   NEED(theta, PHX_BUF_REAL, n, "theta");

@@ -21,7 +21,7 @@ typedef struct ctx {
   phx_err err;
 } ctx;
 
-static void die(const char *what, const phx_err *e) {
+static _Noreturn void die(const char *what, const phx_err *e) {
   fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
   exit(1);
 }

@@ -14,7 +14,7 @@
 
 enum { NS = 7, B1 = 3 }; /* 7 samples: a batch of 3, then one of 4 */
 
-static void die(const char *what, const phx_err *e) {
+static _Noreturn void die(const char *what, const phx_err *e) {
   fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
   exit(1);
 }
