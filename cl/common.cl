@@ -6,7 +6,10 @@
  *   PHX_C1..PHX_C4    inverted VTC   o- = C1 + C2 tanh(C4 (z - C3))
  *   PHX_D1..PHX_D4    non-inverted   o+ = D1 + D2 tanh(D4 (z - D3))
  *   PHX_LOSS          0 cross-entropy, 1 squared error
- * fp32 only; no fast-math; no atomics. */
+ * fp32 only; no fast-math; no atomics.
+ * Index splits use q = g / n, r = g - q n rather than g % n: the div/rem
+ * pair becomes an LLVM `freeze` that Oclgrind's uninitialised-value
+ * checker (21.10) cannot interpret. */
 #if !defined(PHX_WG) || !defined(PHX_VDD) || !defined(PHX_GMIN) || \
     !defined(PHX_K) || !defined(PHX_LOSS)
 #error "phaxcl kernels need -D PHX_WG, PHX_VDD, PHX_GMIN, PHX_K and PHX_LOSS"

@@ -10,7 +10,7 @@ void phx_gather_input(const int N, const int B, __global const float *X,
   const size_t g = get_global_id(0);
   const size_t cols = (size_t)N + 1;
   if (g >= (size_t)B * cols) return;
-  const size_t b = g / cols, c = g % cols;
+  const size_t b = g / cols, c = g - b * cols; /* no %: see common.cl */
   if (c == 0) {
     V[g] = 1.0f;
   } else {
@@ -26,7 +26,7 @@ void phx_activate(const int B, const int M, __global const float *Z,
   const size_t g = get_global_id(0);
   const size_t cols = 2 * (size_t)M + 2;
   if (g >= (size_t)B * cols) return;
-  const size_t b = g / cols, c = g % cols;
+  const size_t b = g / cols, c = g - b * cols; /* no %: see common.cl */
   float u;
   if (c == 0) {
     u = PHX_HALF;
@@ -55,7 +55,7 @@ void phx_activate_backward(const int B, const int M, __global const float *Z,
                            __global const float *dU, __global float *dZ) {
   const size_t g = get_global_id(0);
   if (g >= (size_t)B * (size_t)M) return;
-  const size_t b = g / (size_t)M, j = g % (size_t)M;
+  const size_t b = g / (size_t)M, j = g - b * (size_t)M;
   const size_t cols = 2 * (size_t)M + 2;
   const float z = Z[g];
   dZ[g] = dU[b * cols + 2 + j] * (PHX_C2 * PHX_C4) * phx_sech2(PHX_C4 * (z - PHX_C3)) +
@@ -69,7 +69,7 @@ void phx_scale_block(const int m, const int n, const float beta,
                      __global float *C, const uint coff, const int ldc) {
   const size_t g = get_global_id(0);
   if (g >= (size_t)m * (size_t)n) return;
-  const size_t i = g / (size_t)n, j = g % (size_t)n;
+  const size_t i = g / (size_t)n, j = g - i * (size_t)n;
   __global float *c = C + coff + i * (size_t)ldc + j;
   *c = beta == 0.0f ? 0.0f : beta * *c;
 }

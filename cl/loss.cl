@@ -24,14 +24,16 @@ void phx_loss(const int B, const int M, __global const float *U,
     if (o > best) { best = o; arg = j; }
     const int hit = j == label;
 #if PHX_LOSS == 0
-    /* binary cross-entropy on h = (o + vdd/2) / vdd against y' in {0, 1},
-     * h clamped to [eps, 1 - eps]; zero gradient where clamped */
-    const float h = (o + PHX_HALF) / PHX_VDD;
-    const float hc = clamp(h, PHX_CE_EPS, 1.0f - PHX_CE_EPS);
-    const float l = hit ? -log(hc) : -log(1.0f - hc);
-    const float dl = (h < PHX_CE_EPS || h > 1.0f - PHX_CE_EPS)
+    /* binary cross-entropy on h = (o + vdd/2) / vdd against y' in {0, 1}:
+     * -log q with q the probability of the target side (h for the true
+     * class, 1 - h = (vdd/2 - o) / vdd otherwise, without cancellation),
+     * q clamped to [eps, 1 - eps], zero gradient where the clamp acts */
+    const float q = (hit ? o + PHX_HALF : PHX_HALF - o) / PHX_VDD;
+    const float qc = clamp(q, PHX_CE_EPS, 1.0f - PHX_CE_EPS);
+    const float l = -log(qc);
+    const float dl = (q < PHX_CE_EPS || q > 1.0f - PHX_CE_EPS)
                          ? 0.0f
-                         : (hit ? -1.0f / hc : 1.0f / (1.0f - hc)) / PHX_VDD;
+                         : (hit ? -1.0f / PHX_VDD : 1.0f / PHX_VDD) / qc;
 #else
     const float y = hit ? PHX_HALF : -PHX_HALF;
     const float l = (o - y) * (o - y);

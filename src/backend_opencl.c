@@ -270,6 +270,23 @@ static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
 
 /* ---- buffers ---- */
 
+/* Zeroes a new buffer with host writes rather than clEnqueueFillBuffer:
+ * Oclgrind's uninitialised-value checker does not count a fill as a
+ * write, and then reports every later read of such a buffer. */
+static cl_int zero_fill(phx_cl *c, cl_mem mem, size_t bytes) {
+  const size_t chunk = bytes < ((size_t)1 << 20) ? bytes : ((size_t)1 << 20);
+  void *zeros = calloc(1, chunk);
+  if (!zeros) return CL_OUT_OF_HOST_MEMORY;
+  cl_int e = CL_SUCCESS;
+  for (size_t o = 0; o < bytes && e == CL_SUCCESS; o += chunk) {
+    const size_t n = bytes - o < chunk ? bytes - o : chunk;
+    e = clEnqueueWriteBuffer(c->queue, mem, CL_FALSE, o, n, zeros, 0, NULL, NULL);
+  }
+  const cl_int f = clFinish(c->queue); /* zeros must outlive the writes */
+  free(zeros);
+  return e != CL_SUCCESS ? e : f;
+}
+
 static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
   phx_cl *c = impl;
   phx_buf *b = calloc(1, sizeof *b);
@@ -283,12 +300,10 @@ static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
   cl_int e;
   b->mem = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   if (e == CL_SUCCESS) {
-    const cl_int zero = 0;
-    e = clEnqueueFillBuffer(c->queue, b->mem, &zero, sizeof zero, 0, bytes, 0,
-                            NULL, NULL);
+    e = zero_fill(c, b->mem, bytes);
     if (e == CL_SUCCESS) return b;
     clReleaseMemObject(b->mem);
-    cl_error(c, err, e, "clEnqueueFillBuffer");
+    cl_error(c, err, e, "clEnqueueWriteBuffer (zero fill)");
   } else {
     if (e == CL_INVALID_BUFFER_SIZE) e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
     char call[96];
