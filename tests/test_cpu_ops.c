@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "phx_config.h"
 #include "rng.h"
 
 typedef struct ctx {
@@ -377,12 +378,56 @@ static void test_buffers(ctx *c) {
   rel(c, bi);
 }
 
+/* Backend selection by name (backend.c). */
+static int test_dispatch(void) {
+  int failures = 0;
+  phx_err e = {0};
+  phx_backend *b = NULL;
+  phx_status s = phx_backend_new("cuda", NULL, 0, &b, &e);
+  int ok = s == PHX_EINVAL && !b &&
+           strcmp(e.msg, "unknown backend 'cuda' (expected auto, c, c64, opencl)") == 0;
+  printf("  dispatch unknown name: %s  %s\n", e.msg, ok ? "ok" : "FAIL");
+  failures += !ok;
+  const char *names[] = {"c", "c64"};
+  for (int i = 0; i < 2; i++) {
+    s = phx_backend_new(names[i], NULL, 0, &b, &e);
+    ok = s == PHX_OK && b && strcmp(phx_backend_name(b), names[i]) == 0 &&
+         strncmp(phx_backend_device(b), "cpu (", 5) == 0;
+    printf("  dispatch %-4s -> %s, %s  %s\n", names[i], b ? phx_backend_name(b) : "-",
+           b ? phx_backend_device(b) : "-", ok ? "ok" : "FAIL");
+    failures += !ok;
+    phx_backend_free(b);
+  }
+#if !PHX_HAVE_OPENCL
+  s = phx_backend_new("opencl", NULL, 0, &b, &e);
+  ok = s == PHX_ENOBACKEND && !b &&
+       strcmp(e.msg, "backend 'opencl': this build has no OpenCL support") == 0;
+  printf("  dispatch opencl without OpenCL: %s  %s\n", e.msg, ok ? "ok" : "FAIL");
+  failures += !ok;
+#endif
+  /* "auto" always yields a working backend here (OpenCL or the C path),
+   * unless a device named in the environment is missing. */
+  const char *env = getenv("PHAXCL_DEVICE");
+  if (!env || !*env) {
+    s = phx_backend_new("auto", NULL, 0, &b, &e);
+    ok = s == PHX_OK && b;
+    printf("  dispatch auto -> %s  %s\n", b ? phx_backend_name(b) : e.msg, ok ? "ok" : "FAIL");
+    failures += !ok;
+    phx_backend_free(b);
+  }
+  return failures;
+}
+
 int main(void) {
+  int failures = test_dispatch();
   phx_model_opts mo;
   phx_model_opts_default(&mo);
   phx_consts k;
   phx_consts_from_opts(&k, &mo);
-  int failures = 0;
+  if (k.k != mo.ratio - 1 || k.vdd != mo.vdd || k.c[3] != mo.c[3] || k.d[1] != mo.d[1]) {
+    printf("  phx_consts_from_opts  FAIL\n");
+    failures++;
+  }
   for (int f64 = 1; f64 >= 0; f64--) {
     ctx c = {0};
     if (phx_backend_cpu_new(f64, &c.b, &c.err)) die("backend", &c.err);
