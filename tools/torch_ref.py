@@ -1,0 +1,173 @@
+#!/usr/bin/python3
+"""PyTorch CPU reference of the phaxcl circuit model (docs: MODEL.md), for
+the benchmark: the same network, initialisation distribution, loss (binary
+cross-entropy on the rescaled inverter outputs, or squared error), Adam and
+batch size, in float32 with a fixed thread count. Reads MNIST-layout IDX
+files (optionally .gz) itself and prints one JSON object with the training
+throughput (samples/s, first epoch excluded as warm-up) and, with --eval,
+the test accuracy.
+
+Run with Debian's interpreter (/usr/bin/python3) where python3-torch lives.
+"""
+import argparse
+import gzip
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import torch
+
+VTC_C = (-0.0012, -0.2483, -0.0235, 31.7581)  # inverted output
+VTC_D = (-0.0011, 0.2490, -0.0203, 193.0602)  # non-inverted output
+
+
+def read_idx(path):
+    """Returns (dims, raw bytes) of an IDX file, trying PATH then PATH.gz."""
+    for p in (path, path + ".gz"):
+        if os.path.exists(p):
+            opener = gzip.open if p.endswith(".gz") else open
+            with opener(p, "rb") as f:
+                data = f.read()
+            break
+    else:
+        sys.exit(f"torch_ref: {path}: no such file (also tried {path}.gz)")
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] != 8:
+        sys.exit(f"torch_ref: {path}: not an unsigned-byte IDX file")
+    nd = data[3]
+    dims = struct.unpack(">" + "I" * nd, data[4:4 + 4 * nd])
+    body = data[4 + 4 * nd:]
+    if len(body) != math.prod(dims):
+        sys.exit(f"torch_ref: {path}: truncated")
+    return dims, body
+
+
+def load_split(folder, prefix, pool):
+    """Images scaled to [0, 1] (pool x pool averaged) and int64 labels."""
+    dims, img = read_idx(os.path.join(folder, f"{prefix}-images-idx3-ubyte"))
+    _, lab = read_idx(os.path.join(folder, f"{prefix}-labels-idx1-ubyte"))
+    n, rows, cols = dims
+    x = torch.frombuffer(bytearray(img), dtype=torch.uint8).reshape(n, rows, cols)
+    x = x.to(torch.float32) / 255.0
+    if pool > 1:
+        x = torch.nn.functional.avg_pool2d(x.unsqueeze(1), pool).squeeze(1)
+    y = torch.frombuffer(bytearray(lab), dtype=torch.uint8).to(torch.int64)
+    return x.reshape(n, -1).contiguous(), y
+
+
+class Crossbar(torch.nn.Module):
+    """Layers of memristor columns, each followed by two inverters."""
+
+    def __init__(self, sizes, vdd, ratio, gen):
+        super().__init__()
+        self.vdd, self.k = vdd, ratio - 1.0
+        self.thetas = torch.nn.ParameterList()
+        for n, m in zip(sizes[:-1], sizes[1:]):
+            r = 2 * n + 2
+            e = math.sqrt(6.0 / (r + m))
+            t = (torch.rand(m, r, generator=gen, dtype=torch.float32) * 2 - 1) * e
+            self.thetas.append(torch.nn.Parameter(t))
+
+    def forward(self, x):
+        h = self.vdd / 2
+        v = (x - 0.5) * self.vdd
+        p, n = v, -v
+        bias = torch.tensor([[h, -h]], dtype=x.dtype).expand(x.shape[0], 2)
+        for th in self.thetas:
+            g = 1.0 + self.k * torch.sigmoid(th)  # g / gmin; gmin cancels in w
+            w = g / g.sum(dim=1, keepdim=True)
+            u = torch.cat([bias, p, n], dim=1)
+            z = u @ w.t()
+            p = VTC_C[0] + VTC_C[1] * torch.tanh(VTC_C[3] * (z - VTC_C[2]))
+            n = VTC_D[0] + VTC_D[1] * torch.tanh(VTC_D[3] * (z - VTC_D[2]))
+        return p
+
+
+def loss_fn(o, y, vdd, kind):
+    """Per-sample loss summed over outputs, averaged over the batch."""
+    t = torch.full_like(o, -vdd / 2)
+    t.scatter_(1, y.unsqueeze(1), vdd / 2)
+    if kind == "mse":
+        return ((o - t) ** 2).sum(dim=1).mean()
+    h = ((o + vdd / 2) / vdd).clamp(1e-7, 1 - 1e-7)
+    tt = (t + vdd / 2) / vdd
+    return -(tt * torch.log(h) + (1 - tt) * torch.log(1 - h)).sum(dim=1).mean()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--task", choices=["paper", "fashion"], default="paper")
+    ap.add_argument("--data", help="IDX folder (default depends on --task)")
+    ap.add_argument("--pool", type=int, default=1)
+    ap.add_argument("--layers", help="hidden sizes, comma-separated")
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--loss", choices=["ce", "mse"], default="ce")
+    ap.add_argument("--vdd", type=float, default=0.5)
+    ap.add_argument("--ratio", type=float, default=8.33)
+    ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--eval", action="store_true", help="test accuracy per epoch")
+    a = ap.parse_args()
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    if a.task == "paper":
+        data = a.data or os.path.join(here, "..", "data", "mnist14")
+        hidden, batch, epochs = [100], a.batch or 32, a.epochs or 20
+    else:
+        data = a.data or "/usr/share/datasets/fashion-mnist"
+        hidden, batch, epochs = [256, 256], a.batch or 256, a.epochs or 3
+    if a.layers:
+        hidden = [int(s) for s in a.layers.split(",") if s]
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    gen = torch.Generator().manual_seed(a.seed)
+
+    xtr, ytr = load_split(data, "train", a.pool)
+    if a.limit > 0:
+        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
+    xte, yte = load_split(data, "t10k", a.pool) if a.eval else (None, None)
+    classes = int(max(ytr.max(), yte.max() if yte is not None else 0)) + 1
+    sizes = [xtr.shape[1]] + hidden + [classes]
+    model = Crossbar(sizes, a.vdd, a.ratio, gen)
+    opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
+
+    n = xtr.shape[0]
+    times, accs = [], []
+    for _ in range(epochs):
+        t0 = time.perf_counter()
+        order = torch.randperm(n, generator=gen)
+        for off in range(0, n, batch):
+            idx = order[off:off + batch]
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(xtr[idx]), ytr[idx], a.vdd, a.loss)
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t0)
+        if a.eval:
+            with torch.no_grad():
+                accs.append(float((model(xte).argmax(1) == yte).float().mean()))
+    timed = times[1:] if len(times) > 1 else times
+    out = {
+        "impl": "pytorch",
+        "torch": torch.__version__,
+        "task": a.task,
+        "layers": "-".join(map(str, sizes)),
+        "batch": batch,
+        "epochs": len(timed),
+        "threads": torch.get_num_threads(),
+        "samples": n * len(timed),
+        "seconds": sum(timed),
+        "samples_per_s": n * len(timed) / sum(timed),
+    }
+    if a.eval:
+        out["test_acc"] = accs
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
