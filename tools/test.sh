@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Sets up as needed and runs the whole test suite: the release build with
+# every suite (OpenCL suites on every device found: PoCL and Oclgrind), the
+# same suites under ASan/UBSan, and the C-path suites under valgrind.
+# Ends with one line "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+tools/setup.sh build || exit 1
+tools/setup.sh build-san -Dbuildtype=debugoptimized \
+  -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+
+status=0
+run() { echo "== $*"; "$@" || status=1; }
+
+run meson test -C build --print-errorlogs --num-processes 2 --logbase main
+# Sanitizers: the ICD loader and PoCL's LLVM keep allocations until exit, so
+# leak checking covers the non-OpenCL suites only.
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
+  --num-processes 2 --no-suite opencl --no-suite slow --logbase san
+ASAN_OPTIONS=detect_leaks=0 run meson test -C build-san --print-errorlogs \
+  --num-processes 2 --suite opencl --no-suite slow --logbase san-opencl
+run meson test -C build --setup valgrind --print-errorlogs --num-processes 2 \
+  --suite c --suite data --suite model --logbase valgrind
+
+# One closing line over all runs, from meson's logs.
+python3 - build/meson-logs/main.json build-san/meson-logs/san.json \
+  build-san/meson-logs/san-opencl.json build/meson-logs/valgrind.json <<'PY'
+import json, sys
+p = f = s = 0
+for path in sys.argv[1:]:
+    try:
+        lines = open(path).read().splitlines()
+    except OSError:
+        continue
+    for line in lines:
+        r = json.loads(line).get("result", "")
+        if r in ("OK", "EXPECTEDFAIL"): p += 1
+        elif r == "SKIP": s += 1
+        else: f += 1
+print(f"{p} passed, {f} failed, {s} skipped")
+PY
+exit $status
