@@ -57,6 +57,7 @@ typedef struct report {
   int json;
   int tty;      /* stdout is a terminal: draw a progress bar */
   int bar_shown;
+  int last_pct;  /* percentage last drawn: redraw only when it moves */
   double last_test;
 } report;
 
@@ -64,6 +65,9 @@ typedef struct report {
 static void on_progress(long done, long total, void *user) {
   report *r = user;
   if (!r->tty || r->json || total <= 0) return;
+  int pct = (int)(100 * done / total);
+  if (r->bar_shown && pct == r->last_pct) return;
+  r->last_pct = pct;
   int width = 30, fill = (int)(width * done / total);
   printf("\r  [%.*s%*s] %ld/%ld", fill, "==============================", width - fill,
          "", done, total);
