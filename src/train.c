@@ -286,7 +286,10 @@ static phx_status train_lbfgs(run *r, const phx_model *m, phx_err *err) {
   lbfgs_parameter_t p;
   lbfgs_parameter_init(&p);
   p.max_iterations = r->o->epochs;
-  p.epsilon = 1e-6;
+  /* The crossbar's raw gradients are tiny (normalised columns, z within
+   * +-vdd/2), so liblbfgs' relative test ||g|| < eps ||x|| must be strict
+   * or it declares convergence on a plateau after a few dozen steps. */
+  p.epsilon = 1e-12;
   c.t0 = now_seconds();
   int ret = lbfgs((int)nvar, x, NULL, lb_evaluate, lb_progress, &c, &p);
   phx_status s = c.status;

@@ -32,8 +32,8 @@ static const char USAGE[] =
     "  --seed N           initialisation and shuffling seed (default 1)\n"
     "training:\n"
     "  --optimizer NAME   sgd, momentum, adam (default) or lbfgs (full batch)\n"
-    "  --epochs N         epochs, or iterations for lbfgs (default 50; 0 only\n"
-    "                     initialises and saves)\n"
+    "  --epochs N         epochs (default 50), or iterations for lbfgs (default\n"
+    "                     400); 0 only initialises and saves\n"
     "  --batch N          mini-batch size (default 16)\n"
     "  --lr X             learning rate (default 0.1)\n"
     "  --backend NAME     auto (default), c, c64 or opencl\n"
@@ -203,7 +203,7 @@ int phx_cmd_train(int argc, char **argv) {
   t.lr = c.lr;
   t.seed = c.seed;
   t.limit = c.limit;
-  if (t.optimizer == PHX_OPT_LBFGS && !(c.given & PHX_O_EPOCHS)) t.epochs = 200;
+  if (t.optimizer == PHX_OPT_LBFGS && !(c.given & PHX_O_EPOCHS)) t.epochs = 400;
   if (t.optimizer == PHX_OPT_LBFGS && (c.given & (PHX_O_LR | PHX_O_BATCH)))
     fprintf(stderr, "phaxcl: note: --lr and --batch are ignored by lbfgs (full batch)\n");
 
