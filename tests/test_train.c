@@ -62,6 +62,7 @@ static int same_theta(const phx_model *a, const phx_model *b) {
   return 1;
 }
 
+/* What the hooks observed during one phx_train call. */
 typedef struct seen {
   int epochs;
   int stop_after;
@@ -69,6 +70,7 @@ typedef struct seen {
   long progress_calls;
 } seen;
 
+/* Epoch hook: counts calls, keeps the last test accuracy, stops on request. */
 static int count_epoch(const phx_epoch_stats *s, void *user) {
   seen *v = user;
   v->epochs++;
@@ -76,6 +78,7 @@ static int count_epoch(const phx_epoch_stats *s, void *user) {
   return v->stop_after > 0 && s->epoch >= v->stop_after;
 }
 
+/* Progress hook: counts calls with a sane done/total. */
 static void count_progress(long done, long total, void *user) {
   seen *v = user;
   if (done > 0 && done <= total) v->progress_calls++;

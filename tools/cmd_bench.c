@@ -54,6 +54,7 @@ typedef struct timing {
   int epochs;
 } timing;
 
+/* Epoch hook: splits the warm-up epoch from the timed ones. */
 static int on_epoch(const phx_epoch_stats *s, void *user) {
   timing *t = user;
   if (s->epoch == 1) t->first = s->seconds;

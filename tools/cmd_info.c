@@ -22,12 +22,13 @@ static const char USAGE[] =
 
 static const phx_cli_spec SPEC = {"info", PHX_O_JSON | PHX_O_VERBOSE, 1, 1, USAGE};
 
-/* Conductance range (S) of one layer. */
+/* Conductance range (S) of one layer and its memristor count. */
 typedef struct range {
   double gmin, gmax;
   size_t count;
 } range;
 
+/* Smallest and largest conductance of layer l, in S. */
 static range layer_range(const phx_model *m, int l) {
   const phx_model_opts *o = phx_model_get_opts(m);
   const float *t = phx_model_theta_const(m, l);
