@@ -171,7 +171,7 @@ cp "$T/m.st" "$T/keep.st"
 expect 1 "try a lower --lr" -- train --optimizer sgd --lr 1e38 --epochs 2 --save "$T/keep.st"
 cmp -s "$T/m.st" "$T/keep.st" || fail "failed training changed the --save file"
 ls "$T" | grep -v -E '^(good|trunc|truncgz|magic|count|range|classes|out|err|.*\.st)$' | grep . && fail "stray files left in $T"
-expect 1 "$T/nodir/x.st" -- train --epochs 1 --limit 50 --save "$T/nodir/x.st"
+expect 1 "--save $T/nodir/x.st: cannot write to folder $T/nodir" -- train --epochs 1 --limit 50 --save "$T/nodir/x.st"
 
 # ---- grad --out -----------------------------------------------------------
 expect 0 "gradient written to $T/g.st" -- grad "$T/m.st" --limit 100 --out "$T/g.st"

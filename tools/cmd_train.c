@@ -2,6 +2,7 @@
  * prints one line (or JSON object) per epoch and saves it with --save only
  * after training succeeded. */
 #include <cjson/cJSON.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,17 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
   return 0;
 }
 
+/* Fails early when --save cannot be written, instead of after training. */
+static int check_save_dir(const char *path) {
+  char buf[4096];
+  if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--save: path too long");
+  const char *dir = dirname(buf);
+  if (access(dir, W_OK | X_OK) != 0)
+    return phx_cli_fail(PHX_EXIT_RUN, "--save %s: cannot write to folder %s", path, dir);
+  return 0;
+}
+
 /* Saves with the library's atomic save; prints the error on failure. */
 static int save_model(const phx_model *m, const char *path) {
   phx_err err = {0};
@@ -211,7 +223,8 @@ int phx_cmd_train(int argc, char **argv) {
   phx_model *m = NULL;
   phx_backend *b = NULL;
   const char *dir = phx_cli_data_dir(&c);
-  rc = phx_cli_load_data(&c, &train, &test);
+  rc = c.save ? check_save_dir(c.save) : 0;
+  if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = make_model(&c, train, &m);
   char what[1100];
   if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
