@@ -59,6 +59,16 @@ expect 2 "--batch: expected a positive integer, got '0'" -- train --batch 0
 expect 2 "--seed: expected a non-negative integer, got '-3'" -- train --seed -3
 expect 2 "--vdd: expected a positive number (volts), got 'NaN'" -- train --vdd NaN
 expect 2 "--ratio: expected a number greater than 1" -- train --ratio 1
+expect 2 "--gmin: expected a positive conductance in uS, got '0'" -- train --gmin 0
+expect 2 "--vtc-c: expected four numbers a1,a2,a3,a4" -- train --vtc-c 1,2,3
+expect 2 "--vtc-d: expected four numbers a1,a2,a3,a4" -- train --vtc-d 1,2,3,nan
+expect 2 "--vtc-d: expected four numbers a1,a2,a3,a4" -- train --vtc-d 1,2,3,4,5
+expect 2 "--vtc-c: expected four numbers a1,a2,a3,a4" -- train --vtc-c ,1,2,3
+expect 0 "saved $T/fits.st" -- train --epochs 0 --gmin 0.5 --vtc-c=-0.001,-0.25,-0.02,30 \
+  --vtc-d -0.0011,0.2490,-0.0203,100 --save "$T/fits.st"
+expect 0 "gmin        0.5 uS" -- info "$T/fits.st"
+expect 0 "vtc c       -0.001 -0.25 -0.02 30" -- info "$T/fits.st"
+expect 0 "vtc d       -0.0011 0.249 -0.0203 100" -- info "$T/fits.st"
 expect 2 "--pool: expected an integer from 1 to 64, got '0'" -- train --pool 0
 expect 2 "--limit: expected a non-negative integer, got 'all'" -- grad m --out g --limit all
 expect 2 "--layers: expected positive sizes like 196,100,10, got '196,x,10'" -- train --layers 196,x,10

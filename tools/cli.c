@@ -31,6 +31,8 @@ static const opt_def OPTS[] = {
     {"init", PHX_O_INIT, 1},       {"limit", PHX_O_LIMIT, 1},
     {"out", PHX_O_OUT, 1},         {"json", PHX_O_JSON, 0},
     {"verbose", PHX_O_VERBOSE, 0}, {"fashion", PHX_O_FASHION, 1},
+    {"gmin", PHX_O_GMIN, 1},       {"vtc-c", PHX_O_VTC_C, 1},
+    {"vtc-d", PHX_O_VTC_D, 1},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -69,6 +71,24 @@ static int parse_double(const char *opt, const char *s, double above,
   if (errno || !end || *end || !isfinite(v) || !(v > above))
     return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected %s, got '%s'", opt, what, s);
   *out = v;
+  return 0;
+}
+
+/* --vtc-c / --vtc-d: four comma-separated finite numbers a1,a2,a3,a4 of
+ * the fit a1 + a2 tanh(a4 (z - a3)). */
+static int parse_fit(const char *opt, const char *s, double out[4]) {
+  const char *p = s;
+  for (int i = 0; i < 4; i++) {
+    char *end = NULL;
+    errno = 0;
+    double v = (*p && *p != ' ' && *p != ',') ? strtod(p, &end) : (errno = EINVAL, 0.0);
+    if (errno || !end || !isfinite(v) || *end != (i < 3 ? ',' : '\0'))
+      return phx_cli_fail(PHX_EXIT_USAGE,
+                          "--%s: expected four numbers a1,a2,a3,a4 (V, V, V, 1/V), got '%s'",
+                          opt, s);
+    out[i] = v;
+    p = end + 1;
+  }
   return 0;
 }
 
@@ -143,6 +163,14 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
     case PHX_O_VDD: return parse_double(d->name, v, 0.0, "a positive number (volts)", &c->vdd);
     case PHX_O_RATIO:
       return parse_double(d->name, v, 1.0, "a number greater than 1 (gmax/gmin)", &c->ratio);
+    case PHX_O_GMIN: {
+      double us = 0;
+      if (parse_double(d->name, v, 0.0, "a positive conductance in uS", &us)) return 1;
+      c->gmin = us * 1e-6;
+      return 0;
+    }
+    case PHX_O_VTC_C: return parse_fit(d->name, v, c->vtc_c);
+    case PHX_O_VTC_D: return parse_fit(d->name, v, c->vtc_d);
     case PHX_O_SEED: return parse_seed(v, &c->seed);
     case PHX_O_OPTIMIZER:
       if (!strcmp(v, "sgd")) c->optimizer = PHX_OPT_SGD;
@@ -218,6 +246,9 @@ int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c) {
   c->limit = t.limit;
   c->vdd = mo.vdd;
   c->ratio = mo.ratio;
+  c->gmin = mo.gmin;
+  memcpy(c->vtc_c, mo.c, sizeof c->vtc_c);
+  memcpy(c->vtc_d, mo.d, sizeof c->vtc_d);
   c->loss = mo.loss;
   int only_args = 0;
   for (int i = 1; i < argc; i++) {

@@ -33,7 +33,13 @@ enum {
   PHX_O_JSON = 1u << 17,
   PHX_O_VERBOSE = 1u << 18,
   PHX_O_FASHION = 1u << 19, /* bench only */
+  PHX_O_GMIN = 1u << 20,
+  PHX_O_VTC_C = 1u << 21,
+  PHX_O_VTC_D = 1u << 22,
 };
+/* The model options every model-creating command accepts. */
+#define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
+                     PHX_O_GMIN | PHX_O_VTC_C | PHX_O_VTC_D)
 
 #define PHX_CLI_MAX_ARGS 4
 #define PHX_CLI_MAX_BACKENDS 8
@@ -56,6 +62,8 @@ typedef struct phx_cli {
   int layers_skip_first, layers_skip_last; /* empty first / last field */
   int epochs, batch, limit;
   double lr, vdd, ratio;
+  double gmin;          /* siemens (given in uS) */
+  double vtc_c[4], vtc_d[4]; /* inverter fits a1..a4 */
   phx_optimizer optimizer;
   phx_loss loss;
   uint64_t seed;

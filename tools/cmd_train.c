@@ -28,6 +28,11 @@ static const char USAGE[] =
     "                     last entry (',100,' or '196,100,') comes from the data\n"
     "  --vdd V            supply voltage (default 0.5)\n"
     "  --ratio R          gmax/gmin conductance ratio (default 8.33)\n"
+    "  --gmin G           smallest conductance in uS (default 0.12)\n"
+    "  --vtc-c A1,A2,A3,A4  inverted-output fit A1 + A2 tanh(A4 (z - A3))\n"
+    "                     (default -0.0012,-0.2483,-0.0235,31.7581)\n"
+    "  --vtc-d A1,A2,A3,A4  non-inverted-output fit (default\n"
+    "                     -0.0011,0.2490,-0.0203,193.0602)\n"
     "  --loss ce|mse      cross-entropy (default) or squared error\n"
     "  --init FILE        start from a checkpoint; its model options win\n"
     "  --seed N           initialisation and shuffling seed (default 1)\n"
@@ -48,7 +53,7 @@ static const char USAGE[] =
 static const phx_cli_spec SPEC = {
     "train",
     PHX_O_DATA | PHX_O_POOL | PHX_O_LAYERS | PHX_O_EPOCHS | PHX_O_BATCH | PHX_O_LR |
-        PHX_O_OPTIMIZER | PHX_O_LOSS | PHX_O_SEED | PHX_O_VDD | PHX_O_RATIO |
+        PHX_O_OPTIMIZER | PHX_O_LOSS | PHX_O_SEED | PHX_O_MODEL |
         PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_LIMIT |
         PHX_O_JSON | PHX_O_VERBOSE,
     0, 0, USAGE};
@@ -138,16 +143,17 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
                             c->init, b);
       }
     }
-    if (((c->given & PHX_O_VDD) && c->vdd != mo->vdd) ||
-        ((c->given & PHX_O_RATIO) && c->ratio != mo->ratio) ||
-        ((c->given & PHX_O_LOSS) && c->loss != mo->loss))
-      fprintf(stderr, "phaxcl: note: --vdd/--ratio/--loss ignored: --init %s sets the "
-                      "model options\n", c->init);
+    if (c->given & (PHX_O_MODEL & ~PHX_O_LAYERS))
+      fprintf(stderr, "phaxcl: note: --vdd/--ratio/--gmin/--vtc-c/--vtc-d/--loss ignored: "
+                      "--init %s sets the model options\n", c->init);
     *out = m;
     return 0;
   }
   want.vdd = c->vdd;
   want.ratio = c->ratio;
+  want.gmin = c->gmin;
+  memcpy(want.c, c->vtc_c, sizeof want.c);
+  memcpy(want.d, c->vtc_d, sizeof want.d);
   want.loss = c->loss;
   if (phx_model_opts_check(&want, &err))
     return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
