@@ -2,44 +2,56 @@
  * the input row vector, the inverter VTCs and their derivatives. One
  * work-item per output element; the grid is rounded up to PHX_WG. */
 
-/* V (B x (N+1)): V[b][0] = 1, V[b][1+i] = (X[idx[ioff+b]][i] - 0.5) vdd. */
+/* V (B x (N+1)): V[b][0] = 1, V[b][1+i] = (X[idx[ioff+b]][i] - 0.5) vdd.
+ * One work-item per sample and PHX_GV inputs, as in phx_activate. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
 void phx_gather_input(const int N, const int B, __global const float *X,
                       __global const int *idx, const uint ioff,
                       __global float *V) {
-  const size_t g = get_global_id(0);
-  const size_t cols = (size_t)N + 1;
-  if (g >= (size_t)B * cols) return;
-  const size_t b = g / cols, c = g - b * cols; /* no %: see common.cl */
-  if (c == 0) {
-    V[g] = 1.0f;
+  const uint g = (uint)get_global_id(0);
+  const uint chunks = ((uint)N + PHX_GV - 1) / PHX_GV;
+  if (g >= (uint)B * chunks) return;
+  const uint b = g / chunks, i0 = (g - b * chunks) * PHX_GV; /* no %: see common.cl */
+  __global const float *x = X + (size_t)idx[ioff + b] * (size_t)N;
+  __global float *v = V + (size_t)b * ((size_t)N + 1) + 1;
+  if (i0 == 0) v[-1] = 1.0f;
+  if (i0 + PHX_GV <= (uint)N) {
+    GSTORE((GLOAD(x + i0) - 0.5f) * PHX_VDD, v + i0);
   } else {
-    const size_t row = (size_t)idx[ioff + b];
-    V[g] = (X[row * (size_t)N + (c - 1)] - 0.5f) * PHX_VDD;
+    for (int i = (int)i0; i < N; i++) v[i] = (x[i] - 0.5f) * PHX_VDD;
   }
 }
 
-/* Z (B x M) -> U (B x (2M+2)) = [vdd/2, -vdd/2, o-_1..o-_M, o+_1..o+_M]. */
+/* Z (B x M) -> U (B x (2M+2)) = [vdd/2, -vdd/2, o-_1..o-_M, o+_1..o+_M].
+ * One work-item per sample and PHX_GV neurons (explicit vectors, so that
+ * tanh vectorises on CPU devices); the last block of a row goes element
+ * by element. */
+float phx_vtc_inv(float z) { return PHX_C1 + PHX_C2 * tanh(PHX_C4 * (z - PHX_C3)); }
+float phx_vtc_non(float z) { return PHX_D1 + PHX_D2 * tanh(PHX_D4 * (z - PHX_D3)); }
+
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
 void phx_activate(const int B, const int M, __global const float *Z,
                   __global float *U) {
-  const size_t g = get_global_id(0);
-  const size_t cols = 2 * (size_t)M + 2;
-  if (g >= (size_t)B * cols) return;
-  const size_t b = g / cols, c = g - b * cols; /* no %: see common.cl */
-  float u;
-  if (c == 0) {
-    u = PHX_HALF;
-  } else if (c == 1) {
-    u = -PHX_HALF;
-  } else if (c < (size_t)M + 2) {
-    const float z = Z[b * (size_t)M + (c - 2)];
-    u = PHX_C1 + PHX_C2 * tanh(PHX_C4 * (z - PHX_C3));
-  } else {
-    const float z = Z[b * (size_t)M + (c - 2 - (size_t)M)];
-    u = PHX_D1 + PHX_D2 * tanh(PHX_D4 * (z - PHX_D3));
+  const uint g = (uint)get_global_id(0);
+  const uint chunks = ((uint)M + PHX_GV - 1) / PHX_GV;
+  if (g >= (uint)B * chunks) return;
+  const uint b = g / chunks, j0 = (g - b * chunks) * PHX_GV; /* no %: see common.cl */
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  __global float *u = U + (size_t)b * (2 * (size_t)M + 2);
+  if (j0 == 0) {
+    u[0] = PHX_HALF;
+    u[1] = -PHX_HALF;
   }
-  U[g] = u;
+  if (j0 + PHX_GV <= (uint)M) {
+    const GVEC zv = GLOAD(z + j0);
+    GSTORE(PHX_C1 + PHX_C2 * tanh(PHX_C4 * (zv - PHX_C3)), u + 2 + j0);
+    GSTORE(PHX_D1 + PHX_D2 * tanh(PHX_D4 * (zv - PHX_D3)), u + 2 + M + j0);
+  } else {
+    for (int j = (int)j0; j < M; j++) {
+      u[2 + j] = phx_vtc_inv(z[j]);
+      u[2 + M + j] = phx_vtc_non(z[j]);
+    }
+  }
 }
 
 /* 1 - tanh^2(x) as 4e / (1 + e)^2, e = exp(-2|x|): accurate in the tails,
@@ -48,19 +60,33 @@ float phx_sech2(float x) {
   const float e = exp(-2.0f * fabs(x)), q = 1.0f + e;
   return 4.0f * e / (q * q);
 }
+GVEC phx_sech2_v(GVEC x) {
+  const GVEC e = exp(-2.0f * fabs(x)), q = 1.0f + e;
+  return 4.0f * e / (q * q);
+}
 
-/* dL/dU (B x (2M+2)) -> dL/dZ (B x M) through both VTCs. */
+/* dL/dU (B x (2M+2)) -> dL/dZ (B x M) through both VTCs; work split as in
+ * phx_activate. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
 void phx_activate_backward(const int B, const int M, __global const float *Z,
                            __global const float *dU, __global float *dZ) {
-  const size_t g = get_global_id(0);
-  if (g >= (size_t)B * (size_t)M) return;
-  const size_t b = g / (size_t)M, j = g - b * (size_t)M;
-  const size_t cols = 2 * (size_t)M + 2;
-  const float z = Z[g];
-  dZ[g] = dU[b * cols + 2 + j] * (PHX_C2 * PHX_C4) * phx_sech2(PHX_C4 * (z - PHX_C3)) +
-          dU[b * cols + 2 + (size_t)M + j] * (PHX_D2 * PHX_D4) *
-              phx_sech2(PHX_D4 * (z - PHX_D3));
+  const uint g = (uint)get_global_id(0);
+  const uint chunks = ((uint)M + PHX_GV - 1) / PHX_GV;
+  if (g >= (uint)B * chunks) return;
+  const uint b = g / chunks, j0 = (g - b * chunks) * PHX_GV; /* no %: see common.cl */
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  __global const float *du = dU + (size_t)b * (2 * (size_t)M + 2) + 2;
+  __global float *dz = dZ + (size_t)b * (size_t)M;
+  if (j0 + PHX_GV <= (uint)M) {
+    const GVEC zv = GLOAD(z + j0);
+    GSTORE(GLOAD(du + j0) * (PHX_C2 * PHX_C4) * phx_sech2_v(PHX_C4 * (zv - PHX_C3)) +
+               GLOAD(du + M + j0) * (PHX_D2 * PHX_D4) * phx_sech2_v(PHX_D4 * (zv - PHX_D3)),
+           dz + j0);
+  } else {
+    for (int j = (int)j0; j < M; j++)
+      dz[j] = du[j] * (PHX_C2 * PHX_C4) * phx_sech2(PHX_C4 * (z[j] - PHX_C3)) +
+              du[M + j] * (PHX_D2 * PHX_D4) * phx_sech2(PHX_D4 * (z[j] - PHX_D3));
+  }
 }
 
 /* C[i][j] = beta * C[i][j] over an m x n block (a product with k == 0). */

@@ -13,6 +13,7 @@
 #include "cl_cache.h"
 #include "cl_device.h"
 #include "cl_source.h"
+#include "cl_tune.h"
 
 /* Every kernel of the program: enum id, function name. */
 #define PHX_KERNELS(X)                          \
@@ -25,7 +26,9 @@
   X(K_LOSS, "phx_loss")                         \
   X(K_SGD, "phx_sgd")                           \
   X(K_MOMENTUM, "phx_momentum")                 \
-  X(K_ADAM, "phx_adam")
+  X(K_ADAM, "phx_adam")                         \
+  X(K_GEMM_NT, "phx_gemm_nt")                   \
+  X(K_GEMM_XN, "phx_gemm_xn")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -62,6 +65,8 @@ typedef struct phx_cl {
   cl_mem gemm_tmp;    /* CLBlast's scratch for indirect GEMM, grown on need */
   size_t gemm_tmp_bytes;
   long launches;      /* kernels enqueued + CLBlast calls */
+  int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
+  int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
   int verbose;
 } phx_cl;
 
@@ -108,12 +113,12 @@ static void float_literal(char *buf, size_t size, double v) {
 }
 
 static void build_options(char *buf, size_t size, const phx_consts *k,
-                          size_t wg) {
+                          size_t wg, int gv) {
   char v[8][40];
   const char *names[] = {"PHX_VDD", "PHX_GMIN", "PHX_K"};
   const double vals[] = {k->vdd, k->gmin, k->k};
-  int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_LOSS=%d", wg,
-                   (int)k->loss);
+  int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_GV=%d -DPHX_LOSS=%d",
+                   wg, gv, (int)k->loss);
   for (int i = 0; i < 3 && o > 0 && (size_t)o < size; i++) {
     float_literal(v[0], sizeof v[0], vals[i]);
     o += snprintf(buf + o, size - (size_t)o, " -D%s=%s", names[i], v[0]);
@@ -217,7 +222,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
                                 const char *src, size_t *kernel_wg,
                                 phx_err *err) {
   char options[1024];
-  build_options(options, sizeof options, k, c->wg);
+  build_options(options, sizeof options, k, c->wg, c->gv);
   if (c->prog && strcmp(options, c->options) == 0) return PHX_OK;
   release_program(c);
   phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->verbose,
@@ -438,6 +443,33 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
   return PHX_OK;
 }
 
+/* Enqueues a gx x gy grid of single-work-item groups (cl/gemm.cl). */
+static int launch2d(phx_cl *c, int id, size_t gx, size_t gy, const karg *args,
+                    int nargs, phx_err *err) {
+  if (!c->prog)
+    return phx_fail(err, PHX_EINTERNAL, "opencl: %s launched before prepare",
+                    kernel_names[id]);
+  if (gx == 0 || gy == 0) return PHX_OK;
+  for (int i = 0; i < nargs; i++) {
+    cl_int e = clSetKernelArg(c->k[id], (cl_uint)i, args[i].size, args[i].ptr);
+    if (e != CL_SUCCESS) {
+      char call[96];
+      snprintf(call, sizeof call, "clSetKernelArg(%s, %d)", kernel_names[id], i);
+      return cl_error(c, err, e, call);
+    }
+  }
+  const size_t global[2] = {gx, gy}, local[2] = {1, 1};
+  cl_int e = clEnqueueNDRangeKernel(c->queue, c->k[id], 2, NULL, global, local,
+                                    0, NULL, NULL);
+  if (e != CL_SUCCESS) {
+    char call[96];
+    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[id]);
+    return cl_error(c, err, e, call);
+  }
+  c->launches++;
+  return PHX_OK;
+}
+
 /* Work-groups to cover `items` with one work-item each. */
 static size_t groups_for(const phx_cl *c, size_t items) {
   return (items + c->wg - 1) / c->wg;
@@ -458,8 +490,9 @@ static int cl_map_forward(void *impl, int M, int R, int fold,
   phx_cl *c = impl;
   cl_int r = R, f = fold ? 1 : 0;
   cl_mem e = fold ? E->mem : W->mem; /* E is never touched when !fold */
-  const karg a[] = {KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem), KA(e)};
-  return launch(c, K_MAP_FORWARD, (size_t)M, a, 6, err);
+  cl_int mm = M;
+  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem), KA(e)};
+  return launch2d(c, K_MAP_FORWARD, (size_t)M, 1, a, 7, err);
 }
 
 static int cl_map_backward(void *impl, int M, int R, int fold,
@@ -468,9 +501,10 @@ static int cl_map_backward(void *impl, int M, int R, int fold,
                            phx_buf *dtheta, phx_err *err) {
   phx_cl *c = impl;
   cl_int r = R, f = fold ? 1 : 0;
-  const karg a[] = {KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem),
+  cl_int mm = M;
+  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem),
                     KA(dWE->mem), KA(dtheta->mem)};
-  return launch(c, K_MAP_BACKWARD, (size_t)M, a, 7, err);
+  return launch2d(c, K_MAP_BACKWARD, (size_t)M, 1, a, 8, err);
 }
 
 static int cl_gather_input(void *impl, int N, int B, const phx_buf *X,
@@ -482,8 +516,8 @@ static int cl_gather_input(void *impl, int N, int B, const phx_buf *X,
   if (s) return s;
   cl_int n = N, b = B;
   const karg a[] = {KA(n), KA(b), KA(X->mem), KA(idx->mem), KA(io), KA(V->mem)};
-  return launch(c, K_GATHER_INPUT, groups_for(c, (size_t)B * ((size_t)N + 1)),
-                a, 6, err);
+  const size_t chunks = ((size_t)N + (size_t)c->gv - 1) / (size_t)c->gv;
+  return launch(c, K_GATHER_INPUT, groups_for(c, (size_t)B * chunks), a, 6, err);
 }
 
 static int cl_activate(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
@@ -491,8 +525,8 @@ static int cl_activate(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
   phx_cl *c = impl;
   cl_int b = B, m = M;
   const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(U->mem)};
-  return launch(c, K_ACTIVATE, groups_for(c, (size_t)B * (2 * (size_t)M + 2)),
-                a, 4, err);
+  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
+  return launch(c, K_ACTIVATE, groups_for(c, (size_t)B * chunks), a, 4, err);
 }
 
 static int cl_activate_backward(void *impl, int B, int M, const phx_buf *Z,
@@ -500,8 +534,8 @@ static int cl_activate_backward(void *impl, int B, int M, const phx_buf *Z,
   phx_cl *c = impl;
   cl_int b = B, m = M;
   const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(dU->mem), KA(dZ->mem)};
-  return launch(c, K_ACTIVATE_BACKWARD, groups_for(c, (size_t)B * (size_t)M),
-                a, 5, err);
+  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
+  return launch(c, K_ACTIVATE_BACKWARD, groups_for(c, (size_t)B * chunks), a, 5, err);
 }
 
 static int cl_loss(void *impl, int B, int M, const phx_buf *U,
@@ -554,7 +588,8 @@ static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
       cl_float eps = (cl_float)o->eps;
       const karg a[] = {KA(nn), KA(step), KA(rb2), KA(b1), KA(b2), KA(eps),
                         KA(theta->mem), KA(grad->mem), KA(m->mem), KA(v->mem)};
-      return launch(c, K_ADAM, g, a, 10, err);
+      return launch(c, K_ADAM, groups_for(c, (n + (size_t)c->gv - 1) / (size_t)c->gv), a,
+                    10, err);
     }
     default:
       return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no device step",
@@ -593,6 +628,31 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     cl_float bt = (cl_float)beta;
     const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->mem), KA(co), KA(ld)};
     return launch(c, K_SCALE_BLOCK, groups_for(c, (size_t)m * (size_t)n), a, 6, err);
+  }
+  if (c->own_gemm && !transA && transB) {
+    cl_uint ao, bo, co;
+    int s = off32(c, aoff, &ao, err);
+    if (!s) s = off32(c, boff, &bo, err);
+    if (!s) s = off32(c, coff, &co, err);
+    if (s) return s;
+    cl_int mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
+    cl_float al = (cl_float)alpha, bt = (cl_float)beta;
+    const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la), KA(B->mem),
+                      KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
+    return launch2d(c, K_GEMM_NT, ((size_t)n + 3) / 4, ((size_t)m + 3) / 4, a, 14, err);
+  }
+  if (c->own_gemm && !transB) {
+    cl_uint ao, bo, co;
+    int s = off32(c, aoff, &ao, err);
+    if (!s) s = off32(c, boff, &bo, err);
+    if (!s) s = off32(c, coff, &co, err);
+    if (s) return s;
+    cl_int t = transA ? 1 : 0, mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
+    cl_float al = (cl_float)alpha, bt = (cl_float)beta;
+    const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la),
+                      KA(B->mem), KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
+    const size_t gv = (size_t)c->gv;
+    return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv, ((size_t)m + 7) / 8, a, 15, err);
   }
   const CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   const CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -689,6 +749,18 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     free(b);
     return s;
   }
+  phx_cl_tune_apply(&c->dev, verbose);
+  /* Own products on CPU devices, where they beat CLBlast's local-memory
+   * kernels; PHAXCL_GEMM=clblast or =own overrides for comparisons. */
+  const char *gm = getenv("PHAXCL_GEMM");
+  c->own_gemm = gm && *gm ? strcmp(gm, "own") == 0 : c->dev.cls == PHX_CL_CPU;
+  cl_uint vw = 0;
+  if (clGetDeviceInfo(c->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
+                      NULL) != CL_SUCCESS)
+    vw = 0;
+  /* vectors only where the hardware has them: the scalar form suits GPUs,
+   * and Oclgrind's uninitialised-value checker crashes on wide vectors */
+  c->gv = vw >= 16 ? 16 : vw >= 8 ? 8 : 1;
   b->ops = &opencl_ops;
   b->impl = c;
   snprintf(b->name, sizeof b->name, "opencl");
