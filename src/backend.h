@@ -115,6 +115,21 @@ struct phx_bops {
    * unused). */
   int (*opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
                   const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err);
+
+  /* OPTIONAL (NULL when a backend lacks it; net.c then runs map_forward,
+   * map_backward and opt_step): the per-parameter work of a training step
+   * in one pass over theta (M x R) instead of three. P (M x R) holds
+   * s (1 - s), s = sigmoid(theta), so that the backward part needs no exp.
+   *   o == NULL: map only: W, S, E (when fold) as map_forward, and P;
+   *     dWE, dtheta, m, v are not used (may be NULL).
+   *   o != NULL: dtheta as map_backward from dWE, W, S, E and P, which
+   *     must be those of theta as this op last wrote them; then the step
+   *     of o (SGD, MOMENTUM or ADAM) on theta, m, v as opt_step; then W,
+   *     S, E and P of the new theta as with o == NULL.                    */
+  int (*step_map)(void *impl, const phx_optim *o, int M, int R, int fold,
+                  phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E, phx_buf *P,
+                  const phx_buf *dWE, phx_buf *dtheta, phx_buf *m, phx_buf *v,
+                  phx_err *err);
 };
 
 /* Sets err (if not NULL) to status s with a printf-style message; returns s. */

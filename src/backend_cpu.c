@@ -13,6 +13,13 @@
 
 #if PHX_HAVE_BLAS
 #include <cblas.h>
+/* OpenBLAS 0.3.x runs a GEMM on one thread when m n k <= 65536 * 4 (its
+ * GEMM_MULTITHREAD_THRESHOLD default), on all its threads above. Products
+ * between that and CPU_BLAS_SMALL_MNK are summed in slices of k to stay on
+ * one thread (see gemm in cpu_ops.h); the paper task's largest is
+ * 32 x 100 x 197, Fashion-MNIST's smallest 256 x 10 x 514. */
+#define CPU_BLAS_SERIAL_MNK 262144.0
+#define CPU_BLAS_SMALL_MNK 1048576.0
 #endif
 
 /* A host buffer: element type, count and 64-byte aligned storage. */
@@ -75,13 +82,15 @@ static inline float cpu_expf(float x) {
   memcpy(&ti, &t, sizeof ti);
   float r = x - n * 0.693359375f;
   r = r - n * -2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  /* Estrin's scheme: three independent pairs, then r^2 and r^4, instead
+   * of one chain of six multiply-adds, so the loops that call this are
+   * not bound by the chain's latency. */
+  const float r2 = r * r, r4 = r2 * r2;
+  const float q01 = 5.0000001201e-1f + 1.6666665459e-1f * r;
+  const float q23 = 4.1665795894e-2f + 8.3334519073e-3f * r;
+  const float q45 = 1.3981999507e-3f + 1.9875691500e-4f * r;
+  float p = (q01 + r2 * q23) + r4 * q45;
+  p = p * r2 + r + 1.0f;
   int32_t e = ti - 0x4B400000;
   e = e < -126 ? -126 : e;
   e = e > 127 ? 127 : e;
@@ -116,6 +125,13 @@ static inline float cpu_tanhf(float x) {
 #endif
 #ifndef CPU_HOT_F32
 #define CPU_HOT_F32
+#endif
+/* Helpers (sum, dot) must be inlined into the clones above: called out of
+ * line they run the SSE2 baseline code even on an AVX-512 machine. */
+#if defined(__GNUC__)
+#define CPU_INLINE static inline __attribute__((always_inline))
+#else
+#define CPU_INLINE static inline
 #endif
 
 #define CPU_REAL float

@@ -12,6 +12,8 @@
  *   CPU_HTYPE       the host type that matches CPU_REAL (PHX_HOST_F32/F64)
  *   CPU_CBLAS_GEMM  cblas_sgemm or cblas_dgemm (only when PHX_HAVE_BLAS)
  *   CPU_HOT         attribute for the elementwise hot loops (may be empty)
+ *   CPU_INLINE      static inline, forced where the compiler allows, so that
+ *                   helpers are compiled into each target clone of CPU_HOT
  * The formulas are those documented op by op in backend.h. */
 
 #define CPU_CAT2(a, b) a##_##b
@@ -39,25 +41,30 @@ static int FN(need)(const phx_buf *b, phx_btype t, size_t need, const char *what
     if (need_rc_) return need_rc_;                            \
   } while (0)
 
-/* Sum of x[0..n) with eight independent partial sums: deterministic, and
- * not bound by the latency of one chain of additions. */
-static CPU_REAL FN(sum)(const CPU_REAL *x, int n) {
-  CPU_REAL a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+/* Sum of x[0..n) with sixteen independent partial sums (one AVX-512
+ * register of float): the order is fixed by the source, so deterministic
+ * whatever the vector width, and not bound by the latency of one chain. */
+CPU_INLINE CPU_REAL FN(sum)(const CPU_REAL *x, int n) {
+  CPU_REAL a[16] = {0};
   int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int q = 0; q < 8; q++) a[q] += x[i + q];
-  for (; i < n; i++) a[i & 7] += x[i];
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  for (; i + 16 <= n; i += 16)
+    for (int q = 0; q < 16; q++) a[q] += x[i + q];
+  for (; i < n; i++) a[i & 15] += x[i];
+  for (int h = 8; h > 0; h /= 2)
+    for (int q = 0; q < h; q++) a[q] += a[q + h];
+  return a[0];
 }
 
 /* Dot product of x and y, same summation scheme as sum(). */
-static CPU_REAL FN(dot)(const CPU_REAL *x, const CPU_REAL *y, int n) {
-  CPU_REAL a[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+CPU_INLINE CPU_REAL FN(dot)(const CPU_REAL *x, const CPU_REAL *y, int n) {
+  CPU_REAL a[16] = {0};
   int i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int q = 0; q < 8; q++) a[q] += x[i + q] * y[i + q];
-  for (; i < n; i++) a[i & 7] += x[i] * y[i];
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+  for (; i + 16 <= n; i += 16)
+    for (int q = 0; q < 16; q++) a[q] += x[i + q] * y[i + q];
+  for (; i < n; i++) a[i & 15] += x[i] * y[i];
+  for (int h = 8; h > 0; h /= 2)
+    for (int q = 0; q < h; q++) a[q] += a[q + h];
+  return a[0];
 }
 
 /* 1 - tanh^2(x) = 4e / (1+e)^2 with e = exp(-2|x|): accurate in the tails,
@@ -159,6 +166,32 @@ static int FN(read)(void *impl, const phx_buf *b, size_t off, size_t n, void *ds
 
 /* ---- conductance mapping ------------------------------------------------ */
 
+/* One row of the map: g = gmin + gk s into w, then w /= S, E from w when
+ * fold (ej not NULL), and s (1 - s) into p when p is not NULL (computed as
+ * s s e, e = exp(-theta), as map_backward does). Returns S. Kept as
+ * separate simple loops over the row (in L1) so that each vectorises. */
+CPU_INLINE CPU_REAL FN(map_row)(const CPU_REAL *tj, CPU_REAL *wj, CPU_REAL *pj,
+                                CPU_REAL *ej, int R, CPU_REAL gmin, CPU_REAL gk,
+                                CPU_REAL half) {
+  if (pj) {
+    for (int r = 0; r < R; r++) {
+      CPU_REAL e = CPU_EXP(-tj[r]), sg = 1 / (1 + e);
+      wj[r] = gmin + gk * sg;
+      pj[r] = sg * sg * e;
+    }
+  } else {
+    for (int r = 0; r < R; r++) wj[r] = gmin + gk / (1 + CPU_EXP(-tj[r]));
+  }
+  CPU_REAL sj = FN(sum)(wj, R), inv = 1 / sj;
+  for (int r = 0; r < R; r++) wj[r] *= inv;
+  if (ej) {
+    const int N = (R - 2) / 2;
+    ej[0] = half * (wj[0] - wj[1]);
+    for (int i = 0; i < N; i++) ej[1 + i] = wj[2 + i] - wj[2 + N + i];
+  }
+  return sj;
+}
+
 /* theta -> g -> W = g / S, and the folded input-layer weights E. */
 CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
                            phx_buf *W, phx_buf *S, phx_buf *E, phx_err *err) {
@@ -176,20 +209,10 @@ CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx
   const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = theta->p;
   CPU_REAL *w = W->p, *s = S->p;
-  for (int j = 0; j < M; j++) {
-    const CPU_REAL *tj = th + (size_t)j * R;
-    CPU_REAL *wj = w + (size_t)j * R;
-    for (int r = 0; r < R; r++)
-      wj[r] = gmin + gk / (1 + CPU_EXP(-tj[r]));
-    CPU_REAL sj = FN(sum)(wj, R), inv = 1 / sj;
-    for (int r = 0; r < R; r++) wj[r] *= inv;
-    s[j] = sj;
-    if (fold) {
-      CPU_REAL *ej = (CPU_REAL *)E->p + (size_t)j * (N + 1);
-      ej[0] = half * (wj[0] - wj[1]);
-      for (int i = 0; i < N; i++) ej[1 + i] = wj[2 + i] - wj[2 + N + i];
-    }
-  }
+  for (int j = 0; j < M; j++)
+    s[j] = FN(map_row)(th + (size_t)j * R, w + (size_t)j * R, NULL,
+                       fold ? (CPU_REAL *)E->p + (size_t)j * (N + 1) : NULL, R, gmin, gk,
+                       half);
   return 0;
 }
 
@@ -300,9 +323,34 @@ static int FN(gemm)(void *impl, int transA, int transB, int m, int n, int k,
   CPU_REAL *cc = (CPU_REAL *)C->p + coff;
 #if PHX_HAVE_BLAS
   if (k > 0) {
-    CPU_CBLAS_GEMM(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-                   transB ? CblasTrans : CblasNoTrans, m, n, k, (CPU_REAL)alpha, a, lda,
-                   bb, ldb, (CPU_REAL)beta, cc, ldc);
+    const enum CBLAS_TRANSPOSE ta = transA ? CblasTrans : CblasNoTrans;
+    const enum CBLAS_TRANSPOSE tb = transB ? CblasTrans : CblasNoTrans;
+    const double mnk = (double)m * n * k;
+    /* A small product that OpenBLAS would spread over its threads is issued
+     * as a sum of slices along k, each under its threading threshold, so
+     * that it runs on this thread: at this size waking, waiting for and
+     * spinning the other threads costs more than it saves (several times
+     * the product itself on a busy 2-core machine). No global thread
+     * setting is touched. Slicing k (C = alpha A1 B1 + beta C, then
+     * C += alpha A2 B2, ...) packs each operand once and keeps the
+     * kernel's full m x n tiles; slicing m or n instead repacks an operand
+     * per slice and measured 15-25 % slower. */
+    const double mn = (double)m * n;
+    if (mnk > CPU_BLAS_SERIAL_MNK && mnk < CPU_BLAS_SMALL_MNK && mn <= CPU_BLAS_SERIAL_MNK) {
+      int per = (int)(CPU_BLAS_SERIAL_MNK / mn);
+      const int parts = (k + per - 1) / per;
+      per = (k + parts - 1) / parts; /* even slices, still under the threshold */
+      for (int p0 = 0; p0 < k; p0 += per) {
+        const int w = k - p0 < per ? k - p0 : per;
+        CPU_CBLAS_GEMM(CblasRowMajor, ta, tb, m, n, w, (CPU_REAL)alpha,
+                       a + (transA ? (size_t)p0 * lda : (size_t)p0), lda,
+                       bb + (transB ? (size_t)p0 : (size_t)p0 * ldb), ldb,
+                       p0 ? (CPU_REAL)1 : (CPU_REAL)beta, cc, ldc);
+      }
+      return 0;
+    }
+    CPU_CBLAS_GEMM(CblasRowMajor, ta, tb, m, n, k, (CPU_REAL)alpha, a, lda, bb, ldb,
+                   (CPU_REAL)beta, cc, ldc);
     return 0;
   }
 #endif
@@ -440,51 +488,169 @@ static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *l
 
 /* ---- optimizer ---------------------------------------------------------- */
 
-/* One SGD, momentum (v = mu v + g; theta -= lr v) or Adam step. */
-CPU_HOT static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
-                        const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err) {
-  (void)impl;
-  NEED(theta, PHX_BUF_REAL, n, "theta");
-  NEED(grad, PHX_BUF_REAL, n, "grad");
-  CPU_REAL *th = theta->p;
-  const CPU_REAL *g = grad->p;
-  const CPU_REAL lr = (CPU_REAL)o->lr;
+/* An optimizer's constants, narrowed once per call. */
+typedef struct FN(upd) {
+  int kind;
+  CPU_REAL lr, mu, b1, b2, a1, a2, step, rb2, eps;
+} FN(upd);
+
+/* Checks o and the state it needs, and fills k. */
+static int FN(upd_init)(FN(upd) *k, const phx_optim *o, size_t n, const phx_buf *m,
+                        const phx_buf *v, phx_err *err) {
+  memset(k, 0, sizeof *k);
+  k->kind = (int)o->kind;
+  k->lr = (CPU_REAL)o->lr;
   switch (o->kind) {
     case PHX_OPT_SGD:
-      for (size_t i = 0; i < n; i++) th[i] -= lr * g[i];
       return 0;
-    case PHX_OPT_MOMENTUM: {
+    case PHX_OPT_MOMENTUM:
       NEED(m, PHX_BUF_REAL, n, "momentum");
-      CPU_REAL *mv = m->p;
-      const CPU_REAL mu = (CPU_REAL)o->momentum;
-      for (size_t i = 0; i < n; i++) {
-        mv[i] = mu * mv[i] + g[i];
-        th[i] -= lr * mv[i];
-      }
+      k->mu = (CPU_REAL)o->momentum;
       return 0;
-    }
     case PHX_OPT_ADAM: {
       NEED(m, PHX_BUF_REAL, n, "adam m");
       NEED(v, PHX_BUF_REAL, n, "adam v");
       if (o->t < 1) return phx_fail(err, PHX_EINVAL, "cpu backend: adam step count %ld < 1", o->t);
-      CPU_REAL *mv = m->p, *vv = v->p;
       const double bc1 = 1 - pow(o->beta1, (double)o->t);
       const double bc2 = 1 - pow(o->beta2, (double)o->t);
-      const CPU_REAL b1 = (CPU_REAL)o->beta1, b2 = (CPU_REAL)o->beta2;
-      const CPU_REAL a1 = (CPU_REAL)(1 - o->beta1), a2 = (CPU_REAL)(1 - o->beta2);
-      const CPU_REAL step = (CPU_REAL)(o->lr / bc1), rb2 = (CPU_REAL)(1 / sqrt(bc2));
-      const CPU_REAL eps = (CPU_REAL)o->eps;
-      for (size_t i = 0; i < n; i++) {
-        mv[i] = b1 * mv[i] + a1 * g[i];
-        vv[i] = b2 * vv[i] + a2 * g[i] * g[i];
-        th[i] -= step * mv[i] / (CPU_SQRT(vv[i]) * rb2 + eps);
-      }
+      k->b1 = (CPU_REAL)o->beta1;
+      k->b2 = (CPU_REAL)o->beta2;
+      k->a1 = (CPU_REAL)(1 - o->beta1);
+      k->a2 = (CPU_REAL)(1 - o->beta2);
+      k->step = (CPU_REAL)(o->lr / bc1);
+      k->rb2 = (CPU_REAL)(1 / sqrt(bc2));
+      k->eps = (CPU_REAL)o->eps;
       return 0;
     }
     default:
       return phx_fail(err, PHX_EINVAL, "cpu backend: optimizer %d has no device step",
                       (int)o->kind);
   }
+}
+
+/* theta -= update(g) over n entries: SGD, momentum (m = mu m + g;
+ * theta -= lr m) or Adam. Inlined into callers whose kind is a constant,
+ * so each kind gets its own vectorised loop. */
+CPU_INLINE void FN(update)(int kind, const FN(upd) *k, size_t n, CPU_REAL *th,
+                           const CPU_REAL *g, CPU_REAL *mv, CPU_REAL *vv) {
+  const CPU_REAL lr = k->lr, mu = k->mu, b1 = k->b1, b2 = k->b2, a1 = k->a1, a2 = k->a2;
+  const CPU_REAL step = k->step, rb2 = k->rb2, eps = k->eps;
+  if (kind == PHX_OPT_SGD) {
+    for (size_t i = 0; i < n; i++) th[i] -= lr * g[i];
+  } else if (kind == PHX_OPT_MOMENTUM) {
+    for (size_t i = 0; i < n; i++) {
+      mv[i] = mu * mv[i] + g[i];
+      th[i] -= lr * mv[i];
+    }
+  } else if (kind == PHX_OPT_ADAM) {
+    for (size_t i = 0; i < n; i++) {
+      mv[i] = b1 * mv[i] + a1 * g[i];
+      vv[i] = b2 * vv[i] + a2 * g[i] * g[i];
+      th[i] -= step * mv[i] / (CPU_SQRT(vv[i]) * rb2 + eps);
+    }
+  }
+}
+
+/* One SGD, momentum or Adam step. */
+CPU_HOT static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
+                        const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err) {
+  (void)impl;
+  NEED(theta, PHX_BUF_REAL, n, "theta");
+  NEED(grad, PHX_BUF_REAL, n, "grad");
+  FN(upd) k;
+  int rc = FN(upd_init)(&k, o, n, m, v, err);
+  if (rc) return rc;
+  CPU_REAL *th = theta->p, *mv = m ? m->p : NULL, *vv = v ? v->p : NULL;
+  const CPU_REAL *g = grad->p;
+  switch (o->kind) {
+    case PHX_OPT_SGD: FN(update)(PHX_OPT_SGD, &k, n, th, g, mv, vv); break;
+    case PHX_OPT_MOMENTUM: FN(update)(PHX_OPT_MOMENTUM, &k, n, th, g, mv, vv); break;
+    default: FN(update)(PHX_OPT_ADAM, &k, n, th, g, mv, vv); break;
+  }
+  return 0;
+}
+
+/* ---- fused step --------------------------------------------------------- */
+
+/* step_map's rows for one optimizer kind (-1: map only). Per row, all in
+ * L1: the row's dtheta from dWE and the P of the current theta (no exp),
+ * the optimizer update, then the map of the new theta (one exp). */
+CPU_INLINE void FN(step_rows)(const cpu_impl *c, int kind, const FN(upd) *k, int M,
+                              int R, int fold, CPU_REAL *th, CPU_REAL *w, CPU_REAL *s,
+                              CPU_REAL *e, CPU_REAL *p, const CPU_REAL *dwe, CPU_REAL *dt,
+                              CPU_REAL *mv, CPU_REAL *vv) {
+  const int N = (R - 2) / 2;
+  const CPU_REAL gmin = (CPU_REAL)c->gmin, gk = (CPU_REAL)(c->gmin * c->k);
+  const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
+  for (int j = 0; j < M; j++) {
+    const size_t o = (size_t)j * R;
+    CPU_REAL *ej = fold ? e + (size_t)j * (N + 1) : NULL;
+    if (kind >= 0) {
+      CPU_REAL *dj = dt + o;
+      const CPU_REAL *pj = p + o;
+      const CPU_REAL f = gk / s[j];
+      if (fold) {
+        /* sum_q dW_q W_q of the expanded dW is the dot of dE with E. */
+        const CPU_REAL *ge = dwe + (size_t)j * (N + 1), *de = ge + 1;
+        const CPU_REAL dot = FN(dot)(ge, ej, N + 1), d0 = half * ge[0];
+        dj[0] = f * pj[0] * (d0 - dot);
+        dj[1] = f * pj[1] * (-d0 - dot);
+        for (int i = 0; i < N; i++) {
+          dj[2 + i] = f * pj[2 + i] * (de[i] - dot);
+          dj[2 + N + i] = f * pj[2 + N + i] * (-de[i] - dot);
+        }
+      } else {
+        const CPU_REAL *gj = dwe + o;
+        const CPU_REAL dot = FN(dot)(gj, w + o, R);
+        for (int r = 0; r < R; r++) dj[r] = f * pj[r] * (gj[r] - dot);
+      }
+      FN(update)(kind, k, (size_t)R, th + o, dj, mv ? mv + o : NULL, vv ? vv + o : NULL);
+    }
+    s[j] = FN(map_row)(th + o, w + o, p + o, ej, R, gmin, gk, half);
+  }
+}
+
+/* map_backward + opt_step + map_forward in one pass (see backend.h). */
+CPU_HOT static int FN(step_map)(void *impl, const phx_optim *o, int M, int R, int fold,
+                                phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E,
+                                phx_buf *P, const phx_buf *dWE, phx_buf *dtheta,
+                                phx_buf *m, phx_buf *v, phx_err *err) {
+  const cpu_impl *c = impl;
+  const size_t MR = (size_t)M * R;
+  const int N = (R - 2) / 2;
+  NEED(theta, PHX_BUF_REAL, MR, "theta");
+  NEED(W, PHX_BUF_REAL, MR, "W");
+  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
+  NEED(P, PHX_BUF_REAL, MR, "P");
+  if (fold) {
+    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
+    NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
+  }
+  CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *p = P->p;
+  CPU_REAL *e = fold ? E->p : NULL;
+  if (!o) {
+    FN(step_rows)(c, -1, NULL, M, R, fold, th, w, s, e, p, NULL, NULL, NULL, NULL);
+    return 0;
+  }
+  NEED(dtheta, PHX_BUF_REAL, MR, "dtheta");
+  NEED(dWE, PHX_BUF_REAL, fold ? (size_t)M * (N + 1) : MR, fold ? "dE" : "dW");
+  FN(upd) k;
+  int rc = FN(upd_init)(&k, o, MR, m, v, err);
+  if (rc) return rc;
+  const CPU_REAL *g = dWE->p;
+  CPU_REAL *dt = dtheta->p, *mv = m ? m->p : NULL, *vv = v ? v->p : NULL;
+  switch (o->kind) {
+    case PHX_OPT_SGD:
+      FN(step_rows)(c, PHX_OPT_SGD, &k, M, R, fold, th, w, s, e, p, g, dt, mv, vv);
+      break;
+    case PHX_OPT_MOMENTUM:
+      FN(step_rows)(c, PHX_OPT_MOMENTUM, &k, M, R, fold, th, w, s, e, p, g, dt, mv, vv);
+      break;
+    default:
+      FN(step_rows)(c, PHX_OPT_ADAM, &k, M, R, fold, th, w, s, e, p, g, dt, mv, vv);
+      break;
+  }
+  return 0;
 }
 
 /* The operation table of this instantiation. */
@@ -505,6 +671,7 @@ static const phx_bops FN(cpu_bops) = {
     .activate_backward = FN(activate_backward),
     .loss = FN(loss),
     .opt_step = FN(opt_step),
+    .step_map = FN(step_map),
 };
 
 #undef NEED

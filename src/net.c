@@ -15,6 +15,7 @@ typedef struct net_layer {
   phx_buf *E;              /* input layer only: folded weights M x (N+1) */
   phx_buf *dW;             /* dL/dW (M x R), or dL/dE (M x (N+1)) for layer 0 */
   phx_buf *m, *v;          /* optimizer state (M x R) */
+  phx_buf *P;              /* s (1 - s) of theta, only with ops->step_map */
   phx_buf *Z, *dZ;         /* maxB x M */
   phx_buf *U, *dU;         /* maxB x (2M+2) */
 } net_layer;
@@ -70,7 +71,7 @@ void phx_net_free(phx_net *n) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW,
-                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU};
+                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
@@ -129,6 +130,7 @@ phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
         (rc = net_alloc(n, &y->dU, PHX_BUF_REAL, B * (2 * M + 2), err)))
       goto fail;
     if (l == 0 && (rc = net_alloc(n, &y->E, PHX_BUF_REAL, M * (y->N + 1), err))) goto fail;
+    if (n->ops->step_map && (rc = net_alloc(n, &y->P, PHX_BUF_REAL, MR, err))) goto fail;
   }
   if ((rc = net_alloc(n, &n->V, PHX_BUF_REAL, B * (o->sizes[0] + 1), err))) goto fail;
   *out = n;
@@ -275,8 +277,12 @@ static int net_map(phx_net *n, phx_err *err) {
   if (n->mapped) return 0;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    int rc = n->ops->map_forward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S, y->E,
-                                 err);
+    /* With step_map, mapping also fills P, which its next step needs. */
+    int rc = n->ops->step_map
+                 ? n->ops->step_map(n->impl, NULL, y->M, y->R, l == 0, y->theta, y->W,
+                                    y->S, y->E, y->P, NULL, NULL, NULL, NULL, err)
+                 : n->ops->map_forward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S,
+                                       y->E, err);
     if (rc) return rc;
   }
   n->mapped = 1;
@@ -353,6 +359,27 @@ phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err) {
     if (rc) return rc;
   }
   n->mapped = 0;
+  return PHX_OK;
+}
+
+phx_status phx_net_grad_step(phx_net *n, const phx_optim *o, phx_err *err) {
+  int rc;
+  if (!n->ops->step_map || (o->kind != PHX_OPT_SGD && o->kind != PHX_OPT_MOMENTUM &&
+                            o->kind != PHX_OPT_ADAM)) {
+    if ((rc = phx_net_grad_finish(n, err))) return rc;
+    return phx_net_step(n, o, err);
+  }
+  if ((rc = net_map(n, err))) return rc;
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    if ((rc = n->ops->step_map(n->impl, o, y->M, y->R, l == 0, y->theta, y->W, y->S,
+                               y->E, y->P, y->dW, y->dtheta, y->m, y->v, err))) {
+      n->mapped = 0; /* layers before l hold the new theta, W may be stale */
+      return rc;
+    }
+  }
+  /* W, S, E and P now belong to the new theta. */
+  n->mapped = 1;
   return PHX_OK;
 }
 

@@ -43,6 +43,10 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
 phx_status phx_net_grad_finish(phx_net *n, phx_err *err);
 /* One optimizer step on every layer from the current dtheta. */
 phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err);
+/* phx_net_grad_finish then phx_net_step, fused into one pass over the
+ * parameters when the backend has step_map (same results up to rounding);
+ * leaves dtheta holding the gradient, as the two calls do. */
+phx_status phx_net_grad_step(phx_net *n, const phx_optim *o, phx_err *err);
 /* Zeroes optimizer state (m, v). */
 phx_status phx_net_reset_state(phx_net *n, phx_err *err);
 

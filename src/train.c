@@ -150,9 +150,8 @@ static phx_status train_minibatch(run *r, phx_err *err) {
     for (int off = 0; off < r->n && !s; off += r->batch) {
       int B = r->n - off < r->batch ? r->n - off : r->batch;
       s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
-      if (!s) s = phx_net_grad_finish(r->net, err);
       opt.t++;
-      if (!s) s = phx_net_step(r->net, &opt, err);
+      if (!s) s = phx_net_grad_step(r->net, &opt, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
     }

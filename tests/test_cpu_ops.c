@@ -4,7 +4,8 @@
  * not), the input gather, gemm in all four transpose combinations with
  * offsets, both VTCs and their derivatives, both losses (including the
  * clamped region of cross-entropy and argmax ties), the optimizer steps
- * against hand-computed values, and buffer conversions and bounds. */
+ * against hand-computed values, the fused step_map against the reference
+ * formulas, and buffer conversions and bounds. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,36 @@ static void ref_map(const phx_consts *k, int M, int R, const double *th, double 
   }
 }
 
+/* Reference map_backward: expand dE when folding (dWE is then M x (N+1)),
+ * then normalisation and sigmoid as documented. */
+static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const double *th,
+                             const double *W, const double *S, const double *dWE,
+                             double *ref) {
+  const int N = (R - 2) / 2;
+  double *g = malloc(sizeof *g * (size_t)R);
+  if (!g) abort();
+  for (int j = 0; j < M; j++) {
+    if (fold) {
+      const double *d = dWE + j * (N + 1);
+      g[0] = k->vdd / 2 * d[0];
+      g[1] = -k->vdd / 2 * d[0];
+      for (int i = 0; i < N; i++) {
+        g[2 + i] = d[1 + i];
+        g[2 + N + i] = -d[1 + i];
+      }
+    } else {
+      memcpy(g, dWE + j * R, sizeof(double) * R);
+    }
+    double dot = 0;
+    for (int q = 0; q < R; q++) dot += g[q] * W[j * R + q];
+    for (int r = 0; r < R; r++) {
+      double s1 = sig(th[j * R + r]);
+      ref[j * R + r] = (g[r] - dot) / S[j] * k->gmin * k->k * s1 * (1 - s1);
+    }
+  }
+  free(g);
+}
+
 static void test_map(ctx *c, const phx_consts *k, phx_rng *rng) {
   enum { M = 7, N = 5, R = 2 * N + 2 };
   double th[M * R], W[M * R], S[M], E[M * (N + 1)], dW[M * R], dE[M * (N + 1)], ref[M * R];
@@ -111,28 +142,7 @@ static void test_map(ctx *c, const phx_consts *k, phx_rng *rng) {
     }
     free(w);
     free(s);
-    /* Reference backward: expand dE when folding, then normalisation and
-     * sigmoid as documented. */
-    double g[M * R];
-    for (int j = 0; j < M; j++) {
-      if (fold) {
-        const double *d = dE + j * (N + 1);
-        g[j * R] = k->vdd / 2 * d[0];
-        g[j * R + 1] = -k->vdd / 2 * d[0];
-        for (int i = 0; i < N; i++) {
-          g[j * R + 2 + i] = d[1 + i];
-          g[j * R + 2 + N + i] = -d[1 + i];
-        }
-      } else {
-        memcpy(g + j * R, dW + j * R, sizeof(double) * R);
-      }
-      double dot = 0;
-      for (int q = 0; q < R; q++) dot += g[j * R + q] * W[j * R + q];
-      for (int r = 0; r < R; r++) {
-        double s1 = sig(th[j * R + r]);
-        ref[j * R + r] = (g[j * R + r] - dot) / S[j] * k->gmin * k->k * s1 * (1 - s1);
-      }
-    }
+    ref_map_backward(k, M, R, fold, th, W, S, fold ? dE : dW, ref);
     phx_buf *bg = fold ? up(c, M * (N + 1), dE) : up(c, M * R, dW);
     if (c->op->map_backward(c->b->impl, M, R, fold, bt, bw, bs, bg, bd, &c->err))
       die("map_backward", &c->err);
@@ -142,6 +152,96 @@ static void test_map(ctx *c, const phx_consts *k, phx_rng *rng) {
     rel(c, bg);
   }
   rel(c, bt); rel(c, bw); rel(c, bs); rel(c, be); rel(c, bd);
+}
+
+/* The optional fused step_map against the reference map, map_backward
+ * and optimizer formulas: map only, then one step of each optimizer from
+ * random state, folded and not; rows long enough for the vector loops and
+ * their remainders. */
+static void test_step_map(ctx *c, const phx_consts *k, phx_rng *rng) {
+  enum { M = 5, N = 21, R = 2 * N + 2, MR = M * R, ME = M * (N + 1) };
+  if (!c->op->step_map) {
+    expect(c, 0, "step_map present");
+    return;
+  }
+  static double th[MR], W[MR], S[M], E[ME], P[MR], dWE[MR], dt[MR], m[MR], v[MR];
+  static double th2[MR], m2[MR], v2[MR];
+  const struct { phx_optimizer kind; const char *name; } kinds[] = {
+      {PHX_OPT_SGD, "sgd"}, {PHX_OPT_MOMENTUM, "momentum"}, {PHX_OPT_ADAM, "adam"}};
+  for (int fold = 0; fold <= 1; fold++) {
+    for (size_t q = 0; q < sizeof kinds / sizeof kinds[0]; q++) {
+      char what[64];
+      fill(rng, th, MR, -4, 4);
+      fill(rng, dWE, MR, -1, 1);
+      fill(rng, m, MR, -0.1, 0.1);
+      fill(rng, v, MR, 0, 0.01);
+      phx_buf *bt = up(c, MR, th), *bw = up(c, MR, NULL), *bs = up(c, M, NULL);
+      phx_buf *be = up(c, ME, NULL), *bp = up(c, MR, NULL), *bd = up(c, MR, NULL);
+      phx_buf *bg = up(c, fold ? ME : MR, dWE), *bm = up(c, MR, m), *bv = up(c, MR, v);
+      /* Map only: W, S, E and P = s (1 - s). */
+      ref_map(k, M, R, th, W, S, E);
+      for (int i = 0; i < MR; i++) P[i] = sig(th[i]) * (1 - sig(th[i]));
+      if (c->op->step_map(c->b->impl, NULL, M, R, fold, bt, bw, bs, be, bp, NULL, NULL,
+                          NULL, NULL, &c->err))
+        die("step_map", &c->err);
+      double *got = down(c, bw, MR);
+      snprintf(what, sizeof what, "step_map map W%s", fold ? " (fold)" : "");
+      if (q == 0) cmp(c, what, got, W, MR);
+      free(got);
+      got = down(c, bp, MR);
+      if (q == 0) cmp(c, "step_map map P", got, P, MR);
+      free(got);
+      /* One step: reference gradient at theta, update, map of the new theta. */
+      ref_map_backward(k, M, R, fold, th, W, S, dWE, dt);
+      phx_optim o = {kinds[q].kind, 0.05, 0.9, 0.9, 0.999, 1e-8, 3};
+      const double bc1 = 1 - pow(o.beta1, 3), bc2 = 1 - pow(o.beta2, 3);
+      for (int i = 0; i < MR; i++) {
+        m2[i] = m[i];
+        v2[i] = v[i];
+        if (o.kind == PHX_OPT_SGD) {
+          th2[i] = th[i] - o.lr * dt[i];
+        } else if (o.kind == PHX_OPT_MOMENTUM) {
+          m2[i] = o.momentum * m[i] + dt[i];
+          th2[i] = th[i] - o.lr * m2[i];
+        } else {
+          m2[i] = o.beta1 * m[i] + (1 - o.beta1) * dt[i];
+          v2[i] = o.beta2 * v[i] + (1 - o.beta2) * dt[i] * dt[i];
+          th2[i] = th[i] - o.lr * (m2[i] / bc1) / (sqrt(v2[i] / bc2) + o.eps);
+        }
+      }
+      ref_map(k, M, R, th2, W, S, E);
+      for (int i = 0; i < MR; i++) P[i] = sig(th2[i]) * (1 - sig(th2[i]));
+      if (c->op->step_map(c->b->impl, &o, M, R, fold, bt, bw, bs, be, bp, bg, bd, bm, bv,
+                          &c->err))
+        die("step_map", &c->err);
+      struct { phx_buf *b; const double *ref; int n; const char *name; } outs[] = {
+          {bd, dt, MR, "dtheta"}, {bt, th2, MR, "theta"}, {bm, m2, MR, "m"},
+          {bv, v2, MR, "v"},      {bw, W, MR, "W"},       {bs, S, M, "S"},
+          {bp, P, MR, "P"},       {be, E, ME, "E"}};
+      for (size_t i = 0; i < sizeof outs / sizeof outs[0]; i++) {
+        if ((!fold && outs[i].b == be) || (o.kind == PHX_OPT_SGD && outs[i].b == bm) ||
+            (o.kind != PHX_OPT_ADAM && outs[i].b == bv))
+          continue;
+        got = down(c, outs[i].b, (size_t)outs[i].n);
+        snprintf(what, sizeof what, "step_map %s%s %s", kinds[q].name,
+                 fold ? " fold" : "", outs[i].name);
+        cmp(c, what, got, outs[i].ref, (size_t)outs[i].n);
+        free(got);
+      }
+      if (q == 2 && fold) {
+        o.kind = PHX_OPT_LBFGS;
+        expect(c, c->op->step_map(c->b->impl, &o, M, R, fold, bt, bw, bs, be, bp, bg, bd,
+                                  bm, bv, &c->err) != 0,
+               "step_map refuses lbfgs");
+        o.kind = PHX_OPT_ADAM;
+        expect(c, c->op->step_map(c->b->impl, &o, M, R, fold, bt, bw, bs, be, NULL, bg, bd,
+                                  bm, bv, &c->err) != 0,
+               "step_map refuses a missing P");
+      }
+      rel(c, bt); rel(c, bw); rel(c, bs); rel(c, be); rel(c, bp);
+      rel(c, bd); rel(c, bg); rel(c, bm); rel(c, bv);
+    }
+  }
 }
 
 static void test_gather(ctx *c, const phx_consts *k, phx_rng *rng) {
@@ -170,10 +270,15 @@ static void test_gather(ctx *c, const phx_consts *k, phx_rng *rng) {
 /* All four transpose combinations, with offsets and padded leading
  * dimensions, beta 0 (C prefilled with NaN must be overwritten) and 0.3. */
 static void test_gemm(ctx *c, phx_rng *rng) {
-  enum { m = 5, n = 7, kk = 6, PAD = 3, AOFF = 4, BOFF = 2, COFF = 5 };
+  enum { PAD = 3, AOFF = 4, BOFF = 2, COFF = 5 };
+  /* A tiny product, and two between OpenBLAS's threading threshold and
+   * CPU_BLAS_SMALL_MNK, which the backend sums in 2 and 3 slices of k. */
+  static const int sizes[][3] = {{5, 7, 6}, {33, 101, 97}, {20, 30, 1200}};
+  for (size_t z = 0; z < sizeof sizes / sizeof sizes[0]; z++)
   for (int ta = 0; ta <= 1; ta++)
     for (int tb = 0; tb <= 1; tb++)
       for (int bi = 0; bi <= 1; bi++) {
+        const int m = sizes[z][0], n = sizes[z][1], kk = sizes[z][2];
         const double alpha = 0.7, beta = bi ? 0.3 : 0.0;
         int arows = ta ? kk : m, acols = ta ? m : kk, brows = tb ? n : kk, bcols = tb ? kk : n;
         int lda = acols + PAD, ldb = bcols + PAD, ldc = n + PAD;
@@ -203,9 +308,10 @@ static void test_gemm(ctx *c, phx_rng *rng) {
           die("gemm", &c->err);
         double *got = down(c, bc, nc);
         char what[64];
-        snprintf(what, sizeof what, "gemm %c%c beta %.1f", ta ? 'T' : 'N', tb ? 'T' : 'N', beta);
+        snprintf(what, sizeof what, "gemm %c%c beta %.1f %dx%dx%d", ta ? 'T' : 'N',
+                 tb ? 'T' : 'N', beta, m, n, kk);
         cmp(c, what, got, ref, nc); /* also checks padding and offsets untouched */
-        if (ta == 0 && tb == 0 && bi == 0)
+        if (z == 0 && ta == 0 && tb == 0 && bi == 0)
           expect(c, c->op->gemm(c->b->impl, 0, 0, m, n, kk + 50, alpha, ba, AOFF, lda + 50, bb,
                                 BOFF, ldb, beta, bc, COFF, ldc, &c->err) != 0,
                  "gemm refuses operand overrun");
@@ -445,6 +551,8 @@ int main(void) {
     test_loss(&c, k, &rng);
     c.tol = f64 ? 1e-12 : 1e-6;
     test_opt(&c);
+    c.tol = f64 ? 1e-10 : 2e-5;
+    test_step_map(&c, &k, &rng);
     failures += c.failures;
     phx_backend_free(c.b);
   }
