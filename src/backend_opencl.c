@@ -68,6 +68,8 @@ typedef struct phx_cl {
   int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
   int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
   int verbose;
+  cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+  cl_ulong allocated; /* bytes in live buffers (ours, not CLBlast's scratch) */
 } phx_cl;
 
 static const phx_bops opencl_ops;
@@ -302,11 +304,26 @@ static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
   b->type = t;
   b->n = n;
   const size_t bytes = (n ? n : 1) * 4; /* float and int32 are both 4 bytes */
+  /* Some runtimes (Oclgrind, PoCL) grant buffers beyond what the device
+   * reports and fail later or never; refuse up front with a clear message. */
+  if ((c->max_alloc && bytes > c->max_alloc) ||
+      (c->dev.global_mem && c->allocated + bytes > c->dev.global_mem)) {
+    phx_fail(err, PHX_EDEVMEM,
+             "opencl: out of device memory on %s: a %.1f MiB buffer with %.1f MiB in use "
+             "exceeds its limits (largest buffer %.1f MiB, memory %.1f MiB)",
+             c->desc, bytes / 1048576.0, c->allocated / 1048576.0,
+             c->max_alloc / 1048576.0, c->dev.global_mem / 1048576.0);
+    free(b);
+    return NULL;
+  }
   cl_int e;
   b->mem = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   if (e == CL_SUCCESS) {
     e = zero_fill(c, b->mem, bytes);
-    if (e == CL_SUCCESS) return b;
+    if (e == CL_SUCCESS) {
+      c->allocated += bytes;
+      return b;
+    }
     clReleaseMemObject(b->mem);
     cl_error(c, err, e, "clEnqueueWriteBuffer (zero fill)");
   } else {
@@ -320,8 +337,9 @@ static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
 }
 
 static void cl_release(void *impl, phx_buf *b) {
-  (void)impl;
+  phx_cl *c = impl;
   if (!b) return;
+  c->allocated -= (b->n ? b->n : 1) * 4;
   clReleaseMemObject(b->mem);
   free(b);
 }
@@ -733,6 +751,9 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
   }
   c->dev = devs[pick];
   free(devs);
+  if (clGetDeviceInfo(c->dev.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof c->max_alloc,
+                      &c->max_alloc, NULL) != CL_SUCCESS)
+    c->max_alloc = 0;
   c->verbose = verbose;
   phx_cl_describe(&c->dev, c->desc, sizeof c->desc);
   c->wg = floor_pow2(c->dev.max_wg < PHX_WG_MAX ? (c->dev.max_wg ? c->dev.max_wg : 1)

@@ -244,5 +244,18 @@ expect 0 "saved $T/zero.st" -- train --init "$T/zero.st" --epochs 1 --limit 100 
 "$PHX" train --epochs 0 --seed 9 --layers 40 --save "$T/zero3.st" >/dev/null
 cmp -s "$T/zero2.st" "$T/zero3.st" || fail "--epochs 0 with one seed is not reproducible"
 
+# ---- OpenCL failures keep the last good checkpoint ---------------------------
+# Oclgrind reports 128 MiB of device memory: a too-large model is refused
+# with a clear message, and an existing --save file stays as it was.
+if "$PHX" devices 2>/dev/null | grep -q Oclgrind; then
+  cp "$T/zero.st" "$T/keep2.st"
+  expect 1 "out of device memory on Oclgrind" -- train --backend opencl --device oclgrind \
+    --layers 196,200000,10 --epochs 1 --limit 10 --save "$T/zero.st"
+  cmp -s "$T/zero.st" "$T/keep2.st" || fail "device out of memory changed the --save file"
+  expect 1 "no device matches --device 'no-such-gpu'; devices: " -- train --backend opencl \
+    --device no-such-gpu --epochs 1 --save "$T/zero.st"
+  cmp -s "$T/zero.st" "$T/keep2.st" || fail "a missing device changed the --save file"
+fi
+
 echo "$ran command checks, $fails failure(s)"
 [ "$fails" = 0 ]
