@@ -14,6 +14,7 @@
 #include "backend.h"
 #include "phx_config.h"
 #include "rng.h"
+#include "test_util.h"
 
 typedef struct ctx {
   phx_backend *b;
@@ -22,11 +23,6 @@ typedef struct ctx {
   int failures;
   phx_err err;
 } ctx;
-
-static _Noreturn void die(const char *what, const phx_err *e) {
-  fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
-  exit(1);
-}
 
 /* A REAL buffer holding x (n values). */
 static phx_buf *up(ctx *c, size_t n, const double *x) {

@@ -11,13 +11,9 @@
 
 #include "net.h"
 #include "rng.h"
+#include "test_util.h"
 
 enum { NS = 7, B1 = 3 }; /* 7 samples: a batch of 3, then one of 4 */
-
-static _Noreturn void die(const char *what, const phx_err *e) {
-  fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
-  exit(1);
-}
 
 /* Mean loss over the NS samples, and (when grad) the gradient of it left
  * in the net's dtheta: two batches, the second accumulating. */

@@ -5,7 +5,7 @@
  * COUNT_TRAIN COUNT_TEST": an installed MNIST-layout folder (skips when
  * absent), e.g. /usr/share/datasets/fashion-mnist. */
 #define _XOPEN_SOURCE 700
-#include <ftw.h>
+#define TEST_UTIL_TMPDIR
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,28 +14,9 @@
 #include <zlib.h>
 
 #include "phaxcl.h"
-
-static int failures;
-static char dir[256];
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                          \
-    }                                                                      \
-  } while (0)
+#include "test_util.h"
 
 /* ---- generated files --------------------------------------------------------- */
-
-/* dir/name in one of 8 rotating buffers: copy it if kept for long. */
-static char *in_dir(const char *name) {
-  static char buf[8][512];
-  static int next;
-  char *p = buf[next++ % 8];
-  snprintf(p, 512, "%s/%s", dir, name);
-  return p;
-}
 
 static void put_be32(unsigned char *p, uint32_t v) {
   p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16);
@@ -366,11 +347,6 @@ static int folder(const char *path, int ntrain, int ntest) {
   return failures ? 1 : 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
-}
-
 int main(int argc, char **argv) {
   if (argc == 3 && strcmp(argv[1], "--bundled") == 0) return bundled(argv[2]);
   if (argc == 5 && strcmp(argv[1], "--folder") == 0)
@@ -379,19 +355,12 @@ int main(int argc, char **argv) {
     fprintf(stderr, "usage: %s [--bundled DIR | --folder DIR NTRAIN NTEST]\n", argv[0]);
     return 99;
   }
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/phx-idx-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 99;
-  }
+  if (tmpdir_make("idx")) return 99;
   make_pixels();
   test_good();
   test_bad();
   test_new();
   test_dir();
-  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("idx: all checks passed\n");
-  return failures ? 1 : 0;
+  tmpdir_remove();
+  return finish("idx");
 }

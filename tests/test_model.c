@@ -8,16 +8,7 @@
 
 #include "phaxcl.h"
 #include "rng.h"
-
-static int failures;
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                          \
-    }                                                                      \
-  } while (0)
+#include "test_util.h"
 
 /* The defaults are the MODEL.md numbers, exactly. */
 static void test_defaults(void) {
@@ -159,7 +150,5 @@ int main(void) {
   test_checks();
   test_new();
   test_init();
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("model: all checks passed\n");
-  return failures ? 1 : 0;
+  return finish("model");
 }

@@ -2,9 +2,9 @@
  * layout, refusal of every kind of damaged file (with the file named), and
  * atomic saving (a failed save leaves the previous file as it was). */
 #define _XOPEN_SOURCE 700
+#define TEST_UTIL_TMPDIR
 #include <dirent.h>
 #include <float.h>
-#include <ftw.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,28 +15,9 @@
 #include <unistd.h>
 
 #include "phaxcl.h"
-
-static int failures;
-static char dir[256];
-
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
-      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
-      failures++;                                                          \
-    }                                                                      \
-  } while (0)
+#include "test_util.h"
 
 /* ---- file helpers ---------------------------------------------------------- */
-
-/* dir/name in one of 8 rotating buffers: copy it if kept for long. */
-static char *in_dir(const char *name) {
-  static char buf[8][512];
-  static int next;
-  char *p = buf[next++ % 8];
-  snprintf(p, 512, "%s/%s", dir, name);
-  return p;
-}
 
 static unsigned char *read_file(const char *path, size_t *n) {
   FILE *f = fopen(path, "rb");
@@ -80,11 +61,6 @@ static int count_temps(const char *d) {
     if (strstr(e->d_name, ".tmp.")) n++;
   if (dp) closedir(dp);
   return n;
-}
-
-static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw) {
-  (void)sb, (void)flag, (void)ftw;
-  return remove(p);
 }
 
 /* ---- round trip ------------------------------------------------------------ */
@@ -438,17 +414,10 @@ static void test_atomic(void) {
 }
 
 int main(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/phx-st-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(dir)) {
-    perror("mkdtemp");
-    return 99;
-  }
+  if (tmpdir_make("st")) return 99;
   test_round_trip();
   test_damaged();
   test_atomic();
-  nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-  else printf("safetensors: all checks passed\n");
-  return failures ? 1 : 0;
+  tmpdir_remove();
+  return finish("safetensors");
 }

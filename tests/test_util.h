@@ -1,0 +1,99 @@
+/* Helpers shared by the C-path test programs: the failure counter, the
+ * CHECK macros that count failed expectations and go on, aborting on a
+ * library error a test cannot continue from, and the summary at the end.
+ *
+ * A test that works in a temporary folder defines _XOPEN_SOURCE 700 and
+ * TEST_UTIL_TMPDIR before its first #include; it then also gets `dir`,
+ * in_dir(), tmpdir_make() and tmpdir_remove(). */
+#ifndef PHX_TEST_UTIL_H
+#define PHX_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "phaxcl.h"
+
+static int failures;
+
+/* Counts a failure, naming the place and the condition. */
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    if (!(cond)) {                                                         \
+      fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+      failures++;                                                          \
+    }                                                                      \
+  } while (0)
+
+/* Counts a failure, naming the place, with a printf-style message. */
+#define CHECKF(cond, ...)                                         \
+  do {                                                            \
+    if (!(cond)) {                                                \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);        \
+      fprintf(stderr, __VA_ARGS__);                               \
+      fputc('\n', stderr);                                        \
+      failures++;                                                 \
+    }                                                             \
+  } while (0)
+
+/* Aborts the test program on a library error it cannot continue from. */
+static inline void must(phx_status s, const phx_err *err, const char *what) {
+  if (s) {
+    fprintf(stderr, "FAIL %s: %s (%s)\n", what, err->msg, phx_status_name(s));
+    exit(1);
+  }
+}
+
+/* The same for a failure already known, without the status name. */
+static inline _Noreturn void die(const char *what, const phx_err *e) {
+  fprintf(stderr, "FATAL %s: %s\n", what, e->msg);
+  exit(1);
+}
+
+/* The exit status: 1 after any failure (counted on stderr), else 0 with
+ * "NAME: all checks passed" on stdout when name is not NULL. */
+static inline int finish(const char *name) {
+  if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
+  else if (name) printf("%s: all checks passed\n", name);
+  return failures ? 1 : 0;
+}
+
+#ifdef TEST_UTIL_TMPDIR
+#include <ftw.h>
+#include <sys/stat.h>
+
+static char dir[256];
+
+/* dir/name in one of 8 rotating buffers: copy it if kept for long. */
+static inline char *in_dir(const char *name) {
+  static char buf[8][512];
+  static int next;
+  char *p = buf[next++ % 8];
+  snprintf(p, 512, "%s/%s", dir, name);
+  return p;
+}
+
+/* Makes the folder $TMPDIR/phx-TAG-XXXXXX (/tmp without TMPDIR) in dir:
+ * 0, or -1 after saying why. */
+static inline int tmpdir_make(const char *tag) {
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/phx-%s-XXXXXX", tmp && *tmp ? tmp : "/tmp", tag);
+  if (!mkdtemp(dir)) {
+    perror("mkdtemp");
+    return -1;
+  }
+  return 0;
+}
+
+static inline int tmpdir_rm_entry(const char *p, const struct stat *sb, int flag,
+                                  struct FTW *ftw) {
+  (void)sb, (void)flag, (void)ftw;
+  return remove(p);
+}
+
+/* Removes dir and everything in it. */
+static inline void tmpdir_remove(void) {
+  nftw(dir, tmpdir_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+#endif /* TEST_UTIL_TMPDIR */
+
+#endif /* PHX_TEST_UTIL_H */
