@@ -145,16 +145,6 @@ static inline float cpu_tanhf(float x) {
 #define CPU_HTYPE PHX_HOST_F32
 #define CPU_CBLAS_GEMM cblas_sgemm
 #include "cpu_ops.h"
-#undef CPU_REAL
-#undef CPU_HOT
-#undef CPU_SFX
-#undef CPU_EXP
-#undef CPU_LOG
-#undef CPU_SQRT
-#undef CPU_TANH
-#undef CPU_FABS
-#undef CPU_HTYPE
-#undef CPU_CBLAS_GEMM
 
 #define CPU_REAL double
 #define CPU_HOT
@@ -167,16 +157,6 @@ static inline float cpu_tanhf(float x) {
 #define CPU_HTYPE PHX_HOST_F64
 #define CPU_CBLAS_GEMM cblas_dgemm
 #include "cpu_ops.h"
-#undef CPU_REAL
-#undef CPU_HOT
-#undef CPU_SFX
-#undef CPU_EXP
-#undef CPU_LOG
-#undef CPU_SQRT
-#undef CPU_TANH
-#undef CPU_FABS
-#undef CPU_HTYPE
-#undef CPU_CBLAS_GEMM
 
 /* A "c" (float32) or "c64" (float64) backend instance. */
 phx_status phx_backend_cpu_new(int f64, phx_backend **out, phx_err *err) {

@@ -14,6 +14,7 @@
  *   CPU_HOT         attribute for the elementwise hot loops (may be empty)
  *   CPU_INLINE      static inline, forced where the compiler allows, so that
  *                   helpers are compiled into each target clone of CPU_HOT
+ * This file undefines all of them but CPU_INLINE at its end.
  * The formulas are those documented op by op in backend.h. */
 
 #define CPU_CAT2(a, b) a##_##b
@@ -40,6 +41,22 @@ static int FN(need)(const phx_buf *b, phx_btype t, size_t need, const char *what
     int need_rc_ = FN(need)((b), (t), (n), (what), err);      \
     if (need_rc_) return need_rc_;                            \
   } while (0)
+
+/* The buffers every mapping operation checks, in this order: theta and W
+ * (M x R), S (M), then x (M x R) named xname when xname is not NULL; and
+ * with fold, R = 2N+2. */
+static int FN(need_map)(int M, int R, int fold, const phx_buf *theta, const phx_buf *W,
+                        const phx_buf *S, const phx_buf *x, const char *xname,
+                        phx_err *err) {
+  const size_t MR = (size_t)M * R;
+  NEED(theta, PHX_BUF_REAL, MR, "theta");
+  NEED(W, PHX_BUF_REAL, MR, "W");
+  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
+  if (xname) NEED(x, PHX_BUF_REAL, MR, xname);
+  if (fold && (R < 2 || R % 2))
+    return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
+  return 0;
+}
 
 /* Sum of x[0..n) with sixteen independent partial sums (one AVX-512
  * register of float): the order is fixed by the source, so deterministic
@@ -196,15 +213,10 @@ CPU_INLINE CPU_REAL FN(map_row)(const CPU_REAL *tj, CPU_REAL *wj, CPU_REAL *pj,
 CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
                            phx_buf *W, phx_buf *S, phx_buf *E, phx_err *err) {
   const cpu_impl *c = impl;
-  const size_t MR = (size_t)M * R;
   const int N = (R - 2) / 2;
-  NEED(theta, PHX_BUF_REAL, MR, "theta");
-  NEED(W, PHX_BUF_REAL, MR, "W");
-  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
-  if (fold) {
-    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
-    NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
-  }
+  int rc = FN(need_map)(M, R, fold, theta, W, S, NULL, NULL, err);
+  if (rc) return rc;
+  if (fold) NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
   const CPU_REAL gmin = (CPU_REAL)c->gmin, gk = (CPU_REAL)(c->gmin * c->k);
   const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = theta->p;
@@ -226,16 +238,9 @@ CPU_HOT static int FN(map_backward)(void *impl, int M, int R, int fold, const ph
   const cpu_impl *c = impl;
   const size_t MR = (size_t)M * R;
   const int N = (R - 2) / 2;
-  NEED(theta, PHX_BUF_REAL, MR, "theta");
-  NEED(W, PHX_BUF_REAL, MR, "W");
-  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
-  NEED(dtheta, PHX_BUF_REAL, MR, "dtheta");
-  if (fold) {
-    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
-    NEED(dWE, PHX_BUF_REAL, (size_t)M * (N + 1), "dE");
-  } else {
-    NEED(dWE, PHX_BUF_REAL, MR, "dW");
-  }
+  int rc = FN(need_map)(M, R, fold, theta, W, S, dtheta, "dtheta", err);
+  if (rc) return rc;
+  NEED(dWE, PHX_BUF_REAL, fold ? (size_t)M * (N + 1) : MR, fold ? "dE" : "dW");
   const CPU_REAL gk = (CPU_REAL)(c->gmin * c->k);
   const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *g = dWE->p;
@@ -618,14 +623,9 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_optim *o, int M, int R, in
   const cpu_impl *c = impl;
   const size_t MR = (size_t)M * R;
   const int N = (R - 2) / 2;
-  NEED(theta, PHX_BUF_REAL, MR, "theta");
-  NEED(W, PHX_BUF_REAL, MR, "W");
-  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
-  NEED(P, PHX_BUF_REAL, MR, "P");
-  if (fold) {
-    if (R < 2 || R % 2) return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
-    NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
-  }
+  int rc = FN(need_map)(M, R, fold, theta, W, S, P, "P", err);
+  if (rc) return rc;
+  if (fold) NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
   CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *p = P->p;
   CPU_REAL *e = fold ? E->p : NULL;
   if (!o) {
@@ -635,7 +635,7 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_optim *o, int M, int R, in
   NEED(dtheta, PHX_BUF_REAL, MR, "dtheta");
   NEED(dWE, PHX_BUF_REAL, fold ? (size_t)M * (N + 1) : MR, fold ? "dE" : "dW");
   FN(upd) k;
-  int rc = FN(upd_init)(&k, o, MR, m, v, err);
+  rc = FN(upd_init)(&k, o, MR, m, v, err);
   if (rc) return rc;
   const CPU_REAL *g = dWE->p;
   CPU_REAL *dt = dtheta->p, *mv = m ? m->p : NULL, *vv = v ? v->p : NULL;
@@ -678,3 +678,14 @@ static const phx_bops FN(cpu_bops) = {
 #undef FN
 #undef CPU_CAT
 #undef CPU_CAT2
+/* The parameters, so that the file can be included again with others. */
+#undef CPU_REAL
+#undef CPU_HOT
+#undef CPU_SFX
+#undef CPU_EXP
+#undef CPU_LOG
+#undef CPU_SQRT
+#undef CPU_TANH
+#undef CPU_FABS
+#undef CPU_HTYPE
+#undef CPU_CBLAS_GEMM
