@@ -433,14 +433,16 @@ typedef struct karg {
 
 #define KA(v) ((karg){sizeof(v), &(v)})
 
-/* Sets the arguments of kernel id and enqueues `groups` work-groups of
- * c->wg work-items. */
-static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
-                  phx_err *err) {
+/* Sets the arguments of kernel id and enqueues it over a grid of dims
+ * dimensions: global work-items in work-groups of local. Nothing is enqueued
+ * when the grid is empty. */
+static int launch_grid(phx_cl *c, int id, cl_uint dims, const size_t *global,
+                       const size_t *local, const karg *args, int nargs, phx_err *err) {
   if (!c->prog)
     return phx_fail(err, PHX_EINTERNAL, "opencl: %s launched before prepare",
                     kernel_names[id]);
-  if (groups == 0) return PHX_OK;
+  for (cl_uint d = 0; d < dims; d++)
+    if (global[d] == 0) return PHX_OK;
   for (int i = 0; i < nargs; i++) {
     cl_int e = clSetKernelArg(c->k[id], (cl_uint)i, args[i].size, args[i].ptr);
     if (e != CL_SUCCESS) {
@@ -449,9 +451,8 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
       return cl_error(c, err, e, call);
     }
   }
-  const size_t global = groups * c->wg, local = c->wg;
-  cl_int e = clEnqueueNDRangeKernel(c->queue, c->k[id], 1, NULL, &global,
-                                    &local, 0, NULL, NULL);
+  cl_int e = clEnqueueNDRangeKernel(c->queue, c->k[id], dims, NULL, global, local, 0,
+                                    NULL, NULL);
   if (e != CL_SUCCESS) {
     char call[96];
     snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[id]);
@@ -461,31 +462,18 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
   return PHX_OK;
 }
 
+/* Enqueues `groups` work-groups of c->wg work-items. */
+static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
+                  phx_err *err) {
+  const size_t global = groups * c->wg, local = c->wg;
+  return launch_grid(c, id, 1, &global, &local, args, nargs, err);
+}
+
 /* Enqueues a gx x gy grid of single-work-item groups (cl/gemm.cl). */
 static int launch2d(phx_cl *c, int id, size_t gx, size_t gy, const karg *args,
                     int nargs, phx_err *err) {
-  if (!c->prog)
-    return phx_fail(err, PHX_EINTERNAL, "opencl: %s launched before prepare",
-                    kernel_names[id]);
-  if (gx == 0 || gy == 0) return PHX_OK;
-  for (int i = 0; i < nargs; i++) {
-    cl_int e = clSetKernelArg(c->k[id], (cl_uint)i, args[i].size, args[i].ptr);
-    if (e != CL_SUCCESS) {
-      char call[96];
-      snprintf(call, sizeof call, "clSetKernelArg(%s, %d)", kernel_names[id], i);
-      return cl_error(c, err, e, call);
-    }
-  }
   const size_t global[2] = {gx, gy}, local[2] = {1, 1};
-  cl_int e = clEnqueueNDRangeKernel(c->queue, c->k[id], 2, NULL, global, local,
-                                    0, NULL, NULL);
-  if (e != CL_SUCCESS) {
-    char call[96];
-    snprintf(call, sizeof call, "clEnqueueNDRangeKernel(%s)", kernel_names[id]);
-    return cl_error(c, err, e, call);
-  }
-  c->launches++;
-  return PHX_OK;
+  return launch_grid(c, id, 2, global, local, args, nargs, err);
 }
 
 /* Work-groups to cover `items` with one work-item each. */
