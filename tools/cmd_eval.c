@@ -63,6 +63,16 @@ static int load_inputs(const phx_cli *c, int want_train, phx_model **m, phx_data
   return phx_cli_check_data(phx_model_get_opts(*m), *d, phx_cli_data_dir(c), what);
 }
 
+/* Adds the backend and device to o, prints it on one line and frees it. */
+static void put_json(cJSON *o, const phx_backend *b) {
+  cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+  cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+  char *txt = cJSON_PrintUnformatted(o);
+  if (txt) puts(txt);
+  free(txt);
+  cJSON_Delete(o);
+}
+
 /* Prints the evaluation as text or JSON. */
 static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
                        const int64_t *conf, int k) {
@@ -80,12 +90,7 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
         cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[(size_t)i * k + j]));
       cJSON_AddItemToArray(rows, row);
     }
-    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
-    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
-    char *txt = cJSON_PrintUnformatted(o);
-    if (txt) puts(txt);
-    free(txt);
-    cJSON_Delete(o);
+    put_json(o, b);
     return;
   }
   long correct = lround(r->accuracy * r->count);
@@ -166,12 +171,7 @@ int phx_cmd_grad(int argc, char **argv) {
       for (int l = 0; l < mo->nlayers; l++)
         cJSON_AddItemToArray(norms, cJSON_CreateNumber(layer_norm(g, l)));
       cJSON_AddStringToObject(o, "out", c.out);
-      cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
-      cJSON_AddStringToObject(o, "device", phx_backend_device(b));
-      char *txt = cJSON_PrintUnformatted(o);
-      if (txt) puts(txt);
-      free(txt);
-      cJSON_Delete(o);
+      put_json(o, b);
     } else {
       printf("loss %.9g over %d samples\n", loss, n);
       for (int l = 0; l < mo->nlayers; l++)
