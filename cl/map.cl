@@ -110,3 +110,127 @@ __kernel void phx_map_backward(const int M, const int R, const int fold,
     GSTORE(phx_dtheta_v(GLOAD(d + r), dot, sj, GLOAD(th + r)), out + r);
   for (int q = r; q < R; q++) out[q] = phx_dtheta(d[q], dot, sj, th[q]);
 }
+
+/* step_map (backend.h): map_backward, the optimizer step and map_forward
+ * of one row in one pass, one work-item per row as above. kind: -1 map
+ * only, 0 SGD, 1 momentum, 2 Adam. o = (lr, mu, b1, 1-b1, b2, 1-b2, rb2,
+ * eps); for Adam o.s0 is lr / (1 - b1^t). P holds s (1 - s) of theta as
+ * this kernel last wrote it, so the backward part needs no exp. */
+
+/* One element (T float) or one vector (T GVEC) at t: dtheta from dW, P and
+ * the row's dot, the step on theta (and m, v), then the map of the new
+ * theta: writes P and returns g / gmin. m and v are touched only by the
+ * kinds that own them (the host may pass theta for them). */
+#define PHX_STEP_ELEM(NAME, T, LD, ST)                                      \
+  T NAME(const int kind, const float8 o, const float dot, const float f,    \
+         const T dw, __global float *t, __global float *dt,                 \
+         __global float *m, __global float *v, __global float *p) {        \
+    T th = LD(t);                                                           \
+    if (kind >= 0) {                                                        \
+      const T g = f * LD(p) * (dw - dot);                                   \
+      ST(g, dt);                                                            \
+      if (kind == 0) {                                                      \
+        th -= o.s0 * g;                                                     \
+      } else if (kind == 1) {                                               \
+        const T mi = o.s1 * LD(m) + g;                                      \
+        ST(mi, m);                                                          \
+        th -= o.s0 * mi;                                                    \
+      } else {                                                              \
+        const T mi = o.s2 * LD(m) + o.s3 * g;                               \
+        const T vi = o.s4 * LD(v) + o.s5 * g * g;                           \
+        ST(mi, m);                                                          \
+        ST(vi, v);                                                          \
+        th -= o.s0 * mi / (sqrt(vi) * o.s6 + o.s7);                         \
+      }                                                                     \
+      ST(th, t);                                                            \
+    }                                                                       \
+    /* s (1 - s) as s s e, as the C path forms it (no cancellation near  \
+     * s = 1); fmin keeps e = inf (theta < -88) from giving 0 * inf */     \
+    const T e = exp(-th), s = 1.0f / (1.0f + e);                            \
+    ST(s * s * fmin(e, FLT_MAX), p);                                        \
+    return 1.0f + PHX_K * s;                                                \
+  }
+
+#define PHX_LD1(p) (*(p))
+#define PHX_ST1(x, p) (*(p) = (x))
+PHX_STEP_ELEM(phx_step_1, float, PHX_LD1, PHX_ST1)
+PHX_STEP_ELEM(phx_step_v, GVEC, GLOAD, GSTORE)
+
+/* n consecutive elements whose dW is sign * d[i]: g / gmin into w, summed
+ * lane-wise into *accv; returns the sum of the scalar tail. */
+float phx_step_seg(const int kind, const float8 o, const float dot,
+                   const float f, const int n, const float sign,
+                   __global const float *d, __global float *t,
+                   __global float *dt, __global float *m, __global float *v,
+                   __global float *p, __global float *w, GVEC *accv) {
+  int i = 0;
+  for (; i + PHX_GV <= n; i += PHX_GV) {
+    const GVEC dw = kind >= 0 ? sign * GLOAD(d + i) : (GVEC)(0.0f);
+    const GVEC g = phx_step_v(kind, o, dot, f, dw, t + i, dt + i, m + i, v + i, p + i);
+    *accv += g;
+    GSTORE(g, w + i);
+  }
+  float tail = 0.0f;
+  for (; i < n; i++) {
+    const float dw = kind >= 0 ? sign * d[i] : 0.0f;
+    const float g = phx_step_1(kind, o, dot, f, dw, t + i, dt + i, m + i, v + i, p + i);
+    tail += g;
+    w[i] = g;
+  }
+  return tail;
+}
+
+/* Unused buffers (dWE, dtheta, m, v in map-only mode; m, v for SGD; E when
+ * fold == 0) may be any buffer: they are never touched. */
+__kernel void phx_step_map(const int M, const int R, const int fold,
+                           const int kind, const float8 o,
+                           __global float *theta, __global float *W,
+                           __global float *S, __global float *E,
+                           __global float *P, __global const float *dWE,
+                           __global float *dtheta, __global float *m,
+                           __global float *v) {
+  const int j = (int)get_global_id(0);
+  if (j >= M) return;
+  const int N = (R - 2) / 2;
+  const size_t off = (size_t)j * R;
+  __global float *th = theta + off, *w = W + off, *p = P + off;
+  __global float *dt = dtheta + off, *mj = m + off, *vj = v + off;
+  __global float *e = E + (size_t)j * (N + 1);
+  __global const float *d = dWE + (size_t)j * (fold ? N + 1 : R);
+  float dot = 0.0f, f = 0.0f;
+  if (kind >= 0) {
+    /* sum_q dW_q W_q; when fold, the same as the dot of dE with E */
+    __global const float *x = fold ? e : w;
+    const int n = fold ? N + 1 : R;
+    GVEC accv = (GVEC)(0.0f);
+    int r = 0;
+    for (; r + PHX_GV <= n; r += PHX_GV) accv += GLOAD(d + r) * GLOAD(x + r);
+    dot = GSUM(accv);
+    for (int q = r; q < n; q++) dot += d[q] * x[q];
+    f = (PHX_GMIN * PHX_K) / S[j];
+  }
+  GVEC accv = (GVEC)(0.0f);
+  float tail;
+  if (fold) {
+    /* dW = [h d0, -h d0, d[1..N], -d[1..N]] (h = vdd/2) */
+    const float d0 = kind >= 0 ? PHX_HALF * d[0] : 0.0f;
+    w[0] = phx_step_1(kind, o, dot, f, d0, th, dt, mj, vj, p);
+    w[1] = phx_step_1(kind, o, dot, f, -d0, th + 1, dt + 1, mj + 1, vj + 1, p + 1);
+    tail = w[0] + w[1];
+    tail += phx_step_seg(kind, o, dot, f, N, 1.0f, d + 1, th + 2, dt + 2, mj + 2,
+                         vj + 2, p + 2, w + 2, &accv);
+    tail += phx_step_seg(kind, o, dot, f, N, -1.0f, d + 1, th + 2 + N, dt + 2 + N,
+                         mj + 2 + N, vj + 2 + N, p + 2 + N, w + 2 + N, &accv);
+  } else {
+    tail = phx_step_seg(kind, o, dot, f, R, 1.0f, d, th, dt, mj, vj, p, w, &accv);
+  }
+  const float sum = GSUM(accv) + tail;
+  int r = 0;
+  for (; r + PHX_GV <= R; r += PHX_GV) GSTORE(GLOAD(w + r) / sum, w + r);
+  for (int q = r; q < R; q++) w[q] = w[q] / sum;
+  S[j] = PHX_GMIN * sum;
+  if (fold) {
+    e[0] = PHX_HALF * (w[0] - w[1]);
+    for (int i = 1; i <= N; i++) e[i] = w[1 + i] - w[1 + N + i];
+  }
+}

@@ -19,6 +19,7 @@
 #define PHX_KERNELS(X)                          \
   X(K_MAP_FORWARD, "phx_map_forward")           \
   X(K_MAP_BACKWARD, "phx_map_backward")         \
+  X(K_STEP_MAP, "phx_step_map")                 \
   X(K_GATHER_INPUT, "phx_gather_input")         \
   X(K_ACTIVATE, "phx_activate")                 \
   X(K_ACTIVATE_BACKWARD, "phx_activate_backward") \
@@ -603,6 +604,64 @@ static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
   }
 }
 
+/* map_backward + opt_step + map_forward in one launch (see backend.h and
+ * cl/map.cl): saves two launches per layer and step, which dominate small
+ * nets on CPU devices. */
+static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
+                       phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E, phx_buf *P,
+                       const phx_buf *dWE, phx_buf *dtheta, phx_buf *m, phx_buf *v,
+                       phx_err *err) {
+  phx_cl *c = impl;
+  if (!P || (fold && !E))
+    return phx_fail(err, PHX_EINVAL, "opencl: step_map without its %s buffer",
+                    P ? "E" : "P");
+  cl_int kind = -1;
+  cl_float8 k = {{0}};
+  if (o) {
+    if (!dWE || !dtheta)
+      return phx_fail(err, PHX_EINVAL, "opencl: step_map without dW or dtheta");
+    k.s[0] = (cl_float)o->lr;
+    switch (o->kind) {
+      case PHX_OPT_SGD: kind = 0; break;
+      case PHX_OPT_MOMENTUM:
+        if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
+        kind = 1;
+        k.s[1] = (cl_float)o->momentum;
+        break;
+      case PHX_OPT_ADAM: {
+        if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
+        if (o->t < 1)
+          return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
+        /* the constants as the C path narrows them, so both agree closely */
+        const double bc1 = 1 - pow(o->beta1, (double)o->t);
+        const double bc2 = 1 - pow(o->beta2, (double)o->t);
+        kind = 2;
+        k.s[0] = (cl_float)(o->lr / bc1);
+        k.s[2] = (cl_float)o->beta1;
+        k.s[3] = (cl_float)(1 - o->beta1);
+        k.s[4] = (cl_float)o->beta2;
+        k.s[5] = (cl_float)(1 - o->beta2);
+        k.s[6] = (cl_float)(1 / sqrt(bc2));
+        k.s[7] = (cl_float)o->eps;
+        break;
+      }
+      default:
+        return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no fused step",
+                        (int)o->kind);
+    }
+  }
+  /* buffers the kind does not use are never touched: any valid one will do */
+  cl_mem e = fold ? E->mem : W->mem;
+  cl_mem d = o ? dWE->mem : theta->mem, dt = o ? dtheta->mem : theta->mem;
+  cl_mem mm = m && kind >= 1 ? m->mem : theta->mem;
+  cl_mem vv = v && kind == 2 ? v->mem : theta->mem;
+  cl_int nm = M, r = R, f = fold ? 1 : 0;
+  const karg a[] = {KA(nm),       KA(r),      KA(f),      KA(kind), KA(k),
+                    KA(theta->mem), KA(W->mem), KA(S->mem), KA(e),    KA(P->mem),
+                    KA(d),        KA(dt),     KA(mm),     KA(vv)};
+  return launch2d(c, K_STEP_MAP, (size_t)M, 1, a, 14, err);
+}
+
 /* ---- matrix products (CLBlast) ---- */
 
 static int clblast_error(const phx_cl *c, phx_err *err, CLBlastStatusCode st,
@@ -705,6 +764,7 @@ static const phx_bops opencl_ops = {
     .activate_backward = cl_activate_backward,
     .loss = cl_loss,
     .opt_step = cl_opt_step,
+    .step_map = cl_step_map,
 };
 
 /* ---- construction ---- */

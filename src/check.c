@@ -362,6 +362,64 @@ static int check_opt(ck *k, phx_err *err) {
   return s;
 }
 
+/* The fused step_map against the C path's, plain and folded: the map-only
+ * mode from random theta, then one step of each optimizer from that map
+ * (dtheta, the new theta and state, and the new W, S, E and P). */
+static int check_step_map(ck *k, phx_err *err) {
+  const int M = k->sz.M, N = k->sz.N, R = 2 * N + 2;
+  const size_t MR = (size_t)M * R, ME = (size_t)M * (N + 1);
+  pair th = {0}, W = {0}, S = {0}, E = {0}, Pm = {0}, dW = {0}, dt = {0}, m = {0}, v = {0};
+  int s = 0;
+  if (!s) s = pair_alloc(k, &th, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &W, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &S, PHX_BUF_REAL, (size_t)M, err);
+  if (!s) s = pair_alloc(k, &E, PHX_BUF_REAL, ME, err);
+  if (!s) s = pair_alloc(k, &Pm, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &dW, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &dt, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &m, PHX_BUF_REAL, MR, err);
+  if (!s) s = pair_alloc(k, &v, PHX_BUF_REAL, MR, err);
+  static const char *kinds[] = {"map", "sgd", "momentum", "adam"};
+  for (int fold = 0; fold <= 1 && !s; fold++) {
+    for (int kind = -1; kind < 3 && !s; kind++) {
+      phx_optim o = {(phx_optimizer)(kind < 0 ? 0 : kind), 0.05, 0.9, 0.9, 0.999, 1e-8, 2};
+      const phx_optim *op = kind < 0 ? NULL : &o;
+      /* the state a step starts from: both sides map the same theta */
+      if (!s) s = pair_random(k, &th, -4, 4, err);
+      CALL2(step_map, NULL, M, R, fold, P(th), P(W), P(S), P(E), P(Pm), NULL, NULL, NULL,
+            NULL, err);
+      if (kind >= 0) {
+        if (!s) s = pair_random(k, &dW, -1, 1, err); /* dE in its first M(N+1) */
+        if (!s) s = pair_random(k, &m, -0.1, 0.1, err);
+        if (!s) s = pair_random(k, &v, 0, 0.01, err);
+        CALL2(step_map, op, M, R, fold, P(th), P(W), P(S), P(E), P(Pm), P(dW), P(dt), P(m),
+              P(v), err);
+      }
+      /* element maps from identical theta are TOL_ELEM; all after a sum,
+       * or a difference of W (E), TOL_SUM */
+      const double tol = kind < 0 ? TOL_ELEM : TOL_SUM;
+      struct {
+        const char *field;
+        pair *p;
+        int when;
+      } out[] = {{"dtheta", &dt, kind >= 0},  {"theta", &th, kind >= 0},
+                 {"m", &m, kind >= 1},        {"v", &v, kind == 2},
+                 {"W", &W, 1},                {"S", &S, 1},
+                 {"E", &E, fold},             {"P", &Pm, 1}};
+      for (size_t i = 0; i < sizeof out / sizeof out[0] && !s; i++) {
+        if (!out[i].when) continue;
+        char name[64];
+        snprintf(name, sizeof name, "step_map(%s%s).%s", kinds[kind + 1],
+                 fold ? ",fold" : "", out[i].field);
+        s = compare(k, name, out[i].p, out[i].p == &E ? TOL_SUM : tol, 0, err);
+      }
+    }
+  }
+  pair *all[] = {&th, &W, &S, &E, &Pm, &dW, &dt, &m, &v};
+  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(k, all[i]);
+  return s;
+}
+
 /* A three-layer network on random data: two accumulated batches, the
  * gradient of every layer, then one Adam step. */
 static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err *err) {
@@ -470,6 +528,7 @@ static int check_device(ck *k, uint64_t seed, phx_err *err) {
   if (!s) s = check_loss(k, &c, PHX_LOSS_CE, err);
   if (!s) s = check_loss(k, &c, PHX_LOSS_MSE, err);
   if (!s) s = check_opt(k, err);
+  if (!s && k->cl->ops->step_map && k->ref->ops->step_map) s = check_step_map(k, err);
   if (!s) s = check_pass(k, &mo, seed, err);
   return s;
 }
