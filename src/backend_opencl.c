@@ -563,6 +563,18 @@ static int cl_loss(void *impl, int B, int M, const phx_buf *U,
   return launch(c, K_LOSS, groups_for(c, (size_t)B), a, 12, err);
 }
 
+/* Adam's bias-corrected step lr / (1 - b1^t) and 1 / sqrt(1 - b2^t), narrowed
+ * to float as the C path does, after checking its state and step count;
+ * shared by the plain and the fused step. */
+static int adam_scales(const phx_optim *o, const phx_buf *m, const phx_buf *v,
+                       cl_float *step, cl_float *rb2, phx_err *err) {
+  if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
+  if (o->t < 1) return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
+  *step = (cl_float)(o->lr / (1 - pow(o->beta1, (double)o->t)));
+  *rb2 = (cl_float)(1 / sqrt(1 - pow(o->beta2, (double)o->t)));
+  return PHX_OK;
+}
+
 static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
                        const phx_buf *grad, phx_buf *m, phx_buf *v,
                        phx_err *err) {
@@ -585,12 +597,9 @@ static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
       return launch(c, K_MOMENTUM, g, a, 6, err);
     }
     case PHX_OPT_ADAM: {
-      if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
-      if (o->t < 1)
-        return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
-      const double bc1 = 1 - pow(o->beta1, (double)o->t);
-      const double bc2 = 1 - pow(o->beta2, (double)o->t);
-      cl_float step = (cl_float)(o->lr / bc1), rb2 = (cl_float)(1 / sqrt(bc2));
+      cl_float step, rb2;
+      s = adam_scales(o, m, v, &step, &rb2, err);
+      if (s) return s;
       cl_float b1 = (cl_float)o->beta1, b2 = (cl_float)o->beta2;
       cl_float eps = (cl_float)o->eps;
       const karg a[] = {KA(nn), KA(step), KA(rb2), KA(b1), KA(b2), KA(eps),
@@ -629,19 +638,13 @@ static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
         k.s[1] = (cl_float)o->momentum;
         break;
       case PHX_OPT_ADAM: {
-        if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
-        if (o->t < 1)
-          return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
-        /* the constants as the C path narrows them, so both agree closely */
-        const double bc1 = 1 - pow(o->beta1, (double)o->t);
-        const double bc2 = 1 - pow(o->beta2, (double)o->t);
+        int s = adam_scales(o, m, v, &k.s[0], &k.s[6], err);
+        if (s) return s;
         kind = 2;
-        k.s[0] = (cl_float)(o->lr / bc1);
         k.s[2] = (cl_float)o->beta1;
         k.s[3] = (cl_float)(1 - o->beta1);
         k.s[4] = (cl_float)o->beta2;
         k.s[5] = (cl_float)(1 - o->beta2);
-        k.s[6] = (cl_float)(1 / sqrt(bc2));
         k.s[7] = (cl_float)o->eps;
         break;
       }

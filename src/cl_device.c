@@ -49,23 +49,26 @@ const char *phx_cl_errname(cl_int e) {
   }
 }
 
-/* Reads a string property, always NUL-terminated, trailing spaces cut. */
-static void plat_str(cl_platform_id p, cl_platform_info what, char *buf,
-                     size_t size) {
-  buf[0] = 0;
-  if (clGetPlatformInfo(p, what, size - 1, buf, NULL) != CL_SUCCESS) buf[0] = 0;
+/* Ends a queried string: empty when the query failed, always
+ * NUL-terminated, trailing spaces cut. */
+static void finish_str(cl_int rc, char *buf, size_t size) {
+  if (rc != CL_SUCCESS) buf[0] = 0;
   buf[size - 1] = 0;
   for (size_t l = strlen(buf); l > 0 && isspace((unsigned char)buf[l - 1]);)
     buf[--l] = 0;
 }
 
+/* A platform / device string property (see finish_str). */
+static void plat_str(cl_platform_id p, cl_platform_info what, char *buf,
+                     size_t size) {
+  buf[0] = 0;
+  finish_str(clGetPlatformInfo(p, what, size - 1, buf, NULL), buf, size);
+}
+
 static void dev_str(cl_device_id d, cl_device_info what, char *buf,
                     size_t size) {
   buf[0] = 0;
-  if (clGetDeviceInfo(d, what, size - 1, buf, NULL) != CL_SUCCESS) buf[0] = 0;
-  buf[size - 1] = 0;
-  for (size_t l = strlen(buf); l > 0 && isspace((unsigned char)buf[l - 1]);)
-    buf[--l] = 0;
+  finish_str(clGetDeviceInfo(d, what, size - 1, buf, NULL), buf, size);
 }
 
 static phx_cl_class classify(const phx_cl_dev *d) {
