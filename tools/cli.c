@@ -3,6 +3,8 @@
  * find the data, open backends and resolve --layers against the data. */
 #include "cli.h"
 
+#include <cjson/cJSON.h>
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -47,6 +49,15 @@ int phx_cli_fail(int status, const char *fmt, ...) {
 
 int phx_cli_err(const phx_err *err) {
   return phx_cli_fail(PHX_EXIT_RUN, "%s", err->msg[0] ? err->msg : phx_strerror(err->status));
+}
+
+int phx_cli_print_json(cJSON *j) {
+  char *txt = j ? cJSON_PrintUnformatted(j) : NULL;
+  cJSON_Delete(j);
+  if (!txt) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  puts(txt);
+  free(txt);
+  return PHX_EXIT_OK;
 }
 
 /* A whole-string decimal integer in [lo, hi]; no signs, no spaces. */

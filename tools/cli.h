@@ -89,6 +89,11 @@ int phx_cli_fail(int status, const char *fmt, ...)
 /* Prints a library error and returns 1. */
 int phx_cli_err(const phx_err *err);
 
+/* Prints a JSON value on one line of stdout and frees it. Returns 0, or
+ * PHX_EXIT_RUN after "phaxcl: out of memory" when it cannot be printed. */
+struct cJSON;
+int phx_cli_print_json(struct cJSON *j);
+
 /* --data, or the bundled data set (install prefix, then source tree). */
 const char *phx_cli_data_dir(const phx_cli *c);
 /* Loads --data (train and test sets; test may be left NULL by passing

@@ -95,10 +95,7 @@ static void print_result(const phx_cli *c, const task *t, const char *sizes,
     cJSON_AddNumberToObject(o, "gflops", gflops);
     cJSON_AddNumberToObject(o, "sgemm_gflops", sgemm);
     if (lps >= 0) cJSON_AddNumberToObject(o, "launches_per_step", lps);
-    char *txt = cJSON_PrintUnformatted(o);
-    if (txt) puts(txt);
-    free(txt);
-    cJSON_Delete(o);
+    phx_cli_print_json(o);
   } else {
     char l[32] = "-";
     if (lps >= 0) snprintf(l, sizeof l, "%.1f", lps);
@@ -115,10 +112,7 @@ static void print_skip(const phx_cli *c, const task *t, const char *why) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", t->name);
     cJSON_AddStringToObject(o, "skipped", why);
-    char *txt = cJSON_PrintUnformatted(o);
-    if (txt) puts(txt);
-    free(txt);
-    cJSON_Delete(o);
+    phx_cli_print_json(o);
   } else {
     printf("%-8s skipped: %s\n", t->name, why);
   }

@@ -67,10 +67,7 @@ static int load_inputs(const phx_cli *c, int want_train, phx_model **m, phx_data
 static void put_json(cJSON *o, const phx_backend *b) {
   cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
   cJSON_AddStringToObject(o, "device", phx_backend_device(b));
-  char *txt = cJSON_PrintUnformatted(o);
-  if (txt) puts(txt);
-  free(txt);
-  cJSON_Delete(o);
+  phx_cli_print_json(o);
 }
 
 /* Prints the evaluation as text or JSON. */

@@ -72,10 +72,7 @@ static void print_json(const char *path, const phx_model *m) {
     cJSON_AddItemToArray(layers, x);
   }
   cJSON_AddNumberToObject(j, "parameters", (double)total);
-  char *txt = cJSON_PrintUnformatted(j);
-  if (txt) puts(txt);
-  free(txt);
-  cJSON_Delete(j);
+  phx_cli_print_json(j);
 }
 
 /* The model as text. */

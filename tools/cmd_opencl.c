@@ -21,15 +21,6 @@ static const phx_cli_spec devices_spec = {
     "\n"
     "  --json   one JSON array of device objects\n"};
 
-/* Prints one JSON document and frees it. */
-static int print_json(cJSON *j) {
-  char *s = cJSON_PrintUnformatted(j);
-  cJSON_Delete(j);
-  if (!s) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
-  puts(s);
-  free(s);
-  return PHX_EXIT_OK;
-}
 
 /* Lists the devices (table or JSON). */
 int phx_cmd_devices(int argc, char **argv) {
@@ -64,7 +55,7 @@ int phx_cmd_devices(int argc, char **argv) {
       cJSON_AddItemToArray(arr, o);
     }
     phx_devices_free(d);
-    return arr ? print_json(arr) : phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+    return phx_cli_print_json(arr);
   }
   printf("  %-5s %-11s %-40s %-24s %4s %10s  %-30s %s\n", "id", "type", "device",
          "platform / vendor", "CUs", "memory", "OpenCL C", "fp64");
@@ -116,7 +107,7 @@ static void check_row(const phx_check_row *r, void *user) {
     cJSON_AddNumberToObject(j, "nmse", r->nmse);
     cJSON_AddNumberToObject(j, "nmse_limit", r->tol_nmse);
     cJSON_AddBoolToObject(j, "pass", r->pass);
-    print_json(j);
+    phx_cli_print_json(j);
   } else {
     printf("%-30s %-40.40s %11.3e %11.3e %11.3e %9.0e  %s\n", r->op, r->device,
            r->max_abs, r->max_rel, r->nmse, r->tol_nmse, r->pass ? "pass" : "FAIL");

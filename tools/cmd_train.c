@@ -103,10 +103,7 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
       cJSON_AddNullToObject(o, "test_acc");
     }
     cJSON_AddNumberToObject(o, "seconds", s->seconds);
-    char *txt = cJSON_PrintUnformatted(o);
-    if (txt) puts(txt);
-    free(txt);
-    cJSON_Delete(o);
+    phx_cli_print_json(o);
   } else {
     char test[32] = "     -";
     if (s->test_acc >= 0) snprintf(test, sizeof test, "%6.2f %%", 100.0 * s->test_acc);
@@ -198,10 +195,7 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
     if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
     if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
     else cJSON_AddNullToObject(o, "saved");
-    char *txt = cJSON_PrintUnformatted(o);
-    if (txt) puts(txt);
-    free(txt);
-    cJSON_Delete(o);
+    phx_cli_print_json(o);
   } else {
     if (b) printf("model %s on backend %s: %s\n", sz, phx_backend_name(b), phx_backend_device(b));
     else printf("model %s initialised (seed %llu)\n", sz, (unsigned long long)c->seed);
