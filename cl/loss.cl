@@ -1,4 +1,4 @@
-/* The loss of MODEL.md on the network outputs o = U[b][2+j], one work-item
+/* The loss of docs/model.md on the network outputs o = U[b][2+j], one work-item
  * per sample (the sum over outputs runs in a fixed order). Targets are
  * +vdd/2 for the true class and -vdd/2 for the others. */
 

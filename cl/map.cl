@@ -1,4 +1,4 @@
-/* The conductance mapping of MODEL.md, one work-item per crossbar column j
+/* The conductance mapping of docs/model.md, one work-item per crossbar column j
  * (row j of theta), launched as single-work-item groups: theta -> g ->
  * W = g / S, and its backward pass. Rows run in explicit vectors of PHX_GV
  * (GVEC, GLOAD from gemm.cl) so that exp vectorises on CPU devices; each

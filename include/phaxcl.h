@@ -57,7 +57,7 @@ typedef struct phx_err {
 
 typedef enum { PHX_LOSS_CE = 0, PHX_LOSS_MSE = 1 } phx_loss;
 
-/* Model options (MODEL.md). sizes[0] is the input count, sizes[nlayers] the
+/* Model options (docs/model.md). sizes[0] is the input count, sizes[nlayers] the
  * class count. c and d are the inverted / non-inverted VTC fits
  * o = a1 + a2 * tanh(a4 * (z - a3)). */
 typedef struct phx_model_opts {
@@ -71,7 +71,7 @@ typedef struct phx_model_opts {
   phx_loss loss;
 } phx_model_opts;
 
-/* Fills MODEL.md defaults: 196-100-10, vdd 0.5, gmin 0.12 uS, ratio 8.33,
+/* Fills docs/model.md defaults: 196-100-10, vdd 0.5, gmin 0.12 uS, ratio 8.33,
  * the 90 nm inverter fits, cross-entropy. */
 void phx_model_opts_default(phx_model_opts *o);
 /* Checks ranges and sizes; message names the offending option. */
@@ -86,7 +86,7 @@ void phx_model_free(phx_model *m);
  * every backend and platform). */
 void phx_model_init(phx_model *m, uint64_t seed);
 const phx_model_opts *phx_model_get_opts(const phx_model *m);
-/* Layer l's theta, row-major M x R (R = 2N+2, rows in MODEL.md order). */
+/* Layer l's theta, row-major M x R (R = 2N+2, rows in docs/model.md order). */
 float *phx_model_theta(phx_model *m, int l);
 const float *phx_model_theta_const(const phx_model *m, int l);
 int phx_model_rows(const phx_model *m, int l); /* M */

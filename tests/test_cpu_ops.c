@@ -1,6 +1,6 @@
 /* Every operation of the C backends ("c" float32 and "c64" float64) against
  * a plain double-precision reference written here from the formulas of
- * backend.h and MODEL.md: the mapping and its backward pass (folded and
+ * backend.h and docs/model.md: the mapping and its backward pass (folded and
  * not), the input gather, gemm in all four transpose combinations with
  * offsets, both VTCs and their derivatives, both losses (including the
  * clamped region of cross-entropy and argmax ties), the optimizer steps

@@ -10,7 +10,7 @@
 #include "rng.h"
 #include "test_util.h"
 
-/* The defaults are the MODEL.md numbers, exactly. */
+/* The defaults are the docs/model.md numbers, exactly. */
 static void test_defaults(void) {
   phx_model_opts o;
   memset(&o, 0xab, sizeof o);

@@ -10,7 +10,7 @@ length of a single literal), and a table lists the files by base name in the
 order given: the order the program concatenates them.
 
 With --clblast: the CLBlast parameter files (data/clblast/*.txt), for
-src/cl_tune.c: a table of base names and texts, again one literal per line,
+src/opencl/cl_tune.c: a table of base names and texts, again one literal per line,
 ended by a {0, 0} entry.
 """
 import os

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch CPU reference of the phaxcl circuit model (docs: MODEL.md), for
+"""PyTorch CPU reference of the phaxcl circuit model (docs/model.md), for
 the benchmark: the same network, initialisation distribution, loss (binary
 cross-entropy on the rescaled inverter outputs, or squared error), Adam and
 batch size, in float32 with a fixed thread count. Reads MNIST-layout IDX

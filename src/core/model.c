@@ -17,7 +17,7 @@ struct phx_model {
   float *data;
 };
 
-/* MODEL.md defaults, so every caller starts from the same circuit. */
+/* docs/model.md defaults, so every caller starts from the same circuit. */
 void phx_model_opts_default(phx_model_opts *o) {
   static const double c[4] = {-0.0012, -0.2483, -0.0235, 31.7581};
   static const double d[4] = {-0.0011, 0.2490, -0.0203, 193.0602};
