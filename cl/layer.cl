@@ -5,16 +5,21 @@
 /* V (B x (N+1)): V[b][0] = 1, V[b][1+i] = (X[idx[ioff+b]][i] - 0.5) vdd.
  * One work-item per sample and PHX_GV inputs, as in phx_activate. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
-void phx_gather_input(const int N, const int B, __global const float *X,
-                      __global const int *idx, const uint ioff,
-                      __global float *V) {
+void phx_gather_input(const int N, const int B, const int count,
+                      __global const float *X, __global const int *idx,
+                      const uint ioff, __global float *V) {
   const uint g = (uint)get_global_id(0);
   const uint chunks = ((uint)N + PHX_GV - 1) / PHX_GV;
   if (g >= (uint)B * chunks) return;
   const uint b = g / chunks, i0 = (g - b * chunks) * PHX_GV; /* no %: see common.cl */
-  __global const float *x = X + (size_t)idx[ioff + b] * (size_t)N;
+  const int s = idx[ioff + b];
   __global float *v = V + (size_t)b * ((size_t)N + 1) + 1;
   if (i0 == 0) v[-1] = 1.0f;
+  if ((uint)s >= (uint)count) { /* outside X: NaN, never a stray read */
+    for (int i = (int)i0; i < N && i < (int)i0 + PHX_GV; i++) v[i] = NAN;
+    return;
+  }
+  __global const float *x = X + (size_t)s * (size_t)N;
   if (i0 + PHX_GV <= (uint)N) {
     GSTORE((GLOAD(x + i0) - 0.5f) * PHX_VDD, v + i0);
   } else {

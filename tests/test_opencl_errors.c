@@ -91,7 +91,7 @@ static phx_status prepare_on(const phx_cl_dev *d, phx_err *err) {
     phx_model_opts_default(&mo);
     phx_consts c;
     phx_consts_from_opts(&c, &mo);
-    s = (phx_status)b->ops->prepare(b->impl, &c, err);
+    s = phx_backend_prepare(b, &c, err);
   }
   phx_backend_free(b);
   return s;

@@ -48,11 +48,8 @@ static const char *const kernel_names[K_COUNT] = {
  * cannot run it (always a power of two, fixed for a program's life). */
 #define PHX_WG_MAX 64
 
-struct phx_buf {
-  cl_mem mem;
-  phx_btype type;
-  size_t n;
-};
+/* Buffers are phx_buf (backend.h) whose p is the cl_mem. */
+#define MEM(b) ((cl_mem)(b)->p)
 
 typedef struct phx_cl {
   phx_cl_dev dev;
@@ -318,14 +315,14 @@ static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
     return NULL;
   }
   cl_int e;
-  b->mem = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  b->p = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   if (e == CL_SUCCESS) {
-    e = zero_fill(c, b->mem, bytes);
+    e = zero_fill(c, MEM(b), bytes);
     if (e == CL_SUCCESS) {
       c->allocated += bytes;
       return b;
     }
-    clReleaseMemObject(b->mem);
+    clReleaseMemObject(MEM(b));
     cl_error(c, err, e, "clEnqueueWriteBuffer (zero fill)");
   } else {
     if (e == CL_INVALID_BUFFER_SIZE) e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
@@ -341,7 +338,7 @@ static void cl_release(void *impl, phx_buf *b) {
   phx_cl *c = impl;
   if (!b) return;
   c->allocated -= (b->n ? b->n : 1) * 4;
-  clReleaseMemObject(b->mem);
+  clReleaseMemObject(MEM(b));
   free(b);
 }
 
@@ -385,7 +382,7 @@ static int cl_write(void *impl, phx_buf *b, size_t off, size_t n,
     if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
     convert_in(b, src, h, n, tmp);
   }
-  cl_int e = clEnqueueWriteBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4,
+  cl_int e = clEnqueueWriteBuffer(c->queue, MEM(b), CL_TRUE, off * 4, n * 4,
                                   direct ? src : tmp, 0, NULL, NULL);
   free(tmp);
   return e == CL_SUCCESS ? PHX_OK : cl_error(c, err, e, "clEnqueueWriteBuffer");
@@ -400,7 +397,7 @@ static int cl_read(void *impl, const phx_buf *b, size_t off, size_t n,
                      (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
   void *tmp = direct ? dst : malloc(n * 4);
   if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
-  cl_int e = clEnqueueReadBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4, tmp,
+  cl_int e = clEnqueueReadBuffer(c->queue, MEM(b), CL_TRUE, off * 4, n * 4, tmp,
                                  0, NULL, NULL);
   if (e == CL_SUCCESS && !direct) {
     for (size_t i = 0; i < n; i++) {
@@ -491,155 +488,125 @@ static int off32(const phx_cl *c, size_t v, cl_uint *out, phx_err *err) {
   return PHX_OK;
 }
 
-static int cl_map_forward(void *impl, int M, int R, int fold,
-                          const phx_buf *theta, phx_buf *W, phx_buf *S,
-                          phx_buf *E, phx_err *err) {
+static int cl_map_forward(void *impl, const phx_args_map_forward *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int r = R, f = fold ? 1 : 0;
-  cl_mem e = fold ? E->mem : W->mem; /* E is never touched when !fold */
-  cl_int mm = M;
-  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem), KA(e)};
-  return launch2d(c, K_MAP_FORWARD, (size_t)M, 1, a, 7, err);
+  cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  cl_mem e = p->fold ? MEM(p->E) : MEM(p->W); /* E is never touched when !fold */
+  const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p), KA(e)};
+  return launch2d(c, K_MAP_FORWARD, (size_t)p->M, 1, a, 7, err);
 }
 
-static int cl_map_backward(void *impl, int M, int R, int fold,
-                           const phx_buf *theta, const phx_buf *W,
-                           const phx_buf *S, const phx_buf *dWE,
-                           phx_buf *dtheta, phx_err *err) {
+static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int r = R, f = fold ? 1 : 0;
-  cl_int mm = M;
-  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem),
-                    KA(dWE->mem), KA(dtheta->mem)};
-  return launch2d(c, K_MAP_BACKWARD, (size_t)M, 1, a, 8, err);
+  cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p),
+                    KA(p->dWE->p), KA(p->dtheta->p)};
+  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 8, err);
 }
 
-static int cl_gather_input(void *impl, int N, int B, const phx_buf *X,
-                           const phx_buf *idx, size_t ioff, phx_buf *V,
-                           phx_err *err) {
+/* Work-groups for B rows of `width` elements, PHX_GV per work-item. */
+static size_t groups_rows(const phx_cl *c, int B, int width) {
+  const size_t chunks = ((size_t)width + (size_t)c->gv - 1) / (size_t)c->gv;
+  return groups_for(c, (size_t)B * chunks);
+}
+
+static int cl_gather_input(void *impl, const phx_args_gather_input *p, phx_err *err) {
   phx_cl *c = impl;
   cl_uint io;
-  int s = off32(c, ioff, &io, err);
+  int s = off32(c, p->ioff, &io, err);
   if (s) return s;
-  cl_int n = N, b = B;
-  const karg a[] = {KA(n), KA(b), KA(X->mem), KA(idx->mem), KA(io), KA(V->mem)};
-  const size_t chunks = ((size_t)N + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_GATHER_INPUT, groups_for(c, (size_t)B * chunks), a, 6, err);
+  cl_int n = p->N, b = p->B, cnt = p->count;
+  const karg a[] = {KA(n), KA(b), KA(cnt), KA(p->X->p), KA(p->idx->p), KA(io), KA(p->V->p)};
+  return launch(c, K_GATHER_INPUT, groups_rows(c, p->B, p->N), a, 7, err);
 }
 
-static int cl_activate(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
-                       phx_err *err) {
+static int cl_activate(void *impl, const phx_args_activate *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int b = B, m = M;
-  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(U->mem)};
-  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_ACTIVATE, groups_for(c, (size_t)B * chunks), a, 4, err);
+  cl_int b = p->B, m = p->M;
+  const karg a[] = {KA(b), KA(m), KA(p->Z->p), KA(p->U->p)};
+  return launch(c, K_ACTIVATE, groups_rows(c, p->B, p->M), a, 4, err);
 }
 
-static int cl_activate_backward(void *impl, int B, int M, const phx_buf *Z,
-                                const phx_buf *dU, phx_buf *dZ, phx_err *err) {
+static int cl_activate_backward(void *impl, const phx_args_activate_backward *p,
+                                phx_err *err) {
   phx_cl *c = impl;
-  cl_int b = B, m = M;
-  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(dU->mem), KA(dZ->mem)};
-  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_ACTIVATE_BACKWARD, groups_for(c, (size_t)B * chunks), a, 5, err);
+  cl_int b = p->B, m = p->M;
+  const karg a[] = {KA(b), KA(m), KA(p->Z->p), KA(p->dU->p), KA(p->dZ->p)};
+  return launch(c, K_ACTIVATE_BACKWARD, groups_rows(c, p->B, p->M), a, 5, err);
 }
 
-static int cl_loss(void *impl, int B, int M, const phx_buf *U,
-                   const phx_buf *labels, const phx_buf *idx, size_t ioff,
-                   double scale, phx_buf *lossv, phx_buf *pred, size_t ooff,
-                   phx_buf *dU, phx_err *err) {
+static int cl_loss(void *impl, const phx_args_loss *p, phx_err *err) {
   phx_cl *c = impl;
   cl_uint io, oo;
-  int s = off32(c, ioff, &io, err);
-  if (!s) s = off32(c, ooff, &oo, err);
+  int s = off32(c, p->ioff, &io, err);
+  if (!s) s = off32(c, p->ooff, &oo, err);
   if (s) return s;
-  cl_int b = B, m = M, want = dU != NULL;
-  cl_float sc = (cl_float)scale;
-  cl_mem du = dU ? dU->mem : lossv->mem; /* untouched when !want */
-  const karg a[] = {KA(b),  KA(m),         KA(U->mem),    KA(labels->mem),
-                    KA(idx->mem), KA(io),  KA(sc),        KA(lossv->mem),
-                    KA(pred->mem), KA(oo), KA(want),      KA(du)};
-  return launch(c, K_LOSS, groups_for(c, (size_t)B), a, 12, err);
+  cl_int b = p->B, m = p->M, cnt = p->count, want = p->grad != 0;
+  cl_float sc = (cl_float)p->scale;
+  cl_mem du = want ? MEM(p->dU) : MEM(p->lossv); /* untouched when !want */
+  const karg a[] = {KA(b),          KA(m),         KA(cnt),      KA(p->U->p),
+                    KA(p->labels->p), KA(p->idx->p), KA(io),     KA(sc),
+                    KA(p->lossv->p), KA(p->pred->p), KA(oo),     KA(want),
+                    KA(du)};
+  return launch(c, K_LOSS, groups_for(c, (size_t)p->B), a, 13, err);
 }
 
 /* Adam's bias-corrected step lr / (1 - b1^t) and 1 / sqrt(1 - b2^t), narrowed
- * to float as the C path does, after checking its state and step count;
- * shared by the plain and the fused step. */
-static int adam_scales(const phx_optim *o, const phx_buf *m, const phx_buf *v,
-                       cl_float *step, cl_float *rb2, phx_err *err) {
-  if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
-  if (o->t < 1) return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
+ * to float as the C path does (ops.c has checked the step count); shared by the plain and the fused step. */
+static void adam_scales(const phx_optim *o, cl_float *step, cl_float *rb2) {
   *step = (cl_float)(o->lr / (1 - pow(o->beta1, (double)o->t)));
   *rb2 = (cl_float)(1 / sqrt(1 - pow(o->beta2, (double)o->t)));
-  return PHX_OK;
 }
 
-static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
-                       const phx_buf *grad, phx_buf *m, phx_buf *v,
-                       phx_err *err) {
+static int cl_opt_step(void *impl, const phx_args_opt_step *p, phx_err *err) {
   phx_cl *c = impl;
+  const phx_optim *o = p->o;
   cl_uint nn;
-  int s = off32(c, n, &nn, err);
+  int s = off32(c, p->n, &nn, err);
   if (s) return s;
   cl_float lr = (cl_float)o->lr;
-  const size_t g = groups_for(c, n);
+  const size_t g = groups_for(c, p->n);
   switch (o->kind) {
     case PHX_OPT_SGD: {
-      const karg a[] = {KA(nn), KA(lr), KA(theta->mem), KA(grad->mem)};
+      const karg a[] = {KA(nn), KA(lr), KA(p->theta->p), KA(p->grad->p)};
       return launch(c, K_SGD, g, a, 4, err);
     }
     case PHX_OPT_MOMENTUM: {
-      if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
       cl_float mu = (cl_float)o->momentum;
-      const karg a[] = {KA(nn), KA(lr), KA(mu), KA(theta->mem), KA(grad->mem),
-                        KA(m->mem)};
+      const karg a[] = {KA(nn), KA(lr), KA(mu), KA(p->theta->p), KA(p->grad->p), KA(p->m->p)};
       return launch(c, K_MOMENTUM, g, a, 6, err);
     }
-    case PHX_OPT_ADAM: {
+    default: { /* ADAM: ops.c admits no other kind */
       cl_float step, rb2;
-      s = adam_scales(o, m, v, &step, &rb2, err);
-      if (s) return s;
+      adam_scales(o, &step, &rb2);
       cl_float b1 = (cl_float)o->beta1, b2 = (cl_float)o->beta2;
       cl_float eps = (cl_float)o->eps;
       const karg a[] = {KA(nn), KA(step), KA(rb2), KA(b1), KA(b2), KA(eps),
-                        KA(theta->mem), KA(grad->mem), KA(m->mem), KA(v->mem)};
-      return launch(c, K_ADAM, groups_for(c, (n + (size_t)c->gv - 1) / (size_t)c->gv), a,
+                        KA(p->theta->p), KA(p->grad->p), KA(p->m->p), KA(p->v->p)};
+      return launch(c, K_ADAM, groups_for(c, (p->n + (size_t)c->gv - 1) / (size_t)c->gv), a,
                     10, err);
     }
-    default:
-      return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no device step",
-                      (int)o->kind);
   }
 }
 
 /* map_backward + opt_step + map_forward in one launch (see backend.h and
  * cl/map.cl): saves two launches per layer and step, which dominate small
  * nets on CPU devices. */
-static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
-                       phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E, phx_buf *P,
-                       const phx_buf *dWE, phx_buf *dtheta, phx_buf *m, phx_buf *v,
-                       phx_err *err) {
+static int cl_step_map(void *impl, const phx_args_step_map *p, phx_err *err) {
   phx_cl *c = impl;
-  if (!P || (fold && !E))
-    return phx_fail(err, PHX_EINVAL, "opencl: step_map without its %s buffer",
-                    P ? "E" : "P");
+  const phx_optim *o = p->o;
   cl_int kind = -1;
   cl_float8 k = {{0}};
   if (o) {
-    if (!dWE || !dtheta)
-      return phx_fail(err, PHX_EINVAL, "opencl: step_map without dW or dtheta");
     k.s[0] = (cl_float)o->lr;
     switch (o->kind) {
       case PHX_OPT_SGD: kind = 0; break;
       case PHX_OPT_MOMENTUM:
-        if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
         kind = 1;
         k.s[1] = (cl_float)o->momentum;
         break;
-      case PHX_OPT_ADAM: {
-        int s = adam_scales(o, m, v, &k.s[0], &k.s[6], err);
-        if (s) return s;
+      default: /* ADAM */
+        adam_scales(o, &k.s[0], &k.s[6]);
         kind = 2;
         k.s[2] = (cl_float)o->beta1;
         k.s[3] = (cl_float)(1 - o->beta1);
@@ -647,22 +614,19 @@ static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
         k.s[5] = (cl_float)(1 - o->beta2);
         k.s[7] = (cl_float)o->eps;
         break;
-      }
-      default:
-        return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no fused step",
-                        (int)o->kind);
     }
   }
   /* buffers the kind does not use are never touched: any valid one will do */
-  cl_mem e = fold ? E->mem : W->mem;
-  cl_mem d = o ? dWE->mem : theta->mem, dt = o ? dtheta->mem : theta->mem;
-  cl_mem mm = m && kind >= 1 ? m->mem : theta->mem;
-  cl_mem vv = v && kind == 2 ? v->mem : theta->mem;
-  cl_int nm = M, r = R, f = fold ? 1 : 0;
-  const karg a[] = {KA(nm),       KA(r),      KA(f),      KA(kind), KA(k),
-                    KA(theta->mem), KA(W->mem), KA(S->mem), KA(e),    KA(P->mem),
-                    KA(d),        KA(dt),     KA(mm),     KA(vv)};
-  return launch2d(c, K_STEP_MAP, (size_t)M, 1, a, 14, err);
+  cl_mem th = MEM(p->theta);
+  cl_mem e = p->fold ? MEM(p->E) : MEM(p->W);
+  cl_mem d = o ? MEM(p->dWE) : th, dt = o ? MEM(p->dtheta) : th;
+  cl_mem mm = kind >= 1 ? MEM(p->m) : th;
+  cl_mem vv = kind == 2 ? MEM(p->v) : th;
+  cl_int nm = p->M, r = p->R, f = p->fold ? 1 : 0;
+  const karg a[] = {KA(nm), KA(r),       KA(f),       KA(kind), KA(k),
+                    KA(th), KA(p->W->p), KA(p->S->p), KA(e),    KA(p->P->p),
+                    KA(d),  KA(dt),      KA(mm),      KA(vv)};
+  return launch2d(c, K_STEP_MAP, (size_t)p->M, 1, a, 14, err);
 }
 
 /* ---- matrix products (CLBlast) ---- */
@@ -682,11 +646,13 @@ static int clblast_error(const phx_cl *c, phx_err *err, CLBlastStatusCode st,
 
 /* C = alpha op(A) op(B) + beta C through CLBlastSgemmWithTempBuffer: the
  * scratch buffer is ours and reused, so no call allocates on the device. */
-static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
-                   double alpha, const phx_buf *A, size_t aoff, int lda,
-                   const phx_buf *B, size_t boff, int ldb, double beta,
-                   phx_buf *C, size_t coff, int ldc, phx_err *err) {
+static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
   phx_cl *c = impl;
+  const int transA = p->transA, transB = p->transB, m = p->m, n = p->n, k = p->k;
+  const int lda = p->lda, ldb = p->ldb, ldc = p->ldc;
+  const double alpha = p->alpha, beta = p->beta;
+  const phx_buf *A = p->A, *B = p->B, *C = p->C;
+  const size_t aoff = p->aoff, boff = p->boff, coff = p->coff;
   if (m <= 0 || n <= 0) return PHX_OK;
   if (k <= 0 || alpha == 0.0) {
     cl_uint co;
@@ -694,7 +660,7 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int mm = m, nn = n, ld = ldc;
     cl_float bt = (cl_float)beta;
-    const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->mem), KA(co), KA(ld)};
+    const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->p), KA(co), KA(ld)};
     return launch(c, K_SCALE_BLOCK, groups_for(c, (size_t)m * (size_t)n), a, 6, err);
   }
   if (c->own_gemm && !transA && transB) {
@@ -705,8 +671,8 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
-    const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la), KA(B->mem),
-                      KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
+    const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la), KA(B->p),
+                      KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
     return launch2d(c, K_GEMM_NT, ((size_t)n + 3) / 4, ((size_t)m + 3) / 4, a, 14, err);
   }
   if (c->own_gemm && !transB) {
@@ -717,8 +683,8 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int t = transA ? 1 : 0, mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
-    const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la),
-                      KA(B->mem), KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
+    const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la),
+                      KA(B->p), KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
     const size_t gv = (size_t)c->gv;
     return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv, ((size_t)m + 7) / 8, a, 15, err);
   }
@@ -741,9 +707,9 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     c->gemm_tmp_bytes = need;
   }
   st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, (size_t)m,
-                                  (size_t)n, (size_t)k, (float)alpha, A->mem,
-                                  aoff, (size_t)lda, B->mem, boff, (size_t)ldb,
-                                  (float)beta, C->mem, coff, (size_t)ldc,
+                                  (size_t)n, (size_t)k, (float)alpha, MEM(A),
+                                  aoff, (size_t)lda, MEM(B), boff, (size_t)ldb,
+                                  (float)beta, MEM(C), coff, (size_t)ldc,
                                   &c->queue, NULL, c->gemm_tmp);
   if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSgemm");
   c->launches++;
@@ -759,15 +725,9 @@ static const phx_bops opencl_ops = {
     .write = cl_write,
     .read = cl_read,
     .finish = cl_finish,
-    .map_forward = cl_map_forward,
-    .map_backward = cl_map_backward,
-    .gather_input = cl_gather_input,
-    .gemm = cl_gemm,
-    .activate = cl_activate,
-    .activate_backward = cl_activate_backward,
-    .loss = cl_loss,
-    .opt_step = cl_opt_step,
-    .step_map = cl_step_map,
+#define CL_OP_ENTRY(name, type, opt) .name = cl_##name,
+    PHX_OPS(CL_OP_ENTRY)
+#undef CL_OP_ENTRY
 };
 
 /* ---- construction ---- */
