@@ -86,7 +86,7 @@ int main(int argc, char **argv) {
     char spec[32];
     snprintf(spec, sizeof spec, "%d:%d", devs[i].pidx, devs[i].didx);
     phx_backend *b = NULL;
-    must(phx_backend_opencl_new(spec, 0, 0, &b, &err), &err, spec);
+    must(phx_backend_new("opencl", spec, 0, &b, &err), &err, spec);
     (void)test_backend(b);
     phx_backend_free(b);
   }

@@ -255,12 +255,27 @@ phx_status phx_fail(phx_err *err, phx_status s, const char *fmt, ...)
 /* Constants of a model's options. */
 void phx_consts_from_opts(phx_consts *k, const phx_model_opts *o);
 
+/* phx_backend_opts resolved against the environment (backend.c, the one
+ * place that reads it): what a backend constructor works from. */
+typedef struct phx_backend_conf {
+  char device[256];          /* "" = the best device */
+  const char *device_from;   /* "--device" or "PHAXCL_DEVICE", for messages */
+  int verbose;
+  char cache_dir[1024];      /* "" = no program cache */
+  char kernel_dir[1024];     /* "" = the embedded kernels */
+  int gemm;                  /* -1 chosen per device, 0 CLBlast, 1 own kernels */
+  char clblast_params[1024]; /* "" = stored tuning, "0" = none, else a file */
+} phx_backend_conf;
+
+phx_status phx_backend_conf_resolve(const phx_backend_opts *o, phx_backend_conf *c,
+                                    phx_err *err);
+
 /* Backend constructors (backend_cpu.c, backend_opencl.c). */
 phx_status phx_backend_cpu_new(int f64, phx_backend **out, phx_err *err);
-/* gpu_only: with no device named (device NULL and $PHAXCL_DEVICE unset),
- * accept only a GPU or accelerator and return PHX_ENODEV otherwise; this is
- * how "auto" decides between OpenCL and the C path. */
-phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
+/* gpu_only: with no device named, accept only a GPU or accelerator and
+ * return PHX_ENODEV otherwise; this is how "auto" decides between OpenCL
+ * and the C path. */
+phx_status phx_backend_opencl_new(const phx_backend_conf *c, int gpu_only,
                                   phx_backend **out, phx_err *err);
 
 #endif /* PHX_BACKEND_H */

@@ -44,9 +44,19 @@ static const char *const kernel_names[K_COUNT] = {
 #undef PHX_KNAME
 };
 
-/* Largest work-group size the kernels ask for; smaller on devices that
- * cannot run it (always a power of two, fixed for a program's life). */
-#define PHX_WG_MAX 64
+/* Constants the host and the kernels share, in one table: each goes to
+ * the program as -DNAME=VALUE and the host computes its grids from the
+ * same entries. The work-group size (PHX_WG) and vector width (PHX_GV) are
+ * per-device choices (cl_tune.c) and join them at build time. */
+#define PHX_CL_CONSTS(X)                                              \
+  X(PHX_NT_TILE, 4) /* phx_gemm_nt: a TILE x TILE block per work-item */ \
+  X(PHX_XN_ROWS, 8) /* phx_gemm_xn: rows per work-item */
+
+enum {
+#define PHX_CL_CONST_ENUM(name, value) name = value,
+  PHX_CL_CONSTS(PHX_CL_CONST_ENUM)
+#undef PHX_CL_CONST_ENUM
+};
 
 /* Buffers are phx_buf (backend.h) whose p is the cl_mem. */
 #define MEM(b) ((cl_mem)(b)->p)
@@ -66,6 +76,9 @@ typedef struct phx_cl {
   int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
   int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
   int verbose;
+  char kernel_dir[1024]; /* "" = the embedded kernels */
+  char cache_dir[1024];  /* "" = no program cache */
+  phx_cl_tuning tune;    /* per-device choices and CLBlast parameters */
   cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
   cl_ulong allocated; /* bytes in live buffers (ours, not CLBlast's scratch) */
 } phx_cl;
@@ -99,6 +112,8 @@ static void cl_destroy(void *impl) {
   if (!c) return;
   if (c->queue) clFinish(c->queue);
   release_program(c);
+  phx_cl_tune_release(&c->dev, c);
+  phx_cl_tuning_free(&c->tune);
   if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
   if (c->queue) clReleaseCommandQueue(c->queue);
   if (c->ctx) clReleaseContext(c->ctx);
@@ -119,6 +134,10 @@ static void build_options(char *buf, size_t size, const phx_consts *k,
   const double vals[] = {k->vdd, k->gmin, k->k};
   int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_GV=%d -DPHX_LOSS=%d",
                    wg, gv, (int)k->loss);
+#define PHX_CL_CONST_OPT(name, value) \
+  if (o > 0 && (size_t)o < size) o += snprintf(buf + o, size - (size_t)o, " -D%s=%d", #name, value);
+  PHX_CL_CONSTS(PHX_CL_CONST_OPT)
+#undef PHX_CL_CONST_OPT
   for (int i = 0; i < 3 && o > 0 && (size_t)o < size; i++) {
     float_literal(v[0], sizeof v[0], vals[i]);
     o += snprintf(buf + o, size - (size_t)o, " -D%s=%s", names[i], v[0]);
@@ -163,9 +182,8 @@ static char *read_text(const char *path, size_t *len) {
 }
 
 /* The program source: the embedded files in order, or the same names from
- * $PHAXCL_KERNEL_DIR. Caller frees. */
-static phx_status program_source(char **out, phx_err *err) {
-  const char *dir = getenv("PHAXCL_KERNEL_DIR");
+ * the kernel folder setting (PHAXCL_KERNEL_DIR). Caller frees. */
+static phx_status program_source(const char *dir, char **out, phx_err *err) {
   size_t total = 1;
   char **parts = calloc((size_t)phx_cl_nfiles, sizeof *parts);
   size_t *lens = calloc((size_t)phx_cl_nfiles, sizeof *lens);
@@ -225,7 +243,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
   build_options(options, sizeof options, k, c->wg, c->gv);
   if (c->prog && strcmp(options, c->options) == 0) return PHX_OK;
   release_program(c);
-  phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->verbose,
+  phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->cache_dir, c->verbose,
                               &c->prog, NULL, err);
   if (s != PHX_OK) return s;
   *kernel_wg = c->wg;
@@ -256,7 +274,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
 static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
   phx_cl *c = impl;
   char *src = NULL;
-  phx_status s = program_source(&src, err);
+  phx_status s = program_source(c->kernel_dir, &src, err);
   if (s != PHX_OK) return s;
   for (int attempt = 0; attempt < 8; attempt++) {
     size_t kw = c->wg;
@@ -663,7 +681,20 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
     const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->p), KA(co), KA(ld)};
     return launch(c, K_SCALE_BLOCK, groups_for(c, (size_t)m * (size_t)n), a, 6, err);
   }
-  if (c->own_gemm && !transA && transB) {
+  /* Own kernels cover A B^T and op(A) B. CLBlast's parameters on this
+   * device may have been set by another instance; when they cannot be
+   * made ours, our own kernels run where they can. */
+  const int own_covers = !transA || !transB;
+  int own = c->own_gemm && own_covers;
+  if (!own && !phx_cl_tune_claim(&c->dev, c, &c->tune, c->verbose)) {
+    if (!own_covers)
+      return phx_fail(err, PHX_EDEVICE,
+                      "opencl: CLBlast's parameters on %s were changed by another backend "
+                      "instance in this process; a transposed-transposed product needs them",
+                      c->desc);
+    own = 1;
+  }
+  if (own && !transA && transB) {
     cl_uint ao, bo, co;
     int s = off32(c, aoff, &ao, err);
     if (!s) s = off32(c, boff, &bo, err);
@@ -673,9 +704,10 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
     const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la), KA(B->p),
                       KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
-    return launch2d(c, K_GEMM_NT, ((size_t)n + 3) / 4, ((size_t)m + 3) / 4, a, 14, err);
+    return launch2d(c, K_GEMM_NT, ((size_t)n + PHX_NT_TILE - 1) / PHX_NT_TILE,
+                    ((size_t)m + PHX_NT_TILE - 1) / PHX_NT_TILE, a, 14, err);
   }
-  if (c->own_gemm && !transB) {
+  if (own && !transB) {
     cl_uint ao, bo, co;
     int s = off32(c, aoff, &ao, err);
     if (!s) s = off32(c, boff, &bo, err);
@@ -686,7 +718,8 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
     const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la),
                       KA(B->p), KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
     const size_t gv = (size_t)c->gv;
-    return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv, ((size_t)m + 7) / 8, a, 15, err);
+    return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv,
+                    ((size_t)m + PHX_XN_ROWS - 1) / PHX_XN_ROWS, a, 15, err);
   }
   const CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   const CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -732,8 +765,9 @@ static const phx_bops opencl_ops = {
 
 /* ---- construction ---- */
 
-phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
+phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
                                   phx_backend **out, phx_err *err) {
+  const int verbose = conf->verbose;
   *out = NULL;
   phx_cl_dev *devs = NULL;
   int n = 0, count = 0, pick = 0;
@@ -744,7 +778,7 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   }
-  s = phx_cl_select(devs, n, device, 0, gpu_only, idx, &count, err);
+  s = phx_cl_select(devs, n, conf->device, conf->device_from, 0, gpu_only, idx, &count, err);
   if (s == PHX_OK) pick = idx[0];
   free(idx);
   phx_cl *c = NULL;
@@ -767,8 +801,14 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     c->max_alloc = 0;
   c->verbose = verbose;
   phx_cl_describe(&c->dev, c->desc, sizeof c->desc);
-  c->wg = floor_pow2(c->dev.max_wg < PHX_WG_MAX ? (c->dev.max_wg ? c->dev.max_wg : 1)
-                                                : PHX_WG_MAX);
+  snprintf(c->kernel_dir, sizeof c->kernel_dir, "%s", conf->kernel_dir);
+  snprintf(c->cache_dir, sizeof c->cache_dir, "%s", conf->cache_dir);
+  /* per-device choices: own GEMM or CLBlast, vector width, work-group */
+  phx_cl_tune_choose(&c->dev, conf->clblast_params, verbose, &c->tune);
+  c->own_gemm = conf->gemm >= 0 ? conf->gemm : c->tune.gemm;
+  c->gv = c->tune.gv;
+  const size_t wmax = c->dev.max_wg ? c->dev.max_wg : 1;
+  c->wg = floor_pow2((size_t)c->tune.wg < wmax ? (size_t)c->tune.wg : wmax);
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                    (cl_context_properties)c->dev.platform, 0};
   cl_int e;
@@ -781,18 +821,7 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     free(b);
     return s;
   }
-  phx_cl_tune_apply(&c->dev, verbose);
-  /* Own products on CPU devices, where they beat CLBlast's local-memory
-   * kernels; PHAXCL_GEMM=clblast or =own overrides for comparisons. */
-  const char *gm = getenv("PHAXCL_GEMM");
-  c->own_gemm = gm && *gm ? strcmp(gm, "own") == 0 : c->dev.cls == PHX_CL_CPU;
-  cl_uint vw = 0;
-  if (clGetDeviceInfo(c->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
-                      NULL) != CL_SUCCESS)
-    vw = 0;
-  /* vectors only where the hardware has them: the scalar form suits GPUs,
-   * and Oclgrind's uninitialised-value checker crashes on wide vectors */
-  c->gv = vw >= 16 ? 16 : vw >= 8 ? 8 : 1;
+  if (!c->own_gemm) (void)phx_cl_tune_claim(&c->dev, c, &c->tune, verbose);
   b->ops = &opencl_ops;
   b->impl = c;
   snprintf(b->name, sizeof b->name, "opencl");

@@ -220,14 +220,22 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
   if (failures) *failures = 0;
   phx_cl_dev *devs = NULL;
   int n = 0, count = 0, total = 0;
-  phx_status s = phx_cl_devices(&devs, &n, err);
+  /* the backend settings of the environment, with the device asked for */
+  phx_backend_opts bo;
+  phx_backend_opts_default(&bo);
+  bo.device = o->device;
+  bo.verbose = o->verbose;
+  phx_backend_conf conf;
+  phx_status s = phx_backend_conf_resolve(&bo, &conf, err);
+  if (s != PHX_OK) return s;
+  s = phx_cl_devices(&devs, &n, err);
   if (s != PHX_OK) return s;
   int *idx = malloc((size_t)n * sizeof *idx);
   if (!idx) {
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "check: out of memory");
   }
-  s = phx_cl_select(devs, n, o->device, 1, 0, idx, &count, err);
+  s = phx_cl_select(devs, n, conf.device, conf.device_from, 1, 0, idx, &count, err);
   phx_err first = {PHX_OK, ""};
   for (int i = 0; s == PHX_OK && i < count; i++) {
     const phx_cl_dev *d = &devs[idx[i]];
@@ -242,7 +250,9 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
     k.user = user;
     k.sz = small ? (ck_size){{10, 6, 5}, 8} : (ck_size){{196, 100, 50}, 48};
     phx_err e = {PHX_OK, ""};
-    int rc = phx_backend_opencl_new(spec, o->verbose, 0, &k.cl, &e);
+    phx_backend_conf one = conf;
+    snprintf(one.device, sizeof one.device, "%s", spec);
+    int rc = phx_backend_opencl_new(&one, 0, &k.cl, &e);
     if (!rc) rc = phx_backend_cpu_new(0, &k.ref, &e);
     if (!rc) rc = check_device(&k, o->seed, &e);
     if (rc) {
