@@ -243,6 +243,22 @@ PHX_API phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_da
  * "cblas" or "loops". */
 PHX_API double phx_bench_sgemm_gflops(int n, double min_seconds, const char **impl);
 
+/* The speed of every operation, from the op descriptors that drive `check`
+ * and the op tests: each case of each operation at N inputs, M neurons and
+ * batch B, run `reps` times on b after one warm-up run (for `phaxcl bench
+ * --ops`). fn receives one row per case. */
+typedef struct phx_op_speed {
+  const char *op;      /* "map_forward" */
+  const char *variant; /* the case ("fold", "NT,beta 0.0", ...), "" for none */
+  double seconds;      /* mean wall time of one run, synchronised */
+  long elements;       /* elements in the op's buffers */
+} phx_op_speed;
+
+typedef void (*phx_op_speed_fn)(const phx_op_speed *r, void *user);
+
+PHX_API phx_status phx_bench_ops(phx_backend *b, int N, int M, int B, int reps,
+                                 phx_op_speed_fn fn, void *user, phx_err *err);
+
 /* ---- OpenCL devices and cross-checks -----------------------------------
  * Declared and exported in every build: without the OpenCL backend they
  * return PHX_ENOBACKEND with a message saying so (and
