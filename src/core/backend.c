@@ -7,6 +7,12 @@
 #include "backend.h"
 #include "phx_config.h"
 
+void phx_check_opts_default(phx_check_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->small = -1;
+  o->seed = 1;
+}
+
 void phx_backend_opts_default(phx_backend_opts *o) {
   memset(o, 0, sizeof *o);
   o->use_env = 1;

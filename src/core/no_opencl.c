@@ -2,8 +2,6 @@
  * backend: the header is the same in every build, so programs link either
  * way and learn at run time, with a one-line message, that this build
  * cannot do it (libuv's no-fsevents pattern). */
-#include <string.h>
-
 #include "backend.h"
 
 static phx_status no_opencl(phx_err *err, const char *what) {
@@ -17,12 +15,6 @@ phx_status phx_devices(phx_device_info **out, int *count, phx_err *err) {
 }
 
 void phx_devices_free(phx_device_info *d) { (void)d; }
-
-void phx_check_opts_default(phx_check_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->small = -1;
-  o->seed = 1;
-}
 
 phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
                          int *failures, phx_err *err) {

@@ -135,12 +135,20 @@ static int mf_shape(const void *args, size_t *need, phx_err *err) {
   return 0;
 }
 
+/* M, R and fold of a mapping case (the three lead every mapping's args);
+ * case 1 folds. */
+static void map_make(int i, const phx_op_sizes *sz, phx_op_case *c, int *mrf) {
+  mrf[0] = sz->M;
+  mrf[1] = 2 * sz->N + 2;
+  mrf[2] = i;
+  snprintf(c->label, sizeof c->label, "%s", i ? "fold" : "");
+}
+
 static void mf_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   phx_args_map_forward *a = ARGS(c, phx_args_map_forward);
-  a->M = sz->M;
-  a->R = 2 * sz->N + 2;
-  a->fold = i;
-  snprintf(c->label, sizeof c->label, "%s", i ? "fold" : "");
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
 }
 
 static void mf_ref(const phx_op_case *c, double **h) {
@@ -173,10 +181,9 @@ static int mb_shape(const void *args, size_t *need, phx_err *err) {
 
 static void mb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   phx_args_map_backward *a = ARGS(c, phx_args_map_backward);
-  a->M = sz->M;
-  a->R = 2 * sz->N + 2;
-  a->fold = i;
-  snprintf(c->label, sizeof c->label, "%s", i ? "fold" : "");
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
 }
 
 /* W and S of the random theta, so that the inputs are a real map. */

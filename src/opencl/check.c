@@ -204,12 +204,6 @@ static int check_device(ck *k, uint64_t seed, phx_err *err) {
   return s;
 }
 
-void phx_check_opts_default(phx_check_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->small = -1;
-  o->seed = 1;
-}
-
 phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
                          int *failures, phx_err *err) {
   phx_check_opts def;

@@ -54,6 +54,26 @@ static int apply_line(const phx_cl_dev *d, const char *line, int verbose, const 
   return 1;
 }
 
+/* The next line of *p into line (comment cut, blanks trimmed at both
+ * ends); returns its start, or NULL past the end. *p advances. */
+static const char *next_line(const char **p, char *line, size_t size, const char **start) {
+  if (!*p || !**p) return NULL;
+  const char *eol = strchr(*p, '\n');
+  size_t len = eol ? (size_t)(eol - *p) : strlen(*p);
+  if (start) *start = *p;
+  if (len >= size) len = size - 1;
+  memcpy(line, *p, len);
+  line[len] = 0;
+  *p = eol ? eol + 1 : NULL;
+  char *hash = strchr(line, '#');
+  if (hash) *hash = 0, len = (size_t)(hash - line);
+  while (len && (line[len - 1] == ' ' || line[len - 1] == '\r' || line[len - 1] == '\t'))
+    line[--len] = 0;
+  const char *l = line;
+  while (*l == ' ' || *l == '\t') l++;
+  return l;
+}
+
 /* Case-insensitive substring test. */
 static int has_text(const char *hay, const char *needle) {
   const size_t n = strlen(needle);
@@ -129,21 +149,9 @@ static void take_choices(tune_pick *k, const char *l, int r, int verbose, const 
 static void scan(const phx_cl_dev *d, const char *text, const char *src, int bias, int with_cl,
                  int verbose, tune_pick *k) {
   int rank = -1;
-  for (const char *p = text; p && *p;) {
-    const char *eol = strchr(p, '\n');
-    size_t len = eol ? (size_t)(eol - p) : strlen(p);
-    const char *line_start = p;
-    char line[1024];
-    if (len >= sizeof line) len = sizeof line - 1;
-    memcpy(line, p, len);
-    line[len] = 0;
-    p = eol ? eol + 1 : NULL;
-    char *hash = strchr(line, '#');
-    if (hash) *hash = 0;
-    while (len && (line[len - 1] == ' ' || line[len - 1] == '\r' || line[len - 1] == '\t'))
-      line[--len] = 0;
-    const char *l = line;
-    while (*l == ' ' || *l == '\t') l++;
+  char line[1024];
+  const char *p = text, *l, *line_start = NULL;
+  while ((l = next_line(&p, line, sizeof line, &line_start))) {
     if (!*l) continue;
     const int r = selector_rank(d, l);
     if (r != -2) {
@@ -265,18 +273,9 @@ int phx_cl_tune_claim(const phx_cl_dev *d, const void *owner, const phx_cl_tunin
   } else if (tune_owner[i].owner != owner) {
     if (t->clblast) {
       int applied = 0;
-      for (const char *p = t->clblast; p && *p;) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        char line[1024];
-        if (len >= sizeof line) len = sizeof line - 1;
-        memcpy(line, p, len);
-        line[len] = 0;
-        p = eol ? eol + 1 : NULL;
-        char *hash = strchr(line, '#');
-        if (hash) *hash = 0;
-        const char *l = line;
-        while (*l == ' ' || *l == '\t') l++;
+      char line[1024];
+      const char *p = t->clblast, *l;
+      while ((l = next_line(&p, line, sizeof line, NULL))) {
         if (!*l || strncmp(l, "device ", 7) == 0 || strncmp(l, "match ", 6) == 0 ||
             strncmp(l, "phaxcl ", 7) == 0)
           continue;
