@@ -3,7 +3,11 @@
  * One public header, prefix phx_. Handles are opaque; option and result
  * structs are caller-owned. Every fallible call returns a phx_status and, when
  * given a phx_err, fills it with a one-line message that names the file,
- * option or device at fault. The library keeps no global state.
+ * option or device at fault. The library keeps no global state but one
+ * record: CLBlast keeps its tuning parameters per OpenCL device for the
+ * whole process, so the OpenCL backend records which backend instance set
+ * them last on each device (guarded by a mutex), to keep one instance's
+ * parameters from reaching another.
  */
 #ifndef PHAXCL_H
 #define PHAXCL_H
