@@ -27,6 +27,36 @@ void phx_gather_input(const int N, const int B, const int count,
   }
 }
 
+/* Crossbar dissipation per sample (backend.h, crossbar_power): one
+ * work-item per sample, sums over columns and rows in a fixed order. The
+ * column term sum_r W u^2 - z^2 is a difference of nearly equal sums, so
+ * each column's term is summed on its own before it is weighted by S. */
+__kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
+void phx_crossbar_power(const int B, const int M, const int R, const int fold,
+                        __global const float *U, __global const float *Z,
+                        __global const float *W, __global const float *S,
+                        __global float *P) {
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  const int N = (R - 2) / 2, RU = fold ? N + 1 : R;
+  __global const float *u = U + (size_t)b * (size_t)RU;
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  float p = 0.0f;
+  for (int j = 0; j < M; j++) {
+    __global const float *w = W + (size_t)j * (size_t)R;
+    float q;
+    if (fold) {
+      q = PHX_HALF * PHX_HALF * (w[0] + w[1]);
+      for (int i = 0; i < N; i++) q += (w[2 + i] + w[2 + N + i]) * (u[1 + i] * u[1 + i]);
+    } else {
+      q = 0.0f;
+      for (int r = 0; r < R; r++) q += w[r] * (u[r] * u[r]);
+    }
+    p += S[j] * (q - z[j] * z[j]);
+  }
+  P[b] = p;
+}
+
 /* Z (B x M) -> U (B x (2M+2)) = [vdd/2, -vdd/2, o-_1..o-_M, o+_1..o+_M].
  * One work-item per sample and PHX_GV neurons (explicit vectors, so that
  * tanh vectorises on CPU devices); the last block of a row goes element

@@ -238,6 +238,14 @@ PHX_API phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_da
 PHX_API phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d,
                                 int limit, double *loss, phx_model *grad, phx_err *err);
 
+/* Static power per inference (W) that the model's crossbars dissipate,
+ * sum over crosspoints of g (u - z)^2 (docs/model.md, "Power"), over the
+ * first `limit` samples of d (0 = all): the mean over samples in *mean and,
+ * when per_layer is not NULL, each layer's mean (nlayers values). The
+ * neurons' supply current is not included. */
+PHX_API phx_status phx_crossbar_power(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                      int limit, double *mean, double *per_layer, phx_err *err);
+
 /* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
 
 /* The machine's single-precision GEMM throughput as the C path sees it:

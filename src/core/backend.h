@@ -162,6 +162,21 @@ typedef struct phx_args_step_map {
   phx_buf *m, *v;     /* in/out M x R, when o's optimizer keeps them */
 } phx_args_step_map;
 
+/* Static power a layer's crossbar dissipates per sample (W): every
+ * memristor carries g_jr (u_r - z_j)^2, and with w = g / S summing to one
+ * per column,
+ *   P[b] = sum_j S_j (sum_r W_jr u_br^2 - z_bj^2).
+ * U holds the layer's row voltages u (B x R), or when fold the input
+ * operand V (B x (N+1)) of gather_input, whose rows stand for
+ * [vdd/2, -vdd/2, v, -v]; Z holds the column voltages z = W u. */
+typedef struct phx_args_crossbar_power {
+  int B, M, R, fold;
+  const phx_buf *U;    /* in  B x R, or B x (N+1) when fold */
+  const phx_buf *Z;    /* in  B x M */
+  const phx_buf *W, *S; /* in M x R, M (as map_forward) */
+  phx_buf *P;          /* out B */
+} phx_args_crossbar_power;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -174,7 +189,8 @@ typedef struct phx_args_step_map {
   X(activate_backward, phx_args_activate_backward, 0)      \
   X(loss, phx_args_loss, 0)                                \
   X(opt_step, phx_args_opt_step, 0)                        \
-  X(step_map, phx_args_step_map, 1)
+  X(step_map, phx_args_step_map, 1)                        \
+  X(crossbar_power, phx_args_crossbar_power, 0)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

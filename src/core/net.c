@@ -18,6 +18,7 @@ typedef struct net_layer {
   phx_buf *P;              /* s (1 - s) of theta, only with ops->step_map */
   phx_buf *Z, *dZ;         /* maxB x M */
   phx_buf *U, *dU;         /* maxB x (2M+2) */
+  phx_buf *Pw;             /* maxB: crossbar power, made on first use */
 } net_layer;
 
 typedef struct net_slot {
@@ -66,7 +67,7 @@ void phx_net_free(phx_net *n) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW,
-                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P};
+                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
@@ -450,6 +451,32 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
 done:
   free(lv);
   if (pr != pred) free(pr);
+  return rc;
+}
+
+phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,
+                         phx_err *err) {
+  if (B < 1 || B > n->max_batch)
+    return phx_fail(err, PHX_EINVAL, "net: power of %d samples (1..%d)", B, n->max_batch);
+  double *h = malloc((size_t)B * sizeof *h);
+  if (!h) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  int rc = 0;
+  for (int l = 0; l < n->L && !rc; l++) {
+    net_layer *y = &n->lay[l];
+    if (!y->Pw && (rc = net_alloc(n, &y->Pw, PHX_BUF_REAL, (size_t)n->max_batch, err))) break;
+    const phx_args_crossbar_power a = {B,    y->M, y->R, l == 0, l == 0 ? n->V : n->lay[l - 1].U,
+                                       y->Z, y->W, y->S, y->Pw};
+    if ((rc = phx_op_crossbar_power(n->b, &a, err)) ||
+        (rc = phx_buf_read(n->b, y->Pw, 0, (size_t)B, h, PHX_HOST_F64, err)))
+      break;
+    double sum = 0;
+    for (int b = 0; b < B; b++) {
+      watts[b] += h[b];
+      sum += h[b];
+    }
+    if (per_layer) per_layer[l] += sum;
+  }
+  free(h);
   return rc;
 }
 

@@ -619,6 +619,88 @@ static const phx_op_desc d_step_map = {
      BUF(phx_args_step_map, v, REAL, IN | OUT, 0, 0.01, TOL_SUM)},
     sm_shape, 8, sm_make, sm_fill, sm_ref, 0};
 
+/* ---- crossbar_power ---- */
+
+enum { CP_U, CP_Z, CP_W, CP_S, CP_P };
+
+static int cp_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_crossbar_power *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (rc) return rc;
+  if (bad_size(a->B)) return fail_sizes("B", err);
+  const size_t N = (size_t)(a->R - 2) / 2;
+  need[CP_U] = (size_t)a->B * (a->fold ? N + 1 : (size_t)a->R);
+  need[CP_Z] = (size_t)a->B * a->M;
+  need[CP_W] = (size_t)a->M * a->R;
+  need[CP_S] = (size_t)a->M;
+  need[CP_P] = (size_t)a->B;
+  return 0;
+}
+
+/* A hidden layer (rows u), and the input layer from its folded operand. */
+static void cp_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_crossbar_power *a = ARGS(c, phx_args_crossbar_power);
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
+  a->B = sz->B;
+}
+
+/* The row voltages u of a case: U itself, or unfolded from V. */
+static double row_u(const phx_args_crossbar_power *a, const phx_consts *k, const double *U,
+                    int b, int r) {
+  if (!a->fold) return U[(size_t)b * a->R + r];
+  const int N = (a->R - 2) / 2;
+  const double *v = U + (size_t)b * (N + 1);
+  return r == 0 ? k->vdd / 2 : r == 1 ? -k->vdd / 2 : r < 2 + N ? v[r - 1] : -v[r - 1 - N];
+}
+
+/* A real divider: rows of W positive summing to one, S of the size a
+ * crossbar has, z = W u, V[b][0] = 1 when folded. */
+static void cp_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  const phx_args_crossbar_power *a = CARGS(c, phx_args_crossbar_power);
+  const int M = a->M, R = a->R;
+  for (int j = 0; j < M; j++) {
+    double sum = 0;
+    for (int r = 0; r < R; r++) sum += h[CP_W][(size_t)j * R + r] = 0.1 + phx_rng_uniform(rng);
+    for (int r = 0; r < R; r++) h[CP_W][(size_t)j * R + r] /= sum;
+    h[CP_S][j] = R * c->k.gmin * (1 + c->k.k * phx_rng_uniform(rng));
+  }
+  const int N = (R - 2) / 2;
+  for (int b = 0; b < a->B; b++) {
+    if (a->fold) h[CP_U][(size_t)b * (N + 1)] = 1;
+    for (int j = 0; j < M; j++) {
+      double z = 0;
+      for (int r = 0; r < R; r++) z += h[CP_W][(size_t)j * R + r] * row_u(a, &c->k, h[CP_U], b, r);
+      h[CP_Z][(size_t)b * M + j] = z;
+    }
+  }
+}
+
+/* Straight from the definition: sum of g (u - z)^2 over the crosspoints. */
+static void cp_ref(const phx_op_case *c, double **h) {
+  const phx_args_crossbar_power *a = CARGS(c, phx_args_crossbar_power);
+  for (int b = 0; b < a->B; b++) {
+    double p = 0;
+    for (int j = 0; j < a->M; j++)
+      for (int r = 0; r < a->R; r++) {
+        const double g = h[CP_W][(size_t)j * a->R + r] * h[CP_S][j];
+        const double d = row_u(a, &c->k, h[CP_U], b, r) - h[CP_Z][(size_t)b * a->M + j];
+        p += g * d * d;
+      }
+    h[CP_P][b] = p;
+  }
+}
+
+static const phx_op_desc d_crossbar_power = {
+    "crossbar_power", PHX_OP_crossbar_power, sizeof(phx_args_crossbar_power), 5,
+    {BUF(phx_args_crossbar_power, U, REAL, IN, -0.25, 0.25, 0),
+     BUF(phx_args_crossbar_power, Z, REAL, IN, -0.1, 0.1, 0),
+     BUF(phx_args_crossbar_power, W, REAL, IN, 0, 1, 0),
+     BUF(phx_args_crossbar_power, S, REAL, IN, 1e-6, 2e-6, 0),
+     BUF(phx_args_crossbar_power, P, REAL, OUT, -1, 1, TOL_SUM)},
+    cp_shape, 2, cp_make, cp_fill, cp_ref, 0};
+
 /* ---- the table ---- */
 
 const phx_op_desc *const phx_op_descs[PHX_OP_COUNT] = {

@@ -579,6 +579,39 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_args_step_map *a, phx_err 
   return 0;
 }
 
+/* ---- power -------------------------------------------------------------- */
+
+/* Crossbar dissipation per sample, in double whatever the real type: a
+ * difference of two nearly equal sums (sum w u^2 - z^2) loses float
+ * precision, and this runs once per evaluation, not per step. */
+static int FN(crossbar_power)(void *impl, const phx_args_crossbar_power *a, phx_err *err) {
+  (void)err;
+  const cpu_impl *c = impl;
+  const int M = a->M, R = a->R, N = (R - 2) / 2;
+  const int RU = a->fold ? N + 1 : R;
+  const double h2 = c->vdd * c->vdd / 4;
+  const CPU_REAL *w = a->W->p, *s = a->S->p;
+  for (int b = 0; b < a->B; b++) {
+    const CPU_REAL *u = (const CPU_REAL *)a->U->p + (size_t)b * RU;
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    double p = 0;
+    for (int j = 0; j < M; j++) {
+      const CPU_REAL *wj = w + (size_t)j * R;
+      double q = 0;
+      if (a->fold) {
+        q = h2 * ((double)wj[0] + wj[1]);
+        for (int i = 0; i < N; i++)
+          q += ((double)wj[2 + i] + wj[2 + N + i]) * ((double)u[1 + i] * u[1 + i]);
+      } else {
+        for (int r = 0; r < R; r++) q += (double)wj[r] * ((double)u[r] * u[r]);
+      }
+      p += (double)s[j] * (q - (double)z[j] * z[j]);
+    }
+    ((CPU_REAL *)a->P->p)[b] = (CPU_REAL)p;
+  }
+  return 0;
+}
+
 /* The operation table of this instantiation. */
 static const phx_bops FN(cpu_bops) = {
     .name = "cpu",

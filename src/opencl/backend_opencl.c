@@ -29,7 +29,8 @@
   X(K_MOMENTUM, "phx_momentum")                 \
   X(K_ADAM, "phx_adam")                         \
   X(K_GEMM_NT, "phx_gemm_nt")                   \
-  X(K_GEMM_XN, "phx_gemm_xn")
+  X(K_GEMM_XN, "phx_gemm_xn")                   \
+  X(K_CROSSBAR_POWER, "phx_crossbar_power")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -567,6 +568,14 @@ static int cl_loss(void *impl, const phx_args_loss *p, phx_err *err) {
                     KA(p->lossv->p), KA(p->pred->p), KA(oo),     KA(want),
                     KA(du)};
   return launch(c, K_LOSS, groups_for(c, (size_t)p->B), a, 13, err);
+}
+
+static int cl_crossbar_power(void *impl, const phx_args_crossbar_power *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, r = p->R, f = p->fold != 0;
+  const karg a[] = {KA(b),       KA(m),       KA(r),       KA(f),      KA(p->U->p),
+                    KA(p->Z->p), KA(p->W->p), KA(p->S->p), KA(p->P->p)};
+  return launch(c, K_CROSSBAR_POWER, groups_for(c, (size_t)p->B), a, 9, err);
 }
 
 /* Adam's bias-corrected step lr / (1 - b1^t) and 1 / sqrt(1 - b2^t), narrowed
