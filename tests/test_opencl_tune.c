@@ -4,6 +4,7 @@
  * instance on the same device (CLBlast keeps them per device, process-wide). */
 #define _XOPEN_SOURCE 700
 #define TEST_UTIL_TMPDIR
+#include <math.h>
 #include <string.h>
 
 #include "cl_tune.h"
@@ -126,6 +127,42 @@ static void test_no_leak(const phx_cl_dev *d, const char *path) {
   free(plain);
   free(bad);
 }
+/* The shared constants (tile sizes) set per device: the own products stay
+ * right at other sizes than the defaults, every gemm case against the
+ * float64 reference. */
+static void test_tiles(const phx_cl_dev *d, const char *path) {
+  static const int tiles[][2] = {{2, 3}, {1, 16}, {8, 1}};
+  char spec[32];
+  snprintf(spec, sizeof spec, "%d:%d", d->pidx, d->didx);
+  const phx_op_desc *g = phx_op_descs[PHX_OP_gemm];
+  const phx_op_sizes sz = {9, 11, 7};
+  for (size_t k = 0; k < sizeof tiles / sizeof tiles[0]; k++) {
+    char text[256];
+    snprintf(text, sizeof text, "match type=ANY\nphaxcl nt_tile=%d xn_rows=%d\n", tiles[k][0],
+             tiles[k][1]);
+    write_file(path, text);
+    phx_backend *b = backend(spec, "own", path);
+    for (int i = 0; i < g->ncases; i++) {
+      if (i % 4 == 3) continue; /* TT runs on CLBlast */
+      phx_op_inst t;
+      double *got[PHX_OP_MAXBUF], *ref[PHX_OP_MAXBUF];
+      phx_err err = {PHX_OK, ""};
+      must(phx_op_inst_init(&t, g, i, &sz, 5, &err), &err, "case");
+      must(phx_op_inst_ref(&t, ref, &err), &err, "ref");
+      must(phx_op_inst_exec(&t, b, -1, 1, got, NULL, &err), &err, "gemm");
+      int bad = 0;
+      for (size_t e = 0; e < t.need[2]; e++)
+        bad += !(fabs(got[2][e] - ref[2][e]) <= 1e-4 + 1e-4 * fabs(ref[2][e]));
+      CHECKF(!bad, "%s: nt_tile %d xn_rows %d, gemm(%s): %d wrong elements", d->dname,
+             tiles[k][0], tiles[k][1], t.c.label, bad);
+      phx_op_outs_free(got);
+      phx_op_outs_free(ref);
+      phx_op_inst_free(&t);
+    }
+    phx_backend_free(b);
+  }
+}
+
 int main(void) {
   int n = 0;
   phx_cl_dev *devs = tcl_devices(&n);
@@ -134,6 +171,7 @@ int main(void) {
   snprintf(path, sizeof path, "%s", in_dir("params.txt"));
   for (int i = 0; i < n; i++) {
     test_choose(&devs[i], path);
+    test_tiles(&devs[i], path);
     if (!tcl_is_simulator(&devs[i])) test_no_leak(&devs[i], path);
   }
   tmpdir_remove();

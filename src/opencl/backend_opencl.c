@@ -45,20 +45,6 @@ static const char *const kernel_names[K_COUNT] = {
 #undef PHX_KNAME
 };
 
-/* Constants the host and the kernels share, in one table: each goes to
- * the program as -DNAME=VALUE and the host computes its grids from the
- * same entries. The work-group size (PHX_WG) and vector width (PHX_GV) are
- * per-device choices (cl_tune.c) and join them at build time. */
-#define PHX_CL_CONSTS(X)                                              \
-  X(PHX_NT_TILE, 4) /* phx_gemm_nt: a TILE x TILE block per work-item */ \
-  X(PHX_XN_ROWS, 8) /* phx_gemm_xn: rows per work-item */
-
-enum {
-#define PHX_CL_CONST_ENUM(name, value) name = value,
-  PHX_CL_CONSTS(PHX_CL_CONST_ENUM)
-#undef PHX_CL_CONST_ENUM
-};
-
 /* Buffers are phx_buf (backend.h) whose p is the cl_mem. */
 #define MEM(b) ((cl_mem)(b)->p)
 
@@ -129,14 +115,15 @@ static void float_literal(char *buf, size_t size, double v) {
 }
 
 static void build_options(char *buf, size_t size, const phx_consts *k,
-                          size_t wg, int gv) {
+                          size_t wg, int gv, const int *konst) {
   char v[8][40];
   const char *names[] = {"PHX_VDD", "PHX_GMIN", "PHX_K"};
   const double vals[] = {k->vdd, k->gmin, k->k};
   int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_GV=%d -DPHX_LOSS=%d",
                    wg, gv, (int)k->loss);
-#define PHX_CL_CONST_OPT(name, value) \
-  if (o > 0 && (size_t)o < size) o += snprintf(buf + o, size - (size_t)o, " -D%s=%d", #name, value);
+#define PHX_CL_CONST_OPT(macro, key, def, lo, hi)                 \
+  if (o > 0 && (size_t)o < size)                                  \
+    o += snprintf(buf + o, size - (size_t)o, " -D%s=%d", #macro, konst[PHX_CK_##key]);
   PHX_CL_CONSTS(PHX_CL_CONST_OPT)
 #undef PHX_CL_CONST_OPT
   for (int i = 0; i < 3 && o > 0 && (size_t)o < size; i++) {
@@ -241,7 +228,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
                                 const char *src, size_t *kernel_wg,
                                 phx_err *err) {
   char options[1024];
-  build_options(options, sizeof options, k, c->wg, c->gv);
+  build_options(options, sizeof options, k, c->wg, c->gv, c->tune.konst);
   if (c->prog && strcmp(options, c->options) == 0) return PHX_OK;
   release_program(c);
   phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->cache_dir, c->verbose,
@@ -713,8 +700,8 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
     const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la), KA(B->p),
                       KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
-    return launch2d(c, K_GEMM_NT, ((size_t)n + PHX_NT_TILE - 1) / PHX_NT_TILE,
-                    ((size_t)m + PHX_NT_TILE - 1) / PHX_NT_TILE, a, 14, err);
+    const size_t t = (size_t)c->tune.konst[PHX_CK_nt_tile];
+    return launch2d(c, K_GEMM_NT, ((size_t)n + t - 1) / t, ((size_t)m + t - 1) / t, a, 14, err);
   }
   if (own && !transB) {
     cl_uint ao, bo, co;
@@ -728,7 +715,9 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
                       KA(B->p), KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
     const size_t gv = (size_t)c->gv;
     return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv,
-                    ((size_t)m + PHX_XN_ROWS - 1) / PHX_XN_ROWS, a, 15, err);
+                    ((size_t)m + (size_t)c->tune.konst[PHX_CK_xn_rows] - 1) /
+                        (size_t)c->tune.konst[PHX_CK_xn_rows],
+                    a, 15, err);
   }
   const CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   const CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;

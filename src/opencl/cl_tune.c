@@ -114,6 +114,7 @@ static int selector_rank(const phx_cl_dev *d, const char *l) {
 typedef struct tune_pick {
   int gemm, gv, wg;
   int rank_gemm, rank_gv, rank_wg, rank_cl;
+  int konst[PHX_CK_COUNT], rank_konst[PHX_CK_COUNT];
   const char *cl_text; /* first CLBlast line of the best section */
   const char *cl_src;
 } tune_pick;
@@ -138,6 +139,15 @@ static void take_choices(tune_pick *k, const char *l, int r, int verbose, const 
       if (ok && r > k->rank_wg) k->wg = w, k->rank_wg = r;
     } else {
       ok = 0;
+#define PHX_CL_CONST_TAKE(macro, key, def, lo, hi)                              \
+  if (v && (size_t)(v - word) == strlen(#key) && strncmp(word, #key, strlen(#key)) == 0) { \
+    const int x = atoi(v + 1);                                                  \
+    ok = x >= lo && x <= hi;                                                    \
+    if (ok && r > k->rank_konst[PHX_CK_##key])                                  \
+      k->konst[PHX_CK_##key] = x, k->rank_konst[PHX_CK_##key] = r;              \
+  }
+      PHX_CL_CONSTS(PHX_CL_CONST_TAKE)
+#undef PHX_CL_CONST_TAKE
     }
     if (!ok && verbose > 0)
       fprintf(stderr, "phaxcl: opencl: unknown choice '%s' in %s\n", word, src);
@@ -210,7 +220,11 @@ static char *slurp(const char *path) {
 void phx_cl_tune_choose(const phx_cl_dev *d, const char *params, int verbose,
                         phx_cl_tuning *t) {
   memset(t, 0, sizeof *t);
-  tune_pick k = {0, 0, 64, -1, -1, -1, -1, NULL, NULL};
+  tune_pick k = {0, 0, 64, -1, -1, -1, -1, {0}, {0}, NULL, NULL};
+#define PHX_CL_CONST_DEF(macro, key, def, lo, hi) \
+  k.konst[PHX_CK_##key] = def, k.rank_konst[PHX_CK_##key] = -1;
+  PHX_CL_CONSTS(PHX_CL_CONST_DEF)
+#undef PHX_CL_CONST_DEF
   char *user = NULL;
   const int want_cl = !(params && strcmp(params, "0") == 0);
   if (params && *params && want_cl) {
@@ -225,6 +239,7 @@ void phx_cl_tune_choose(const phx_cl_dev *d, const char *params, int verbose,
          verbose, &k);
   t->gemm = k.gemm;
   t->wg = k.wg;
+  memcpy(t->konst, k.konst, sizeof t->konst);
   /* native: vectors only where the hardware has them (the scalar form suits
    * GPUs, and Oclgrind's uninitialised-value checker crashes on wide ones) */
   t->gv = k.gv ? k.gv : d->native_float >= 16 ? 16 : d->native_float >= 8 ? 8 : 1;

@@ -3,7 +3,7 @@
  *   device NAME                       (CL_DEVICE_NAME, exact)
  *   match type=CPU|GPU|ACCELERATOR|ANY [vendor=TEXT]
  * each followed by CLBlast parameter lines ("XgemmDirect WGD=32 ...") and
- * phaxcl's own choices ("phaxcl gemm=own gv=native wg=64"). A device takes
+ * phaxcl's own choices ("phaxcl gemm=own gv=native wg=64 nt_tile=4"). A device takes
  * each choice from the most specific section that sets it (device, then
  * type and vendor, then type, then ANY), and CLBlast's parameters from the
  * most specific section that has any. '#' starts a comment. */
@@ -12,7 +12,23 @@
 
 #include "cl_device.h"
 
+/* Constants the host and the kernels share, in one table: name of the -D
+ * the program gets, key in a parameter file's "phaxcl" line, default,
+ * smallest and largest value. The host computes its grids from the same
+ * values it passes. */
+#define PHX_CL_CONSTS(X)                                                     \
+  X(PHX_NT_TILE, nt_tile, 4, 1, 8)  /* phx_gemm_nt: TILE x TILE per item */ \
+  X(PHX_XN_ROWS, xn_rows, 8, 1, 16) /* phx_gemm_xn: rows per work-item */
+
+enum {
+#define PHX_CL_CONST_ENUM(macro, key, def, lo, hi) PHX_CK_##key,
+  PHX_CL_CONSTS(PHX_CL_CONST_ENUM)
+#undef PHX_CL_CONST_ENUM
+  PHX_CK_COUNT
+};
+
 typedef struct phx_cl_tuning {
+  int konst[PHX_CK_COUNT]; /* the shared constants for this device */
   int gemm;      /* 1 own kernels (cl/gemm.cl), 0 CLBlast */
   int gv;        /* vector width of the elementwise and own GEMM kernels: 1, 8, 16 */
   int wg;        /* preferred work-group size (a power of two) */
