@@ -69,3 +69,19 @@ float phx_hsum8(float8 v) {
   return b.x + b.y;
 }
 
+
+/* Device variation (map_vary): the counter-based hash of src/core/vary.h,
+ * the same integer code, so every backend draws the same cells. */
+uint phx_mix32(uint x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+float phx_vary_uniform(const uint key, const uint i, const uint s) {
+  const uint h = phx_mix32(key ^ phx_mix32(i * 8U + s));
+  return ((float)(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
+}

@@ -234,3 +234,59 @@ __kernel void phx_step_map(const int M, const int R, const int fold,
     for (int i = 1; i <= N; i++) e[i] = w[1 + i] - w[1 + N + i];
   }
 }
+
+/* map_forward of a chip drawn with variation (backend.h, map_vary): one
+ * work-item per column, cells in order; uniforms from phx_vary_uniform. */
+float phx_vary_cell(float gu, const int levels, const int dist, const float sigma,
+                    const float read, const float off, const float on, const uint key,
+                    const uint i) {
+  const float two_pi = 6.283185307179586f;
+  if (levels >= 2) {
+    const float step = PHX_K / (float)(levels - 1);
+    gu = 1.0f + rint((gu - 1.0f) / step) * step;
+  }
+  if (sigma > 0.0f) {
+    const float u1 = phx_vary_uniform(key, i, 0), u2 = phx_vary_uniform(key, i, 1);
+    const float n = sqrt(-2.0f * log(u1)) * cos(two_pi * u2);
+    gu = dist == 1 ? gu * (1.0f + sigma * n) : gu * exp(sigma * n);
+    gu = gu > 0.0f ? gu : 0.0f;
+  }
+  if (read > 0.0f) {
+    const float u1 = phx_vary_uniform(key, i, 3), u2 = phx_vary_uniform(key, i, 4);
+    const float n = sqrt(-2.0f * log(u1)) * cos(two_pi * u2);
+    gu = gu * (1.0f + read * n);
+    gu = gu > 0.0f ? gu : 0.0f;
+  }
+  if (off > 0.0f || on > 0.0f) {
+    const float u = phx_vary_uniform(key, i, 2);
+    if (u < off) gu = 1.0f;
+    else if (u < off + on) gu = 1.0f + PHX_K;
+  }
+  return gu;
+}
+
+__kernel void phx_map_vary(const int M, const int R, const int fold, const uint key,
+                           const int levels, const int dist, const float sigma,
+                           const float read, const float off, const float on,
+                           __global const float *theta, __global float *W,
+                           __global float *S, __global float *E) {
+  const int j = (int)get_global_id(0);
+  if (j >= M) return;
+  __global const float *th = theta + (size_t)j * R;
+  __global float *w = W + (size_t)j * R;
+  float sum = 0.0f;
+  for (int r = 0; r < R; r++) {
+    const float g = phx_vary_cell(phx_gunit(th[r]), levels, dist, sigma, read, off, on, key,
+                                  (uint)(j * R + r));
+    sum += g;
+    w[r] = g;
+  }
+  for (int r = 0; r < R; r++) w[r] = w[r] / sum;
+  S[j] = PHX_GMIN * sum;
+  if (fold) {
+    const int N = (R - 2) / 2;
+    __global float *e = E + (size_t)j * (N + 1);
+    e[0] = PHX_HALF * (w[0] - w[1]);
+    for (int i = 0; i < N; i++) e[1 + i] = w[2 + i] - w[2 + N + i];
+  }
+}

@@ -246,6 +246,47 @@ PHX_API phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_da
 PHX_API phx_status phx_crossbar_power(phx_backend *b, const phx_model *m, const phx_dataset *d,
                                       int limit, double *mean, double *per_layer, phx_err *err);
 
+/* ---- device non-idealities and Monte Carlo ------------------------------ */
+
+typedef enum { PHX_VAR_LOGNORMAL = 0, PHX_VAR_GAUSSIAN = 1 } phx_var_dist;
+
+/* What a chip does to the trained conductances, applied per crosspoint in
+ * this order (docs/model.md, "Device variation"):
+ *  levels      programmable levels, evenly spaced from gmin to gmax, the
+ *              nearest taken; 0 = continuous
+ *  sigma       programming variation (fraction, 0.2 = 20 %): g e^(sigma n)
+ *              (lognormal) or g (1 + sigma n) (Gaussian, cut at 0)
+ *  read_noise  multiplicative Gaussian read noise (fraction), one read per
+ *              draw
+ *  stuck_off, stuck_on  fractions of cells stuck at gmin and at gmax */
+typedef struct phx_variation {
+  int levels;
+  double sigma;
+  phx_var_dist dist;
+  double read_noise;
+  double stuck_off, stuck_on;
+} phx_variation;
+
+/* No variation: every field zero, lognormal. */
+PHX_API void phx_variation_default(phx_variation *v);
+/* Checks ranges; the message names the option (--sigma, --levels ...). */
+PHX_API phx_status phx_variation_check(const phx_variation *v, phx_err *err);
+
+typedef struct phx_mc_result {
+  int draws, count;  /* draws, and samples per draw */
+  double ideal;      /* accuracy without variation */
+  double mean, std;  /* accuracy over the draws */
+  double min, p5, max;
+} phx_mc_result;
+
+/* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
+ * k alone, the same on every backend), each evaluated on the first
+ * `limit` samples of d (0 = all). acc, when not NULL, receives each
+ * draw's accuracy. */
+PHX_API phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                   int limit, const phx_variation *v, int draws, uint64_t seed,
+                                   phx_mc_result *res, double *acc, phx_err *err);
+
 /* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
 
 /* The machine's single-precision GEMM throughput as the C path sees it:

@@ -10,5 +10,6 @@ int phx_cmd_info(int argc, char **argv);    /* cmd_info.c */
 int phx_cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 int phx_cmd_devices(int argc, char **argv); /* cmd_opencl.c */
 int phx_cmd_check(int argc, char **argv);   /* cmd_opencl.c */
+int phx_cmd_mc(int argc, char **argv);      /* cmd_mc.c */
 
 #endif /* PHX_COMMANDS_H */

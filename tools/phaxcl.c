@@ -20,6 +20,7 @@ static const char USAGE[] =
     "  devices  list OpenCL platforms and devices\n"
     "  check    cross-check every OpenCL operation against the C path\n"
     "  bench    training throughput of the backends\n"
+    "  mc       Monte Carlo accuracy over chips drawn with device variation\n"
     "\n"
     "Run 'phaxcl COMMAND --help' for a command's options.\n"
     "  phaxcl --version   print the version\n";
@@ -31,7 +32,7 @@ static const struct {
 } COMMANDS[] = {
     {"train", phx_cmd_train}, {"eval", phx_cmd_eval},       {"grad", phx_cmd_grad},
     {"info", phx_cmd_info},   {"devices", phx_cmd_devices}, {"check", phx_cmd_check},
-    {"bench", phx_cmd_bench},
+    {"bench", phx_cmd_bench}, {"mc", phx_cmd_mc},
 };
 
 int main(int argc, char **argv) {

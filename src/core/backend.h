@@ -177,6 +177,21 @@ typedef struct phx_args_crossbar_power {
   phx_buf *P;          /* out B */
 } phx_args_crossbar_power;
 
+/* map_forward of a chip drawn with variation v (phaxcl.h, phx_variation):
+ * per crosspoint i = j R + r, in units of gmin, gu = 1 + k s(theta); to the
+ * nearest of v->levels levels; times e^(sigma n1) or (1 + sigma n1), cut at
+ * 0; times (1 + read_noise n2), cut at 0; then 1 when u3 < stuck_off, 1 + k
+ * when u3 < stuck_off + stuck_on. n1, n2 are Box-Muller normals and u3 a
+ * uniform from the hash of key and i (core/vary.h, streams PHX_VS_*);
+ * then W, S, E as map_forward. */
+typedef struct phx_args_map_vary {
+  int M, R, fold;
+  uint32_t key;           /* phx_vary_key(seed, draw, layer) */
+  const phx_variation *v;
+  const phx_buf *theta;   /* in  M x R */
+  phx_buf *W, *S, *E;     /* out, as map_forward */
+} phx_args_map_vary;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -190,7 +205,8 @@ typedef struct phx_args_crossbar_power {
   X(loss, phx_args_loss, 0)                                \
   X(opt_step, phx_args_opt_step, 0)                        \
   X(step_map, phx_args_step_map, 1)                        \
-  X(crossbar_power, phx_args_crossbar_power, 0)
+  X(crossbar_power, phx_args_crossbar_power, 0)            \
+  X(map_vary, phx_args_map_vary, 0)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

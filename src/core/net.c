@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "vary.h"
 
 typedef struct net_layer {
   int N, M, R;            /* inputs, neurons, rows R = 2N+2 */
@@ -452,6 +453,23 @@ done:
   free(lv);
   if (pr != pred) free(pr);
   return rc;
+}
+
+phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, int draw,
+                            phx_err *err) {
+  for (int l = 0; l < n->L; l++) {
+    net_layer *y = &n->lay[l];
+    const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, draw, l), v,
+                                 y->theta, y->W, y->S, y->E};
+    int rc = phx_op_map_vary(n->b, &a, err);
+    if (rc) {
+      n->mapped = 0;
+      return rc;
+    }
+  }
+  /* W, S, E hold the drawn chip; P (fused training) does not follow it */
+  n->mapped = 1;
+  return PHX_OK;
 }
 
 phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,

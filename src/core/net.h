@@ -57,6 +57,12 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
                            long *correct, int32_t *pred, int32_t *truth,
                            phx_err *err);
 
+/* Maps theta to the W, S, E of a chip drawn with variation v (draw `draw`
+ * of `seed`, the same on every backend); the next phx_net_batch runs on
+ * them. Any change of theta (set_theta, a step) maps the ideal chip again. */
+phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, int draw,
+                            phx_err *err);
+
 /* Static power (W) each layer's crossbar dissipates for the B samples of
  * the last phx_net_batch (its activations must still be current): adds
  * the per-sample sum over layers into watts[0..B) and each layer's sum

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "op_desc.h"
+#include "vary.h"
 
 /* NMSE limits in `phaxcl check`: elementwise maps, and results where sums,
  * tanh slopes or differences of weights enter. */
@@ -700,6 +701,84 @@ static const phx_op_desc d_crossbar_power = {
      BUF(phx_args_crossbar_power, S, REAL, IN, 1e-6, 2e-6, 0),
      BUF(phx_args_crossbar_power, P, REAL, OUT, -1, 1, TOL_SUM)},
     cp_shape, 2, cp_make, cp_fill, cp_ref, 0};
+
+/* ---- map_vary ---- */
+
+enum { MV_THETA, MV_W, MV_S, MV_E };
+
+static int mv_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_map_vary *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (!rc) rc = phx_variation_check(a->v, err);
+  if (rc) return rc;
+  const size_t MR = (size_t)a->M * a->R, N = (size_t)(a->R - 2) / 2;
+  need[MV_THETA] = need[MV_W] = MR;
+  need[MV_S] = (size_t)a->M;
+  need[MV_E] = a->fold ? (size_t)a->M * (N + 1) : 0;
+  return 0;
+}
+
+/* A hard chip (8 levels, 20 % lognormal, read noise, 5 % stuck each way),
+ * a Gaussian one, folded, and no variation at all (map_forward's result). */
+static const phx_variation mv_cases[3] = {
+    {8, 0.2, PHX_VAR_LOGNORMAL, 0.02, 0.05, 0.05},
+    {0, 0.1, PHX_VAR_GAUSSIAN, 0, 0, 0},
+    {0, 0, PHX_VAR_LOGNORMAL, 0, 0, 0},
+};
+
+static void mv_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  static const char *names[] = {"hard", "gaussian,fold", "ideal"};
+  phx_args_map_vary *a = ARGS(c, phx_args_map_vary);
+  a->M = sz->M;
+  a->R = 2 * sz->N + 2;
+  a->fold = i == 1;
+  a->v = &mv_cases[i];
+  a->key = phx_vary_key(7, i, 1);
+  snprintf(c->label, sizeof c->label, "%s", names[i]);
+}
+
+static double ref_normal(uint32_t key, uint32_t i, uint32_t s) {
+  const double u1 = phx_vary_uniform(key, i, s), u2 = phx_vary_uniform(key, i, s + 1);
+  return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+static void mv_ref(const phx_op_case *c, double **h) {
+  const phx_args_map_vary *a = CARGS(c, phx_args_map_vary);
+  const phx_variation *v = a->v;
+  const double k = c->k.k, gmin = c->k.gmin;
+  const int M = a->M, R = a->R, N = (R - 2) / 2;
+  for (int j = 0; j < M; j++) {
+    double sum = 0, *w = h[MV_W] + (size_t)j * R;
+    for (int r = 0; r < R; r++) {
+      const uint32_t i = (uint32_t)(j * R + r);
+      double gu = 1 + k * sig(h[MV_THETA][i]);
+      if (v->levels >= 2) gu = 1 + nearbyint((gu - 1) / (k / (v->levels - 1))) * (k / (v->levels - 1));
+      if (v->sigma > 0) {
+        const double n = ref_normal(a->key, i, PHX_VS_PROG);
+        gu = fmax(v->dist == PHX_VAR_GAUSSIAN ? gu * (1 + v->sigma * n) : gu * exp(v->sigma * n), 0);
+      }
+      if (v->read_noise > 0) gu = fmax(gu * (1 + v->read_noise * ref_normal(a->key, i, PHX_VS_READ)), 0);
+      const double u = phx_vary_uniform(a->key, i, PHX_VS_STUCK);
+      if (u < v->stuck_off) gu = 1;
+      else if (u < v->stuck_off + v->stuck_on) gu = 1 + k;
+      sum += w[r] = gu;
+    }
+    for (int r = 0; r < R; r++) w[r] /= sum;
+    h[MV_S][j] = gmin * sum;
+    if (!a->fold) continue;
+    double *e = h[MV_E] + (size_t)j * (N + 1);
+    e[0] = c->k.vdd / 2 * (w[0] - w[1]);
+    for (int i = 0; i < N; i++) e[1 + i] = w[2 + i] - w[2 + N + i];
+  }
+}
+
+static const phx_op_desc d_map_vary = {
+    "map_vary", PHX_OP_map_vary, sizeof(phx_args_map_vary), 4,
+    {BUF(phx_args_map_vary, theta, REAL, IN, -4, 4, 0),
+     BUF(phx_args_map_vary, W, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_map_vary, S, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_map_vary, E, REAL, OUT, -1, 1, TOL_SUM)},
+    mv_shape, 3, mv_make, NULL, mv_ref, 0};
 
 /* ---- the table ---- */
 

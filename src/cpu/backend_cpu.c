@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "phx_config.h"
+#include "vary.h"
 
 #if PHX_HAVE_BLAS
 #include <cblas.h>
@@ -136,6 +137,8 @@ static inline float cpu_tanhf(float x) {
 #define CPU_LOG(x) logf(x)
 #define CPU_SQRT(x) sqrtf(x)
 #define CPU_TANH(x) cpu_tanhf(x)
+#define CPU_COS(x) cosf(x)
+#define CPU_RINT(x) rintf(x)
 #define CPU_FABS(x) fabsf(x)
 #define CPU_HTYPE PHX_HOST_F32
 #define CPU_CBLAS_GEMM cblas_sgemm
@@ -148,6 +151,8 @@ static inline float cpu_tanhf(float x) {
 #define CPU_LOG(x) log(x)
 #define CPU_SQRT(x) sqrt(x)
 #define CPU_TANH(x) tanh(x)
+#define CPU_COS(x) cos(x)
+#define CPU_RINT(x) rint(x)
 #define CPU_FABS(x) fabs(x)
 #define CPU_HTYPE PHX_HOST_F64
 #define CPU_CBLAS_GEMM cblas_dgemm

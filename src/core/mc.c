@@ -1,0 +1,100 @@
+/* Device variation settings and Monte Carlo evaluation: each draw maps
+ * theta to a drawn chip on the backend (op map_vary) and runs the forward
+ * pass over the data; the draws' accuracies give mean, spread and tail. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+#define MC_BATCH 256
+
+void phx_variation_default(phx_variation *v) {
+  memset(v, 0, sizeof *v);
+  v->dist = PHX_VAR_LOGNORMAL;
+}
+
+phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
+  if (!v) return phx_fail(err, PHX_EINVAL, "variation settings missing");
+  if (v->levels < 0 || v->levels == 1 || v->levels > 1 << 20)
+    return phx_fail(err, PHX_EINVAL, "--levels: %d (expected 0 for continuous, or 2 to %d)",
+                    v->levels, 1 << 20);
+  if (!(v->sigma >= 0 && v->sigma <= 10))
+    return phx_fail(err, PHX_EINVAL, "--sigma: %g (expected 0 to 1000 %%)", v->sigma * 100);
+  if (v->dist != PHX_VAR_LOGNORMAL && v->dist != PHX_VAR_GAUSSIAN)
+    return phx_fail(err, PHX_EINVAL, "--dist: unknown distribution %d", (int)v->dist);
+  if (!(v->read_noise >= 0 && v->read_noise <= 10))
+    return phx_fail(err, PHX_EINVAL, "--read-noise: %g (expected 0 to 1000 %%)",
+                    v->read_noise * 100);
+  if (!(v->stuck_off >= 0 && v->stuck_off <= 1) || !(v->stuck_on >= 0 && v->stuck_on <= 1) ||
+      !(v->stuck_off + v->stuck_on <= 1))
+    return phx_fail(err, PHX_EINVAL,
+                    "--stuck-off %g, --stuck-on %g: fractions in [0, 1] summing to at most 1",
+                    v->stuck_off, v->stuck_on);
+  return PHX_OK;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  const double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Fraction correct over the bound samples, after the map in place. */
+static phx_status accuracy(phx_net *net, int n, double *acc, phx_err *err) {
+  const int mb = phx_net_max_batch(net);
+  phx_status s = PHX_OK;
+  for (int off = 0; !s && off < n; off += mb)
+    s = phx_net_batch(net, PHX_SLOT_TEST, (size_t)off, n - off < mb ? n - off : mb, 1.0, 0, 0, err);
+  long correct = 0;
+  if (!s) s = phx_net_metrics(net, PHX_SLOT_TEST, n, NULL, &correct, NULL, NULL, err);
+  if (!s) *acc = (double)correct / n;
+  return s;
+}
+
+phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                           int limit, const phx_variation *v, int draws, uint64_t seed,
+                           phx_mc_result *res, double *acc, phx_err *err) {
+  if (!b || !m || !d || !v || !res)
+    return phx_fail(err, PHX_EINVAL, "phx_monte_carlo: backend, model, data, variation and result are required");
+  if (draws < 1 || draws > 10000000)
+    return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
+  if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
+  phx_status s = phx_variation_check(v, err);
+  if (s) return s;
+  const phx_model_opts *mo = phx_model_get_opts(m);
+  int n = phx_dataset_count(d);
+  if (limit > 0 && limit < n) n = limit;
+  if (n < 1) return phx_fail(err, PHX_ESHAPE, "the data set is empty");
+  double *a = malloc((size_t)draws * sizeof *a);
+  if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
+  phx_net *net = NULL;
+  memset(res, 0, sizeof *res);
+  s = phx_net_new(b, mo, n < MC_BATCH ? n : MC_BATCH, &net, err);
+  if (!s) s = phx_net_set_theta(net, m, err);
+  if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, d, n, err);
+  if (!s) s = accuracy(net, n, &res->ideal, err);
+  for (int k = 0; !s && k < draws; k++) {
+    s = phx_net_map_vary(net, v, seed, k, err);
+    if (!s) s = accuracy(net, n, &a[k], err);
+  }
+  if (!s) {
+    double sum = 0, sq = 0;
+    for (int k = 0; k < draws; k++) sum += a[k];
+    res->mean = sum / draws;
+    for (int k = 0; k < draws; k++) sq += (a[k] - res->mean) * (a[k] - res->mean);
+    res->std = draws > 1 ? sqrt(sq / (draws - 1)) : 0;
+    if (acc) memcpy(acc, a, (size_t)draws * sizeof *a);
+    qsort(a, (size_t)draws, sizeof *a, cmp_double);
+    res->min = a[0];
+    res->max = a[draws - 1];
+    /* 5th percentile: linear between the order statistics around it */
+    const double pos = 0.05 * (draws - 1);
+    const int lo = (int)pos;
+    res->p5 = lo + 1 < draws ? a[lo] + (pos - lo) * (a[lo + 1] - a[lo]) : a[lo];
+    res->draws = draws;
+    res->count = n;
+  }
+  phx_net_free(net);
+  free(a);
+  return s;
+}

@@ -1,0 +1,39 @@
+/* Device variation drawn the same way on every backend: a counter-based
+ * hash of (seed, draw, layer) and the element's index gives each
+ * crosspoint its own uniforms, so a draw is a pure function of its key
+ * (no generator state to carry between kernels or threads). cl/common.cl
+ * has the same hash for the kernels. */
+#ifndef PHX_VARY_H
+#define PHX_VARY_H
+
+#include <stdint.h>
+
+/* A 32-bit integer mixer (two multiply-xorshift rounds). */
+static inline uint32_t phx_mix32(uint32_t x) {
+  x ^= x >> 16;
+  x *= 0x7feb352dU;
+  x ^= x >> 15;
+  x *= 0x846ca68bU;
+  x ^= x >> 16;
+  return x;
+}
+
+/* The key of one layer of one draw. */
+static inline uint32_t phx_vary_key(uint64_t seed, int draw, int layer) {
+  uint32_t k = phx_mix32((uint32_t)seed ^ phx_mix32((uint32_t)(seed >> 32) + 0x9e3779b9U));
+  k = phx_mix32(k ^ phx_mix32((uint32_t)draw + 0x85ebca6bU));
+  return phx_mix32(k ^ phx_mix32((uint32_t)layer + 0xc2b2ae35U));
+}
+
+/* Uniform in (0, 1) on a grid of 2^23 points, stream s of element i:
+ * exact in float as in double, so both paths start from the same value. */
+static inline double phx_vary_uniform(uint32_t key, uint32_t i, uint32_t s) {
+  const uint32_t h = phx_mix32(key ^ phx_mix32(i * 8U + s));
+  return ((double)(h >> 9) + 0.5) * (1.0 / 8388608.0);
+}
+
+/* Streams of an element: programming noise (two uniforms), stuck, read
+ * noise (two uniforms). */
+enum { PHX_VS_PROG = 0, PHX_VS_STUCK = 2, PHX_VS_READ = 3 };
+
+#endif /* PHX_VARY_H */

@@ -1,0 +1,132 @@
+/* Monte Carlo over drawn chips: no variation gives the ideal accuracy on
+ * every draw; the same seed gives the same draws on every backend (c, c64,
+ * every OpenCL device) and run to run; a harder chip loses accuracy; bad
+ * settings are refused naming the option.
+ * Usage: test_mc DATA_DIR cpu | opencl (77 when no device). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "phaxcl.h"
+#include "test_util.h"
+
+enum { DRAWS = 24 };
+
+/* Draws and samples per backend: fewer on a simulator (Oclgrind), which
+ * runs a forward pass some thousand times slower. */
+static int draws = DRAWS, limit = 100;
+
+static phx_model *trained(const phx_dataset *train) {
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.sizes[1] = 20;
+  phx_err err = {PHX_OK, ""};
+  phx_model *m = NULL;
+  must(phx_model_new(&o, &m, &err), &err, "model");
+  phx_model_init(m, 3);
+  phx_backend *b = NULL;
+  must(phx_backend_new("c", NULL, 0, &b, &err), &err, "c");
+  phx_train_opts t;
+  phx_train_opts_default(&t);
+  t.epochs = 5;
+  must(phx_train(b, m, train, NULL, &t, NULL, &err), &err, "train");
+  phx_backend_free(b);
+  return m;
+}
+
+/* Every draw's accuracy on b for variation v. */
+static phx_mc_result run(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                         const phx_variation *v, double *acc) {
+  phx_mc_result r;
+  phx_err err = {PHX_OK, ""};
+  must(phx_monte_carlo(b, m, d, limit, v, draws, 42, &r, acc, &err), &err, "monte carlo");
+  return r;
+}
+
+static void test_backend(phx_backend *b, phx_backend *c, const phx_model *m,
+                         const phx_dataset *d) {
+  phx_variation none, hard;
+  phx_variation_default(&none);
+  phx_variation_default(&hard);
+  hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
+  double acc[DRAWS] = {0}, again[DRAWS] = {0}, ref_acc[DRAWS] = {0};
+  const double ref_ideal = run(c, m, d, &hard, ref_acc).ideal;
+  phx_mc_result r = run(b, m, d, &none, acc);
+  CHECKF(r.mean == r.ideal && r.min == r.ideal && r.std == 0,
+         "%s: no variation: mean %g ideal %g", phx_backend_name(b), r.mean, r.ideal);
+  CHECKF(fabs(r.ideal - ref_ideal) < 1.01 / limit, "%s: ideal %g, c says %g", phx_backend_name(b),
+         r.ideal, ref_ideal);
+  r = run(b, m, d, &hard, acc);
+  run(b, m, d, &hard, again);
+  CHECKF(memcmp(acc, again, sizeof acc) == 0, "%s: same seed, other draws", phx_backend_name(b));
+  /* the same chips on every backend: a sample may flip on a float tie */
+  int differ = 0;
+  for (int k = 0; k < draws; k++) differ += fabs(acc[k] - ref_acc[k]) > 1.01 / limit;
+  CHECKF(!differ, "%s: %d draws differ from the C path's", phx_backend_name(b), differ);
+  CHECKF(r.mean < r.ideal && r.min <= r.p5 && r.p5 <= r.mean && r.mean <= r.max,
+         "%s: hard chip: ideal %g mean %g min %g p5 %g max %g", phx_backend_name(b), r.ideal,
+         r.mean, r.min, r.p5, r.max);
+  printf("  %-6s %-40.40s ideal %.1f %%, hard chip mean %.1f %%, p5 %.1f %%\n",
+         phx_backend_name(b), phx_backend_device(b), 100 * r.ideal, 100 * r.mean, 100 * r.p5);
+}
+
+int main(int argc, char **argv) {
+  if (argc < 3) {
+    fprintf(stderr, "usage: test_mc DATA_DIR cpu|opencl\n");
+    return 2;
+  }
+  phx_err err = {PHX_OK, ""};
+  phx_dataset *train = NULL, *test = NULL;
+  must(phx_dataset_load_dir(argv[1], 1, &train, &test, &err), &err, argv[1]);
+  phx_model *m = trained(train);
+  /* the reference: the C path */
+  phx_backend *c = NULL;
+  must(phx_backend_new("c", NULL, 0, &c, &err), &err, "c");
+  phx_variation hard;
+  phx_variation_default(&hard);
+  hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
+  /* refusals */
+  phx_variation bad = hard;
+  bad.sigma = -0.1;
+  phx_mc_result r;
+  CHECK(phx_monte_carlo(c, m, test, 0, &bad, 2, 1, &r, NULL, &err) == PHX_EINVAL &&
+        strstr(err.msg, "--sigma"));
+  bad = hard, bad.stuck_off = 0.7, bad.stuck_on = 0.7;
+  CHECK(phx_monte_carlo(c, m, test, 0, &bad, 2, 1, &r, NULL, &err) == PHX_EINVAL &&
+        strstr(err.msg, "--stuck"));
+  bad = hard, bad.levels = 1;
+  CHECK(phx_monte_carlo(c, m, test, 0, &bad, 2, 1, &r, NULL, &err) == PHX_EINVAL &&
+        strstr(err.msg, "--levels"));
+  CHECK(phx_monte_carlo(c, m, test, 0, &hard, 0, 1, &r, NULL, &err) == PHX_EINVAL);
+  if (strcmp(argv[2], "opencl") == 0) {
+    phx_device_info *dev = NULL;
+    int n = 0;
+    if (phx_devices(&dev, &n, &err) != PHX_OK) {
+      printf("SKIP: %s\n", err.msg);
+      return 77;
+    }
+    for (int i = 0; i < n; i++) {
+      char spec[32];
+      snprintf(spec, sizeof spec, "%d:%d", dev[i].platform, dev[i].index);
+      phx_backend *b = NULL;
+      must(phx_backend_new("opencl", spec, 0, &b, &err), &err, spec);
+      const int sim = strcmp(dev[i].type, "simulator") == 0;
+      draws = sim ? 3 : DRAWS;
+      limit = sim ? 20 : 100;
+      test_backend(b, c, m, test);
+      phx_backend_free(b);
+    }
+    phx_devices_free(dev);
+  } else {
+    test_backend(c, c, m, test);
+    phx_backend *b = NULL;
+    must(phx_backend_new("c64", NULL, 0, &b, &err), &err, "c64");
+    test_backend(b, c, m, test);
+    phx_backend_free(b);
+  }
+  phx_backend_free(c);
+  phx_model_free(m);
+  phx_dataset_free(train);
+  phx_dataset_free(test);
+  return finish("mc");
+}

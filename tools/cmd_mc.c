@@ -1,0 +1,165 @@
+/* phaxcl mc: Monte Carlo evaluation of a saved model on chips drawn with
+ * device variation (levels, programming spread, read noise, stuck cells):
+ * accuracy mean, spread, minimum and 5th percentile over the draws. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "commands.h"
+
+static const char USAGE[] =
+    "usage: phaxcl mc MODEL [OPTIONS]\n"
+    "\n"
+    "Accuracy of the model in MODEL on the test set of --data over --draws\n"
+    "chips, each drawn with the variation below (draw k depends on --seed and\n"
+    "k alone: the same chips on every backend). Order per cell: levels,\n"
+    "programming spread, read noise, stuck cells (docs/model.md).\n"
+    "\n"
+    "  --draws N        chips to draw (default 100)\n"
+    "  --levels N       programmable levels from gmin to gmax (default 0: continuous)\n"
+    "  --sigma PCT      programming spread in %% (default 0)\n"
+    "  --dist NAME      lognormal (default: g e^(sigma n)) or gaussian (g (1 + sigma n))\n"
+    "  --read-noise PCT multiplicative read noise in %% (default 0)\n"
+    "  --stuck-off F    fraction of cells stuck at gmin (default 0)\n"
+    "  --stuck-on F     fraction of cells stuck at gmax (default 0)\n"
+    "  --seed N         draws seed (default 1)\n"
+    "  --limit N        evaluate the first N test samples (default 0 = all)\n"
+    "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N         average N x N pixel blocks (default 1)\n"
+    "  --backend NAME   auto (default), c, c64 or opencl\n"
+    "  --device SPEC    OpenCL device: P:D or part of its name\n"
+    "  --json           one JSON object (with every draw's accuracy)\n"
+    "  --verbose        backend details on stderr\n"
+    "  --help           this text\n";
+
+static const phx_cli_spec SPEC = {
+    "mc",
+    PHX_O_DATA | PHX_O_POOL | PHX_O_SEED | PHX_O_LIMIT | PHX_O_BACKEND | PHX_O_DEVICE |
+        PHX_O_JSON | PHX_O_VERBOSE,
+    1, 1, USAGE};
+
+/* A number option of this command: whole argument, finite. */
+static int number(const char *opt, const char *s, double lo, double hi, double *out) {
+  char *end = NULL;
+  const double v = s ? strtod(s, &end) : 0;
+  if (!s || !*s || *end || !(v >= lo && v <= hi))
+    return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a number from %g to %g, got '%s'", opt,
+                        lo, hi, s ? s : "");
+  *out = v;
+  return 0;
+}
+
+/* Takes this command's own options out of argv (the rest goes to the
+ * common parser); -1 to go on, or an exit status. */
+static int own_options(int *argc, char **argv, phx_variation *v, int *draws) {
+  int n = 1;
+  for (int i = 1; i < *argc; i++) {
+    const char *a = argv[i];
+    static const char *const names[] = {"--draws", "--levels", "--sigma", "--dist",
+                                        "--read-noise", "--stuck-off", "--stuck-on"};
+    int which = -1;
+    for (int k = 0; k < 7; k++)
+      if (strcmp(a, names[k]) == 0) which = k;
+    if (which < 0) {
+      argv[n++] = argv[i];
+      continue;
+    }
+    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", a);
+    const char *val = argv[++i];
+    double x = 0;
+    int rc = 0;
+    switch (which) {
+      case 0: rc = number(a, val, 1, 10000000, &x), *draws = (int)x; break;
+      case 1: rc = number(a, val, 0, 1 << 20, &x), v->levels = (int)x; break;
+      case 2: rc = number(a, val, 0, 1000, &x), v->sigma = x / 100; break;
+      case 3:
+        if (strcmp(val, "lognormal") == 0) v->dist = PHX_VAR_LOGNORMAL;
+        else if (strcmp(val, "gaussian") == 0) v->dist = PHX_VAR_GAUSSIAN;
+        else rc = phx_cli_fail(PHX_EXIT_USAGE, "--dist: expected lognormal or gaussian, got '%s'", val);
+        break;
+      case 4: rc = number(a, val, 0, 1000, &x), v->read_noise = x / 100; break;
+      case 5: rc = number(a, val, 0, 1, &v->stuck_off); break;
+      default: rc = number(a, val, 0, 1, &v->stuck_on); break;
+    }
+    if (rc) return rc;
+    if ((which == 0 || which == 1) && x != (double)(int)x)
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a whole number, got '%s'", a, val);
+  }
+  *argc = n;
+  return -1;
+}
+
+static void print_result(const phx_cli *c, const phx_backend *b, const phx_variation *v,
+                         const phx_mc_result *r, const double *acc) {
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->args[0]);
+    cJSON_AddNumberToObject(o, "draws", r->draws);
+    cJSON_AddNumberToObject(o, "samples", r->count);
+    cJSON_AddNumberToObject(o, "levels", v->levels);
+    cJSON_AddNumberToObject(o, "sigma_pct", v->sigma * 100);
+    cJSON_AddStringToObject(o, "dist", v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal");
+    cJSON_AddNumberToObject(o, "read_noise_pct", v->read_noise * 100);
+    cJSON_AddNumberToObject(o, "stuck_off", v->stuck_off);
+    cJSON_AddNumberToObject(o, "stuck_on", v->stuck_on);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "ideal", r->ideal);
+    cJSON_AddNumberToObject(o, "mean", r->mean);
+    cJSON_AddNumberToObject(o, "std", r->std);
+    cJSON_AddNumberToObject(o, "min", r->min);
+    cJSON_AddNumberToObject(o, "p5", r->p5);
+    cJSON_AddNumberToObject(o, "max", r->max);
+    cJSON_AddItemToObject(o, "accuracy", cJSON_CreateDoubleArray(acc, r->draws));
+    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+    phx_cli_print_json(o);
+    return;
+  }
+  printf("model %s, %d draws on %d samples (%s, %s)\n", c->args[0], r->draws, r->count,
+         phx_backend_name(b), phx_backend_device(b));
+  printf("variation: levels %d, %s spread %.3g %%, read noise %.3g %%, stuck %.3g at gmin, "
+         "%.3g at gmax\n",
+         v->levels, v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal", v->sigma * 100,
+         v->read_noise * 100, v->stuck_off, v->stuck_on);
+  printf("accuracy: ideal %.2f %%, mean %.2f %%, std %.2f, min %.2f %%, 5th percentile "
+         "%.2f %%, max %.2f %%\n",
+         100 * r->ideal, 100 * r->mean, 100 * r->std, 100 * r->min, 100 * r->p5,
+         100 * r->max);
+}
+
+int phx_cmd_mc(int argc, char **argv) {
+  phx_variation v;
+  phx_variation_default(&v);
+  int draws = 100;
+  int rc = own_options(&argc, argv, &v, &draws);
+  if (rc >= 0) return rc;
+  phx_cli c;
+  rc = phx_cli_parse(&SPEC, argc, argv, &c);
+  if (rc >= 0) return rc;
+  rc = 0;
+  if (!(c.given & PHX_O_SEED)) c.seed = 1;
+  phx_err err = {PHX_OK, ""};
+  if (phx_variation_check(&v, &err)) return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
+  phx_model *m = NULL;
+  phx_dataset *test = NULL;
+  phx_backend *b = NULL;
+  double *acc = malloc((size_t)draws * sizeof *acc);
+  if (!acc) return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
+  char what[1100];
+  snprintf(what, sizeof what, "the model in %s", c.args[0]);
+  if (phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (!rc) rc = phx_cli_load_data(&c, NULL, &test);
+  if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, phx_cli_data_dir(&c), what);
+  if (!rc) rc = phx_cli_backend(&c, c.nbackends ? c.backends[0] : "auto", &b);
+  phx_mc_result r;
+  if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))
+    rc = phx_cli_err(&err);
+  if (!rc) print_result(&c, b, &v, &r, acc);
+  phx_backend_free(b);
+  phx_dataset_free(test);
+  phx_model_free(m);
+  free(acc);
+  return rc;
+}
