@@ -85,3 +85,28 @@ float phx_vary_uniform(const uint key, const uint i, const uint s) {
   const uint h = phx_mix32(key ^ phx_mix32(i * 8U + s));
   return ((float)(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
 }
+
+/* log on (0, 1] and cos(2 pi u): the same branch-free approximations as
+ * the C path's float code (src/cpu/backend_cpu.c, cpu_logf and
+ * cpu_cos2pif), so both draw the same normals to float rounding. */
+float phx_logu(const float x) {
+  int b = as_int(x);
+  const int e = (b - 0x3f3504f3) >> 23;
+  b -= e * (1 << 23);
+  const float m = as_float(b);
+  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  const float p =
+      1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9 + t2 * (1.0f / 11)))));
+  return 2.0f * t * p + (float)e * 0.693147180559945f;
+}
+
+float phx_cos2pi(const float u) {
+  float v = fabs(u - rint(u));
+  const int flip = v > 0.25f;
+  v = flip ? 0.5f - v : v;
+  const float x = 6.283185307179586f * v, x2 = x * x;
+  const float c =
+      1.0f + x2 * (-1.0f / 2 + x2 * (1.0f / 24 + x2 * (-1.0f / 720 + x2 * (1.0f / 40320 +
+             x2 * (-1.0f / 3628800 + x2 * (1.0f / 479001600))))));
+  return flip ? -c : c;
+}

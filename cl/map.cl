@@ -240,20 +240,19 @@ __kernel void phx_step_map(const int M, const int R, const int fold,
 float phx_vary_cell(float gu, const int levels, const int dist, const float sigma,
                     const float read, const float off, const float on, const uint key,
                     const uint i) {
-  const float two_pi = 6.283185307179586f;
   if (levels >= 2) {
     const float step = PHX_K / (float)(levels - 1);
     gu = 1.0f + rint((gu - 1.0f) / step) * step;
   }
   if (sigma > 0.0f) {
     const float u1 = phx_vary_uniform(key, i, 0), u2 = phx_vary_uniform(key, i, 1);
-    const float n = sqrt(-2.0f * log(u1)) * cos(two_pi * u2);
+    const float n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
     gu = dist == 1 ? gu * (1.0f + sigma * n) : gu * exp(sigma * n);
     gu = gu > 0.0f ? gu : 0.0f;
   }
   if (read > 0.0f) {
     const float u1 = phx_vary_uniform(key, i, 3), u2 = phx_vary_uniform(key, i, 4);
-    const float n = sqrt(-2.0f * log(u1)) * cos(two_pi * u2);
+    const float n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
     gu = gu * (1.0f + read * n);
     gu = gu > 0.0f ? gu : 0.0f;
   }
@@ -265,22 +264,25 @@ float phx_vary_cell(float gu, const int levels, const int dist, const float sigm
   return gu;
 }
 
-__kernel void phx_map_vary(const int M, const int R, const int fold, const uint key,
-                           const int levels, const int dist, const float sigma,
-                           const float read, const float off, const float on,
-                           __global const float *theta, __global float *W,
-                           __global float *S, __global float *E) {
+/* map_vary in two launches: the cells, one work-item each (so that the
+ * work-item vectoriser of CPU devices packs them), then per column the
+ * sum in order, W /= sum, S and E. */
+__kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
+void phx_vary_cells(const uint n, const uint key, const int levels, const int dist,
+                    const float sigma, const float read, const float off, const float on,
+                    __global const float *theta, __global float *W) {
+  const uint i = (uint)get_global_id(0);
+  if (i >= n) return;
+  W[i] = phx_vary_cell(phx_gunit(theta[i]), levels, dist, sigma, read, off, on, key, i);
+}
+
+__kernel void phx_vary_columns(const int M, const int R, const int fold, __global float *W,
+                               __global float *S, __global float *E) {
   const int j = (int)get_global_id(0);
   if (j >= M) return;
-  __global const float *th = theta + (size_t)j * R;
   __global float *w = W + (size_t)j * R;
   float sum = 0.0f;
-  for (int r = 0; r < R; r++) {
-    const float g = phx_vary_cell(phx_gunit(th[r]), levels, dist, sigma, read, off, on, key,
-                                  (uint)(j * R + r));
-    sum += g;
-    w[r] = g;
-  }
+  for (int r = 0; r < R; r++) sum += w[r];
   for (int r = 0; r < R; r++) w[r] = w[r] / sum;
   S[j] = PHX_GMIN * sum;
   if (fold) {

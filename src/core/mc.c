@@ -2,12 +2,15 @@
  * theta to a drawn chip on the backend (op map_vary) and runs the forward
  * pass over the data; the draws' accuracies give mean, spread and tail. */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net.h"
 
 #define MC_BATCH 256
+#define MC_MAX_THREADS 16
 
 void phx_variation_default(phx_variation *v) {
   memset(v, 0, sizeof *v);
@@ -51,6 +54,50 @@ static phx_status accuracy(phx_net *net, int n, double *acc, phx_err *err) {
   return s;
 }
 
+/* One worker's share of the draws: k = first, first + step, ... on its own
+ * net, so that workers share nothing but the read-only inputs. */
+typedef struct mc_job {
+  phx_backend *b;
+  const phx_model *m;
+  const phx_dataset *d;
+  const phx_variation *v;
+  int n, first, step, draws;
+  uint64_t seed;
+  double *acc, ideal;
+  phx_status s;
+  phx_err err;
+} mc_job;
+
+static void *mc_work(void *arg) {
+  mc_job *j = arg;
+  phx_net *net = NULL;
+  phx_err *err = &j->err;
+  phx_status s = phx_net_new(j->b, phx_model_get_opts(j->m), j->n < MC_BATCH ? j->n : MC_BATCH,
+                             &net, err);
+  if (!s) s = phx_net_set_theta(net, j->m, err);
+  if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, j->d, j->n, err);
+  if (!s && j->first == 0) s = accuracy(net, j->n, &j->ideal, err);
+  for (int k = j->first; !s && k < j->draws; k += j->step) {
+    s = phx_net_map_vary(net, j->v, j->seed, k, err);
+    if (!s) s = accuracy(net, j->n, &j->acc[k], err);
+  }
+  phx_net_free(net);
+  j->s = s;
+  return NULL;
+}
+
+/* Workers: the C path's draws run on every core (each draw is its own
+ * pure function of seed and number, so the split changes no result); an
+ * OpenCL device runs them in order on its queue. */
+static int mc_workers(const phx_backend *b, int draws) {
+  const char *name = phx_backend_name(b);
+  if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0) return 1;
+  long cores = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cores < 1) cores = 1;
+  if (cores > MC_MAX_THREADS) cores = MC_MAX_THREADS;
+  return draws < cores ? draws : (int)cores;
+}
+
 phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
                            int limit, const phx_variation *v, int draws, uint64_t seed,
                            phx_mc_result *res, double *acc, phx_err *err) {
@@ -67,16 +114,26 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   if (n < 1) return phx_fail(err, PHX_ESHAPE, "the data set is empty");
   double *a = malloc((size_t)draws * sizeof *a);
   if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
-  phx_net *net = NULL;
+  (void)mo;
   memset(res, 0, sizeof *res);
-  s = phx_net_new(b, mo, n < MC_BATCH ? n : MC_BATCH, &net, err);
-  if (!s) s = phx_net_set_theta(net, m, err);
-  if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, d, n, err);
-  if (!s) s = accuracy(net, n, &res->ideal, err);
-  for (int k = 0; !s && k < draws; k++) {
-    s = phx_net_map_vary(net, v, seed, k, err);
-    if (!s) s = accuracy(net, n, &a[k], err);
+  const int T = mc_workers(b, draws);
+  mc_job jobs[MC_MAX_THREADS];
+  pthread_t th[MC_MAX_THREADS];
+  int started = 0;
+  for (int t = 0; t < T; t++) {
+    jobs[t] = (mc_job){b, m, d, v, n, t, T, draws, seed, a, 0, PHX_OK, {PHX_OK, ""}};
+    /* worker 0 runs here; the others on threads (none when one fails to start) */
+    if (t > 0 && pthread_create(&th[t], NULL, mc_work, &jobs[t]) != 0) {
+      jobs[t].s = phx_fail(&jobs[t].err, PHX_ENOMEM, "monte carlo: cannot start a thread");
+      break;
+    }
+    started = t + 1;
   }
+  mc_work(&jobs[0]);
+  for (int t = 1; t < started; t++) pthread_join(th[t], NULL);
+  for (int t = 0; t < T && !s; t++)
+    if (jobs[t].s) s = phx_fail(err, jobs[t].s, "%s", jobs[t].err.msg);
+  res->ideal = jobs[0].ideal;
   if (!s) {
     double sum = 0, sq = 0;
     for (int k = 0; k < draws; k++) sum += a[k];
@@ -94,7 +151,6 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
     res->draws = draws;
     res->count = n;
   }
-  phx_net_free(net);
   free(a);
   return s;
 }

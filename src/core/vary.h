@@ -32,6 +32,12 @@ static inline double phx_vary_uniform(uint32_t key, uint32_t i, uint32_t s) {
   return ((double)(h >> 9) + 0.5) * (1.0 / 8388608.0);
 }
 
+/* The same uniform in float (exact: 24 significant bits suffice). */
+static inline float phx_vary_uniformf(uint32_t key, uint32_t i, uint32_t s) {
+  const uint32_t h = phx_mix32(key ^ phx_mix32(i * 8U + s));
+  return ((float)(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
+}
+
 /* Streams of an element: programming noise (two uniforms), stuck, read
  * noise (two uniforms). */
 enum { PHX_VS_PROG = 0, PHX_VS_STUCK = 2, PHX_VS_READ = 3 };

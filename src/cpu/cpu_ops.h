@@ -9,7 +9,9 @@
  *   CPU_LOG(x)      log in that type
  *   CPU_SQRT(x)     sqrt in that type
  *   CPU_TANH(x)     tanh in that type
- *   CPU_COS(x)      cos in that type
+ *   CPU_COS2PI(u)   cos(2 pi u) in that type
+ *   CPU_LOGU(x)     log in that type for x in (0, 1] (vectorisable for float)
+ *   CPU_UNIFORM(k, i, s)  the variation uniform (core/vary.h) in that type
  *   CPU_RINT(x)     rint in that type (round half to even)
  *   CPU_HTYPE       the host type that matches CPU_REAL (PHX_HOST_F32/F64)
  *   CPU_CBLAS_GEMM  cblas_sgemm or cblas_dgemm (only when PHX_HAVE_BLAS)
@@ -583,40 +585,50 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_args_step_map *a, phx_err 
 
 /* ---- device variation ----------------------------------------------------- */
 
-/* One crosspoint of a drawn chip, in units of gmin (see map_vary in
- * backend.h); uniforms from core/vary.h, the rest in CPU_REAL. */
-CPU_INLINE CPU_REAL FN(vary_cell)(CPU_REAL gu, const phx_variation *v, CPU_REAL k,
-                                  uint32_t key, uint32_t i) {
-  const CPU_REAL two_pi = (CPU_REAL)6.283185307179586;
+/* A drawn chip's row (see map_vary in backend.h), in units of gmin:
+ * each step is its own branch-free pass over the row (in L1), so that the
+ * float path vectorises, hash included. */
+CPU_INLINE void FN(vary_row)(CPU_REAL *g, const CPU_REAL *th, int R, const phx_variation *v,
+                             CPU_REAL k, uint32_t key, uint32_t i0) {
+  for (int r = 0; r < R; r++) g[r] = 1 + k / (1 + CPU_EXP(-th[r]));
   if (v->levels >= 2) {
-    const CPU_REAL step = k / (CPU_REAL)(v->levels - 1);
-    gu = 1 + CPU_RINT((gu - 1) / step) * step;
+    const CPU_REAL step = k / (CPU_REAL)(v->levels - 1), inv = 1 / step;
+    for (int r = 0; r < R; r++) g[r] = 1 + CPU_RINT((g[r] - 1) * inv) * step;
   }
   if (v->sigma > 0) {
-    const CPU_REAL u1 = (CPU_REAL)phx_vary_uniform(key, i, PHX_VS_PROG);
-    const CPU_REAL u2 = (CPU_REAL)phx_vary_uniform(key, i, PHX_VS_PROG + 1);
-    const CPU_REAL n = CPU_SQRT(-2 * CPU_LOG(u1)) * CPU_COS(two_pi * u2);
     const CPU_REAL sg = (CPU_REAL)v->sigma;
-    gu = v->dist == PHX_VAR_GAUSSIAN ? gu * (1 + sg * n) : gu * CPU_EXP(sg * n);
-    gu = gu > 0 ? gu : 0;
+    const int gauss = v->dist == PHX_VAR_GAUSSIAN;
+    for (int r = 0; r < R; r++) {
+      const uint32_t i = i0 + (uint32_t)r;
+      const CPU_REAL u1 = CPU_UNIFORM(key, i, PHX_VS_PROG);
+      const CPU_REAL u2 = CPU_UNIFORM(key, i, PHX_VS_PROG + 1);
+      const CPU_REAL n = CPU_SQRT(-2 * CPU_LOGU(u1)) * CPU_COS2PI(u2);
+      const CPU_REAL x = gauss ? g[r] * (1 + sg * n) : g[r] * CPU_EXP(sg * n);
+      g[r] = x > 0 ? x : 0;
+    }
   }
   if (v->read_noise > 0) {
-    const CPU_REAL u1 = (CPU_REAL)phx_vary_uniform(key, i, PHX_VS_READ);
-    const CPU_REAL u2 = (CPU_REAL)phx_vary_uniform(key, i, PHX_VS_READ + 1);
-    const CPU_REAL n = CPU_SQRT(-2 * CPU_LOG(u1)) * CPU_COS(two_pi * u2);
-    gu = gu * (1 + (CPU_REAL)v->read_noise * n);
-    gu = gu > 0 ? gu : 0;
+    const CPU_REAL sr = (CPU_REAL)v->read_noise;
+    for (int r = 0; r < R; r++) {
+      const uint32_t i = i0 + (uint32_t)r;
+      const CPU_REAL u1 = CPU_UNIFORM(key, i, PHX_VS_READ);
+      const CPU_REAL u2 = CPU_UNIFORM(key, i, PHX_VS_READ + 1);
+      const CPU_REAL x = g[r] * (1 + sr * CPU_SQRT(-2 * CPU_LOGU(u1)) * CPU_COS2PI(u2));
+      g[r] = x > 0 ? x : 0;
+    }
   }
   if (v->stuck_off > 0 || v->stuck_on > 0) {
-    const double u = phx_vary_uniform(key, i, PHX_VS_STUCK);
-    if (u < v->stuck_off) gu = 1;
-    else if (u < v->stuck_off + v->stuck_on) gu = 1 + k;
+    /* compared in double, as the float uniform is exact there */
+    const double off = v->stuck_off, on = v->stuck_off + v->stuck_on;
+    for (int r = 0; r < R; r++) {
+      const double u = CPU_UNIFORM(key, i0 + (uint32_t)r, PHX_VS_STUCK);
+      g[r] = u < off ? 1 : u < on ? 1 + k : g[r];
+    }
   }
-  return gu;
 }
 
 /* theta -> a drawn chip's W, S (and E when fold). */
-static int FN(map_vary)(void *impl, const phx_args_map_vary *a, phx_err *err) {
+CPU_HOT static int FN(map_vary)(void *impl, const phx_args_map_vary *a, phx_err *err) {
   const cpu_impl *c = impl;
   const int M = a->M, R = a->R, N = (R - 2) / 2;
   const CPU_REAL k = (CPU_REAL)c->k, half = (CPU_REAL)(c->vdd / 2);
@@ -624,14 +636,12 @@ static int FN(map_vary)(void *impl, const phx_args_map_vary *a, phx_err *err) {
   CPU_REAL *w = a->W->p, *s = a->S->p;
   for (int j = 0; j < M; j++) {
     CPU_REAL *wj = w + (size_t)j * R;
-    for (int r = 0; r < R; r++) {
-      const CPU_REAL gu = 1 + k / (1 + CPU_EXP(-th[(size_t)j * R + r]));
-      wj[r] = FN(vary_cell)(gu, a->v, k, a->key, (uint32_t)((size_t)j * R + r));
-    }
+    FN(vary_row)(wj, th + (size_t)j * R, R, a->v, k, a->key, (uint32_t)((size_t)j * R));
     const CPU_REAL sum = FN(sum)(wj, R);
     if (!(sum > 0))
       return phx_fail(err, PHX_ENAN, "map_vary: column %d has no conductance left", j);
-    for (int r = 0; r < R; r++) wj[r] /= sum;
+    const CPU_REAL inv = 1 / sum;
+    for (int r = 0; r < R; r++) wj[r] *= inv;
     s[j] = (CPU_REAL)c->gmin * sum;
     if (a->fold) {
       CPU_REAL *ej = (CPU_REAL *)a->E->p + (size_t)j * (N + 1);
@@ -701,7 +711,9 @@ static const phx_bops FN(cpu_bops) = {
 #undef CPU_LOG
 #undef CPU_SQRT
 #undef CPU_TANH
-#undef CPU_COS
+#undef CPU_COS2PI
+#undef CPU_LOGU
+#undef CPU_UNIFORM
 #undef CPU_RINT
 #undef CPU_FABS
 #undef CPU_HTYPE

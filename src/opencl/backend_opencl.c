@@ -31,7 +31,8 @@
   X(K_GEMM_NT, "phx_gemm_nt")                   \
   X(K_GEMM_XN, "phx_gemm_xn")                   \
   X(K_CROSSBAR_POWER, "phx_crossbar_power")     \
-  X(K_MAP_VARY, "phx_map_vary")
+  X(K_VARY_CELLS, "phx_vary_cells")             \
+  X(K_VARY_COLUMNS, "phx_vary_columns")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -569,15 +570,20 @@ static int cl_crossbar_power(void *impl, const phx_args_crossbar_power *p, phx_e
 static int cl_map_vary(void *impl, const phx_args_map_vary *p, phx_err *err) {
   phx_cl *c = impl;
   const phx_variation *v = p->v;
+  cl_uint n;
+  int s = off32(c, (size_t)p->M * (size_t)p->R, &n, err);
+  if (s) return s;
   cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0, lv = v->levels;
   cl_int dist = v->dist == PHX_VAR_GAUSSIAN;
   cl_uint key = p->key;
   cl_float sg = (cl_float)v->sigma, rd = (cl_float)v->read_noise;
   cl_float off = (cl_float)v->stuck_off, on = (cl_float)v->stuck_on;
   cl_mem e = p->fold ? MEM(p->E) : MEM(p->W); /* E is never touched when !fold */
-  const karg a[] = {KA(m),  KA(r),  KA(f),   KA(key),        KA(lv),      KA(dist), KA(sg),
-                    KA(rd), KA(off), KA(on), KA(p->theta->p), KA(p->W->p), KA(p->S->p), KA(e)};
-  return launch2d(c, K_MAP_VARY, (size_t)p->M, 1, a, 14, err);
+  const karg a[] = {KA(n),  KA(key), KA(lv), KA(dist), KA(sg), KA(rd), KA(off), KA(on),
+                    KA(p->theta->p), KA(p->W->p)};
+  const karg b[] = {KA(m), KA(r), KA(f), KA(p->W->p), KA(p->S->p), KA(e)};
+  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 10, err);
+  return s ? s : launch2d(c, K_VARY_COLUMNS, (size_t)p->M, 1, b, 6, err);
 }
 
 /* Adam's bias-corrected step lr / (1 - b1^t) and 1 / sqrt(1 - b2^t), narrowed
