@@ -279,6 +279,12 @@ typedef struct phx_mc_result {
   double min, p5, max;
 } phx_mc_result;
 
+/* The conductances (S) of layer l of chip `draw` drawn from v and seed,
+ * as phx_monte_carlo evaluates it (M x R, like the layer's theta). */
+PHX_API phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
+                                         uint64_t seed, int draw, int l, double *g,
+                                         phx_err *err);
+
 /* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
  * k alone, the same on every backend), each evaluated on the first
  * `limit` samples of d (0 = all). acc, when not NULL, receives each

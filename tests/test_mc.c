@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "net.h"
 #include "phaxcl.h"
 #include "test_util.h"
 
@@ -70,6 +71,35 @@ static void test_backend(phx_backend *b, phx_backend *c, const phx_model *m,
          phx_backend_name(b), phx_backend_device(b), 100 * r.ideal, 100 * r.mean, 100 * r.p5);
 }
 
+/* phx_draw_conductances is the chip the backends evaluate: W S of the
+ * c64 net after map_vary, draw 3, every layer. */
+static void test_draw(const phx_model *m, const phx_variation *v) {
+  phx_err err = {PHX_OK, ""};
+  phx_backend *b = NULL;
+  phx_net *net = NULL;
+  must(phx_backend_new("c64", NULL, 0, &b, &err), &err, "c64");
+  must(phx_net_new(b, phx_model_get_opts(m), 1, &net, &err), &err, "net");
+  must(phx_net_set_theta(net, m, &err), &err, "theta");
+  must(phx_net_map_vary(net, v, 42, 3, &err), &err, "map_vary");
+  const phx_model_opts *o = phx_model_get_opts(m);
+  double worst = 0;
+  for (int l = 0; l < o->nlayers; l++) {
+    const int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
+    double *g = malloc(sizeof(double) * (size_t)M * R), *w = NULL, *sv = NULL;
+    must(phx_draw_conductances(m, v, 42, 3, l, g, &err), &err, "draw");
+    must(phx_net_get_map64(net, l, &w, &sv, &err), &err, "map");
+    for (int j = 0; j < M; j++)
+      for (int r = 0; r < R; r++)
+        worst = fmax(worst, fabs(w[j * R + r] * sv[j] - g[j * R + r]) / g[j * R + r]);
+    free(g);
+    free(w);
+    free(sv);
+  }
+  CHECKF(worst < 1e-12, "drawn conductances differ from the backend's chip by %.2e", worst);
+  phx_net_free(net);
+  phx_backend_free(b);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_mc DATA_DIR cpu|opencl\n");
@@ -85,6 +115,7 @@ int main(int argc, char **argv) {
   phx_variation hard;
   phx_variation_default(&hard);
   hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
+  test_draw(m, &hard);
   /* refusals */
   phx_variation bad = hard;
   bad.sigma = -0.1;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "vary.h"
 
 #define MC_BATCH 256
 #define MC_MAX_THREADS 16
@@ -34,6 +35,25 @@ phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
     return phx_fail(err, PHX_EINVAL,
                     "--stuck-off %g, --stuck-on %g: fractions in [0, 1] summing to at most 1",
                     v->stuck_off, v->stuck_on);
+  return PHX_OK;
+}
+
+phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
+                                 uint64_t seed, int draw, int l, double *g, phx_err *err) {
+  if (!m || !g) return phx_fail(err, PHX_EINVAL, "phx_draw_conductances: model and output required");
+  phx_status s = phx_variation_check(v, err);
+  if (s) return s;
+  const phx_model_opts *o = phx_model_get_opts(m);
+  if (l < 0 || l >= o->nlayers) return phx_fail(err, PHX_EINVAL, "no layer %d", l);
+  if (draw < 0) return phx_fail(err, PHX_EINVAL, "--draw: must be >= 0 (got %d)", draw);
+  const double k = o->ratio - 1;
+  const uint32_t key = phx_vary_key(seed, draw, l);
+  const float *th = phx_model_theta_const(m, l);
+  const size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+  for (size_t i = 0; i < n; i++) {
+    const double gu = 1 + k / (1 + exp(-(double)th[i]));
+    g[i] = o->gmin * phx_vary_cell_ref(gu, v, k, key, (uint32_t)i);
+  }
   return PHX_OK;
 }
 

@@ -472,6 +472,26 @@ phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, i
   return PHX_OK;
 }
 
+phx_status phx_net_get_map64(phx_net *n, int l, double **W, double **S, phx_err *err) {
+  *W = *S = NULL;
+  if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
+  int rc = net_map(n, err);
+  if (rc) return rc;
+  net_layer *y = &n->lay[l];
+  const size_t MR = (size_t)y->M * y->R;
+  *W = malloc(MR * sizeof **W);
+  *S = malloc((size_t)y->M * sizeof **S);
+  if (!*W || !*S) rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  if (!rc) rc = phx_buf_read(n->b, y->W, 0, MR, *W, PHX_HOST_F64, err);
+  if (!rc) rc = phx_buf_read(n->b, y->S, 0, (size_t)y->M, *S, PHX_HOST_F64, err);
+  if (rc) {
+    free(*W);
+    free(*S);
+    *W = *S = NULL;
+  }
+  return rc;
+}
+
 phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,
                          phx_err *err) {
   if (B < 1 || B > n->max_batch)

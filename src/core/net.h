@@ -63,6 +63,10 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
 phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, int draw,
                             phx_err *err);
 
+/* Layer l's current W (M x R) and S (M) in double, allocated (caller
+ * frees): the map of the last set_theta, step or map_vary. */
+phx_status phx_net_get_map64(phx_net *n, int l, double **W, double **S, phx_err *err);
+
 /* Static power (W) each layer's crossbar dissipates for the B samples of
  * the last phx_net_batch (its activations must still be current): adds
  * the per-sample sum over layers into watts[0..B) and each layer's sum

@@ -737,11 +737,6 @@ static void mv_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   snprintf(c->label, sizeof c->label, "%s", names[i]);
 }
 
-static double ref_normal(uint32_t key, uint32_t i, uint32_t s) {
-  const double u1 = phx_vary_uniform(key, i, s), u2 = phx_vary_uniform(key, i, s + 1);
-  return sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
-}
-
 static void mv_ref(const phx_op_case *c, double **h) {
   const phx_args_map_vary *a = CARGS(c, phx_args_map_vary);
   const phx_variation *v = a->v;
@@ -751,16 +746,7 @@ static void mv_ref(const phx_op_case *c, double **h) {
     double sum = 0, *w = h[MV_W] + (size_t)j * R;
     for (int r = 0; r < R; r++) {
       const uint32_t i = (uint32_t)(j * R + r);
-      double gu = 1 + k * sig(h[MV_THETA][i]);
-      if (v->levels >= 2) gu = 1 + nearbyint((gu - 1) / (k / (v->levels - 1))) * (k / (v->levels - 1));
-      if (v->sigma > 0) {
-        const double n = ref_normal(a->key, i, PHX_VS_PROG);
-        gu = fmax(v->dist == PHX_VAR_GAUSSIAN ? gu * (1 + v->sigma * n) : gu * exp(v->sigma * n), 0);
-      }
-      if (v->read_noise > 0) gu = fmax(gu * (1 + v->read_noise * ref_normal(a->key, i, PHX_VS_READ)), 0);
-      const double u = phx_vary_uniform(a->key, i, PHX_VS_STUCK);
-      if (u < v->stuck_off) gu = 1;
-      else if (u < v->stuck_off + v->stuck_on) gu = 1 + k;
+      const double gu = phx_vary_cell_ref(1 + k * sig(h[MV_THETA][i]), v, k, a->key, i);
       sum += w[r] = gu;
     }
     for (int r = 0; r < R; r++) w[r] /= sum;

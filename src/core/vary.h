@@ -6,7 +6,10 @@
 #ifndef PHX_VARY_H
 #define PHX_VARY_H
 
+#include <math.h>
 #include <stdint.h>
+
+#include "phaxcl.h"
 
 /* A 32-bit integer mixer (two multiply-xorshift rounds). */
 static inline uint32_t phx_mix32(uint32_t x) {
@@ -41,5 +44,29 @@ static inline float phx_vary_uniformf(uint32_t key, uint32_t i, uint32_t s) {
 /* Streams of an element: programming noise (two uniforms), stuck, read
  * noise (two uniforms). */
 enum { PHX_VS_PROG = 0, PHX_VS_STUCK = 2, PHX_VS_READ = 3 };
+
+/* One drawn crosspoint in double, from the definition (backend.h,
+ * map_vary), in units of gmin: gu is 1 + k s(theta). The op table's
+ * reference and phx_draw_conductances use it; the backends have their own
+ * bodies. */
+static inline double phx_vary_cell_ref(double gu, const phx_variation *v, double k,
+                                       uint32_t key, uint32_t i) {
+  if (v->levels >= 2) gu = 1 + nearbyint((gu - 1) / (k / (v->levels - 1))) * (k / (v->levels - 1));
+  if (v->sigma > 0) {
+    const double u1 = phx_vary_uniform(key, i, PHX_VS_PROG);
+    const double u2 = phx_vary_uniform(key, i, PHX_VS_PROG + 1);
+    const double n = sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+    gu = fmax(v->dist == PHX_VAR_GAUSSIAN ? gu * (1 + v->sigma * n) : gu * exp(v->sigma * n), 0);
+  }
+  if (v->read_noise > 0) {
+    const double u1 = phx_vary_uniform(key, i, PHX_VS_READ);
+    const double u2 = phx_vary_uniform(key, i, PHX_VS_READ + 1);
+    gu = fmax(gu * (1 + v->read_noise * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2)), 0);
+  }
+  const double u = phx_vary_uniform(key, i, PHX_VS_STUCK);
+  if (u < v->stuck_off) gu = 1;
+  else if (u < v->stuck_off + v->stuck_on) gu = 1 + k;
+  return gu;
+}
 
 #endif /* PHX_VARY_H */
