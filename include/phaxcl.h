@@ -190,6 +190,11 @@ typedef struct phx_train_opts {
   double beta1, beta2, eps; /* adam */
   uint64_t seed;   /* shuffling */
   int limit;       /* use only the first `limit` training samples; 0 = all */
+  /* Variation-aware training (mini-batch optimizers): when not NULL, each
+   * step's forward pass runs on a chip drawn from it (draw = step, from
+   * seed), gradients pass straight through the drawn perturbation
+   * (docs/model.md). NULL trains the ideal circuit. */
+  const struct phx_variation *vary;
 } phx_train_opts;
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50

@@ -100,6 +100,40 @@ static void test_draw(const phx_model *m, const phx_variation *v) {
   phx_backend_free(b);
 }
 
+/* Variation-aware training: deterministic per seed, not the ideal run,
+ * refused for lbfgs. */
+static void test_aware(const phx_dataset *train, const phx_variation *v) {
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.sizes[1] = 12;
+  phx_err err = {PHX_OK, ""};
+  phx_backend *b = NULL;
+  must(phx_backend_new("c", NULL, 0, &b, &err), &err, "c");
+  phx_model *m[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < 3; i++) {
+    must(phx_model_new(&o, &m[i], &err), &err, "model");
+    phx_model_init(m[i], 5);
+    phx_train_opts t;
+    phx_train_opts_default(&t);
+    t.epochs = 2;
+    t.limit = 200;
+    t.vary = i < 2 ? v : NULL;
+    must(phx_train(b, m[i], train, NULL, &t, NULL, &err), &err, "train");
+  }
+  const size_t n = (size_t)phx_model_rows(m[0], 0) * (size_t)phx_model_cols(m[0], 0);
+  CHECKF(memcmp(phx_model_theta(m[0], 0), phx_model_theta(m[1], 0), n * sizeof(float)) == 0,
+         "variation-aware training is not deterministic per seed");
+  CHECKF(memcmp(phx_model_theta(m[0], 0), phx_model_theta(m[2], 0), n * sizeof(float)) != 0,
+         "variation-aware training gave the ideal run's theta");
+  phx_train_opts t;
+  phx_train_opts_default(&t);
+  t.optimizer = PHX_OPT_LBFGS;
+  t.vary = v;
+  CHECK(phx_train(b, m[0], train, NULL, &t, NULL, &err) == PHX_EINVAL && strstr(err.msg, "lbfgs"));
+  for (int i = 0; i < 3; i++) phx_model_free(m[i]);
+  phx_backend_free(b);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_mc DATA_DIR cpu|opencl\n");
@@ -116,6 +150,7 @@ int main(int argc, char **argv) {
   phx_variation_default(&hard);
   hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
   test_draw(m, &hard);
+  test_aware(train, &hard);
   /* refusals */
   phx_variation bad = hard;
   bad.sigma = -0.1;

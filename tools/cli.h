@@ -114,4 +114,9 @@ const char *phx_cli_sizes_str(const phx_model_opts *o, char *buf, size_t len);
 int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
                        const char *data_dir, const char *what);
 
+/* The device-variation options (--levels, --sigma, --dist, --read-noise,
+ * --stuck-off, --stuck-on, and --draws when draws is not NULL) taken out
+ * of argv into v (cli_vary.c). -1 to go on, or the exit status. */
+int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws);
+
 #endif /* PHX_CLI_H */

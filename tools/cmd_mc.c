@@ -40,57 +40,6 @@ static const phx_cli_spec SPEC = {
         PHX_O_JSON | PHX_O_VERBOSE,
     1, 1, USAGE};
 
-/* A number option of this command: whole argument, finite. */
-static int number(const char *opt, const char *s, double lo, double hi, double *out) {
-  char *end = NULL;
-  const double v = s ? strtod(s, &end) : 0;
-  if (!s || !*s || *end || !(v >= lo && v <= hi))
-    return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a number from %g to %g, got '%s'", opt,
-                        lo, hi, s ? s : "");
-  *out = v;
-  return 0;
-}
-
-/* Takes this command's own options out of argv (the rest goes to the
- * common parser); -1 to go on, or an exit status. */
-static int own_options(int *argc, char **argv, phx_variation *v, int *draws) {
-  int n = 1;
-  for (int i = 1; i < *argc; i++) {
-    const char *a = argv[i];
-    static const char *const names[] = {"--draws", "--levels", "--sigma", "--dist",
-                                        "--read-noise", "--stuck-off", "--stuck-on"};
-    int which = -1;
-    for (int k = 0; k < 7; k++)
-      if (strcmp(a, names[k]) == 0) which = k;
-    if (which < 0) {
-      argv[n++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", a);
-    const char *val = argv[++i];
-    double x = 0;
-    int rc = 0;
-    switch (which) {
-      case 0: rc = number(a, val, 1, 10000000, &x), *draws = (int)x; break;
-      case 1: rc = number(a, val, 0, 1 << 20, &x), v->levels = (int)x; break;
-      case 2: rc = number(a, val, 0, 1000, &x), v->sigma = x / 100; break;
-      case 3:
-        if (strcmp(val, "lognormal") == 0) v->dist = PHX_VAR_LOGNORMAL;
-        else if (strcmp(val, "gaussian") == 0) v->dist = PHX_VAR_GAUSSIAN;
-        else rc = phx_cli_fail(PHX_EXIT_USAGE, "--dist: expected lognormal or gaussian, got '%s'", val);
-        break;
-      case 4: rc = number(a, val, 0, 1000, &x), v->read_noise = x / 100; break;
-      case 5: rc = number(a, val, 0, 1, &v->stuck_off); break;
-      default: rc = number(a, val, 0, 1, &v->stuck_on); break;
-    }
-    if (rc) return rc;
-    if ((which == 0 || which == 1) && x != (double)(int)x)
-      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a whole number, got '%s'", a, val);
-  }
-  *argc = n;
-  return -1;
-}
-
 static void print_result(const phx_cli *c, const phx_backend *b, const phx_variation *v,
                          const phx_mc_result *r, const double *acc) {
   if (c->json) {
@@ -133,7 +82,7 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
   int draws = 100;
-  int rc = own_options(&argc, argv, &v, &draws);
+  int rc = phx_cli_variation(&argc, argv, &v, &draws);
   if (rc >= 0) return rc;
   phx_cli c;
   rc = phx_cli_parse(&SPEC, argc, argv, &c);
@@ -141,7 +90,6 @@ int phx_cmd_mc(int argc, char **argv) {
   rc = 0;
   if (!(c.given & PHX_O_SEED)) c.seed = 1;
   phx_err err = {PHX_OK, ""};
-  if (phx_variation_check(&v, &err)) return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
   phx_model *m = NULL;
   phx_dataset *test = NULL;
   phx_backend *b = NULL;

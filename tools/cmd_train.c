@@ -44,6 +44,9 @@ static const char USAGE[] =
     "  --lr X             learning rate (default 0.1)\n"
     "  --backend NAME     auto (default), c, c64 or opencl\n"
     "  --device SPEC      OpenCL device: P:D or part of its name\n"
+    "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
+    "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
+    "  --stuck-off F  --stuck-on F\n"
     "output:\n"
     "  --save FILE        write the trained model (safetensors) when done\n"
     "  --json             one JSON object per epoch, then a summary object\n"
@@ -204,11 +207,18 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
 }
 
 int phx_cmd_train(int argc, char **argv) {
+  phx_variation v;
+  phx_variation_default(&v);
+  int rc = phx_cli_variation(&argc, argv, &v, NULL);
+  if (rc >= 0) return rc;
+  const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
+                    v.stuck_on > 0;
   phx_cli c;
-  int rc = phx_cli_parse(&SPEC, argc, argv, &c);
+  rc = phx_cli_parse(&SPEC, argc, argv, &c);
   if (rc >= 0) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
+  t.vary = aware ? &v : NULL;
   t.optimizer = c.optimizer;
   t.epochs = c.epochs;
   t.batch = c.batch;

@@ -148,7 +148,9 @@ typedef struct phx_args_opt_step {
  *   o == NULL: map only: W, S, E (when fold) as map_forward, and P;
  *     dWE, dtheta, m, v are not used.
  *   o != NULL: dtheta as map_backward from dWE, W, S, E and P, which
- *     must be those of theta as this op last wrote them; then the step
+ *     must be those of theta as this op last wrote them (or W, S, E of a
+ *     chip map_vary drew from that theta: variation-aware training, the
+ *     perturbation passed straight through); then the step
  *     of o (SGD, MOMENTUM or ADAM) on theta, m, v as opt_step; then W,
  *     S, E and P of the new theta as with o == NULL.                    */
 typedef struct phx_args_step_map {

@@ -457,6 +457,10 @@ done:
 
 phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, int draw,
                             phx_err *err) {
+  /* the ideal map first when theta changed: with step_map it also fills
+   * P, which a fused step after this draw needs */
+  int rc0 = net_map(n, err);
+  if (rc0) return rc0;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, draw, l), v,

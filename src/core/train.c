@@ -11,6 +11,10 @@
 #include "net.h"
 #include "rng.h"
 
+/* Draws of variation-aware training come from the training seed mixed
+ * with this constant, so they are not the chips `phaxcl mc` evaluates. */
+#define PHX_VARY_TRAIN 0x5851f42d4c957f2dULL
+
 /* Defaults tuned on the paper task (196-100-10 on data/mnist14): Adam's
  * per-parameter scaling copes with the tiny raw gradients of the normalised
  * crossbar; lr 0.1 with batch 16 for 50 epochs gave the best final test
@@ -61,6 +65,10 @@ static phx_status check_opts(const phx_train_opts *o, phx_err *err) {
     return phx_fail(err, PHX_EINVAL,
                     "adam: beta1, beta2 must be in [0, 1) and eps > 0 "
                     "(got %g, %g, %g)", o->beta1, o->beta2, o->eps);
+  if (o->vary && o->optimizer == PHX_OPT_LBFGS)
+    return phx_fail(err, PHX_EINVAL,
+                    "variation-aware training needs a mini-batch optimizer, not lbfgs");
+  if (o->vary) return phx_variation_check(o->vary, err);
   return PHX_OK;
 }
 
@@ -149,7 +157,9 @@ static phx_status train_minibatch(run *r, phx_err *err) {
     s = phx_net_set_order(r->net, PHX_SLOT_TRAIN, order, err);
     for (int off = 0; off < r->n && !s; off += r->batch) {
       int B = r->n - off < r->batch ? r->n - off : r->batch;
-      s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
+      /* variation-aware: this step's forward pass on chip number t */
+      if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
+      if (!s) s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
       opt.t++;
       if (!s) s = phx_net_grad_step(r->net, &opt, err);
       if (!s && r->hooks && r->hooks->on_progress)
