@@ -10,5 +10,8 @@ int phx_cmd_info(int argc, char **argv);    /* cmd_info.c */
 int phx_cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 int phx_cmd_devices(int argc, char **argv); /* cmd_opencl.c */
 int phx_cmd_check(int argc, char **argv);   /* cmd_opencl.c */
+int phx_cmd_export(int argc, char **argv);  /* cmd_circuit.c */
+int phx_cmd_spice(int argc, char **argv);   /* cmd_circuit.c */
+int phx_cmd_vtc(int argc, char **argv);     /* cmd_circuit.c */
 
 #endif /* PHX_COMMANDS_H */
