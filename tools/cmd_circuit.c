@@ -353,7 +353,7 @@ int phx_cmd_vtc(int argc, char **argv) {
   phx_err err = {0};
   phx_neuron *n = NULL;
   if (phx_vtc_run(&o, &n, &err)) return phx_cli_err(&err);
-  if (c.out && phx_neuron_save(n, c.out, &err)) rc = phx_cli_err(&err);
+  rc = c.out && phx_neuron_save(n, c.out, &err) ? phx_cli_err(&err) : 0;
   double cf[4], df[4], rms[2], lr;
   int epochs;
   phx_neuron_fits(n, cf, df, rms, NULL);
@@ -393,6 +393,42 @@ int phx_cmd_vtc(int argc, char **argv) {
              lr, epochs);
     if (c.out) printf("wrote %s\n", c.out);
   }
+  phx_neuron_free(n);
+  return rc;
+}
+
+int phx_cli_apply_neuron(phx_cli *c) {
+  if (!c->neuron) return 0;
+  if (c->given & (PHX_O_VTC_C | PHX_O_VTC_D))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--neuron %s sets the fits: drop --vtc-c/--vtc-d",
+                        c->neuron);
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  double vdd, lr;
+  int epochs;
+  phx_neuron_fits(n, c->vtc_c, c->vtc_d, NULL, &vdd);
+  phx_neuron_train_hint(n, &lr, &epochs);
+  phx_neuron_free(n);
+  /* the fits hold at the supply they were measured at, nowhere else */
+  if ((c->given & PHX_O_VDD) && fabs(c->vdd - vdd) > 1e-9 * vdd)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--vdd %g conflicts with --neuron %s (measured at %g V)",
+                        c->vdd, c->neuron, vdd);
+  c->vdd = vdd;
+  int set_lr = lr > 0 && !(c->given & PHX_O_LR), set_ep = epochs > 0 && !(c->given & PHX_O_EPOCHS);
+  if (set_lr) c->lr = lr;
+  if (set_ep) c->epochs = epochs;
+  if (set_lr || set_ep)
+    fprintf(stderr, "phaxcl: note: --neuron %s: lr %g, %d epochs (its steep curves need them)\n",
+            c->neuron, c->lr, c->epochs);
+  return 0;
+}
+
+int phx_cli_power(const phx_cli *c, const phx_model *m, const phx_dataset *d, phx_power *p) {
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (c->neuron && phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  int rc = phx_power_estimate(m, d, 0, n, p, &err) ? phx_cli_err(&err) : 0;
   phx_neuron_free(n);
   return rc;
 }

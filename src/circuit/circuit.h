@@ -49,6 +49,8 @@ phx_status phx_circ_sky130_lib(const char *given, char *path, size_t len, phx_er
  * needs: the inverter, the .lib line) for the model's fits c, d. */
 void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opts *o);
 
+/* The .options line a deck of this inverter needs; tight for sweeps. */
+void phx_circ_write_options(FILE *f, const phx_inverter *inv, int tight);
 /* The network as a deck without .control or .end: xs NULL (inputs at 0 V),
  * one sample (count 1: fixed sources) or count samples driven by a pwl of
  * the node idx, swept by VIDX over 0..count-1. */

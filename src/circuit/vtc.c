@@ -183,7 +183,7 @@ static void vtc_deck(FILE *f, const phx_vtc_opts *o, const phx_inverter *inv) {
   phx_model_opts_default(&mo);
   mo.vdd = o->vdd;
   fprintf(f, "* phaxcl vtc: neuron at vdd %g V, load %g S\n", o->vdd, o->load);
-  fprintf(f, ".options reltol=1e-7 vntol=1e-10 abstol=1e-15\n");
+  phx_circ_write_options(f, inv, 1);
   phx_circ_write_neuron(f, inv, &mo);
   fprintf(f, "VIN in 0 DC 0\n");
   static const char copies[3] = {'a', 'b', 'c'};
@@ -315,6 +315,18 @@ double phx_neuron_supply_current(const phx_neuron *n, double z) {
 
 static const char *const KINDS[] = {"behavioural", "sky130", "file"};
 
+/* A sweep array at 9 significant digits: far below what ngspice resolves
+ * here, and half the file. */
+static cJSON *sweep_json(const double *v, int n) {
+  cJSON *a = cJSON_CreateArray();
+  char buf[32];
+  for (int i = 0; a && i < n; i++) {
+    snprintf(buf, sizeof buf, "%.9g", v[i]);
+    cJSON_AddItemToArray(a, cJSON_CreateNumber(strtod(buf, NULL)));
+  }
+  return a;
+}
+
 static cJSON *device_json(const char *model, double w, double l) {
   cJSON *d = cJSON_CreateObject();
   cJSON_AddStringToObject(d, "model", model);
@@ -351,12 +363,12 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
   }
   cJSON_AddStringToObject(j, "engine", n->engine);
   cJSON *sw = cJSON_AddObjectToObject(j, "sweep");
-  cJSON_AddItemToObject(sw, "z_V", cJSON_CreateDoubleArray(n->z, n->n));
-  cJSON_AddItemToObject(sw, "om_V", cJSON_CreateDoubleArray(n->om, n->n));
-  cJSON_AddItemToObject(sw, "op_V", cJSON_CreateDoubleArray(n->op, n->n));
-  cJSON_AddItemToObject(sw, "rout_om_Ohm", cJSON_CreateDoubleArray(n->rom, n->n));
-  cJSON_AddItemToObject(sw, "rout_op_Ohm", cJSON_CreateDoubleArray(n->rop, n->n));
-  cJSON_AddItemToObject(sw, "i_supply_A", cJSON_CreateDoubleArray(n->isup, n->n));
+  cJSON_AddItemToObject(sw, "z_V", sweep_json(n->z, n->n));
+  cJSON_AddItemToObject(sw, "om_V", sweep_json(n->om, n->n));
+  cJSON_AddItemToObject(sw, "op_V", sweep_json(n->op, n->n));
+  cJSON_AddItemToObject(sw, "rout_om_Ohm", sweep_json(n->rom, n->n));
+  cJSON_AddItemToObject(sw, "rout_op_Ohm", sweep_json(n->rop, n->n));
+  cJSON_AddItemToObject(sw, "i_supply_A", sweep_json(n->isup, n->n));
   char *txt = cJSON_Print(j);
   cJSON_Delete(j);
   if (!txt) return phx_fail(err, PHX_ENOMEM, "out of memory writing %s", path);
