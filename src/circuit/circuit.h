@@ -52,9 +52,9 @@ void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opt
 /* The .options line a deck of this inverter needs; tight for sweeps. */
 void phx_circ_write_options(FILE *f, const phx_inverter *inv, int tight);
 /* The network as a deck without .control or .end: xs NULL (inputs at 0 V),
- * one sample (count 1: fixed sources) or count samples driven by a pwl of
- * the node idx, swept by VIDX over 0..count-1. */
+ * one sample as fixed sources (sweep 0), or count samples driven by a pwl
+ * of the node idx (sweep 1), swept by VIDX over 0..count-1. */
 phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
-                         const float *xs, int count, const char *title);
+                         const float *xs, int count, int sweep, const char *title);
 
 #endif /* PHX_CIRCUIT_H */

@@ -233,7 +233,7 @@ static void write_network(FILE *f, const phx_model *m, const phx_inverter *inv) 
 /* The deck: title, tolerances, inputs (fixed, or pwl of the swept node idx
  * for count > 1), network. */
 phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
-                         const float *xs, int count, const char *title) {
+                         const float *xs, int count, int sweep, const char *title) {
   const phx_model_opts *o = phx_model_get_opts(m);
   int n = o->sizes[0];
   char sz[160] = "";
@@ -246,7 +246,7 @@ phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
   fprintf(f, "* %s: phaxcl network %s, vdd %g V, inverter %s\n", title, sz, o->vdd,
           kinds[inv->kind]);
   phx_circ_write_options(f, inv, 0);
-  if (xs && count == 1) {
+  if (xs && !sweep) {
     for (int i = 0; i < n; i++) {
       double v = ((double)xs[i] - 0.5) * o->vdd;
       fprintf(f, "VXP%d xp%d 0 DC %.17g\nVXN%d xn%d 0 DC %.17g\n", i + 1, i + 1, v, i + 1,
@@ -258,9 +258,12 @@ phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
     fprintf(f, "VIDX idx 0 DC 0\n");
     for (int i = 0; i < n; i++) {
       fprintf(f, "BXP%d xpd%d 0 V=pwl(V(idx)", i + 1, i + 1);
-      for (int k = 0; k < count; k++) {
+      /* the last sample once more at index count: a sweep needs two
+       * points (ngspice does not end a dc sweep of one) */
+      for (int k = 0; k <= count; k++) {
         if (k % 8 == 0) fprintf(f, "\n+");
-        fprintf(f, ", %d,%.17g", k, ((double)xs[(size_t)k * n + i] - 0.5) * o->vdd);
+        int at = k < count ? k : count - 1;
+        fprintf(f, ", %d,%.17g", k, ((double)xs[(size_t)at * n + i] - 0.5) * o->vdd);
       }
       fprintf(f, ")\nVAP%d xpd%d xp%d DC 0\n", i + 1, i + 1, i + 1);
       fprintf(f, "EXN%d xnd%d 0 xp%d 0 -1\nVAN%d xnd%d xn%d DC 0\n", i + 1, i + 1, i + 1,
@@ -283,7 +286,7 @@ phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv_in, cons
   if (!f) return phx_fail(err, PHX_EIO, "--out %s: %s", path, strerror(errno));
   const phx_model_opts *o = phx_model_get_opts(m);
   int K = o->sizes[o->nlayers], L = o->nlayers - 1;
-  s = phx_circ_deck(f, m, &inv, x, x ? 1 : 0, x ? "standalone deck" : "netlist");
+  s = phx_circ_deck(f, m, &inv, x, x ? 1 : 0, 0, x ? "standalone deck" : "netlist");
   if (!s && x) {
     double *ref = malloc((size_t)K * sizeof *ref);
     if (!ref) s = PHX_ENOMEM;

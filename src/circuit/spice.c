@@ -125,7 +125,7 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
     loop_free(&L);
     return phx_fail(err, PHX_ENOMEM, "out of memory for %d samples", n);
   }
-  s = phx_circ_deck(f, m, &inv, phx_dataset_x(d), n, "closed loop");
+  s = phx_circ_deck(f, m, &inv, phx_dataset_x(d), n, 1, "closed loop");
   if (fclose(f) || s) {
     loop_free(&L);
     return phx_fail(err, PHX_ENOMEM, "out of memory writing the netlist");
@@ -145,7 +145,7 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   char cmd[96], why[sizeof(((phx_err *)0)->msg)] = "";
   int start = 0;
   while (start < n) {
-    snprintf(cmd, sizeof cmd, "dc vidx %d %d 1", start, n - 1);
+    snprintf(cmd, sizeof cmd, "dc vidx %d %d 1", start, n - 1 > start ? n - 1 : start + 1);
     phx_err e2 = {0};
     phx_status rs = phx_engine_run(L.eng, cmd, &e2);
     int done = take_sweep(&L, m, d, start, n, res);
