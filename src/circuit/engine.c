@@ -160,12 +160,19 @@ static void free_vecs(phx_engine *e) {
   e->nvec = 0;
 }
 
+/* An executable regular file (PATH may hold a folder named ngspice, as
+ * /usr/lib/x86_64-linux-gnu/ngspice on Debian). */
+static int is_program(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISREG(st.st_mode) && access(p, X_OK) == 0;
+}
+
 /* The binary: $PHAXCL_NGSPICE or `ngspice` on PATH. */
 static int find_binary(char *out, size_t len) {
   const char *env = getenv("PHAXCL_NGSPICE");
   if (env && *env) {
     snprintf(out, len, "%s", env);
-    return access(out, X_OK) == 0;
+    return is_program(out);
   }
   const char *path = getenv("PATH");
   if (!path) return 0;
@@ -173,7 +180,7 @@ static int find_binary(char *out, size_t len) {
   while (*p) {
     size_t n = strcspn(p, ":");
     snprintf(out, len, "%.*s/ngspice", (int)n, p);
-    if (n && access(out, X_OK) == 0) return 1;
+    if (n && is_program(out)) return 1;
     p += n;
     if (*p == ':') p++;
   }

@@ -297,7 +297,8 @@ phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv_in, cons
       free(ref);
       fprintf(f, ".control\nop\nprint");
       for (int j = 0; j < K; j++) fprintf(f, " v(om%d_%d)", L, j);
-      fprintf(f, "\n.endc\n");
+      /* without a quit, ngspice -b ends with status 1 after a .control run */
+      fprintf(f, "\nquit 0\n.endc\n");
     }
   }
   if (!s) fprintf(f, ".end\n");
