@@ -51,8 +51,10 @@ static void note_error(phx_engine *e, const char *line) {
       !strstr(line, "iteration limit"))
     return;
   while (*line == ' ') line++;
-  snprintf(e->error, sizeof e->error, "%s", line);
-  size_t n = strlen(e->error);
+  size_t n = strlen(line);
+  if (n >= sizeof e->error) n = sizeof e->error - 1; /* one line is enough */
+  memcpy(e->error, line, n);
+  e->error[n] = '\0';
   while (n && (e->error[n - 1] == '\n' || e->error[n - 1] == '\r')) e->error[--n] = '\0';
 }
 

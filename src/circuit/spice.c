@@ -143,21 +143,25 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   res->load_seconds = t1 - t0;
 
   char cmd[96], why[sizeof(((phx_err *)0)->msg)] = "";
-  int start = 0;
+  int start = 0, fails_in_row = 0;
   while (start < n) {
     snprintf(cmd, sizeof cmd, "dc vidx %d %d 1", start, n - 1 > start ? n - 1 : start + 1);
     phx_err e2 = {0};
     phx_status rs = phx_engine_run(L.eng, cmd, &e2);
     int done = take_sweep(&L, m, d, start, n, res);
     if (done == n - start) break;
-    /* only a failed solve is the sample's; anything else stops the run */
-    if (!done && rs && !strstr(e2.msg, "converge") && !strstr(e2.msg, "iteration limit") &&
-        !strstr(e2.msg, "stepping") && !strstr(e2.msg, "ingular") &&
-        !strstr(e2.msg, "aborted")) {
+    /* a failed solve is the sample's; a broken circuit stops the run, and
+     * so do ten samples in a row without a solution */
+    int broken = rs && (strstr(e2.msg, "Fatal") || strstr(e2.msg, "not in the circuit") ||
+                        strstr(e2.msg, "stopped"));
+    fails_in_row = done ? 1 : fails_in_row + 1;
+    if ((!done && broken) || fails_in_row >= 10) {
       loop_free(&L);
+      if (!broken)
+        return phx_fail(err, PHX_ESIM, "spice: samples %d..%d did not converge, stopping (%s)",
+                        start + done - 9, start + done, rs ? e2.msg : "sweep stopped");
       return phx_fail(err, PHX_ESIM, "spice: sample %d: %s", start, e2.msg);
     }
-    /* sample start + done has no solution; go on after it */
     if (!why[0]) snprintf(why, sizeof why, "%s", rs ? e2.msg : "sweep stopped");
     if (o->verbose)
       fprintf(stderr, "phaxcl: spice: sample %d did not converge (%s)\n", start + done,
