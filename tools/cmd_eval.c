@@ -122,6 +122,7 @@ int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
   int rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
   if (rc >= 0) return rc;
+  if (c.neuron && !c.power) return phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
   phx_model *m = NULL;
   phx_dataset *d = NULL;
   phx_backend *b = NULL;

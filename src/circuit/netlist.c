@@ -2,6 +2,7 @@
  * crosspoints and ngspice netlists whose nodes follow docs/model.md
  * (rails vdd/vss at +-Vdd/2, input rows xp/xn, columns z, neurons as the
  * subcircuit phx_neuron in om op vdd vss). */
+#define _XOPEN_SOURCE 700 /* realpath */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -125,6 +126,13 @@ static phx_status read_subckt(const char *file, char *name, size_t nlen, phx_err
   return PHX_OK;
 }
 
+/* path made absolute in place when it fits. */
+static void absolute(char *path, size_t len) {
+  char *abs = realpath(path, NULL);
+  if (abs && strlen(abs) < len) snprintf(path, len, "%s", abs);
+  free(abs);
+}
+
 phx_status phx_inverter_check(phx_inverter *inv, phx_err *err) {
   static const char *const corners[] = {"tt", "ff", "ss", "sf", "fs"};
   if (inv->kind == PHX_INV_BEHAVIOURAL) return PHX_OK;
@@ -140,13 +148,18 @@ phx_status phx_inverter_check(phx_inverter *inv, phx_err *err) {
     phx_status s = phx_circ_sky130_lib(inv->models_file, path, sizeof path, err);
     if (s) return s;
     snprintf(inv->models_file, sizeof inv->models_file, "%s", path);
+    absolute(inv->models_file, sizeof inv->models_file);
     return PHX_OK;
   }
   if (inv->kind != PHX_INV_FILE) return phx_fail(err, PHX_EINVAL, "inverter: unknown kind");
   if (inv->models_file[0] && !readable(inv->models_file))
     return phx_fail(err, PHX_EIO, "--models %s: cannot read the model library",
                     inv->models_file);
-  return read_subckt(inv->subckt_file, inv->subckt_name, sizeof inv->subckt_name, err);
+  phx_status s = read_subckt(inv->subckt_file, inv->subckt_name, sizeof inv->subckt_name, err);
+  /* a deck written elsewhere must still find them */
+  if (!s) absolute(inv->subckt_file, sizeof inv->subckt_file);
+  if (!s && inv->models_file[0]) absolute(inv->models_file, sizeof inv->models_file);
+  return s;
 }
 
 void phx_circ_out_node(char *buf, size_t len, int layer, int j, int plus) {
