@@ -3,11 +3,13 @@
  * One public header, prefix phx_. Handles are opaque; option and result
  * structs are caller-owned. Every fallible call returns a phx_status and, when
  * given a phx_err, fills it with a one-line message that names the file,
- * option or device at fault. The library keeps no global state but one
- * record: CLBlast keeps its tuning parameters per OpenCL device for the
- * whole process, so the OpenCL backend records which backend instance set
- * them last on each device (guarded by a mutex), to keep one instance's
- * parameters from reaching another.
+ * option or device at fault. The library keeps no global state but two
+ * records, each guarded by a mutex: CLBlast keeps its tuning parameters
+ * per OpenCL device for the whole process, so the OpenCL backend records
+ * which backend instance set them last on each device, to keep one
+ * instance's parameters from reaching another; and libngspice is one
+ * simulator per process, so the circuit engine records which engine holds
+ * it (one at a time).
  */
 #ifndef PHAXCL_H
 #define PHAXCL_H
@@ -46,7 +48,8 @@ extern "C" {
   X(EDEVICE, 10, "device error")                                       \
   X(EDEVMEM, 11, "out of device memory")                               \
   X(ECHECK, 12, "cross-check failed")                                  \
-  X(EINTERNAL, 13, "internal error")
+  X(EINTERNAL, 13, "internal error")                                   \
+  X(ESIM, 15, "circuit simulation failed")
 
 typedef enum {
 #define PHX_STATUS_ENUM(name, value, msg) PHX_##name = value,
@@ -381,6 +384,150 @@ PHX_API phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void 
 /* Kernel launches (kernels enqueued plus CLBlast calls) since b was
  * created; -1 when b is not an OpenCL backend. */
 PHX_API long phx_backend_opencl_launches(const phx_backend *b);
+
+
+/* ---- circuit: export, ngspice closed loop, neuron characterisation -------
+ * Additive section owned by the circuit work (src/circuit). Netlists follow
+ * docs/model.md's circuit node for node; ngspice runs in-process through
+ * libngspice when the build has it, else the `ngspice` binary on PATH. */
+
+typedef enum {
+  PHX_INV_BEHAVIOURAL = 0, /* B-sources with the model's tanh fits */
+  PHX_INV_SKY130 = 1,      /* transistor level, SkyWater 130 nm lvt devices */
+  PHX_INV_FILE = 2         /* a user's .subckt NAME in out vdd vss */
+} phx_inverter_kind;
+
+/* How a neuron (two inverters in series: the first gives o-, the second
+ * o+) is built in a netlist. Caller-owned; strings are copied by users. */
+typedef struct phx_inverter {
+  phx_inverter_kind kind;
+  char corner[8];          /* sky130 / --models sections: tt ff ss sf fs; "" none */
+  double wp, lp, wn, ln;   /* sky130 sizing in um (p and n devices) */
+  char pmodel[64], nmodel[64]; /* sky130 device subcircuits */
+  char subckt_file[1024];  /* PHX_INV_FILE: the .subckt file */
+  char subckt_name[64];    /* filled by phx_inverter_check from the file */
+  char models_file[1024];  /* .lib/.include line; sky130: sky130.lib.spice
+                              ("" = $PHAXCL_SKY130_LIB or the cache) */
+} phx_inverter;
+
+/* Behavioural neuron, and the sky130 sizing of data/sky130-neuron.json
+ * (p w=5 l=1, n w=40 l=0.35, lvt, tt corner). */
+PHX_API void phx_inverter_default(phx_inverter *inv);
+PHX_API void phx_inverter_sky130(phx_inverter *inv);
+/* Resolves and checks what a netlist needs: the model library exists, a
+ * user subcircuit exists and has exactly the ports in out vdd vss, the
+ * corner is known. One-line message naming the file at fault. */
+PHX_API phx_status phx_inverter_check(phx_inverter *inv, phx_err *err);
+
+/* Conductances of every crosspoint as CSV, per layer: rows named bias+,
+ * bias-, x1+..xN+, x1-..xN- (hidden layers: h1-..hN- for the previous
+ * layer's o-, h1+..hN+ for its o+), one column per neuron. what 0:
+ * conductance in S, 1: resistance 1/g in Ohm. */
+PHX_API phx_status phx_export_csv(const phx_model *m, int layer, int what, const char *path,
+                                  phx_err *err);
+/* The whole network as an ngspice netlist at path. x: NULL for a netlist
+ * without input values (inputs as subcircuit-free voltage sources at 0 V),
+ * or one sample (sizes[0] features in [0, 1]): then a standalone deck that
+ * `ngspice -b` runs, printing every output node and the model's values. */
+PHX_API phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv, const float *x,
+                                    const char *path, phx_err *err);
+
+/* Model outputs in double precision (docs/model.md), one sample: out
+ * receives the last layer's o- (sizes[nlayers] values). */
+PHX_API void phx_model_forward64(const phx_model *m, const float *x, double *out);
+
+typedef struct phx_spice_opts {
+  phx_inverter inv;
+  int count;        /* samples from the start of the set; 0 = all */
+  int engine;       /* 0 auto (library, else binary), 1 library, 2 binary */
+  int verbose;      /* ngspice's own messages on stderr */
+} phx_spice_opts;
+
+PHX_API void phx_spice_opts_default(phx_spice_opts *o);
+
+/* One simulated sample. */
+typedef struct phx_spice_sample {
+  int index, label;
+  int converged;         /* 0: ngspice found no operating point */
+  int model_class, sim_class;
+  double max_dv, mean_dv; /* |simulated - model| over the outputs, V */
+  double power_W;        /* delivered by rails and input drivers */
+} phx_spice_sample;
+
+typedef struct phx_spice_result {
+  int count, converged;
+  int outputs;              /* classes */
+  double max_dv, mean_dv;   /* over converged samples and all outputs */
+  double agreement;         /* converged samples with sim class == model class, / count */
+  double sim_accuracy;      /* converged and sim class == label, / count */
+  double model_accuracy;
+  double power_mean_W;      /* mean over converged samples */
+  double supply_power_W;    /* of that: the rails (bias rows, neuron supplies) */
+  double input_power_W;     /* of that: the input drivers */
+  double load_seconds, sim_seconds;
+  char engine[32];          /* "libngspice" or "ngspice binary" */
+} phx_spice_result;
+
+/* Runs the first o->count samples of d through ngspice: the circuit is
+ * loaded once and every input source is a pwl of one swept index node, so
+ * one DC sweep solves all samples. samples (count entries) and sim_out
+ * (count x outputs, V) may be NULL. A sample without a solution is marked
+ * not converged and counts against agreement and accuracy. */
+PHX_API phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spice_opts *o,
+                                 phx_spice_result *res, phx_spice_sample *samples, double *sim_out,
+                                 phx_err *err);
+
+/* Least-squares fit of v = a1 + a2 tanh(a4 (z - a3)) (Levenberg-Marquardt).
+ * a: on entry an initial guess, or all zero for an automatic one; on exit
+ * the fit. rms (V) may be NULL. */
+PHX_API phx_status phx_fit_tanh(const double *z, const double *v, int n, double a[4], double *rms,
+                                phx_err *err);
+
+/* A characterised neuron (phaxcl vtc): fits, sweep, sizing, corner. */
+typedef struct phx_neuron phx_neuron;
+
+typedef struct phx_vtc_opts {
+  phx_inverter inv;
+  double vdd;      /* V */
+  double load;     /* conductance (S) from each output to 0 V */
+  double step;     /* sweep step, V */
+  int engine;      /* as phx_spice_opts */
+} phx_vtc_opts;
+
+PHX_API void phx_vtc_opts_default(phx_vtc_opts *o);
+/* DC sweeps of the neuron over [-vdd/2, vdd/2], fits, output resistance and
+ * supply current along the sweep. */
+PHX_API phx_status phx_vtc_run(const phx_vtc_opts *o, phx_neuron **out, phx_err *err);
+PHX_API phx_status phx_neuron_load(const char *path, phx_neuron **out, phx_err *err);
+PHX_API phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err);
+PHX_API void phx_neuron_free(phx_neuron *n);
+/* Fits c (o-) and d (o+), their rms residuals (V), and the supply. */
+PHX_API void phx_neuron_fits(const phx_neuron *n, double c[4], double d[4], double rms[2],
+                             double *vdd);
+/* The inverter it was measured with (for export and spice). */
+PHX_API const phx_inverter *phx_neuron_inverter(const phx_neuron *n);
+/* The raw sweep (returns its length): input z, outputs o- and o+ (V),
+ * their output resistances (Ohm) and the supply current (A). Any pointer
+ * may be NULL. */
+PHX_API int phx_neuron_sweep(const phx_neuron *n, const double **z, const double **om,
+                             const double **op, const double **rout_m, const double **rout_p,
+                             const double **isup);
+/* Static supply current (A) of one neuron at input z, interpolated. */
+PHX_API double phx_neuron_supply_current(const phx_neuron *n, double z);
+/* Training hint stored with the neuron (0 when none): steep curves need a
+ * smaller learning rate. */
+PHX_API void phx_neuron_train_hint(const phx_neuron *n, double *lr, int *epochs);
+
+typedef struct phx_power {
+  double crossbar_W;  /* sum over layers of sum g (u - z)^2 */
+  double neuron_W;    /* vdd * supply current of every neuron (0 without one) */
+  double total_W;
+} phx_power;
+
+/* Mean static power per inference over the first count samples of d
+ * (0 = all), from the model; neuron may be NULL. */
+PHX_API phx_status phx_power_estimate(const phx_model *m, const phx_dataset *d, int count,
+                                      const phx_neuron *neuron, phx_power *mean, phx_err *err);
 
 #ifdef __cplusplus
 }

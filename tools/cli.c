@@ -36,6 +36,15 @@ static const opt_def OPTS[] = {
     {"gmin", PHX_O_GMIN, 1},       {"vtc-c", PHX_O_VTC_C, 1},
     {"vtc-d", PHX_O_VTC_D, 1},
 };
+/* The circuit commands' options: bits of the second set (PHX_O2_*). */
+static const opt_def OPTS2[] = {
+    {"format", PHX_O2_FORMAT, 1},   {"inverter", PHX_O2_INVERTER, 1},
+    {"corner", PHX_O2_CORNER, 1},   {"models", PHX_O2_MODELS, 1},
+    {"sample", PHX_O2_SAMPLE, 1},   {"n", PHX_O2_N, 1},
+    {"neuron", PHX_O2_NEURON, 1},   {"load", PHX_O2_LOAD, 1},
+    {"power", PHX_O2_POWER, 0},     {"engine", PHX_O2_ENGINE, 1},
+    {"step", PHX_O2_STEP, 1},
+};
 
 int phx_cli_fail(int status, const char *fmt, ...) {
   va_list ap;
@@ -158,8 +167,48 @@ static int parse_layers(const char *s, phx_cli *c) {
   return 0;
 }
 
+/* Value of one circuit option into c. */
+static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
+  switch (d->bit) {
+    case PHX_O2_FORMAT:
+      if (strcmp(v, "csv") && strcmp(v, "spice"))
+        return phx_cli_fail(PHX_EXIT_USAGE, "--format: expected csv or spice, got '%s'", v);
+      c->format = v;
+      return 0;
+    case PHX_O2_INVERTER: c->inverter = v; return 0;
+    case PHX_O2_CORNER: c->corner = v; return 0;
+    case PHX_O2_MODELS: c->models = v; return 0;
+    case PHX_O2_NEURON: c->neuron = v; return 0;
+    case PHX_O2_SAMPLE:
+      return parse_int(d->name, v, 0, 2000000000, "a non-negative sample index", &c->sample);
+    case PHX_O2_N: return parse_int(d->name, v, 1, 2000000000, "a positive integer", &c->n);
+    case PHX_O2_LOAD: {
+      double us = 0;
+      if (strcmp(v, "0") &&
+          parse_double(d->name, v, 0.0, "a conductance in uS (0 for none)", &us))
+        return 1;
+      c->load = us * 1e-6;
+      return 0;
+    }
+    case PHX_O2_STEP: {
+      double mv = 0;
+      if (parse_double(d->name, v, 0.0, "a positive step in mV", &mv)) return 1;
+      c->step = mv * 1e-3;
+      return 0;
+    }
+    case PHX_O2_POWER: c->power = 1; return 0;
+    case PHX_O2_ENGINE:
+      if (strcmp(v, "auto") && strcmp(v, "lib") && strcmp(v, "binary"))
+        return phx_cli_fail(PHX_EXIT_USAGE, "--engine: expected auto, lib or binary, got '%s'", v);
+      c->engine = v;
+      return 0;
+    default: return phx_cli_fail(PHX_EXIT_USAGE, "--%s: not handled", d->name);
+  }
+}
+
 /* Value of one option into c. */
 static int set_option(const opt_def *d, const char *v, phx_cli *c) {
+  if (d >= OPTS2 && d < OPTS2 + sizeof OPTS2 / sizeof *OPTS2) return set_option2(d, v, c);
   switch (d->bit) {
     case PHX_O_DATA: c->data = v; return 0;
     case PHX_O_POOL: return parse_int(d->name, v, 1, 64, "an integer from 1 to 64", &c->pool);
@@ -234,15 +283,21 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
 }
 
 /* Option values must not be empty for names of files and devices. */
-static int check_nonempty(const opt_def *d, const char *v) {
-  if (d->has_value && *v == '\0' &&
-      (d->bit & (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
-                 PHX_O_FASHION)))
+static int check_nonempty(const opt_def *d, int second, const char *v) {
+  unsigned names = second ? (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
+                          : (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
+                             PHX_O_FASHION);
+  if (d->has_value && *v == '\0' && (d->bit & names))
     return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected a value, got ''", d->name);
   return 0;
 }
 
 int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c) {
+  return phx_cli_parse2(spec, 0, argc, argv, c);
+}
+
+int phx_cli_parse2(const phx_cli_spec *spec, unsigned allowed2, int argc, char **argv,
+                   phx_cli *c) {
   phx_train_opts t;
   phx_model_opts mo;
   phx_train_opts_default(&t);
@@ -279,9 +334,15 @@ int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c) {
       const char *name = a + 2, *eq = strchr(name, '=');
       size_t len = eq ? (size_t)(eq - name) : strlen(name);
       const opt_def *d = NULL;
+      int second = 0;
       for (size_t k = 0; k < sizeof OPTS / sizeof *OPTS; k++)
         if (strlen(OPTS[k].name) == len && !strncmp(OPTS[k].name, name, len)) d = &OPTS[k];
-      if (!d || !(spec->allowed & d->bit))
+      for (size_t k = 0; k < sizeof OPTS2 / sizeof *OPTS2; k++)
+        if (strlen(OPTS2[k].name) == len && !strncmp(OPTS2[k].name, name, len)) {
+          d = &OPTS2[k];
+          second = 1;
+        }
+      if (!d || !((second ? allowed2 : spec->allowed) & d->bit))
         return phx_cli_fail(PHX_EXIT_USAGE, "%s: unknown option '%.*s' (see 'phaxcl %s --help')",
                             spec->name, (int)(len + 2), a, spec->name);
       const char *v = NULL;
@@ -292,9 +353,10 @@ int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c) {
       } else if (eq) {
         return phx_cli_fail(PHX_EXIT_USAGE, "--%s: takes no value", d->name);
       }
-      if (d->has_value && check_nonempty(d, v)) return PHX_EXIT_USAGE;
+      if (d->has_value && check_nonempty(d, second, v)) return PHX_EXIT_USAGE;
       if (set_option(d, v, c)) return PHX_EXIT_USAGE;
-      c->given |= d->bit;
+      if (second) c->given2 |= d->bit;
+      else c->given |= d->bit;
       continue;
     }
     if (c->nargs >= spec->max_args || c->nargs >= PHX_CLI_MAX_ARGS)

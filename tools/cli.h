@@ -37,6 +37,20 @@ enum {
   PHX_O_VTC_C = 1u << 21,
   PHX_O_VTC_D = 1u << 22,
 };
+/* Second option set (phx_cli_spec.allowed2): the circuit commands'. */
+enum {
+  PHX_O2_FORMAT = 1u << 0,
+  PHX_O2_INVERTER = 1u << 1,
+  PHX_O2_CORNER = 1u << 2,
+  PHX_O2_MODELS = 1u << 3,
+  PHX_O2_SAMPLE = 1u << 4,
+  PHX_O2_N = 1u << 5,
+  PHX_O2_NEURON = 1u << 6,
+  PHX_O2_LOAD = 1u << 7,
+  PHX_O2_POWER = 1u << 8,
+  PHX_O2_ENGINE = 1u << 9,
+  PHX_O2_STEP = 1u << 10,
+};
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
                      PHX_O_GMIN | PHX_O_VTC_C | PHX_O_VTC_D)
@@ -73,12 +87,20 @@ typedef struct phx_cli {
   int json, verbose;
   const char *args[PHX_CLI_MAX_ARGS];
   int nargs;
+  /* circuit commands */
+  unsigned given2;
+  const char *format, *inverter, *corner, *models, *neuron, *engine;
+  int sample, n, power;
+  double load, step; /* S (given in uS), V (given in mV) */
 } phx_cli;
 
 /* Parses argv (argv[0] is the subcommand). Returns -1 to go on, or the
  * exit status to return now (0 after --help, 2 after a usage error, whose
  * message is already printed). */
 int phx_cli_parse(const phx_cli_spec *spec, int argc, char **argv, phx_cli *c);
+/* The same, also accepting the PHX_O2_* options in allowed2. */
+int phx_cli_parse2(const phx_cli_spec *spec, unsigned allowed2, int argc, char **argv,
+                   phx_cli *c);
 
 /* Prints "phaxcl: <formatted message>" on stderr and returns status. */
 int phx_cli_fail(int status, const char *fmt, ...)

@@ -20,6 +20,10 @@ static const char EVAL_USAGE[] =
     "  --pool N         average N x N pixel blocks (default 1)\n"
     "  --backend NAME   auto (default), c, c64 or opencl\n"
     "  --device SPEC    OpenCL device: P:D or part of its name\n"
+    "  --power          static power per inference estimated from the model:\n"
+    "                   crossbar dissipation sum g (u - z)^2 plus the neurons'\n"
+    "                   supply current from --neuron FILE (phaxcl vtc)\n"
+    "  --neuron FILE    neuron file for --power\n"
     "  --json           one JSON object\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -72,7 +76,7 @@ static void put_json(cJSON *o, const phx_backend *b) {
 
 /* Prints the evaluation as text or JSON. */
 static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
-                       const int64_t *conf, int k) {
+                       const int64_t *conf, int k, const phx_power *pw) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", c->args[0]);
@@ -86,6 +90,12 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
       for (int j = 0; j < k; j++)
         cJSON_AddItemToArray(row, cJSON_CreateNumber((double)conf[(size_t)i * k + j]));
       cJSON_AddItemToArray(rows, row);
+    }
+    if (pw) {
+      cJSON *p = cJSON_AddObjectToObject(o, "power_W");
+      cJSON_AddNumberToObject(p, "estimated", pw->total_W);
+      cJSON_AddNumberToObject(p, "crossbar", pw->crossbar_W);
+      cJSON_AddNumberToObject(p, "neurons", pw->neuron_W);
     }
     put_json(o, b);
     return;
@@ -101,13 +111,18 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     for (int j = 0; j < k; j++) printf(" %5lld", (long long)conf[(size_t)i * k + j]);
     printf("\n");
   }
+  if (pw)
+    printf("power %.4f uW per inference estimated (crossbar %.4f uW, neurons %.4f uW%s)\n",
+           1e6 * pw->total_W, 1e6 * pw->crossbar_W, 1e6 * pw->neuron_W,
+           c->neuron ? "" : ": no --neuron");
   printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
 }
 
 int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
-  int rc = phx_cli_parse(&EVAL_SPEC, argc, argv, &c);
+  int rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
   if (rc >= 0) return rc;
+  if (c.neuron && !c.power) return phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
   phx_model *m = NULL;
   phx_dataset *d = NULL;
   phx_backend *b = NULL;
@@ -122,7 +137,11 @@ int phx_cmd_eval(int argc, char **argv) {
     phx_eval_result r;
     if (!conf) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory for the confusion matrix");
     else if (phx_evaluate(b, m, d, &r, conf, &err)) rc = phx_cli_err(&err);
-    else print_eval(&c, b, &r, conf, k);
+    else {
+      phx_power pw;
+      rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
+      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL);
+    }
   }
   free(conf);
   if (b) phx_backend_free(b);

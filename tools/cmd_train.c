@@ -33,6 +33,8 @@ static const char USAGE[] =
     "                     (default -0.0012,-0.2483,-0.0235,31.7581)\n"
     "  --vtc-d A1,A2,A3,A4  non-inverted-output fit (default\n"
     "                     -0.0011,0.2490,-0.0203,193.0602)\n"
+    "  --neuron FILE      fits and vdd of a neuron file from 'phaxcl vtc' (with its\n"
+    "                     lr/epochs hint unless --lr/--epochs are given)\n"
     "  --loss ce|mse      cross-entropy (default) or squared error\n"
     "  --init FILE        start from a checkpoint; its model options win\n"
     "  --seed N           initialisation and shuffling seed (default 1)\n"
@@ -214,8 +216,9 @@ int phx_cmd_train(int argc, char **argv) {
   const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
                     v.stuck_on > 0;
   phx_cli c;
-  rc = phx_cli_parse(&SPEC, argc, argv, &c);
+  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON, argc, argv, &c);
   if (rc >= 0) return rc;
+  if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
   t.vary = aware ? &v : NULL;

@@ -3,6 +3,8 @@
 #ifndef PHX_COMMANDS_H
 #define PHX_COMMANDS_H
 
+#include "phaxcl.h"
+
 int phx_cmd_train(int argc, char **argv);   /* cmd_train.c */
 int phx_cmd_eval(int argc, char **argv);    /* cmd_eval.c */
 int phx_cmd_grad(int argc, char **argv);    /* cmd_eval.c */
@@ -11,5 +13,18 @@ int phx_cmd_bench(int argc, char **argv);   /* cmd_bench.c */
 int phx_cmd_devices(int argc, char **argv); /* cmd_opencl.c */
 int phx_cmd_check(int argc, char **argv);   /* cmd_opencl.c */
 int phx_cmd_mc(int argc, char **argv);      /* cmd_mc.c */
+int phx_cmd_export(int argc, char **argv);  /* cmd_circuit.c */
+int phx_cmd_spice(int argc, char **argv);   /* cmd_circuit.c */
+int phx_cmd_vtc(int argc, char **argv);     /* cmd_circuit.c */
+
+/* For train and eval (cmd_circuit.c). --neuron FILE into the model options
+ * of c (fits, vdd; lr and epochs from the file's hint unless given); 0 or
+ * an exit status. */
+struct phx_cli;
+int phx_cli_apply_neuron(struct phx_cli *c);
+/* eval --power: the static power estimate per inference of m on d, with
+ * --neuron's supply current when given; 0 or an exit status. */
+int phx_cli_power(const struct phx_cli *c, const phx_model *m, const phx_dataset *d,
+                  phx_power *p);
 
 #endif /* PHX_COMMANDS_H */

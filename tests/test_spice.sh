@@ -1,0 +1,144 @@
+#!/bin/bash
+# Suite 'spice' through the command line. behavioural: the paper task's
+# netlist in ngspice within 10 uV of the model; a standalone deck checked by
+# hand the way a user would (ngspice -b, printed nodes against the model's
+# values in the deck), which must FAIL once one conductance is perturbed or
+# the p/n rows are swapped; the CSV; CLI errors. sky130: vtc fits, train
+# --neuron, a few paper-task samples at transistor level, power.
+# usage: test_spice.sh PHAXCL SOURCE_ROOT behavioural|sky130
+# Exits 77 only when ngspice (or, for sky130, its models) cannot be had.
+set -u
+PHX=${1:?usage: test_spice.sh PHAXCL SOURCE_ROOT behavioural|sky130}
+SRC=${2:?}
+PART=${3:?}
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
+
+# the program, not a folder of that name earlier on PATH (meson puts
+# /usr/lib/x86_64-linux-gnu there, which holds one)
+NGSPICE=
+IFS=: read -ra dirs <<<"$PATH"
+for d in "${dirs[@]}"; do
+  [ -f "$d/ngspice" ] && [ -x "$d/ngspice" ] && { NGSPICE=$d/ngspice; break; }
+done
+[ -n "$NGSPICE" ] || { echo "ngspice not installed"; exit 77; }
+
+# json FILE EXPR: a value from a JSON file (python3), for the checks below
+json() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
+
+# expect STATUS SUBSTRING ARGS...: exit status and message on stderr
+expect() {
+  local want=$1 msg=$2
+  shift 2
+  "$PHX" "$@" >"$T/out" 2>"$T/err"
+  local rc=$?
+  [ "$rc" = "$want" ] || { fail "phaxcl $*: exit $rc, expected $want: $(head -c 300 "$T/err")"; return; }
+  [ "$want" = 0 ] || grep -qF -- "$msg" "$T/err" || fail "phaxcl $*: stderr lacks '$msg': $(head -c 300 "$T/err")"
+  [ "$want" = 0 ] && [ "$(wc -l <"$T/err")" -gt 1 ] && [ -n "$msg" ] && fail "phaxcl $*: more than one error line"
+  return 0
+}
+
+# deck_check DECK: runs the standalone deck and compares every printed
+# output with the model's value written in the deck; prints the largest
+# |dV| and succeeds when it is at most 10 uV.
+deck_check() {
+  "$NGSPICE" -b "$1" >"$T/deck.out" 2>&1 || { echo "ngspice failed on $1"; return 2; }
+  awk '
+    /^\*   v\(om[0-9_]+\) = / { want[$2] = $4 }
+    /^v\(om[0-9_]+\) = / { got[$1] = $3 }
+    END {
+      n = 0; worst = 0
+      for (k in want) { if (!(k in got)) { print "missing " k; exit 2 }
+        d = got[k] - want[k]; if (d < 0) d = -d; if (d > worst) worst = d; n++ }
+      printf "%d outputs, max |dV| %.3g V\n", n, worst
+      exit (n > 0 && worst <= 1e-5) ? 0 : 1
+    }' "$1" "$T/deck.out"
+}
+
+if [ "$PART" = behavioural ]; then
+  "$PHX" train --save "$T/paper.st" >/dev/null || fail "train"
+  # ---- the closed loop on 40 paper-task samples ----
+  "$PHX" spice "$T/paper.st" --n 40 --json >"$T/s.json" || fail "spice: $(cat "$T/s.json")"
+  [ "$(json "$T/s.json" "d['converged']")" = 40 ] || fail "spice: not all 40 converged"
+  json "$T/s.json" "0 if d['max_dv'] <= 10e-6 else sys.exit('max_dv %g' % d['max_dv'])" >/dev/null \
+    || fail "spice: max |dV| above 10 uV: $(json "$T/s.json" "d['max_dv']")"
+  [ "$(json "$T/s.json" "d['agreement']")" = 1 ] || fail "spice: agreement below 100 %"
+  json "$T/s.json" "len(d['samples'][0]['sim']) == 10 and d['power_W']['measured'] > 0 or sys.exit(1)" \
+    >/dev/null || fail "spice --json: samples or power missing"
+  # the binary engine gives the same outputs
+  "$PHX" spice "$T/paper.st" --n 3 --engine binary --json >"$T/b.json" || fail "spice --engine binary"
+  [ "$(json "$T/b.json" "d['engine']")" = "ngspice binary" ] || fail "--engine binary not used"
+  json "$T/b.json" "d['max_dv'] <= 10e-6 or sys.exit(1)" >/dev/null || fail "binary engine: max |dV|"
+
+  # ---- a standalone deck, checked by hand ----
+  "$PHX" export "$T/paper.st" --format spice --sample 7 --out "$T/deck.cir" 2>/dev/null || fail "export --sample"
+  deck_check "$T/deck.cir" || fail "standalone deck disagrees with the model"
+  # one conductance 20 % off: the output neuron least in saturation
+  j=$(awk '/^\*   v\(om1_/ { v = $4 < 0 ? -$4 : $4; if (best == "" || v < best) { best = v; j = $2 } }
+           END { gsub(/v\(om1_|\)/, "", j); print j }' "$T/deck.cir")
+  awk -v r="R1_${j}_0" '$1 == r { $4 = $4 * 1.2 } { print }' "$T/deck.cir" >"$T/perturbed.cir"
+  cmp -s "$T/deck.cir" "$T/perturbed.cir" && fail "perturbation did not change the deck"
+  deck_check "$T/perturbed.cir"
+  [ $? = 1 ] || fail "a 20 % conductance error went unnoticed"
+  # p and n rows of the inputs swapped
+  sed -E '/^R0_/ { s/ xp([0-9]+) / xSWAP\1 /; s/ xn([0-9]+) / xp\1 /; s/ xSWAP([0-9]+) / xn\1 / }' \
+    "$T/deck.cir" >"$T/swapped.cir"
+  deck_check "$T/swapped.cir"
+  [ $? = 1 ] || fail "swapped p/n rows went unnoticed"
+
+  # ---- csv ----
+  "$PHX" export "$T/paper.st" --format csv --out "$T/csv" 2>/dev/null || fail "export csv"
+  [ "$(wc -l <"$T/csv/layer0_conductance_S.csv")" = 395 ] || fail "layer 0 csv: not 394 rows + header"
+  [ "$(head -1 "$T/csv/layer1_resistance_Ohm.csv" | tr ',' '\n' | wc -l)" = 11 ] || fail "layer 1 csv: not 10 columns"
+  sed -n 2p "$T/csv/layer1_conductance_S.csv" | grep -q '^bias+,' || fail "csv: first row not bias+"
+  grep -q '^h100+,' "$T/csv/layer1_conductance_S.csv" || fail "csv: no row h100+"
+  grep -q '^x196-,' "$T/csv/layer0_resistance_Ohm.csv" || fail "csv: no row x196-"
+
+  # ---- errors: one line naming the culprit ----
+  expect 2 "export: --format csv|spice is required" export "$T/paper.st"
+  expect 2 "--format: expected csv or spice, got 'pdf'" export "$T/paper.st" --format pdf
+  expect 2 "--sample 200: the test set has 200 samples" export "$T/paper.st" --format spice --sample 200
+  expect 2 "need --format spice" export "$T/paper.st" --format csv --inverter sky130
+  printf '.subckt inv a b c\n.ends\n' >"$T/three.sub"
+  expect 1 "--inverter $T/three.sub: subcircuit inv has 3 ports (a b c), expected 4" \
+    spice "$T/paper.st" --inverter "$T/three.sub" --n 2
+  expect 1 "--inverter $T/none.sub" export "$T/paper.st" --format spice --inverter "$T/none.sub"
+  PHAXCL_NGSPICE=$T/no-ngspice expect 1 "ngspice not found" spice "$T/paper.st" --n 2 --engine binary
+  PHAXCL_SKY130_LIB=$T/none.lib expect 1 "PHAXCL_SKY130_LIB=$T/none.lib" spice "$T/paper.st" --inverter sky130 --n 2
+  expect 1 "--models $T/none.lib" vtc --models "$T/none.lib"
+  expect 1 "--corner: expected tt, ff, ss, sf or fs, got 'xx'" vtc --corner xx
+  expect 2 "vtc: --inverter must be sky130 or a subckt FILE" vtc --inverter behavioural
+  echo '{' >"$T/bad.json"
+  expect 1 "$T/bad.json: not valid JSON" train --neuron "$T/bad.json" --epochs 1
+  echo '{"format":"phaxcl-neuron"}' >"$T/bad.json"
+  expect 1 "$T/bad.json: inverter must be" train --neuron "$T/bad.json" --epochs 1
+  expect 2 "--vdd 0.6 conflicts with --neuron $SRC/data/sky130-neuron.json (measured at 0.5 V)" \
+    train --neuron "$SRC/data/sky130-neuron.json" --vdd 0.6
+  expect 2 "drop --vtc-c/--vtc-d" train --neuron "$SRC/data/sky130-neuron.json" --vtc-c 0,1,0,1
+  expect 0 "power" eval "$T/paper.st" --power
+  for cmd in export spice vtc; do expect 0 "" $cmd --help; done
+else
+  # ---- sky130: models fetched once into the build tree's cache ----
+  lib=$("$SRC/tools/fetch_sky130.sh" 2>"$T/fetch.err") || { echo "sky130 models unavailable: $(tail -1 "$T/fetch.err")"; exit 77; }
+  export PHAXCL_SKY130_LIB=$lib
+  "$PHX" vtc --json --out "$T/n.json" >"$T/v.json" || fail "vtc: $(cat "$T/v.json")"
+  # the shipped neuron was measured with the same sizing and corner
+  json "$T/v.json" "abs(d['c'][3] / 118.35 - 1) < 0.02 and abs(d['c'][2] + 0.0224) < 0.5e-3 and d['rms_c_mV'] < 10 or sys.exit(str(d))" \
+    >/dev/null || fail "vtc: o- fit off the shipped neuron's: $(cat "$T/v.json")"
+  json "$T/v.json" "d['d'][3] > 1000 and abs(d['d'][2] + 0.0215) < 0.5e-3 or sys.exit(1)" >/dev/null \
+    || fail "vtc: o+ fit off: $(cat "$T/v.json")"
+  "$PHX" train --neuron "$T/n.json" --epochs 10 --save "$T/sky.st" >"$T/train.out" 2>&1 || fail "train --neuron"
+  grep -q "lr 0.01" "$T/train.out" || fail "train --neuron: no lr hint"
+  "$PHX" info "$T/sky.st" | grep -q "vtc c       -0.0008" || fail "train --neuron: fits not in the model"
+  "$PHX" spice "$T/sky.st" --inverter sky130 --neuron "$T/n.json" --n 4 --json >"$T/k.json" \
+    || fail "spice sky130: $(cat "$T/k.json")"
+  json "$T/k.json" "d['converged'] == 4 and d['corner'] == 'tt' and 0 < d['mean_dv'] < 0.5 or sys.exit(1)" >/dev/null \
+    || fail "spice sky130: $(head -c 600 "$T/k.json")"
+  # power: the estimate (crossbar + the neurons' measured supply current) within 10 %
+  json "$T/k.json" "abs(d['power_W']['estimated'] / d['power_W']['measured'] - 1) < 0.1 or sys.exit(1)" >/dev/null \
+    || fail "power: estimate and measurement more than 10 % apart: $(json "$T/k.json" "d['power_W']")"
+fi
+[ $fails = 0 ] && echo "spice $PART: all checks passed"
+exit $((fails > 0))

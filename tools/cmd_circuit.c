@@ -1,0 +1,434 @@
+/* The circuit commands: phaxcl export (CSV tables, ngspice netlists and
+ * standalone decks), phaxcl spice (the closed loop through ngspice) and
+ * phaxcl vtc (neuron characterisation into a neuron file). */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+#include "commands.h"
+
+#define INVERTER_HELP                                                            \
+  "  --inverter KIND    behavioural (default: B-sources with the model's fits),\n" \
+  "                     sky130 (transistor level, SkyWater 130 nm) or FILE: a\n"   \
+  "                     .subckt NAME in out vdd vss of your own\n"                 \
+  "  --corner C         tt (default for sky130), ff, ss, sf or fs\n"               \
+  "  --models FILE      the model library (.lib FILE C with --corner, else\n"      \
+  "                     .include); sky130 default: $PHAXCL_SKY130_LIB, then the\n" \
+  "                     cache tools/fetch_sky130.sh fills\n"                       \
+  "  --neuron FILE      the inverter (and sizing) of a neuron file from vtc\n"
+
+static const char EXPORT_USAGE[] =
+    "usage: phaxcl export MODEL --format csv|spice [OPTIONS]\n"
+    "\n"
+    "Writes a trained model for the chip or the circuit simulator.\n"
+    "csv: per layer, the conductance (S) and resistance (Ohm) of every\n"
+    "crosspoint; rows bias+, bias-, x1+..xN+, x1-..xN- (hidden layers: h1-..hN-\n"
+    "for the previous neurons' o-, h1+..hN+ for their o+), one column per neuron.\n"
+    "spice: an ngspice netlist of the whole network; with --sample K a\n"
+    "standalone deck that 'ngspice -b DECK' runs, printing every output node.\n"
+    "\n"
+    "  --format F         csv or spice (required)\n"
+    "  --out PATH         csv: a folder for layerL_conductance_S.csv and\n"
+    "                     layerL_resistance_Ohm.csv; spice: the netlist file\n"
+    "                     (default: stdout)\n"
+    INVERTER_HELP
+    "  --sample K         standalone deck for test sample K of --data\n"
+    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N           average N x N pixel blocks (default 1)\n"
+    "  --help             this text\n";
+
+static const char SPICE_USAGE[] =
+    "usage: phaxcl spice MODEL [OPTIONS]\n"
+    "\n"
+    "Runs test samples through the model's netlist in ngspice (libngspice\n"
+    "in-process, else the ngspice binary) and compares the simulated outputs\n"
+    "with the model's: max and mean |dV|, class agreement, simulated accuracy,\n"
+    "supply power per inference (measured and estimated).\n"
+    "\n"
+    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --pool N           average N x N pixel blocks (default 1)\n"
+    "  --n N              the first N test samples (default: all)\n"
+    INVERTER_HELP
+    "  --engine E         auto (default), lib or binary\n"
+    "  --json             one JSON object with every sample\n"
+    "  --verbose          ngspice's messages on stderr\n"
+    "  --help             this text\n";
+
+static const char VTC_USAGE[] =
+    "usage: phaxcl vtc [OPTIONS]\n"
+    "\n"
+    "Characterises the neuron (two inverters in series, as the netlist builds\n"
+    "it) with ngspice DC sweeps: fits o = a1 + a2 tanh(a4 (z - a3)) to the first\n"
+    "(o-, the model's c) and second inverter's output (o+, d) by least squares,\n"
+    "and measures the output resistance and the supply current along the sweep.\n"
+    "\n"
+    "  --inverter KIND    sky130 (default) or FILE (.subckt NAME in out vdd vss)\n"
+    "  --corner C         tt (default), ff, ss, sf or fs\n"
+    "  --models FILE      model library (see 'phaxcl export --help')\n"
+    "  --vdd V            supply (default 0.5); rails at +-V/2\n"
+    "  --load G           conductance in uS from each output to 0 V (default 0)\n"
+    "  --step MV          sweep step in mV (default 0.25)\n"
+    "  --out FILE         write the neuron file (JSON) for train/export/spice --neuron\n"
+    "  --engine E         auto (default), lib or binary\n"
+    "  --json             one JSON object\n"
+    "  --help             this text\n";
+
+#define INV_OPTS (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
+
+static const phx_cli_spec EXPORT_SPEC = {"export", PHX_O_OUT | PHX_O_DATA | PHX_O_POOL, 1, 1,
+                                         EXPORT_USAGE};
+static const unsigned EXPORT_OPTS2 = PHX_O2_FORMAT | INV_OPTS | PHX_O2_SAMPLE;
+static const phx_cli_spec SPICE_SPEC = {
+    "spice", PHX_O_DATA | PHX_O_POOL | PHX_O_JSON | PHX_O_VERBOSE, 1, 1, SPICE_USAGE};
+static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
+static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
+                                      0, 0, VTC_USAGE};
+static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
+                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE;
+
+static int engine_of(const phx_cli *c) {
+  if (!c->engine || !strcmp(c->engine, "auto")) return 0;
+  return strcmp(c->engine, "lib") ? 2 : 1;
+}
+
+/* --neuron, then --inverter, --corner and --models, into inv. The library
+ * checks what they name when the netlist is built. */
+static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron) {
+  phx_inverter_default(inv);
+  if (c->neuron) {
+    phx_err err = {0};
+    phx_neuron *n = NULL;
+    if (phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+    *inv = *phx_neuron_inverter(n);
+    if (neuron) *neuron = n;
+    else phx_neuron_free(n);
+  }
+  if (c->inverter) {
+    if (!strcmp(c->inverter, "behavioural") || !strcmp(c->inverter, "behavioral")) {
+      inv->kind = PHX_INV_BEHAVIOURAL;
+    } else if (!strcmp(c->inverter, "sky130")) {
+      phx_inverter_sky130(inv);
+    } else {
+      inv->kind = PHX_INV_FILE;
+      inv->corner[0] = '\0';
+      snprintf(inv->subckt_file, sizeof inv->subckt_file, "%s", c->inverter);
+    }
+  }
+  if (c->corner) snprintf(inv->corner, sizeof inv->corner, "%s", c->corner);
+  if (c->models) snprintf(inv->models_file, sizeof inv->models_file, "%s", c->models);
+  return 0;
+}
+
+/* Test sample K of --data, checked against the model. */
+static int load_sample(const phx_cli *c, const phx_model *m, phx_dataset **test) {
+  int rc = phx_cli_load_data(c, NULL, test);
+  if (rc) return rc;
+  char what[1100];
+  snprintf(what, sizeof what, "the model in %s", c->args[0]);
+  return phx_cli_check_data(phx_model_get_opts(m), *test, phx_cli_data_dir(c), what);
+}
+
+static int export_csv(const phx_cli *c, const phx_model *m) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  phx_err err = {0};
+  if (c->out && mkdir(c->out, 0777) && errno != EEXIST)
+    return phx_cli_fail(PHX_EXIT_RUN, "--out %s: %s", c->out, strerror(errno));
+  for (int l = 0; l < o->nlayers; l++)
+    for (int what = 0; what < 2; what++) {
+      char path[4200];
+      if (c->out)
+        snprintf(path, sizeof path, "%s/layer%d_%s.csv", c->out, l,
+                 what ? "resistance_Ohm" : "conductance_S");
+      else
+        printf("%s# layer %d: %s\n", l || what ? "\n" : "", l,
+               what ? "resistance (Ohm)" : "conductance (S)");
+      fflush(stdout);
+      if (phx_export_csv(m, l, what, c->out ? path : NULL, &err)) return phx_cli_err(&err);
+    }
+  if (c->out) fprintf(stderr, "phaxcl: wrote %d layers to %s/\n", o->nlayers, c->out);
+  return 0;
+}
+
+int phx_cmd_export(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse2(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c);
+  if (rc >= 0) return rc;
+  if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
+  int spice = !strcmp(c.format, "spice");
+  if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
+    return phx_cli_fail(PHX_EXIT_USAGE,
+                        "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
+  if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
+    return phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
+  phx_err err = {0};
+  phx_model *m = NULL;
+  phx_dataset *test = NULL;
+  phx_inverter inv;
+  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
+  if (!spice) rc = export_csv(&c, m);
+  else rc = cli_inverter(&c, &inv, NULL);
+  if (spice && !rc && (c.given2 & PHX_O2_SAMPLE)) {
+    rc = load_sample(&c, m, &test);
+    if (!rc && c.sample >= phx_dataset_count(test))
+      rc = phx_cli_fail(PHX_EXIT_USAGE, "--sample %d: the test set has %d samples (0..%d)",
+                        c.sample, phx_dataset_count(test), phx_dataset_count(test) - 1);
+  }
+  if (spice && !rc) {
+    const float *x = test ? phx_dataset_x(test) + (size_t)c.sample * phx_dataset_dim(test) : NULL;
+    if (phx_export_spice(m, &inv, x, c.out, &err)) rc = phx_cli_err(&err);
+    else if (c.out) fprintf(stderr, "phaxcl: wrote %s\n", c.out);
+  }
+  if (test) phx_dataset_free(test);
+  phx_model_free(m);
+  return rc;
+}
+
+static cJSON *doubles(const double *v, int n) {
+  cJSON *a = cJSON_CreateArray();
+  for (int i = 0; i < n; i++)
+    cJSON_AddItemToArray(a, isfinite(v[i]) ? cJSON_CreateNumber(v[i]) : cJSON_CreateNull());
+  return a;
+}
+
+static void add_num(cJSON *o, const char *k, double v) {
+  if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+  else cJSON_AddNullToObject(o, k);
+}
+
+/* A number for a JSON object, null when not finite. */
+typedef struct named {
+  const char *key;
+  double v;
+} named;
+
+static void add_nums(cJSON *o, const named *n, size_t count) {
+  for (size_t i = 0; i < count; i++) add_num(o, n[i].key, n[i].v);
+}
+
+static const char *const KIND_NAMES[] = {"behavioural", "sky130", "file"};
+
+static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *d,
+                       const phx_spice_result *r, const phx_spice_sample *s, const double *sim,
+                       const phx_power *est, const phx_inverter *inv) {
+  int K = r->outputs;
+  if (!c->json) {
+    printf("spice %s: %d samples through %s, inverter %s%s%s\n", c->args[0], r->count,
+           r->engine, KIND_NAMES[inv->kind], inv->kind == PHX_INV_SKY130 ? " corner " : "",
+           inv->kind == PHX_INV_SKY130 ? inv->corner : "");
+    printf("converged      %d/%d\n", r->converged, r->count);
+    printf("max |dV|       %.3f uV\n", 1e6 * r->max_dv);
+    printf("mean |dV|      %.3f uV\n", 1e6 * r->mean_dv);
+    printf("agreement      %.2f %% (simulated class == model class)\n", 100 * r->agreement);
+    printf("accuracy       %.2f %% simulated, %.2f %% model\n", 100 * r->sim_accuracy,
+           100 * r->model_accuracy);
+    printf("power          %.4f uW per inference measured (rails %.4f, inputs %.4f), "
+           "%.4f uW estimated (crossbar %.4f, neurons %.4f)\n",
+           1e6 * r->power_mean_W, 1e6 * r->supply_power_W, 1e6 * r->input_power_W,
+           1e6 * est->total_W, 1e6 * est->crossbar_W, 1e6 * est->neuron_W);
+    printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
+    for (int k = 0; k < r->count; k++)
+      if (!s[k].converged) printf("sample %d: did not converge\n", k);
+    return 0;
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "model", c->args[0]);
+  cJSON_AddStringToObject(o, "data", phx_cli_data_dir(c));
+  cJSON_AddStringToObject(o, "engine", r->engine);
+  cJSON_AddStringToObject(o, "inverter", KIND_NAMES[inv->kind]);
+  if (inv->kind != PHX_INV_BEHAVIOURAL && inv->corner[0])
+    cJSON_AddStringToObject(o, "corner", inv->corner);
+  const named top[] = {{"count", r->count},
+                       {"converged", r->converged},
+                       {"max_dv", r->max_dv},
+                       {"mean_dv", r->mean_dv},
+                       {"agreement", r->agreement},
+                       {"sim_accuracy", r->sim_accuracy},
+                       {"model_accuracy", r->model_accuracy},
+                       {"load_seconds", r->load_seconds},
+                       {"sim_seconds", r->sim_seconds}};
+  const named pw[] = {{"measured", r->power_mean_W},       {"rails", r->supply_power_W},
+                      {"inputs", r->input_power_W},        {"estimated", est->total_W},
+                      {"estimated_crossbar", est->crossbar_W},
+                      {"estimated_neurons", est->neuron_W}};
+  add_nums(o, top, sizeof top / sizeof *top);
+  add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
+  cJSON *arr = cJSON_AddArrayToObject(o, "samples");
+  double *ref = malloc((size_t)K * sizeof *ref);
+  if (!ref) {
+    cJSON_Delete(o);
+    return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  }
+  int N = phx_dataset_dim(d);
+  for (int k = 0; k < r->count; k++) {
+    cJSON *x = cJSON_CreateObject();
+    cJSON_AddNumberToObject(x, "index", k);
+    cJSON_AddNumberToObject(x, "label", s[k].label);
+    cJSON_AddBoolToObject(x, "converged", s[k].converged);
+    cJSON_AddNumberToObject(x, "model_class", s[k].model_class);
+    if (s[k].converged) cJSON_AddNumberToObject(x, "sim_class", s[k].sim_class);
+    else cJSON_AddNullToObject(x, "sim_class");
+    add_num(x, "max_dv", s[k].max_dv);
+    add_num(x, "mean_dv", s[k].mean_dv);
+    add_num(x, "power_W", s[k].power_W);
+    phx_model_forward64(m, phx_dataset_x(d) + (size_t)k * N, ref);
+    cJSON_AddItemToObject(x, "model", doubles(ref, K));
+    cJSON_AddItemToObject(x, "sim", doubles(sim + (size_t)k * K, K));
+    cJSON_AddItemToArray(arr, x);
+  }
+  free(ref);
+  return phx_cli_print_json(o);
+}
+
+int phx_cmd_spice(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse2(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c);
+  if (rc >= 0) return rc;
+  phx_err err = {0};
+  phx_model *m = NULL;
+  phx_dataset *test = NULL;
+  phx_neuron *neuron = NULL;
+  phx_spice_opts so;
+  phx_spice_opts_default(&so);
+  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
+  rc = cli_inverter(&c, &so.inv, &neuron);
+  if (!rc) rc = load_sample(&c, m, &test);
+  phx_spice_sample *s = NULL;
+  double *sim = NULL;
+  if (!rc) {
+    int n = phx_dataset_count(test);
+    if (c.n > 0 && c.n < n) n = c.n;
+    const phx_model_opts *o = phx_model_get_opts(m);
+    so.count = n;
+    so.engine = engine_of(&c);
+    so.verbose = c.verbose;
+    s = calloc((size_t)n, sizeof *s);
+    sim = calloc((size_t)n * o->sizes[o->nlayers], sizeof *sim);
+    phx_spice_result r;
+    phx_power est;
+    if (!s || !sim) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+    else if (phx_spice_run(m, test, &so, &r, s, sim, &err)) rc = phx_cli_err(&err);
+    else if (phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
+    else rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
+  }
+  free(s);
+  free(sim);
+  phx_neuron_free(neuron);
+  if (test) phx_dataset_free(test);
+  phx_model_free(m);
+  return rc;
+}
+
+/* Index of the sweep point nearest z. */
+static int nearest(const double *z, int n, double at) {
+  int b = 0;
+  for (int i = 1; i < n; i++)
+    if (fabs(z[i] - at) < fabs(z[b] - at)) b = i;
+  return b;
+}
+
+int phx_cmd_vtc(int argc, char **argv) {
+  phx_cli c;
+  int rc = phx_cli_parse2(&VTC_SPEC, VTC_OPTS2, argc, argv, &c);
+  if (rc >= 0) return rc;
+  phx_vtc_opts o;
+  phx_vtc_opts_default(&o);
+  if (c.inverter && strcmp(c.inverter, "sky130")) {
+    if (!strcmp(c.inverter, "behavioural") || !strcmp(c.inverter, "behavioral"))
+      return phx_cli_fail(PHX_EXIT_USAGE, "vtc: --inverter must be sky130 or a subckt FILE");
+    o.inv.kind = PHX_INV_FILE;
+    o.inv.corner[0] = '\0';
+    snprintf(o.inv.subckt_file, sizeof o.inv.subckt_file, "%s", c.inverter);
+  }
+  if (c.corner) snprintf(o.inv.corner, sizeof o.inv.corner, "%s", c.corner);
+  if (c.models) snprintf(o.inv.models_file, sizeof o.inv.models_file, "%s", c.models);
+  o.vdd = c.vdd;
+  o.load = c.load;
+  if (c.given2 & PHX_O2_STEP) o.step = c.step;
+  o.engine = engine_of(&c);
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (phx_vtc_run(&o, &n, &err)) return phx_cli_err(&err);
+  rc = c.out && phx_neuron_save(n, c.out, &err) ? phx_cli_err(&err) : 0;
+  double cf[4], df[4], rms[2], lr;
+  int epochs;
+  phx_neuron_fits(n, cf, df, rms, NULL);
+  phx_neuron_train_hint(n, &lr, &epochs);
+  /* output resistance where a designer looks: at the switching point and
+   * at the rails; the largest supply current */
+  if (!rc && c.json) {
+    cJSON *j = cJSON_CreateObject();
+    cJSON_AddStringToObject(j, "inverter", KIND_NAMES[o.inv.kind]);
+    cJSON_AddStringToObject(j, "corner", o.inv.corner);
+    cJSON_AddNumberToObject(j, "vdd", o.vdd);
+    cJSON_AddNumberToObject(j, "load_S", o.load);
+    cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(cf, 4));
+    cJSON_AddItemToObject(j, "d", cJSON_CreateDoubleArray(df, 4));
+    cJSON_AddNumberToObject(j, "rms_c_mV", rms[0] * 1e3);
+    cJSON_AddNumberToObject(j, "rms_d_mV", rms[1] * 1e3);
+    if (lr > 0) cJSON_AddNumberToObject(j, "train_lr", lr);
+    if (c.out) cJSON_AddStringToObject(j, "out", c.out);
+    rc = phx_cli_print_json(j);
+  } else if (!rc) {
+    printf("neuron: inverter %s%s%s, vdd %g V, load %g uS\n", KIND_NAMES[o.inv.kind],
+           o.inv.corner[0] ? " corner " : "", o.inv.corner, o.vdd, o.load * 1e6);
+    printf("o- (c): %.6g %.6g %.6g %.6g  rms %.3f mV\n", cf[0], cf[1], cf[2], cf[3],
+           rms[0] * 1e3);
+    printf("o+ (d): %.6g %.6g %.6g %.6g  rms %.3f mV\n", df[0], df[1], df[2], df[3],
+           rms[1] * 1e3);
+    const double *z, *rm, *rp, *is;
+    int np = phx_neuron_sweep(n, &z, NULL, NULL, &rm, &rp, &is);
+    int at[3] = {0, nearest(z, np, cf[2]), np - 1};
+    static const char *const where[3] = {"-vdd/2", "switching", "+vdd/2"};
+    printf("input       Rout o-      Rout o+      supply current\n");
+    for (int k = 0; k < 3; k++)
+      printf("%-10s  %9.4g Ohm  %9.4g Ohm  %9.4g A\n", where[k], rm[at[k]], rp[at[k]],
+             is[at[k]]);
+    if (lr > 0)
+      printf("train with: --neuron FILE (uses lr %g, %d epochs unless given: steep curves)\n",
+             lr, epochs);
+    if (c.out) printf("wrote %s\n", c.out);
+  }
+  phx_neuron_free(n);
+  return rc;
+}
+
+int phx_cli_apply_neuron(phx_cli *c) {
+  if (!c->neuron) return 0;
+  if (c->given & (PHX_O_VTC_C | PHX_O_VTC_D))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--neuron %s sets the fits: drop --vtc-c/--vtc-d",
+                        c->neuron);
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  double vdd, lr;
+  int epochs;
+  phx_neuron_fits(n, c->vtc_c, c->vtc_d, NULL, &vdd);
+  phx_neuron_train_hint(n, &lr, &epochs);
+  phx_neuron_free(n);
+  /* the fits hold at the supply they were measured at, nowhere else */
+  if ((c->given & PHX_O_VDD) && fabs(c->vdd - vdd) > 1e-9 * vdd)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--vdd %g conflicts with --neuron %s (measured at %g V)",
+                        c->vdd, c->neuron, vdd);
+  c->vdd = vdd;
+  int set_lr = lr > 0 && !(c->given & PHX_O_LR), set_ep = epochs > 0 && !(c->given & PHX_O_EPOCHS);
+  if (set_lr) c->lr = lr;
+  if (set_ep) c->epochs = epochs;
+  if (set_lr || set_ep)
+    fprintf(stderr, "phaxcl: note: --neuron %s: lr %g, %d epochs (its steep curves need them)\n",
+            c->neuron, c->lr, c->epochs);
+  return 0;
+}
+
+int phx_cli_power(const phx_cli *c, const phx_model *m, const phx_dataset *d, phx_power *p) {
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (c->neuron && phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  int rc = phx_power_estimate(m, d, 0, n, p, &err) ? phx_cli_err(&err) : 0;
+  phx_neuron_free(n);
+  return rc;
+}
