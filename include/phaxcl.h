@@ -293,6 +293,14 @@ PHX_API phx_status phx_draw_conductances(const phx_model *m, const phx_variation
                                          uint64_t seed, int draw, int l, double *g,
                                          phx_err *err);
 
+/* Chip `draw` of v and seed as a model of its own, for the circuit
+ * commands (export, spice): its conductances are the drawn ones (relative
+ * error below 1e-6; a cell cut to 0 S by a Gaussian spread becomes
+ * 1e-6 gmin), which can lie beyond the trained [gmin, gmax], so the drawn
+ * model's gmin and ratio widen to hold them. */
+PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
+                                  int draw, phx_model **out, phx_err *err);
+
 /* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
  * k alone, the same on every backend), each evaluated on the first
  * `limit` samples of d (0 = all). acc, when not NULL, receives each

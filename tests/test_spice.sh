@@ -72,6 +72,18 @@ if [ "$PART" = behavioural ]; then
   [ "$(json "$T/b.json" "d['engine']")" = "ngspice binary" ] || fail "--engine binary not used"
   json "$T/b.json" "d['max_dv'] <= 10e-6 or sys.exit(1)" >/dev/null || fail "binary engine: max |dV|"
 
+  # ---- a drawn chip (device variation): ngspice agrees with phaxcl mc ----
+  H="--sigma 20 --stuck-off 0.05 --stuck-on 0.05 --levels 8"
+  "$PHX" mc "$T/paper.st" --draws 2 --seed 5 --limit 40 $H --json >"$T/mc.json" || fail "mc"
+  for k in 0 1; do
+    "$PHX" spice "$T/paper.st" --n 40 --draw $k --draw-seed 5 $H --json >"$T/d.json" \
+      || fail "spice --draw $k"
+    [ "$(json "$T/d.json" "d['agreement']")" = 1 ] || fail "spice --draw $k: agreement below 100 %"
+    [ "$(json "$T/d.json" "d['sim_accuracy']")" = "$(json "$T/mc.json" "d['accuracy'][$k]")" ] \
+      || fail "spice --draw $k: accuracy differs from mc's draw $k"
+  done
+  expect 2 "need --draw K" export "$T/paper.st" --format csv --sigma 10
+
   # ---- a standalone deck, checked by hand ----
   "$PHX" export "$T/paper.st" --format spice --sample 7 --out "$T/deck.cir" 2>/dev/null || fail "export --sample"
   deck_check "$T/deck.cir" || fail "standalone deck disagrees with the model"

@@ -40,6 +40,10 @@ static const char EXPORT_USAGE[] =
     "  --sample K         standalone deck for test sample K of --data\n"
     "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
+    "  --draw K           chip K drawn with the variation options below (as\n"
+    "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
+    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
     "  --help             this text\n";
 
 static const char SPICE_USAGE[] =
@@ -55,6 +59,10 @@ static const char SPICE_USAGE[] =
     "  --n N              the first N test samples (default: all)\n"
     INVERTER_HELP
     "  --engine E         auto (default), lib or binary\n"
+    "  --draw K           chip K drawn with the variation options below (as\n"
+    "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
+    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
     "  --json             one JSON object with every sample\n"
     "  --verbose          ngspice's messages on stderr\n"
     "  --help             this text\n";
@@ -124,6 +132,51 @@ static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron
   return 0;
 }
 
+/* --draw K, --draw-seed N and the variation options, taken out of argv:
+ * *draw stays -1 when no draw is asked for. -1 to go on, or an exit
+ * status. */
+static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uint64_t *seed) {
+  phx_variation_default(v);
+  *draw = -1;
+  *seed = 1;
+  int rc = phx_cli_variation(argc, argv, v, NULL);
+  if (rc >= 0) return rc;
+  int n = 1;
+  for (int i = 1; i < *argc; i++) {
+    const int is_draw = !strcmp(argv[i], "--draw"), is_seed = !strcmp(argv[i], "--draw-seed");
+    if (!is_draw && !is_seed) {
+      argv[n++] = argv[i];
+      continue;
+    }
+    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", argv[i]);
+    char *end = NULL;
+    const char *val = argv[++i];
+    const unsigned long long x = strtoull(val, &end, 10);
+    if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
+                          argv[i - 1], val);
+    if (is_draw) *draw = (int)x;
+    else *seed = x;
+  }
+  *argc = n;
+  const int varied = v->levels || v->sigma > 0 || v->read_noise > 0 || v->stuck_off > 0 ||
+                     v->stuck_on > 0;
+  if (varied && *draw < 0)
+    return phx_cli_fail(PHX_EXIT_USAGE, "the variation options need --draw K");
+  return -1;
+}
+
+/* Replaces *m by its chip `draw` (when one is asked for). */
+static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t seed) {
+  if (draw < 0) return 0;
+  phx_err err = {0};
+  phx_model *d = NULL;
+  if (phx_model_draw(*m, v, seed, draw, &d, &err)) return phx_cli_err(&err);
+  phx_model_free(*m);
+  *m = d;
+  return 0;
+}
+
 /* Test sample K of --data, checked against the model. */
 static int load_sample(const phx_cli *c, const phx_model *m, phx_dataset **test) {
   int rc = phx_cli_load_data(c, NULL, test);
@@ -155,8 +208,13 @@ static int export_csv(const phx_cli *c, const phx_model *m) {
 }
 
 int phx_cmd_export(int argc, char **argv) {
+  phx_variation v;
+  int draw;
+  uint64_t seed;
+  int rc = draw_options(&argc, argv, &v, &draw, &seed);
+  if (rc >= 0) return rc;
   phx_cli c;
-  int rc = phx_cli_parse2(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c);
+  rc = phx_cli_parse2(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c);
   if (rc >= 0) return rc;
   if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
   int spice = !strcmp(c.format, "spice");
@@ -170,6 +228,11 @@ int phx_cmd_export(int argc, char **argv) {
   phx_dataset *test = NULL;
   phx_inverter inv;
   if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
+  rc = apply_draw(&m, &v, draw, seed);
+  if (rc) {
+    phx_model_free(m);
+    return rc;
+  }
   if (!spice) rc = export_csv(&c, m);
   else rc = cli_inverter(&c, &inv, NULL);
   if (spice && !rc && (c.given2 & PHX_O2_SAMPLE)) {
@@ -285,8 +348,13 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
 }
 
 int phx_cmd_spice(int argc, char **argv) {
+  phx_variation v;
+  int draw;
+  uint64_t seed;
+  int rc = draw_options(&argc, argv, &v, &draw, &seed);
+  if (rc >= 0) return rc;
   phx_cli c;
-  int rc = phx_cli_parse2(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c);
+  rc = phx_cli_parse2(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -295,7 +363,8 @@ int phx_cmd_spice(int argc, char **argv) {
   phx_spice_opts so;
   phx_spice_opts_default(&so);
   if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = cli_inverter(&c, &so.inv, &neuron);
+  rc = apply_draw(&m, &v, draw, seed);
+  if (!rc) rc = cli_inverter(&c, &so.inv, &neuron);
   if (!rc) rc = load_sample(&c, m, &test);
   phx_spice_sample *s = NULL;
   double *sim = NULL;

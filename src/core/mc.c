@@ -57,6 +57,47 @@ phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
   return PHX_OK;
 }
 
+phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
+                          int draw, phx_model **out, phx_err *err) {
+  if (!m || !out) return phx_fail(err, PHX_EINVAL, "phx_model_draw: model and out required");
+  *out = NULL;
+  phx_model_opts o = *phx_model_get_opts(m);
+  double *g[PHX_MAX_LAYERS] = {0};
+  double lo = INFINITY, hi = 0;
+  phx_status s = PHX_OK;
+  for (int l = 0; l < o.nlayers && !s; l++) {
+    const size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+    g[l] = malloc(n * sizeof *g[l]);
+    if (!g[l]) s = phx_fail(err, PHX_ENOMEM, "out of memory for the drawn conductances");
+    if (!s) s = phx_draw_conductances(m, v, seed, draw, l, g[l], err);
+    for (size_t i = 0; !s && i < n; i++) {
+      if (g[l][i] < 1e-6 * o.gmin) g[l][i] = 1e-6 * o.gmin;
+      lo = fmin(lo, g[l][i]);
+      hi = fmax(hi, g[l][i]);
+    }
+  }
+  if (!s) {
+    /* a range a little wider than the drawn one keeps every logit finite */
+    o.gmin = lo * (1 - 1e-7);
+    o.ratio = hi * (1 + 1e-7) / o.gmin;
+    s = phx_model_new(&o, out, err);
+  }
+  for (int l = 0; !s && l < o.nlayers; l++) {
+    float *th = phx_model_theta(*out, l);
+    const size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
+    for (size_t i = 0; i < n; i++) {
+      const double p = (g[l][i] / o.gmin - 1) / (o.ratio - 1);
+      th[i] = (float)log(p / (1 - p));
+    }
+  }
+  for (int l = 0; l < o.nlayers; l++) free(g[l]);
+  if (s && *out) {
+    phx_model_free(*out);
+    *out = NULL;
+  }
+  return s;
+}
+
 static int cmp_double(const void *a, const void *b) {
   const double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
