@@ -60,4 +60,10 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
 int phx_net_max_batch(const phx_net *n);
 phx_backend *phx_net_backend(phx_net *n);
 
+/* ---- issue 9: memory check, checkpoint state (additive section) ---------- */
+
+/* PHX_ENOMEM naming what and its size when `bytes` exceed the machine's
+ * physical memory (model.c). */
+phx_status phx_check_fits(double bytes, const char *what, phx_err *err);
+
 #endif /* PHX_NET_H */

@@ -4,6 +4,7 @@
  * failed run never leaves half-trained or non-finite parameters behind. */
 #include <lbfgs.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -316,6 +317,27 @@ static phx_status check_finite(const phx_model *m, const run *r, phx_err *err) {
   return PHX_OK;
 }
 
+/* What training holds in host memory on the C path (net.c's buffers:
+ * theta, dtheta, W, dW, m, v, P per parameter, activations per batch row,
+ * the bound samples, plus the model copy), refused before any of it is
+ * allocated. OpenCL devices report their own allocation failures. */
+static phx_status check_footprint(phx_backend *b, const phx_model_opts *mo, const run *r,
+                                  phx_err *err) {
+  const char *name = phx_backend_name(b);
+  if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0) return PHX_OK;
+  double real = strcmp(name, "c64") == 0 ? 8 : 4, params = 0, rows = 0;
+  for (int l = 0; l < mo->nlayers; l++) {
+    params += (double)mo->sizes[l + 1] * (2.0 * mo->sizes[l] + 2);
+    rows += 6.0 * mo->sizes[l + 1] + 4;
+  }
+  double bytes = real * (7 * params + r->eval_batch * (rows + mo->sizes[0] + 1) +
+                         (double)(r->n + r->ntest) * (mo->sizes[0] + 3)) +
+                 4 * params;
+  char what[96];
+  snprintf(what, sizeof what, "training a model of %.0f parameters", params);
+  return phx_check_fits(bytes, what, err);
+}
+
 /* Builds the net, binds both sets once, trains, and on success only copies
  * the trained theta into m. */
 phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
@@ -340,7 +362,8 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   r.eval_batch = r.batch > 256 ? r.batch : (most < 256 ? most : 256);
   if (r.eval_batch < r.batch) r.eval_batch = r.batch;
 
-  s = phx_model_new(mo, &r.copy, err);
+  s = check_footprint(b, mo, &r, err);
+  if (!s) s = phx_model_new(mo, &r.copy, err);
   if (!s) s = phx_net_new(b, mo, r.eval_batch, &r.net, err);
   if (!s) s = phx_net_set_theta(r.net, m, err);
   if (!s) s = phx_net_bind(r.net, PHX_SLOT_TRAIN, train, r.n, err);
