@@ -8,6 +8,7 @@
 #ifndef PHAXCL_H
 #define PHAXCL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,7 +34,8 @@ extern "C" {
   X(EDEVICE, "device error")                                           \
   X(EDEVMEM, "out of device memory")                                   \
   X(ECHECK, "cross-check failed")                                      \
-  X(EINTERNAL, "internal error")
+  X(EINTERNAL, "internal error")                                       \
+  X(EINTR, "interrupted")
 
 typedef enum {
 #define PHX_STATUS_ENUM(name, msg) PHX_##name,
@@ -154,6 +156,20 @@ typedef struct phx_train_opts {
   double beta1, beta2, eps; /* adam */
   uint64_t seed;   /* shuffling */
   int limit;       /* use only the first `limit` training samples; 0 = all */
+  /* Checkpoints. checkpoint: a file written atomically every
+   * checkpoint_every epochs (0: only when stopped through hooks->stop) and
+   * at the end; it is a model file (phx_model_load reads it) plus the
+   * optimizer state (exact theta, momentum or Adam moments, step count),
+   * the position in the run, the training options and a hash of the
+   * training data. resume: a checkpoint to continue from; m must have its
+   * model options, the options above (except epochs, the total to reach)
+   * and the training data must be those it was written with. Resumed runs
+   * equal uninterrupted ones bit for bit on the same backend and device;
+   * L-BFGS restarts its history from the checkpoint's parameters. NULL:
+   * none. */
+  const char *checkpoint;
+  int checkpoint_every;
+  const char *resume;
 } phx_train_opts;
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50
@@ -175,16 +191,27 @@ typedef int (*phx_epoch_fn)(const phx_epoch_stats *s, void *user);
 /* Called during an epoch with samples done / total (for progress bars). */
 typedef void (*phx_progress_fn)(long done, long total, void *user);
 
+/* stop, when not NULL, is polled after every optimizer step: once non-zero
+ * (from a signal handler, say), training writes the checkpoint when one is
+ * set and returns PHX_EINTR, leaving the caller's model untouched. */
 typedef struct phx_train_hooks {
   phx_epoch_fn on_epoch;
   phx_progress_fn on_progress;
   void *user;
+  const volatile sig_atomic_t *stop;
 } phx_train_hooks;
 
-/* Trains m in place on backend b. test may be NULL. */
+/* Trains m in place on backend b. test may be NULL. Returns PHX_EINTR when
+ * hooks->stop ended the run (the message says where and what was saved). */
 phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
                      const phx_dataset *test, const phx_train_opts *o,
                      const phx_train_hooks *hooks, phx_err *err);
+
+/* A checkpoint's training options (o; its pointer fields are set to NULL)
+ * and the epochs (L-BFGS iterations) it has completed, for resuming with the
+ * options it was written with. A plain model file: PHX_EFORMAT. */
+phx_status phx_checkpoint_info(const char *path, phx_train_opts *o, int *epochs_done,
+                               phx_err *err);
 
 typedef struct phx_eval_result {
   int count;

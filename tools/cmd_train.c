@@ -249,7 +249,7 @@ int phx_cmd_train(int argc, char **argv) {
     rc = phx_cli_backend(&c, NULL, &b);
     if (!rc) {
       phx_err err = {0};
-      phx_train_hooks hooks = {on_epoch, on_progress, &r};
+      phx_train_hooks hooks = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &r};
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
       if (s) rc = phx_cli_err(&err);
