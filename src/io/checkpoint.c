@@ -2,6 +2,7 @@
  * tensors and metadata keys named "train.*" (see checkpoint.h). */
 #include "checkpoint.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -102,7 +103,7 @@ static int meta_num(const cJSON *meta, int k, int is_double, double *d, uint64_t
   char *end = NULL;
   errno = 0;
   if (s && is_double && (*s == '-' || (*s >= '0' && *s <= '9'))) *d = strtod(s, &end);
-  else if (s && !is_double && *s >= '0' && *s <= '9')
+  else if (s && !is_double && (k == K_HASH ? isxdigit((unsigned char)*s) : isdigit((unsigned char)*s)))
     *u = strtoull(s, &end, k == K_HASH ? 16 : 10);
   if (!s || !end || end == s || *end || errno || (is_double && !isfinite(*d))) {
     phx_fail(err, PHX_EFORMAT, "%s: checkpoint metadata \"%s\" is missing or malformed",
