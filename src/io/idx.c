@@ -174,7 +174,11 @@ static phx_status read_idx(const char *name, uint32_t magic, int ndims, uint32_t
   phx_status s = resolve(name, &f->path, err);
   if (s) return s;
   int fd;
-  if ((s = phx_file_open_regular(f->path, &fd, err))) return s;
+  if ((s = phx_file_open_regular(f->path, &fd, err))) {
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+    return s;
+  }
   struct stat st;
   int plain = 1;
   unsigned char peek[2];
@@ -184,9 +188,11 @@ static phx_status read_idx(const char *name, uint32_t magic, int ndims, uint32_t
   gzFile g = gzdopen(fd, "rb");
   if (!g) {
     close(fd);
-    return phx_fail(err, PHX_ENOMEM, "%s: cannot open: out of memory", f->path);
+    s = phx_fail(err, PHX_ENOMEM, "%s: cannot open: out of memory", f->path);
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+    return s;
   }
-  gzbuffer(g, 1u << 17);
   const size_t head = 4 + 4 * (size_t)ndims;
   unsigned char h[4 + 4 * 3];
   long long got = gz_read_n(g, f->path, h, head, err);
