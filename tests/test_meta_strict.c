@@ -49,14 +49,8 @@ static void expect(const char *from, const char *to, int ok) {
 
 int main(void) {
   if (tmpdir_make("meta")) return 99;
-  phx_model_opts o;
-  phx_model_opts_default(&o);
-  o.nlayers = 1;
-  o.sizes[0] = 4;
-  o.sizes[1] = 3;
-  phx_model *m = NULL;
+  phx_model *m = tiny_model(4, 3);
   phx_err err = {0};
-  must(phx_model_new(&o, &m, &err), &err, "model");
   must(phx_model_save(m, in_dir("m.st"), &err), &err, "save");
   phx_model_free(m);
   FILE *f = fopen(in_dir("m.st"), "rb");

@@ -16,14 +16,8 @@ static void touch(const char *p) {
 
 int main(void) {
   if (tmpdir_make("stale")) return 99;
-  phx_model_opts o;
-  phx_model_opts_default(&o);
-  o.nlayers = 1;
-  o.sizes[0] = 5;
-  o.sizes[1] = 2;
-  phx_model *m = NULL;
+  phx_model *m = tiny_model(5, 2);
   phx_err err = {0};
-  must(phx_model_new(&o, &m, &err), &err, "model");
   static const char *const stale[] = {"m.st.tmp.AbC123", "m.st.tmp.zzzzzz"};
   static const char *const kept[] = {"other.st.tmp.abcdef", "m.st.tmp.abc", "m.st.tmp.abcdefg",
                                      "m.st.tmp.ab-def", "xm.st.tmp.abcdef"};

@@ -80,4 +80,8 @@ phx_status phx_net_get_metrics_raw(phx_net *n, int slot, int count, double *loss
 phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double *loss,
                                    const int32_t *pred, phx_err *err);
 
+/* The training order of epoch `epoch` (1-based): a permutation of 0..n-1
+ * that depends on (seed, epoch) only (train.c). */
+void phx_epoch_order(uint64_t seed, int epoch, int32_t *order, int n);
+
 #endif /* PHX_NET_H */

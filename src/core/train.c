@@ -208,6 +208,15 @@ static phx_status nan_error(const run *r, int epoch, phx_err *err) {
                   "(try a lower --lr than %g)", epoch, r->o->lr);
 }
 
+/* The sample order of epoch e: a shuffle seeded from (seed, e) alone, so a
+ * resumed run needs no generator state. */
+void phx_epoch_order(uint64_t seed, int epoch, int32_t *order, int n) {
+  phx_rng rng;
+  phx_rng_seed(&rng, seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)epoch));
+  for (int i = 0; i < n; i++) order[i] = i;
+  phx_rng_shuffle(&rng, order, n);
+}
+
 /* Mini-batch training: shuffle from (seed, epoch), step per batch, test
  * pass and metrics once per epoch. A resumed run starts at its position;
  * the stop hook is polled after every step. */
@@ -220,10 +229,7 @@ static phx_status train_minibatch(run *r, phx_err *err) {
   phx_status s = PHX_OK;
   for (int e = r->start_epoch + 1; e <= o->epochs && !s; e++) {
     double t0 = now_seconds();
-    phx_rng rng;
-    phx_rng_seed(&rng, o->seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)e));
-    for (int i = 0; i < r->n; i++) order[i] = i;
-    phx_rng_shuffle(&rng, order, r->n);
+    phx_epoch_order(o->seed, e, order, r->n);
     s = phx_net_set_order(r->net, PHX_SLOT_TRAIN, order, err);
     int first = e == r->start_epoch + 1 ? r->start_offset : 0;
     for (int off = first; off < r->n && !s; off += r->batch) {
