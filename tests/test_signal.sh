@@ -17,6 +17,9 @@ ARGS=(--limit 200 --epochs 400 --layers ,30, --backend c)
 start() {
   local epoch=$1
   shift
+  # The redirection happens in the background child: clear the old log
+  # first, or the wait below could see the previous run's epochs.
+  rm -f "$T/log" "$T/err"
   "$PHX" train "${ARGS[@]}" "$@" >"$T/log" 2>"$T/err" &
   pid=$!
   for _ in $(seq 1 600); do
@@ -65,7 +68,7 @@ for i in 1 2 3 4 5; do
   kill -INT "$pid"
   wait "$pid"
   rc=$?
-  [ "$rc" = 130 ] || fail "double SIGINT: exit $rc"
+  [ "$rc" = 130 ] || fail "double SIGINT: exit $rc: $(cat "$T/err")"
   if [ -e "$T/ck2.st" ]; then
     "$PHX" info "$T/ck2.st" >/dev/null 2>&1 || fail "double SIGINT: damaged checkpoint"
   fi
