@@ -40,7 +40,7 @@ for sig in INT TERM; do
   wait "$pid"
   rc=$?
   [ "$rc" = "$want" ] || fail "SIG$sig: exit $rc, expected $want: $(cat "$T/err")"
-  grep -q "^phaxcl: interrupted after epoch .*checkpoint written to $T/ck.st" "$T/err" ||
+  grep -q "^phaxcl: interrupted .*checkpoint written to $T/ck.st" "$T/err" ||
     fail "SIG$sig: no interruption message: $(cat "$T/err")"
   grep -qF -- "--resume $T/ck.st" "$T/err" || fail "SIG$sig: no resume hint"
   [ -e "$T/out.st" ] && fail "SIG$sig: --save written by an interrupted run"

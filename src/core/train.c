@@ -163,12 +163,16 @@ static phx_status epoch_checkpoint(run *r, int e, long step, phx_err *err) {
 static phx_status interrupted(run *r, int epoch, int offset, long step, phx_err *err) {
   phx_status s = r->o->checkpoint ? write_checkpoint(r, epoch, offset, step, err) : PHX_OK;
   if (s) return s;
-  const char *what = r->o->optimizer == PHX_OPT_LBFGS ? "iteration" : "epoch";
+  char at[96];
+  if (offset)
+    snprintf(at, sizeof at, "%d of %d samples into epoch %d", offset, r->n, epoch + 1);
+  else
+    snprintf(at, sizeof at, "after %s %d",
+             r->o->optimizer == PHX_OPT_LBFGS ? "iteration" : "epoch", epoch);
   if (r->o->checkpoint)
-    return phx_fail(err, PHX_EINTR, "interrupted after %s %d (+%d samples); checkpoint "
-                    "written to %s", what, epoch, offset, r->o->checkpoint);
-  return phx_fail(err, PHX_EINTR, "interrupted after %s %d; nothing saved (no checkpoint "
-                  "file)", what, epoch);
+    return phx_fail(err, PHX_EINTR, "interrupted %s; checkpoint written to %s", at,
+                    r->o->checkpoint);
+  return phx_fail(err, PHX_EINTR, "interrupted %s; nothing saved (no checkpoint file)", at);
 }
 
 /* Forward pass over a whole slot, in batches, without gradients. */
