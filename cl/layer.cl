@@ -5,21 +5,56 @@
 /* V (B x (N+1)): V[b][0] = 1, V[b][1+i] = (X[idx[ioff+b]][i] - 0.5) vdd.
  * One work-item per sample and PHX_GV inputs, as in phx_activate. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
-void phx_gather_input(const int N, const int B, __global const float *X,
-                      __global const int *idx, const uint ioff,
-                      __global float *V) {
+void phx_gather_input(const int N, const int B, const int count,
+                      __global const float *X, __global const int *idx,
+                      const uint ioff, __global float *V) {
   const uint g = (uint)get_global_id(0);
   const uint chunks = ((uint)N + PHX_GV - 1) / PHX_GV;
   if (g >= (uint)B * chunks) return;
   const uint b = g / chunks, i0 = (g - b * chunks) * PHX_GV; /* no %: see common.cl */
-  __global const float *x = X + (size_t)idx[ioff + b] * (size_t)N;
+  const int s = idx[ioff + b];
   __global float *v = V + (size_t)b * ((size_t)N + 1) + 1;
   if (i0 == 0) v[-1] = 1.0f;
+  if ((uint)s >= (uint)count) { /* outside X: NaN, never a stray read */
+    for (int i = (int)i0; i < N && i < (int)i0 + PHX_GV; i++) v[i] = NAN;
+    return;
+  }
+  __global const float *x = X + (size_t)s * (size_t)N;
   if (i0 + PHX_GV <= (uint)N) {
     GSTORE((GLOAD(x + i0) - 0.5f) * PHX_VDD, v + i0);
   } else {
     for (int i = (int)i0; i < N; i++) v[i] = (x[i] - 0.5f) * PHX_VDD;
   }
+}
+
+/* Crossbar dissipation per sample (backend.h, crossbar_power): one
+ * work-item per sample, sums over columns and rows in a fixed order. The
+ * column term sum_r W u^2 - z^2 is a difference of nearly equal sums, so
+ * each column's term is summed on its own before it is weighted by S. */
+__kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
+void phx_crossbar_power(const int B, const int M, const int R, const int fold,
+                        __global const float *U, __global const float *Z,
+                        __global const float *W, __global const float *S,
+                        __global float *P) {
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  const int N = (R - 2) / 2, RU = fold ? N + 1 : R;
+  __global const float *u = U + (size_t)b * (size_t)RU;
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  float p = 0.0f;
+  for (int j = 0; j < M; j++) {
+    __global const float *w = W + (size_t)j * (size_t)R;
+    float q;
+    if (fold) {
+      q = PHX_HALF * PHX_HALF * (w[0] + w[1]);
+      for (int i = 0; i < N; i++) q += (w[2 + i] + w[2 + N + i]) * (u[1 + i] * u[1 + i]);
+    } else {
+      q = 0.0f;
+      for (int r = 0; r < R; r++) q += w[r] * (u[r] * u[r]);
+    }
+    p += S[j] * (q - z[j] * z[j]);
+  }
+  P[b] = p;
 }
 
 /* Z (B x M) -> U (B x (2M+2)) = [vdd/2, -vdd/2, o-_1..o-_M, o+_1..o+_M].

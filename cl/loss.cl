@@ -6,7 +6,7 @@
  * lossv/pred[ooff+b]; when want_grad, dU = scale dloss/dU with zeros in the
  * columns that are not o- outputs (dU is untouched otherwise). */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
-void phx_loss(const int B, const int M, __global const float *U,
+void phx_loss(const int B, const int M, const int count, __global const float *U,
               __global const int *labels, __global const int *idx,
               const uint ioff, const float scale, __global float *lossv,
               __global int *pred, const uint ooff, const int want_grad,
@@ -16,7 +16,13 @@ void phx_loss(const int B, const int M, __global const float *U,
   const size_t cols = 2 * (size_t)M + 2;
   __global const float *u = U + b * cols;
   __global float *du = dU + b * cols;
-  const int label = labels[idx[ioff + b]];
+  const int s = idx[ioff + b];
+  if ((uint)s >= (uint)count) { /* outside labels: NaN loss, never a stray read */
+    lossv[ooff + b] = NAN;
+    pred[ooff + b] = -1;
+    return;
+  }
+  const int label = labels[s];
   float sum = 0.0f, best = u[2];
   int arg = 0;
   for (int j = 0; j < M; j++) {

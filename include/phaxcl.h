@@ -3,7 +3,11 @@
  * One public header, prefix phx_. Handles are opaque; option and result
  * structs are caller-owned. Every fallible call returns a phx_status and, when
  * given a phx_err, fills it with a one-line message that names the file,
- * option or device at fault. The library keeps no global state.
+ * option or device at fault. The library keeps no global state but one
+ * record: CLBlast keeps its tuning parameters per OpenCL device for the
+ * whole process, so the OpenCL backend records which backend instance set
+ * them last on each device (guarded by a mutex), to keep one instance's
+ * parameters from reaching another.
  */
 #ifndef PHAXCL_H
 #define PHAXCL_H
@@ -19,35 +23,44 @@ extern "C" {
 #define PHX_VERSION "0.1.0"
 #define PHX_MAX_LAYERS 16
 
-/* Status codes as an X-macro table: name, message. */
+/* Every public function is exported with PHX_API; the library hides the
+ * rest (built with -fvisibility=hidden). */
+#if defined(__GNUC__) || defined(__clang__)
+#define PHX_API __attribute__((visibility("default")))
+#else
+#define PHX_API
+#endif
+
+/* Status codes as an X-macro table: name, pinned value, message. A value
+ * never changes meaning once released; new codes take new numbers. */
 #define PHX_STATUS_MAP(X)                                              \
-  X(OK, "success")                                                     \
-  X(EINVAL, "invalid argument")                                        \
-  X(ENOMEM, "out of memory")                                           \
-  X(EIO, "input/output error")                                         \
-  X(EFORMAT, "malformed file")                                         \
-  X(ESHAPE, "shape mismatch")                                          \
-  X(ENAN, "non-finite value")                                          \
-  X(ENODEV, "no such device")                                          \
-  X(ENOBACKEND, "backend not available in this build")                 \
-  X(EBUILD, "kernel build failed")                                     \
-  X(EDEVICE, "device error")                                           \
-  X(EDEVMEM, "out of device memory")                                   \
-  X(ECHECK, "cross-check failed")                                      \
-  X(EINTERNAL, "internal error")                                       \
-  X(EINTR, "interrupted")
+  X(OK, 0, "success")                                                  \
+  X(EINVAL, 1, "invalid argument")                                     \
+  X(ENOMEM, 2, "out of memory")                                        \
+  X(EIO, 3, "input/output error")                                      \
+  X(EFORMAT, 4, "malformed file")                                      \
+  X(ESHAPE, 5, "shape mismatch")                                       \
+  X(ENAN, 6, "non-finite value")                                       \
+  X(ENODEV, 7, "no such device")                                       \
+  X(ENOBACKEND, 8, "backend not available in this build")              \
+  X(EBUILD, 9, "kernel build failed")                                  \
+  X(EDEVICE, 10, "device error")                                       \
+  X(EDEVMEM, 11, "out of device memory")                               \
+  X(ECHECK, 12, "cross-check failed")                                  \
+  X(EINTERNAL, 13, "internal error")                                   \
+  X(EINTR, 14, "interrupted")
 
 typedef enum {
-#define PHX_STATUS_ENUM(name, msg) PHX_##name,
+#define PHX_STATUS_ENUM(name, value, msg) PHX_##name = value,
   PHX_STATUS_MAP(PHX_STATUS_ENUM)
 #undef PHX_STATUS_ENUM
-  PHX_STATUS_COUNT
+  PHX_STATUS_COUNT /* one past the largest value */
 } phx_status;
 
 /* Short description of a status ("out of memory"). Never NULL. */
-const char *phx_strerror(phx_status s);
+PHX_API const char *phx_strerror(phx_status s);
 /* Symbolic name of a status ("PHX_ENOMEM"). Never NULL. */
-const char *phx_status_name(phx_status s);
+PHX_API const char *phx_status_name(phx_status s);
 
 /* Caller-owned error report: status plus a one-line message. */
 typedef struct phx_err {
@@ -75,29 +88,29 @@ typedef struct phx_model_opts {
 
 /* Fills docs/model.md defaults: 196-100-10, vdd 0.5, gmin 0.12 uS, ratio 8.33,
  * the 90 nm inverter fits, cross-entropy. */
-void phx_model_opts_default(phx_model_opts *o);
+PHX_API void phx_model_opts_default(phx_model_opts *o);
 /* Checks ranges and sizes; message names the offending option. */
-phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err);
+PHX_API phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err);
 
 typedef struct phx_model phx_model;
 
 /* New model with all theta zero. */
-phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err);
-void phx_model_free(phx_model *m);
+PHX_API phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err);
+PHX_API void phx_model_free(phx_model *m);
 /* theta ~ U(-e, e), e = sqrt(6/(R+M)), from a seeded generator (same on
  * every backend and platform). */
-void phx_model_init(phx_model *m, uint64_t seed);
-const phx_model_opts *phx_model_get_opts(const phx_model *m);
+PHX_API void phx_model_init(phx_model *m, uint64_t seed);
+PHX_API const phx_model_opts *phx_model_get_opts(const phx_model *m);
 /* Layer l's theta, row-major M x R (R = 2N+2, rows in docs/model.md order). */
-float *phx_model_theta(phx_model *m, int l);
-const float *phx_model_theta_const(const phx_model *m, int l);
-int phx_model_rows(const phx_model *m, int l); /* M */
-int phx_model_cols(const phx_model *m, int l); /* R */
-/* safetensors: tensors layers.{l}.theta (F32 [M, R]) plus metadata.
- * Saving is atomic (temp file, fsync, rename). Loading validates everything
- * before returning a model. */
-phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err);
-phx_status phx_model_load(const char *path, phx_model **out, phx_err *err);
+PHX_API float *phx_model_theta(phx_model *m, int l);
+PHX_API const float *phx_model_theta_const(const phx_model *m, int l);
+PHX_API int phx_model_rows(const phx_model *m, int l); /* M */
+        PHX_API int phx_model_cols(const phx_model *m, int l); /* R */
+        /* safetensors: tensors layers.{l}.theta (F32 [M, R]) plus metadata.
+         * Saving is atomic (temp file, fsync, rename). Loading validates everything
+         * before returning a model. */
+        PHX_API phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err);
+PHX_API phx_status phx_model_load(const char *path, phx_model **out, phx_err *err);
 
 /* ---- data ------------------------------------------------------------- */
 
@@ -106,37 +119,60 @@ typedef struct phx_dataset phx_dataset;
 /* One IDX image file + label file (each optionally gzip-compressed; the
  * name is tried as given and with ".gz"). Pixels scale to [0, 1]; pool > 1
  * averages pool x pool blocks. */
-phx_status phx_dataset_load_idx(const char *images, const char *labels, int pool,
-                                phx_dataset **out, phx_err *err);
+PHX_API phx_status phx_dataset_load_idx(const char *images, const char *labels, int pool,
+                                        phx_dataset **out, phx_err *err);
 /* A folder in the MNIST layout: train-*-idx?-ubyte and t10k-*-idx?-ubyte. */
-phx_status phx_dataset_load_dir(const char *dir, int pool, phx_dataset **train,
-                                phx_dataset **test, phx_err *err);
+PHX_API phx_status phx_dataset_load_dir(const char *dir, int pool, phx_dataset **train,
+                                        phx_dataset **test, phx_err *err);
 /* A dataset from memory (copied). Values must be finite; labels in
  * [0, classes). */
-phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
-                           const int32_t *labels, phx_dataset **out, phx_err *err);
-void phx_dataset_free(phx_dataset *d);
-int phx_dataset_count(const phx_dataset *d);
-int phx_dataset_dim(const phx_dataset *d);
-int phx_dataset_classes(const phx_dataset *d); /* 1 + largest label */
-const float *phx_dataset_x(const phx_dataset *d);        /* count x dim */
-const int32_t *phx_dataset_labels(const phx_dataset *d); /* count */
+PHX_API phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
+                                   const int32_t *labels, phx_dataset **out, phx_err *err);
+PHX_API void phx_dataset_free(phx_dataset *d);
+PHX_API int phx_dataset_count(const phx_dataset *d);
+PHX_API int phx_dataset_dim(const phx_dataset *d);
+PHX_API int phx_dataset_classes(const phx_dataset *d); /* 1 + largest label */
+        PHX_API const float *phx_dataset_x(const phx_dataset *d);        /* count x dim */
+        PHX_API const int32_t *phx_dataset_labels(const phx_dataset *d); /* count */
 
-/* ---- backends ----------------------------------------------------------- */
+        /* ---- backends ----------------------------------------------------------- */
 
-typedef struct phx_backend phx_backend;
+        typedef struct phx_backend phx_backend;
 
 /* name: "c" (float32 C path), "c64" (float64 C path, for checks), "opencl",
  * or "auto" (an OpenCL GPU/accelerator if present, else "c"). device: an
  * OpenCL device spec ("P:D", or a substring of platform/vendor/device name);
  * NULL uses $PHAXCL_DEVICE, then the best device. verbose > 0 reports
  * compile times and cache hits on stderr. */
-phx_status phx_backend_new(const char *name, const char *device, int verbose,
-                           phx_backend **out, phx_err *err);
-void phx_backend_free(phx_backend *b);
-const char *phx_backend_name(const phx_backend *b);
+/* Backend settings. A field left at its default (NULL, or -1) takes the
+ * environment variable named beside it when use_env is set, else the
+ * built-in default; the library reads the environment nowhere else. */
+typedef struct phx_backend_opts {
+  const char *device;         /* $PHAXCL_DEVICE; else the best device */
+  int verbose;                /* > 0: compile times, cache hits on stderr */
+  int use_env;                /* 1 (default): unset fields read the environment */
+  const char *cache_dir;      /* $PHAXCL_CACHE_DIR; else $XDG_CACHE_HOME/phaxcl
+                                 or ~/.cache/phaxcl */
+  int cache;                  /* -1: $PHAXCL_CACHE ("0" is off), else on; 0 off;
+                                 1 on */
+  const char *kernel_dir;     /* $PHAXCL_KERNEL_DIR; else the embedded kernels */
+  const char *gemm;           /* $PHAXCL_GEMM: "own" or "clblast"; else chosen per
+                                 device (data/clblast) */
+  const char *clblast_params; /* $PHAXCL_CLBLAST_PARAMS: a parameter file, or "0"
+                                 for none; else the stored tuning of the device */
+} phx_backend_opts;
+
+/* Defaults: every field unset, use_env 1. */
+PHX_API void phx_backend_opts_default(phx_backend_opts *o);
+/* As phx_backend_new, with every setting explicit (o NULL: defaults). */
+PHX_API phx_status phx_backend_new_opts(const char *name, const phx_backend_opts *o,
+                                        phx_backend **out, phx_err *err);
+PHX_API phx_status phx_backend_new(const char *name, const char *device, int verbose,
+                                   phx_backend **out, phx_err *err);
+PHX_API void phx_backend_free(phx_backend *b);
+PHX_API const char *phx_backend_name(const phx_backend *b);
 /* Human-readable device description ("cpu (OpenBLAS)", "pocl: pthread-..."). */
-const char *phx_backend_device(const phx_backend *b);
+PHX_API const char *phx_backend_device(const phx_backend *b);
 
 /* ---- training, evaluation, gradients -------------------------------------- */
 
@@ -174,7 +210,7 @@ typedef struct phx_train_opts {
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50
  * epochs, seed 1. */
-void phx_train_opts_default(phx_train_opts *o);
+PHX_API void phx_train_opts_default(phx_train_opts *o);
 
 typedef struct phx_epoch_stats {
   int epoch;         /* 1-based */
@@ -203,15 +239,15 @@ typedef struct phx_train_hooks {
 
 /* Trains m in place on backend b. test may be NULL. Returns PHX_EINTR when
  * hooks->stop ended the run (the message says where and what was saved). */
-phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
-                     const phx_dataset *test, const phx_train_opts *o,
-                     const phx_train_hooks *hooks, phx_err *err);
+PHX_API phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
+                             const phx_dataset *test, const phx_train_opts *o,
+                             const phx_train_hooks *hooks, phx_err *err);
 
 /* A checkpoint's training options (o; its pointer fields are set to NULL)
  * and the epochs (L-BFGS iterations) it has completed, for resuming with the
  * options it was written with. A plain model file: PHX_EFORMAT. */
-phx_status phx_checkpoint_info(const char *path, phx_train_opts *o, int *epochs_done,
-                               phx_err *err);
+PHX_API phx_status phx_checkpoint_info(const char *path, phx_train_opts *o,
+                                       int *epochs_done, phx_err *err);
 
 typedef struct phx_eval_result {
   int count;
@@ -221,13 +257,21 @@ typedef struct phx_eval_result {
 
 /* Evaluates m on d. confusion, when not NULL, receives classes x classes
  * counts (row: true class, column: predicted). */
-phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d,
-                        phx_eval_result *res, int64_t *confusion, phx_err *err);
+PHX_API phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                phx_eval_result *res, int64_t *confusion, phx_err *err);
 
 /* Mean loss and its exact gradient over the first `limit` samples of d
  * (0 = all). grad must have m's shape; its theta receives dL/dtheta. */
-phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d,
-                        int limit, double *loss, phx_model *grad, phx_err *err);
+PHX_API phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                int limit, double *loss, phx_model *grad, phx_err *err);
+
+/* Static power per inference (W) that the model's crossbars dissipate,
+ * sum over crosspoints of g (u - z)^2 (docs/model.md, "Power"), over the
+ * first `limit` samples of d (0 = all): the mean over samples in *mean and,
+ * when per_layer is not NULL, each layer's mean (nlayers values). The
+ * neurons' supply current is not included. */
+PHX_API phx_status phx_crossbar_power(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                      int limit, double *mean, double *per_layer, phx_err *err);
 
 /* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
 
@@ -236,11 +280,28 @@ phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d
  * loops otherwise), repeated for at least min_seconds. Returns GFLOP/s, or
  * a negative value when memory runs out. impl, when not NULL, receives
  * "cblas" or "loops". */
-double phx_bench_sgemm_gflops(int n, double min_seconds, const char **impl);
+PHX_API double phx_bench_sgemm_gflops(int n, double min_seconds, const char **impl);
 
-/* ---- OpenCL devices and cross-checks (OpenCL backend) -------------------
- * Additive section owned by the OpenCL work. These exist only in builds
- * with the OpenCL backend (phx_config.h: PHX_HAVE_OPENCL == 1). */
+/* The speed of every operation, from the op descriptors that drive `check`
+ * and the op tests: each case of each operation at N inputs, M neurons and
+ * batch B, run `reps` times on b after one warm-up run (for `phaxcl bench
+ * --ops`). fn receives one row per case. */
+typedef struct phx_op_speed {
+  const char *op;      /* "map_forward" */
+  const char *variant; /* the case ("fold", "NT,beta 0.0", ...), "" for none */
+  double seconds;      /* mean wall time of one run, synchronised */
+  long elements;       /* elements in the op's buffers */
+} phx_op_speed;
+
+typedef void (*phx_op_speed_fn)(const phx_op_speed *r, void *user);
+
+PHX_API phx_status phx_bench_ops(phx_backend *b, int N, int M, int B, int reps,
+                                 phx_op_speed_fn fn, void *user, phx_err *err);
+
+/* ---- OpenCL devices and cross-checks -----------------------------------
+ * Declared and exported in every build: without the OpenCL backend they
+ * return PHX_ENOBACKEND with a message saying so (and
+ * phx_backend_opencl_launches returns -1). */
 
 /* One OpenCL device as `phaxcl devices` shows it. */
 typedef struct phx_device_info {
@@ -257,8 +318,8 @@ typedef struct phx_device_info {
 
 /* Every platform's devices in P:D order (free with phx_devices_free). No
  * OpenCL runtime or no device: PHX_ENODEV with a message saying which. */
-phx_status phx_devices(phx_device_info **out, int *count, phx_err *err);
-void phx_devices_free(phx_device_info *d);
+PHX_API phx_status phx_devices(phx_device_info **out, int *count, phx_err *err);
+PHX_API void phx_devices_free(phx_device_info *d);
 
 /* One line of `phaxcl check`: an operation run on an OpenCL device and on
  * the C path ("c", float32) with identical inputs. max_rel divides by
@@ -282,19 +343,19 @@ typedef struct phx_check_opts {
   int verbose;
 } phx_check_opts;
 
-void phx_check_opts_default(phx_check_opts *o);
+PHX_API void phx_check_opts_default(phx_check_opts *o);
 
 /* Runs every backend operation, a whole forward/backward pass and one
  * optimizer step on each selected device and on the C path; calls fn for
  * each row. *failures (may be NULL) receives the number of failed rows.
  * Returns PHX_ECHECK when a row failed, another status when a device could
  * not run at all. */
-phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
-                         int *failures, phx_err *err);
+PHX_API phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
+                                 int *failures, phx_err *err);
 
 /* Kernel launches (kernels enqueued plus CLBlast calls) since b was
  * created; -1 when b is not an OpenCL backend. */
-long phx_backend_opencl_launches(const phx_backend *b);
+PHX_API long phx_backend_opencl_launches(const phx_backend *b);
 
 #ifdef __cplusplus
 }

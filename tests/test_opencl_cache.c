@@ -21,8 +21,12 @@ static phx_cl_origin build_and_run(const phx_cl_dev *d, cl_context ctx,
                                    cl_command_queue q, phx_cl_build_info *info) {
   cl_program prog = NULL;
   phx_err err = {0};
-  phx_status s = phx_cl_build(ctx, d, src, "-cl-std=CL1.2 -DOFFSET=0.5f", 0, &prog,
-                              info, &err);
+  /* the cache folder as the backend settings resolve it from the environment */
+  phx_backend_conf conf;
+  phx_status s = phx_backend_conf_resolve(NULL, &conf, &err);
+  if (!s)
+    s = phx_cl_build(ctx, d, src, "-cl-std=CL1.2 -DOFFSET=0.5f", conf.cache_dir, 0, &prog,
+                     info, &err);
   TCL_EXPECT(s == PHX_OK, "%s: build: %s", d->dname, err.msg);
   if (s) return (phx_cl_origin)-1;
   cl_int e;

@@ -54,7 +54,9 @@ static void check_selection(const phx_cl_dev *devs, int n) {
 
   /* auto: an OpenCL GPU/accelerator, else the C path */
   const int def = phx_cl_default(devs, n, 1);
-  s = phx_backend_opencl_new(NULL, 0, 1, &b, &err);
+  phx_backend_conf conf;
+  s = phx_backend_conf_resolve(NULL, &conf, &err);
+  if (!s) s = phx_backend_opencl_new(&conf, 1, &b, &err);
   TCL_EXPECT(def >= 0 ? s == PHX_OK : s == PHX_ENODEV, "gpu_only: %s", phx_status_name(s));
   phx_backend_free(b);
   b = NULL;
@@ -85,13 +87,13 @@ static phx_status prepare_on(const phx_cl_dev *d, phx_err *err) {
   char spec[32];
   snprintf(spec, sizeof spec, "%d:%d", d->pidx, d->didx);
   phx_backend *b = NULL;
-  phx_status s = phx_backend_opencl_new(spec, 0, 0, &b, err);
+  phx_status s = phx_backend_new("opencl", spec, 0, &b, err);
   if (!s) {
     phx_model_opts mo;
     phx_model_opts_default(&mo);
     phx_consts c;
     phx_consts_from_opts(&c, &mo);
-    s = (phx_status)b->ops->prepare(b->impl, &c, err);
+    s = phx_backend_prepare(b, &c, err);
   }
   phx_backend_free(b);
   return s;

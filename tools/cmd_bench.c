@@ -30,6 +30,9 @@ static const char USAGE[] =
     "  --limit N        use only the first N training samples (0 = all)\n"
     "  --data DIR       paper-task data (default: bundled mnist14)\n"
     "  --fashion DIR    Fashion-MNIST folder (default " FASHION_DIR ")\n"
+    "  --ops            instead: the time of every operation (each case of its\n"
+    "                   descriptor, as `check` runs it) at the paper task's sizes\n"
+    "                   (196 inputs, 100 neurons, batch 32)\n"
     "  --json           one JSON object per measurement\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -120,13 +123,39 @@ static void print_skip(const phx_cli *c, const task *t, const char *why) {
 }
 
 /* Kernel launches so far on an OpenCL backend; -1 on the C path. */
-static long launch_count(const phx_backend *b) {
-#if PHX_HAVE_OPENCL
-  return phx_backend_opencl_launches(b);
-#else
-  (void)b;
-  return -1;
-#endif
+static long launch_count(const phx_backend *b) { return phx_backend_opencl_launches(b); }
+
+/* One `--ops` row. */
+static void print_op(const phx_op_speed *r, void *user) {
+  const phx_cli *c = ((const void **)user)[0];
+  const phx_backend *b = ((const void **)user)[1];
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "op", r->op);
+    cJSON_AddStringToObject(o, "variant", r->variant);
+    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+    cJSON_AddNumberToObject(o, "us", r->seconds * 1e6);
+    cJSON_AddNumberToObject(o, "elements", (double)r->elements);
+    phx_cli_print_json(o);
+  } else {
+    printf("%-18s %-24s %-7s %-28.28s %10.1f\n", r->op, r->variant, phx_backend_name(b),
+           phx_backend_device(b), r->seconds * 1e6);
+  }
+  fflush(stdout);
+}
+
+/* `--ops`: every op descriptor's cases on each backend. */
+static int run_ops(const phx_cli *c, phx_backend **bs, int nb) {
+  if (!c->json)
+    printf("%-18s %-24s %-7s %-28s %10s\n", "op", "variant", "backend", "device", "us/run");
+  for (int i = 0; i < nb; i++) {
+    const void *ctx[2] = {c, bs[i]};
+    phx_err err = {PHX_OK, ""};
+    if (phx_bench_ops(bs[i], 196, 100, 32, 50, print_op, (void *)ctx, &err))
+      return phx_cli_err(&err);
+  }
+  return 0;
 }
 
 /* Trains task t on backend b and reports; returns an exit status. */
@@ -191,12 +220,24 @@ static int open_backends(const phx_cli *c, phx_backend **bs, int *nb) {
 }
 
 int phx_cmd_bench(int argc, char **argv) {
+  /* --ops is this command's own switch: taken out before the common parser */
+  int ops = 0, n = 0;
+  for (int i = 0; i < argc; i++) {
+    if (i > 0 && strcmp(argv[i], "--ops") == 0) ops = 1;
+    else argv[n++] = argv[i];
+  }
+  argc = n;
   phx_cli c;
   int rc = phx_cli_parse(&SPEC, argc, argv, &c);
   if (rc >= 0) return rc;
   phx_backend *bs[PHX_CLI_MAX_BACKENDS] = {0};
   int nb = 0;
   rc = open_backends(&c, bs, &nb);
+  if (!rc && ops) {
+    rc = run_ops(&c, bs, nb);
+    for (int i = 0; i < nb; i++) phx_backend_free(bs[i]);
+    return rc;
+  }
   const char *impl = "?";
   double sgemm = 0;
   if (!rc) {

@@ -18,6 +18,7 @@ typedef struct net_layer {
   phx_buf *P;              /* s (1 - s) of theta, only with ops->step_map */
   phx_buf *Z, *dZ;         /* maxB x M */
   phx_buf *U, *dU;         /* maxB x (2M+2) */
+  phx_buf *Pw;             /* maxB: crossbar power, made on first use */
 } net_layer;
 
 typedef struct net_slot {
@@ -28,8 +29,7 @@ typedef struct net_slot {
 
 struct phx_net {
   phx_backend *b;
-  const phx_bops *ops;
-  void *impl;
+  int fused;               /* the backend has step_map */
   phx_model_opts opts;
   int L, max_batch;
   int mapped;              /* W, S, E current with theta */
@@ -40,18 +40,14 @@ struct phx_net {
 
 /* Allocates one buffer or reports why not. */
 static int net_alloc(phx_net *n, phx_buf **b, phx_btype t, size_t count, phx_err *err) {
-  phx_err e = {0};
-  *b = n->ops->alloc(n->impl, t, count, &e);
-  if (!*b) {
-    if (e.status == PHX_OK) phx_fail(&e, PHX_ENOMEM, "backend %s: allocation failed", n->b->name);
-    phx_fail(err, e.status, "%s", e.msg);
-    return e.status;
-  }
+  phx_err e = {PHX_OK, ""};
+  *b = phx_buf_alloc(n->b, t, count, &e);
+  if (!*b) return phx_fail(err, e.status, "%s", e.msg);
   return 0;
 }
 
 static void net_release(phx_net *n, phx_buf **b) {
-  if (*b) n->ops->release(n->impl, *b);
+  phx_buf_release(n->b, *b);
   *b = NULL;
 }
 
@@ -71,7 +67,7 @@ void phx_net_free(phx_net *n) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW,
-                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P};
+                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
@@ -102,13 +98,12 @@ phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
   phx_net *n = calloc(1, sizeof *n);
   if (!n) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
   n->b = b;
-  n->ops = b->ops;
-  n->impl = b->impl;
+  n->fused = phx_op_supported(b, PHX_OP_step_map);
   n->opts = *o;
   n->max_batch = max_batch;
   phx_consts k;
   phx_consts_from_opts(&k, o);
-  if ((rc = n->ops->prepare(n->impl, &k, err))) goto fail;
+  if ((rc = phx_backend_prepare(b, &k, err))) goto fail;
   const size_t B = (size_t)max_batch;
   for (int l = 0; l < o->nlayers; l++) {
     net_layer *y = &n->lay[l];
@@ -130,7 +125,7 @@ phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
         (rc = net_alloc(n, &y->dU, PHX_BUF_REAL, B * (2 * M + 2), err)))
       goto fail;
     if (l == 0 && (rc = net_alloc(n, &y->E, PHX_BUF_REAL, M * (y->N + 1), err))) goto fail;
-    if (n->ops->step_map && (rc = net_alloc(n, &y->P, PHX_BUF_REAL, MR, err))) goto fail;
+    if (n->fused && (rc = net_alloc(n, &y->P, PHX_BUF_REAL, MR, err))) goto fail;
   }
   if ((rc = net_alloc(n, &n->V, PHX_BUF_REAL, B * (o->sizes[0] + 1), err))) goto fail;
   *out = n;
@@ -158,7 +153,7 @@ phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
   if ((rc = net_check_model(n, m, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    if ((rc = n->ops->write(n->impl, y->theta, 0, (size_t)y->M * y->R,
+    if ((rc = phx_buf_write(n->b, y->theta, 0, (size_t)y->M * y->R,
                             phx_model_theta_const(m, l), PHX_HOST_F32, err)))
       return rc;
   }
@@ -171,7 +166,7 @@ phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err) {
   if ((rc = net_check_model(n, m, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    if ((rc = n->ops->read(n->impl, y->theta, 0, (size_t)y->M * y->R,
+    if ((rc = phx_buf_read(n->b, y->theta, 0, (size_t)y->M * y->R,
                            phx_model_theta(m, l), PHX_HOST_F32, err)))
       return rc;
   }
@@ -181,7 +176,7 @@ phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err) {
 phx_status phx_net_set_theta64(phx_net *n, int l, const double *theta, phx_err *err) {
   if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
   net_layer *y = &n->lay[l];
-  int rc = n->ops->write(n->impl, y->theta, 0, (size_t)y->M * y->R, theta,
+  int rc = phx_buf_write(n->b, y->theta, 0, (size_t)y->M * y->R, theta,
                          PHX_HOST_F64, err);
   if (!rc) n->mapped = 0;
   return rc;
@@ -190,7 +185,7 @@ phx_status phx_net_set_theta64(phx_net *n, int l, const double *theta, phx_err *
 phx_status phx_net_get_grad64(phx_net *n, int l, double *grad, phx_err *err) {
   if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
   net_layer *y = &n->lay[l];
-  return n->ops->read(n->impl, y->dtheta, 0, (size_t)y->M * y->R, grad, PHX_HOST_F64,
+  return phx_buf_read(n->b, y->dtheta, 0, (size_t)y->M * y->R, grad, PHX_HOST_F64,
                       err);
 }
 
@@ -199,7 +194,7 @@ phx_status phx_net_get_grad(phx_net *n, phx_model *g, phx_err *err) {
   if ((rc = net_check_model(n, g, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    if ((rc = n->ops->read(n->impl, y->dtheta, 0, (size_t)y->M * y->R,
+    if ((rc = phx_buf_read(n->b, y->dtheta, 0, (size_t)y->M * y->R,
                            phx_model_theta(g, l), PHX_HOST_F32, err)))
       return rc;
   }
@@ -239,9 +234,9 @@ phx_status phx_net_bind(phx_net *n, int slot, const phx_dataset *d, int count,
       (rc = net_alloc(n, &s->order, PHX_BUF_I32, cnt, err)) ||
       (rc = net_alloc(n, &s->lossv, PHX_BUF_REAL, cnt, err)) ||
       (rc = net_alloc(n, &s->pred, PHX_BUF_I32, cnt, err)) ||
-      (rc = n->ops->write(n->impl, s->X, 0, cnt * dim, phx_dataset_x(d), PHX_HOST_F32, err)) ||
-      (rc = n->ops->write(n->impl, s->labels, 0, cnt, lab, PHX_HOST_I32, err)) ||
-      (rc = n->ops->write(n->impl, s->order, 0, cnt, s->h_order, PHX_HOST_I32, err)))
+      (rc = phx_buf_write(n->b, s->X, 0, cnt * dim, phx_dataset_x(d), PHX_HOST_F32, err)) ||
+      (rc = phx_buf_write(n->b, s->labels, 0, cnt, lab, PHX_HOST_I32, err)) ||
+      (rc = phx_buf_write(n->b, s->order, 0, cnt, s->h_order, PHX_HOST_I32, err)))
     goto fail;
   s->count = count;
   return PHX_OK;
@@ -266,7 +261,7 @@ phx_status phx_net_set_order(phx_net *n, int slot, const int32_t *order, phx_err
     seen[order[i]] = 1;
   }
   free(seen);
-  int rc = n->ops->write(n->impl, s->order, 0, (size_t)s->count, order, PHX_HOST_I32, err);
+  int rc = phx_buf_write(n->b, s->order, 0, (size_t)s->count, order, PHX_HOST_I32, err);
   if (rc) return rc;
   memcpy(s->h_order, order, (size_t)s->count * sizeof *order);
   return PHX_OK;
@@ -278,15 +273,39 @@ static int net_map(phx_net *n, phx_err *err) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     /* With step_map, mapping also fills P, which its next step needs. */
-    int rc = n->ops->step_map
-                 ? n->ops->step_map(n->impl, NULL, y->M, y->R, l == 0, y->theta, y->W,
-                                    y->S, y->E, y->P, NULL, NULL, NULL, NULL, err)
-                 : n->ops->map_forward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S,
-                                       y->E, err);
+    int rc;
+    if (n->fused) {
+      const phx_args_step_map a = {.M = y->M, .R = y->R, .fold = l == 0, .theta = y->theta,
+                                   .W = y->W, .S = y->S, .E = y->E, .P = y->P};
+      rc = phx_op_step_map(n->b, &a, err);
+    } else {
+      const phx_args_map_forward a = {y->M, y->R, l == 0, y->theta, y->W, y->S, y->E};
+      rc = phx_op_map_forward(n->b, &a, err);
+    }
     if (rc) return rc;
   }
   n->mapped = 1;
   return 0;
+}
+
+/* C = op(A) op(B) + beta C over whole, densely stored matrices: op(A) is
+ * m x k, op(B) k x n, C m x n. */
+static int net_gemm(phx_backend *b, int ta, int tb, int m, int n, int k, const phx_buf *A,
+                    const phx_buf *B, double beta, phx_buf *C, phx_err *err) {
+  const phx_args_gemm a = {.transA = ta, .transB = tb, .m = m, .n = n, .k = k,
+                           .alpha = 1.0, .beta = beta, .A = A, .lda = ta ? m : k,
+                           .B = B, .ldb = tb ? k : n, .C = C, .ldc = n};
+  return phx_op_gemm(b, &a, err);
+}
+
+static int net_activate(phx_backend *b, int B, const net_layer *y, phx_err *err) {
+  const phx_args_activate a = {B, y->M, y->Z, y->U};
+  return phx_op_activate(b, &a, err);
+}
+
+static int net_activate_backward(phx_backend *b, int B, const net_layer *y, phx_err *err) {
+  const phx_args_activate_backward a = {B, y->M, y->Z, y->dU, y->dZ};
+  return phx_op_activate_backward(b, &a, err);
 }
 
 phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
@@ -299,42 +318,39 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
     return phx_fail(err, PHX_EINVAL, "net: batch of %d at %zu outside 1..%d / %d samples",
                     B, ioff, n->max_batch, s->count);
   if ((rc = net_map(n, err))) return rc;
-  const phx_bops *op = n->ops;
-  void *im = n->impl;
+  phx_backend *be = n->b;
   net_layer *y0 = &n->lay[0];
   const int N0 = y0->N;
   /* Forward: Z0 = V E^T on the folded input, Z_l = U_{l-1} W_l^T after. */
-  if ((rc = op->gather_input(im, N0, B, s->X, s->order, ioff, n->V, err)) ||
-      (rc = op->gemm(im, 0, 1, B, y0->M, N0 + 1, 1.0, n->V, 0, N0 + 1, y0->E, 0, N0 + 1,
-                     0.0, y0->Z, 0, y0->M, err)) ||
-      (rc = op->activate(im, B, y0->M, y0->Z, y0->U, err)))
+  const phx_args_gather_input ga = {N0, B, s->count, s->X, s->order, ioff, n->V};
+  if ((rc = phx_op_gather_input(be, &ga, err)) ||
+      (rc = net_gemm(be, 0, 1, B, y0->M, N0 + 1, n->V, y0->E, 0.0, y0->Z, err)) ||
+      (rc = net_activate(be, B, y0, err)))
     return rc;
   for (int l = 1; l < n->L; l++) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
-    if ((rc = op->gemm(im, 0, 1, B, y->M, y->R, 1.0, p->U, 0, y->R, y->W, 0, y->R, 0.0,
-                       y->Z, 0, y->M, err)) ||
-        (rc = op->activate(im, B, y->M, y->Z, y->U, err)))
+    if ((rc = net_gemm(be, 0, 1, B, y->M, y->R, p->U, y->W, 0.0, y->Z, err)) ||
+        (rc = net_activate(be, B, y, err)))
       return rc;
   }
   net_layer *yl = &n->lay[n->L - 1];
-  if ((rc = op->loss(im, B, yl->M, yl->U, s->labels, s->order, ioff, scale, s->lossv,
-                     s->pred, ioff, want_grad ? yl->dU : NULL, err)))
-    return rc;
+  const phx_args_loss la = {.B = B, .M = yl->M, .count = s->count, .grad = want_grad,
+                            .scale = scale, .U = yl->U, .labels = s->labels,
+                            .idx = s->order, .ioff = ioff, .ooff = ioff,
+                            .lossv = s->lossv, .pred = s->pred, .dU = yl->dU};
+  if ((rc = phx_op_loss(be, &la, err))) return rc;
   if (!want_grad) return PHX_OK;
   /* Backward: dZ from dU, then the weight gradient and dU of the layer below. */
   const double beta = accumulate ? 1.0 : 0.0;
   for (int l = n->L - 1; l >= 1; l--) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
-    if ((rc = op->activate_backward(im, B, y->M, y->Z, y->dU, y->dZ, err)) ||
-        (rc = op->gemm(im, 1, 0, y->M, y->R, B, 1.0, y->dZ, 0, y->M, p->U, 0, y->R, beta,
-                       y->dW, 0, y->R, err)) ||
-        (rc = op->gemm(im, 0, 0, B, y->R, y->M, 1.0, y->dZ, 0, y->M, y->W, 0, y->R, 0.0,
-                       p->dU, 0, y->R, err)))
+    if ((rc = net_activate_backward(be, B, y, err)) ||
+        (rc = net_gemm(be, 1, 0, y->M, y->R, B, y->dZ, p->U, beta, y->dW, err)) ||
+        (rc = net_gemm(be, 0, 0, B, y->R, y->M, y->dZ, y->W, 0.0, p->dU, err)))
       return rc;
   }
-  if ((rc = op->activate_backward(im, B, y0->M, y0->Z, y0->dU, y0->dZ, err)) ||
-      (rc = op->gemm(im, 1, 0, y0->M, N0 + 1, B, 1.0, y0->dZ, 0, y0->M, n->V, 0, N0 + 1,
-                     beta, y0->dW, 0, N0 + 1, err)))
+  if ((rc = net_activate_backward(be, B, y0, err)) ||
+      (rc = net_gemm(be, 1, 0, y0->M, N0 + 1, B, y0->dZ, n->V, beta, y0->dW, err)))
     return rc;
   return PHX_OK;
 }
@@ -344,9 +360,9 @@ phx_status phx_net_grad_finish(phx_net *n, phx_err *err) {
   if ((rc = net_map(n, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    if ((rc = n->ops->map_backward(n->impl, y->M, y->R, l == 0, y->theta, y->W, y->S,
-                                   y->dW, y->dtheta, err)))
-      return rc;
+    const phx_args_map_backward a = {y->M, y->R, l == 0, y->theta, y->W, y->S, y->dW,
+                                     y->dtheta};
+    if ((rc = phx_op_map_backward(n->b, &a, err))) return rc;
   }
   return PHX_OK;
 }
@@ -354,8 +370,8 @@ phx_status phx_net_grad_finish(phx_net *n, phx_err *err) {
 phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    int rc = n->ops->opt_step(n->impl, o, (size_t)y->M * y->R, y->theta, y->dtheta, y->m,
-                              y->v, err);
+    const phx_args_opt_step a = {o, (size_t)y->M * y->R, y->theta, y->dtheta, y->m, y->v};
+    int rc = phx_op_opt_step(n->b, &a, err);
     if (rc) return rc;
   }
   n->mapped = 0;
@@ -364,7 +380,7 @@ phx_status phx_net_step(phx_net *n, const phx_optim *o, phx_err *err) {
 
 phx_status phx_net_grad_step(phx_net *n, const phx_optim *o, phx_err *err) {
   int rc;
-  if (!n->ops->step_map || (o->kind != PHX_OPT_SGD && o->kind != PHX_OPT_MOMENTUM &&
+  if (!n->fused || (o->kind != PHX_OPT_SGD && o->kind != PHX_OPT_MOMENTUM &&
                             o->kind != PHX_OPT_ADAM)) {
     if ((rc = phx_net_grad_finish(n, err))) return rc;
     return phx_net_step(n, o, err);
@@ -372,8 +388,9 @@ phx_status phx_net_grad_step(phx_net *n, const phx_optim *o, phx_err *err) {
   if ((rc = net_map(n, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    if ((rc = n->ops->step_map(n->impl, o, y->M, y->R, l == 0, y->theta, y->W, y->S,
-                               y->E, y->P, y->dW, y->dtheta, y->m, y->v, err))) {
+    const phx_args_step_map a = {o,    y->M, y->R, l == 0,    y->theta, y->W, y->S,
+                                 y->E, y->P, y->dW, y->dtheta, y->m,     y->v};
+    if ((rc = phx_op_step_map(n->b, &a, err))) {
       n->mapped = 0; /* layers before l hold the new theta, W may be stale */
       return rc;
     }
@@ -393,8 +410,8 @@ phx_status phx_net_reset_state(phx_net *n, phx_err *err) {
   for (int l = 0; l < n->L && !rc; l++) {
     net_layer *y = &n->lay[l];
     const size_t MR = (size_t)y->M * y->R;
-    if (!(rc = n->ops->write(n->impl, y->m, 0, MR, zero, PHX_HOST_F64, err)))
-      rc = n->ops->write(n->impl, y->v, 0, MR, zero, PHX_HOST_F64, err);
+    if (!(rc = phx_buf_write(n->b, y->m, 0, MR, zero, PHX_HOST_F64, err)))
+      rc = phx_buf_write(n->b, y->v, 0, MR, zero, PHX_HOST_F64, err);
   }
   free(zero);
   return rc;
@@ -418,8 +435,8 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
     rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
     goto done;
   }
-  if (cnt && ((rc = n->ops->read(n->impl, s->lossv, 0, cnt, lv, PHX_HOST_F64, err)) ||
-              (rc = n->ops->read(n->impl, s->pred, 0, cnt, pr, PHX_HOST_I32, err))))
+  if (cnt && ((rc = phx_buf_read(n->b, s->lossv, 0, cnt, lv, PHX_HOST_F64, err)) ||
+              (rc = phx_buf_read(n->b, s->pred, 0, cnt, pr, PHX_HOST_I32, err))))
     goto done;
   double sum = 0;
   long ok = 0;
@@ -437,12 +454,38 @@ done:
   return rc;
 }
 
+phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,
+                         phx_err *err) {
+  if (B < 1 || B > n->max_batch)
+    return phx_fail(err, PHX_EINVAL, "net: power of %d samples (1..%d)", B, n->max_batch);
+  double *h = malloc((size_t)B * sizeof *h);
+  if (!h) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  int rc = 0;
+  for (int l = 0; l < n->L && !rc; l++) {
+    net_layer *y = &n->lay[l];
+    if (!y->Pw && (rc = net_alloc(n, &y->Pw, PHX_BUF_REAL, (size_t)n->max_batch, err))) break;
+    const phx_args_crossbar_power a = {B,    y->M, y->R, l == 0, l == 0 ? n->V : n->lay[l - 1].U,
+                                       y->Z, y->W, y->S, y->Pw};
+    if ((rc = phx_op_crossbar_power(n->b, &a, err)) ||
+        (rc = phx_buf_read(n->b, y->Pw, 0, (size_t)B, h, PHX_HOST_F64, err)))
+      break;
+    double sum = 0;
+    for (int b = 0; b < B; b++) {
+      watts[b] += h[b];
+      sum += h[b];
+    }
+    if (per_layer) per_layer[l] += sum;
+  }
+  free(h);
+  return rc;
+}
+
 int phx_net_max_batch(const phx_net *n) { return n->max_batch; }
 
 phx_backend *phx_net_backend(phx_net *n) { return n->b; }
 
 /* ---- issue 9: checkpoint state (additive section) ------------------------
- * Reads and writes through the backend's read/write ops in F64, which is
+ * Reads and writes through phx_buf_read/phx_buf_write in F64, which is
  * exact for float and double buffers alike. */
 
 /* Layer l, or an error naming it. */
@@ -457,15 +500,15 @@ static net_layer *net_layer_at(phx_net *n, int l, phx_err *err) {
 phx_status phx_net_get_theta64(phx_net *n, int l, double *theta, phx_err *err) {
   net_layer *y = net_layer_at(n, l, err);
   if (!y) return PHX_EINVAL;
-  return n->ops->read(n->impl, y->theta, 0, (size_t)y->M * y->R, theta, PHX_HOST_F64, err);
+  return phx_buf_read(n->b, y->theta, 0, (size_t)y->M * y->R, theta, PHX_HOST_F64, err);
 }
 
 phx_status phx_net_get_state64(phx_net *n, int l, double *m, double *v, phx_err *err) {
   net_layer *y = net_layer_at(n, l, err);
   if (!y) return PHX_EINVAL;
   const size_t MR = (size_t)y->M * y->R;
-  int rc = m ? n->ops->read(n->impl, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
-  if (!rc && v) rc = n->ops->read(n->impl, y->v, 0, MR, v, PHX_HOST_F64, err);
+  int rc = m ? phx_buf_read(n->b, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
+  if (!rc && v) rc = phx_buf_read(n->b, y->v, 0, MR, v, PHX_HOST_F64, err);
   return rc;
 }
 
@@ -474,8 +517,8 @@ phx_status phx_net_set_state64(phx_net *n, int l, const double *m, const double 
   net_layer *y = net_layer_at(n, l, err);
   if (!y) return PHX_EINVAL;
   const size_t MR = (size_t)y->M * y->R;
-  int rc = m ? n->ops->write(n->impl, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
-  if (!rc && v) rc = n->ops->write(n->impl, y->v, 0, MR, v, PHX_HOST_F64, err);
+  int rc = m ? phx_buf_write(n->b, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
+  if (!rc && v) rc = phx_buf_write(n->b, y->v, 0, MR, v, PHX_HOST_F64, err);
   return rc;
 }
 
@@ -494,8 +537,8 @@ phx_status phx_net_get_metrics_raw(phx_net *n, int slot, int count, double *loss
   net_slot *s = net_slot_at(n, slot, count, err);
   if (!s) return PHX_EINVAL;
   if (count == 0) return PHX_OK;
-  int rc = n->ops->read(n->impl, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
-  if (!rc) rc = n->ops->read(n->impl, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  int rc = phx_buf_read(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
+  if (!rc) rc = phx_buf_read(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
   return rc;
 }
 
@@ -504,7 +547,7 @@ phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double
   net_slot *s = net_slot_at(n, slot, count, err);
   if (!s) return PHX_EINVAL;
   if (count == 0) return PHX_OK;
-  int rc = n->ops->write(n->impl, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
-  if (!rc) rc = n->ops->write(n->impl, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  int rc = phx_buf_write(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
+  if (!rc) rc = phx_buf_write(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
   return rc;
 }

@@ -57,6 +57,12 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
                            long *correct, int32_t *pred, int32_t *truth,
                            phx_err *err);
 
+/* Static power (W) each layer's crossbar dissipates for the B samples of
+ * the last phx_net_batch (its activations must still be current): adds
+ * the per-sample sum over layers into watts[0..B) and each layer's sum
+ * over the B samples into per_layer[l] (may be NULL). */
+phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer, phx_err *err);
+
 int phx_net_max_batch(const phx_net *n);
 phx_backend *phx_net_backend(phx_net *n);
 

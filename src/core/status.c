@@ -7,7 +7,7 @@
 
 const char *phx_strerror(phx_status s) {
   switch (s) {
-#define PHX_STATUS_MSG(name, msg) case PHX_##name: return msg;
+#define PHX_STATUS_MSG(name, value, msg) case PHX_##name: return msg;
     PHX_STATUS_MAP(PHX_STATUS_MSG)
 #undef PHX_STATUS_MSG
     default: return "unknown status";
@@ -16,7 +16,7 @@ const char *phx_strerror(phx_status s) {
 
 const char *phx_status_name(phx_status s) {
   switch (s) {
-#define PHX_STATUS_NAME(name, msg) case PHX_##name: return "PHX_" #name;
+#define PHX_STATUS_NAME(name, value, msg) case PHX_##name: return "PHX_" #name;
     PHX_STATUS_MAP(PHX_STATUS_NAME)
 #undef PHX_STATUS_NAME
     default: return "PHX_UNKNOWN";

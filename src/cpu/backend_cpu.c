@@ -22,13 +22,8 @@
 #define CPU_BLAS_SMALL_MNK 1048576.0
 #endif
 
-/* A host buffer: element type, count and 64-byte aligned storage. */
-struct phx_buf {
-  phx_btype type;
-  size_t n;
-  void *p;
-};
-
+/* Buffers are phx_buf (backend.h) with p pointing at 64-byte aligned host
+ * memory. */
 /* The model constants, kept in double and narrowed per operation. */
 typedef struct cpu_impl {
   double vdd, gmin, k;

@@ -23,41 +23,6 @@
 
 typedef CPU_REAL FN(real);
 
-/* Checks that a buffer exists, has the expected element type and holds at
- * least `need` elements; a backend-internal contract, so one line suffices. */
-static int FN(need)(const phx_buf *b, phx_btype t, size_t need, const char *what,
-                    phx_err *err) {
-  if (!b) return phx_fail(err, PHX_EINVAL, "cpu backend: %s buffer missing", what);
-  if (b->type != t)
-    return phx_fail(err, PHX_EINVAL, "cpu backend: %s buffer has the wrong type", what);
-  if (b->n < need)
-    return phx_fail(err, PHX_ESHAPE,
-                    "cpu backend: %s buffer holds %zu elements, %zu needed", what,
-                    b->n, need);
-  return 0;
-}
-#define NEED(b, t, n, what)                                   \
-  do {                                                        \
-    int need_rc_ = FN(need)((b), (t), (n), (what), err);      \
-    if (need_rc_) return need_rc_;                            \
-  } while (0)
-
-/* The buffers every mapping operation checks, in this order: theta and W
- * (M x R), S (M), then x (M x R) named xname when xname is not NULL; and
- * with fold, R = 2N+2. */
-static int FN(need_map)(int M, int R, int fold, const phx_buf *theta, const phx_buf *W,
-                        const phx_buf *S, const phx_buf *x, const char *xname,
-                        phx_err *err) {
-  const size_t MR = (size_t)M * R;
-  NEED(theta, PHX_BUF_REAL, MR, "theta");
-  NEED(W, PHX_BUF_REAL, MR, "W");
-  NEED(S, PHX_BUF_REAL, (size_t)M, "S");
-  if (xname) NEED(x, PHX_BUF_REAL, MR, xname);
-  if (fold && (R < 2 || R % 2))
-    return phx_fail(err, PHX_EINVAL, "cpu backend: fold needs R = 2N+2");
-  return 0;
-}
-
 /* Sum of x[0..n) with sixteen independent partial sums (one AVX-512
  * register of float): the order is fixed by the source, so deterministic
  * whatever the vector width, and not bound by the latency of one chain. */
@@ -210,13 +175,12 @@ CPU_INLINE CPU_REAL FN(map_row)(const CPU_REAL *tj, CPU_REAL *wj, CPU_REAL *pj,
 }
 
 /* theta -> g -> W = g / S, and the folded input-layer weights E. */
-CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx_buf *theta,
-                           phx_buf *W, phx_buf *S, phx_buf *E, phx_err *err) {
+CPU_HOT static int FN(map_forward)(void *impl, const phx_args_map_forward *a,
+                                   phx_err *err) {
+  (void)err;
   const cpu_impl *c = impl;
-  const int N = (R - 2) / 2;
-  int rc = FN(need_map)(M, R, fold, theta, W, S, NULL, NULL, err);
-  if (rc) return rc;
-  if (fold) NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
+  const int M = a->M, R = a->R, fold = a->fold, N = (R - 2) / 2;
+  const phx_buf *theta = a->theta, *W = a->W, *S = a->S, *E = a->E;
   const CPU_REAL gmin = (CPU_REAL)c->gmin, gk = (CPU_REAL)(c->gmin * c->k);
   const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = theta->p;
@@ -232,15 +196,12 @@ CPU_HOT static int FN(map_forward)(void *impl, int M, int R, int fold, const phx
  * sigmoid mapping. With fold the expanded dW is never stored: its dot with
  * W is taken segment by segment and each dtheta segment is written from
  * the matching dE entries. */
-CPU_HOT static int FN(map_backward)(void *impl, int M, int R, int fold, const phx_buf *theta,
-                            const phx_buf *W, const phx_buf *S, const phx_buf *dWE,
-                            phx_buf *dtheta, phx_err *err) {
+CPU_HOT static int FN(map_backward)(void *impl, const phx_args_map_backward *a,
+                                    phx_err *err) {
+  (void)err;
   const cpu_impl *c = impl;
-  const size_t MR = (size_t)M * R;
-  const int N = (R - 2) / 2;
-  int rc = FN(need_map)(M, R, fold, theta, W, S, dtheta, "dtheta", err);
-  if (rc) return rc;
-  NEED(dWE, PHX_BUF_REAL, fold ? (size_t)M * (N + 1) : MR, fold ? "dE" : "dW");
+  const int M = a->M, R = a->R, fold = a->fold, N = (R - 2) / 2;
+  const phx_buf *theta = a->theta, *W = a->W, *S = a->S, *dWE = a->dWE, *dtheta = a->dtheta;
   const CPU_REAL gk = (CPU_REAL)(c->gmin * c->k);
   const CPU_REAL half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *g = dWE->p;
@@ -278,14 +239,11 @@ CPU_HOT static int FN(map_backward)(void *impl, int M, int R, int fold, const ph
 /* ---- layers ------------------------------------------------------------- */
 
 /* V = [1, (x - 0.5) vdd] for the samples idx[ioff .. ioff+B). */
-static int FN(gather_input)(void *impl, int N, int B, const phx_buf *X,
-                            const phx_buf *idx, size_t ioff, phx_buf *V, phx_err *err) {
+static int FN(gather_input)(void *impl, const phx_args_gather_input *a, phx_err *err) {
   const cpu_impl *c = impl;
-  NEED(idx, PHX_BUF_I32, ioff + (size_t)B, "idx");
-  NEED(V, PHX_BUF_REAL, (size_t)B * (N + 1), "V");
-  if (!X || X->type != PHX_BUF_REAL)
-    return phx_fail(err, PHX_EINVAL, "cpu backend: X buffer missing or of the wrong type");
-  const size_t nx = N > 0 ? X->n / (size_t)N : 0;
+  const int N = a->N, B = a->B;
+  const phx_buf *X = a->X, *idx = a->idx, *V = a->V;
+  const size_t ioff = a->ioff, nx = (size_t)a->count;
   const int32_t *ix = (const int32_t *)idx->p + ioff;
   const CPU_REAL vdd = (CPU_REAL)c->vdd, half = (CPU_REAL)0.5;
   for (int b = 0; b < B; b++) {
@@ -300,29 +258,15 @@ static int FN(gather_input)(void *impl, int N, int B, const phx_buf *X,
   return 0;
 }
 
-/* Extent check for one gemm operand stored rows x cols with leading ld. */
-static int FN(gemm_operand)(const phx_buf *b, size_t off, int rows, int cols, int ld,
-                            const char *what, phx_err *err) {
-  if (rows == 0 || cols == 0) return 0;
-  if (ld < cols)
-    return phx_fail(err, PHX_EINVAL, "cpu backend: gemm %s: ld %d < %d columns", what,
-                    ld, cols);
-  return FN(need)(b, PHX_BUF_REAL, off + (size_t)(rows - 1) * ld + cols, what, err);
-}
-
 /* C = alpha op(A) op(B) + beta C, row-major; CBLAS when built with it. */
-static int FN(gemm)(void *impl, int transA, int transB, int m, int n, int k,
-                    double alpha, const phx_buf *A, size_t aoff, int lda,
-                    const phx_buf *B, size_t boff, int ldb, double beta, phx_buf *C,
-                    size_t coff, int ldc, phx_err *err) {
+static int FN(gemm)(void *impl, const phx_args_gemm *g, phx_err *err) {
   (void)impl;
-  int rc;
-  if (m < 0 || n < 0 || k < 0)
-    return phx_fail(err, PHX_EINVAL, "cpu backend: gemm with negative size");
-  if ((rc = FN(gemm_operand)(A, aoff, transA ? k : m, transA ? m : k, lda, "A", err)) ||
-      (rc = FN(gemm_operand)(B, boff, transB ? n : k, transB ? k : n, ldb, "B", err)) ||
-      (rc = FN(gemm_operand)(C, coff, m, n, ldc, "C", err)))
-    return rc;
+  (void)err;
+  const int transA = g->transA, transB = g->transB, m = g->m, n = g->n, k = g->k;
+  const int lda = g->lda, ldb = g->ldb, ldc = g->ldc;
+  const double alpha = g->alpha, beta = g->beta;
+  const phx_buf *A = g->A, *B = g->B, *C = g->C;
+  const size_t aoff = g->aoff, boff = g->boff, coff = g->coff;
   if (m == 0 || n == 0) return 0;
   const CPU_REAL *a = (const CPU_REAL *)A->p + aoff, *bb = (const CPU_REAL *)B->p + boff;
   CPU_REAL *cc = (CPU_REAL *)C->p + coff;
@@ -390,12 +334,11 @@ static int FN(gemm)(void *impl, int transA, int transB, int m, int n, int k,
 }
 
 /* Both inverter VTCs of the net voltages, plus the two bias rails. */
-CPU_HOT static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
-                        phx_err *err) {
+CPU_HOT static int FN(activate)(void *impl, const phx_args_activate *a, phx_err *err) {
+  (void)err;
   const cpu_impl *c = impl;
-  const int RU = 2 * M + 2;
-  NEED(Z, PHX_BUF_REAL, (size_t)B * M, "Z");
-  NEED(U, PHX_BUF_REAL, (size_t)B * RU, "U");
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  const phx_buf *Z = a->Z, *U = a->U;
   const CPU_REAL c1 = (CPU_REAL)c->c[0], c2 = (CPU_REAL)c->c[1], c3 = (CPU_REAL)c->c[2],
                  c4 = (CPU_REAL)c->c[3];
   const CPU_REAL d1 = (CPU_REAL)c->d[0], d2 = (CPU_REAL)c->d[1], d3 = (CPU_REAL)c->d[2],
@@ -414,13 +357,12 @@ CPU_HOT static int FN(activate)(void *impl, int B, int M, const phx_buf *Z, phx_
 }
 
 /* dL/dU -> dL/dZ through both VTC derivatives. */
-CPU_HOT static int FN(activate_backward)(void *impl, int B, int M, const phx_buf *Z,
-                                 const phx_buf *dU, phx_buf *dZ, phx_err *err) {
+CPU_HOT static int FN(activate_backward)(void *impl, const phx_args_activate_backward *a,
+                                         phx_err *err) {
+  (void)err;
   const cpu_impl *c = impl;
-  const int RU = 2 * M + 2;
-  NEED(Z, PHX_BUF_REAL, (size_t)B * M, "Z");
-  NEED(dU, PHX_BUF_REAL, (size_t)B * RU, "dU");
-  NEED(dZ, PHX_BUF_REAL, (size_t)B * M, "dZ");
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  const phx_buf *Z = a->Z, *dU = a->dU, *dZ = a->dZ;
   const CPU_REAL c3 = (CPU_REAL)c->c[2], c4 = (CPU_REAL)c->c[3];
   const CPU_REAL d3 = (CPU_REAL)c->d[2], d4 = (CPU_REAL)c->d[3];
   const CPU_REAL cs = (CPU_REAL)(c->c[1] * c->c[3]), ds = (CPU_REAL)(c->d[1] * c->d[3]);
@@ -437,18 +379,13 @@ CPU_HOT static int FN(activate_backward)(void *impl, int B, int M, const phx_buf
 }
 
 /* Per-sample loss, argmax prediction and (optionally) scaled dL/dU. */
-static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *labels,
-                    const phx_buf *idx, size_t ioff, double scale, phx_buf *lossv,
-                    phx_buf *pred, size_t ooff, phx_buf *dU, phx_err *err) {
+static int FN(loss)(void *impl, const phx_args_loss *a, phx_err *err) {
   const cpu_impl *c = impl;
-  const int RU = 2 * M + 2;
-  NEED(U, PHX_BUF_REAL, (size_t)B * RU, "U");
-  NEED(idx, PHX_BUF_I32, ioff + (size_t)B, "idx");
-  NEED(lossv, PHX_BUF_REAL, ooff + (size_t)B, "loss");
-  NEED(pred, PHX_BUF_I32, ooff + (size_t)B, "pred");
-  if (dU) NEED(dU, PHX_BUF_REAL, (size_t)B * RU, "dU");
-  if (!labels || labels->type != PHX_BUF_I32)
-    return phx_fail(err, PHX_EINVAL, "cpu backend: labels buffer missing or of the wrong type");
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  const phx_buf *U = a->U, *labels = a->labels, *idx = a->idx, *lossv = a->lossv;
+  const phx_buf *pred = a->pred, *dU = a->grad ? a->dU : NULL;
+  const size_t ioff = a->ioff, ooff = a->ooff;
+  const double scale = a->scale;
   const int32_t *ix = (const int32_t *)idx->p + ioff, *lab = labels->p;
   const CPU_REAL vdd = (CPU_REAL)c->vdd, half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL inv = (CPU_REAL)(1 / c->vdd), sc = (CPU_REAL)scale;
@@ -456,8 +393,8 @@ static int FN(loss)(void *impl, int B, int M, const phx_buf *U, const phx_buf *l
   CPU_REAL *lv = (CPU_REAL *)lossv->p + ooff;
   int32_t *pr = (int32_t *)pred->p + ooff;
   for (int b = 0; b < B; b++) {
-    if (ix[b] < 0 || (size_t)ix[b] >= labels->n)
-      return phx_fail(err, PHX_EINVAL, "cpu backend: sample index %d out of range",
+    if (ix[b] < 0 || ix[b] >= a->count || lab[ix[b]] < 0 || lab[ix[b]] >= M)
+      return phx_fail(err, PHX_EINVAL, "cpu backend: sample index %d or its label out of range",
                       (int)ix[b]);
     const int y = lab[ix[b]];
     const CPU_REAL *o = (const CPU_REAL *)U->p + (size_t)b * RU + 2;
@@ -500,8 +437,7 @@ typedef struct FN(upd) {
 } FN(upd);
 
 /* Checks o and the state it needs, and fills k. */
-static int FN(upd_init)(FN(upd) *k, const phx_optim *o, size_t n, const phx_buf *m,
-                        const phx_buf *v, phx_err *err) {
+static int FN(upd_init)(FN(upd) *k, const phx_optim *o, phx_err *err) {
   memset(k, 0, sizeof *k);
   k->kind = (int)o->kind;
   k->lr = (CPU_REAL)o->lr;
@@ -509,13 +445,9 @@ static int FN(upd_init)(FN(upd) *k, const phx_optim *o, size_t n, const phx_buf 
     case PHX_OPT_SGD:
       return 0;
     case PHX_OPT_MOMENTUM:
-      NEED(m, PHX_BUF_REAL, n, "momentum");
       k->mu = (CPU_REAL)o->momentum;
       return 0;
     case PHX_OPT_ADAM: {
-      NEED(m, PHX_BUF_REAL, n, "adam m");
-      NEED(v, PHX_BUF_REAL, n, "adam v");
-      if (o->t < 1) return phx_fail(err, PHX_EINVAL, "cpu backend: adam step count %ld < 1", o->t);
       const double bc1 = 1 - pow(o->beta1, (double)o->t);
       const double bc2 = 1 - pow(o->beta2, (double)o->t);
       k->b1 = (CPU_REAL)o->beta1;
@@ -557,13 +489,13 @@ CPU_INLINE void FN(update)(int kind, const FN(upd) *k, size_t n, CPU_REAL *th,
 }
 
 /* One SGD, momentum or Adam step. */
-CPU_HOT static int FN(opt_step)(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
-                        const phx_buf *grad, phx_buf *m, phx_buf *v, phx_err *err) {
+CPU_HOT static int FN(opt_step)(void *impl, const phx_args_opt_step *a, phx_err *err) {
   (void)impl;
-  NEED(theta, PHX_BUF_REAL, n, "theta");
-  NEED(grad, PHX_BUF_REAL, n, "grad");
+  const phx_optim *o = a->o;
+  const size_t n = a->n;
+  const phx_buf *theta = a->theta, *grad = a->grad, *m = a->m, *v = a->v;
   FN(upd) k;
-  int rc = FN(upd_init)(&k, o, n, m, v, err);
+  int rc = FN(upd_init)(&k, o, err);
   if (rc) return rc;
   CPU_REAL *th = theta->p, *mv = m ? m->p : NULL, *vv = v ? v->p : NULL;
   const CPU_REAL *g = grad->p;
@@ -616,26 +548,20 @@ CPU_INLINE void FN(step_rows)(const cpu_impl *c, int kind, const FN(upd) *k, int
 }
 
 /* map_backward + opt_step + map_forward in one pass (see backend.h). */
-CPU_HOT static int FN(step_map)(void *impl, const phx_optim *o, int M, int R, int fold,
-                                phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E,
-                                phx_buf *P, const phx_buf *dWE, phx_buf *dtheta,
-                                phx_buf *m, phx_buf *v, phx_err *err) {
+CPU_HOT static int FN(step_map)(void *impl, const phx_args_step_map *a, phx_err *err) {
   const cpu_impl *c = impl;
-  const size_t MR = (size_t)M * R;
-  const int N = (R - 2) / 2;
-  int rc = FN(need_map)(M, R, fold, theta, W, S, P, "P", err);
-  if (rc) return rc;
-  if (fold) NEED(E, PHX_BUF_REAL, (size_t)M * (N + 1), "E");
+  const phx_optim *o = a->o;
+  const int M = a->M, R = a->R, fold = a->fold;
+  const phx_buf *theta = a->theta, *W = a->W, *S = a->S, *E = a->E, *P = a->P;
+  const phx_buf *dWE = a->dWE, *dtheta = a->dtheta, *m = a->m, *v = a->v;
   CPU_REAL *th = theta->p, *w = W->p, *s = S->p, *p = P->p;
   CPU_REAL *e = fold ? E->p : NULL;
   if (!o) {
     FN(step_rows)(c, -1, NULL, M, R, fold, th, w, s, e, p, NULL, NULL, NULL, NULL);
     return 0;
   }
-  NEED(dtheta, PHX_BUF_REAL, MR, "dtheta");
-  NEED(dWE, PHX_BUF_REAL, fold ? (size_t)M * (N + 1) : MR, fold ? "dE" : "dW");
   FN(upd) k;
-  rc = FN(upd_init)(&k, o, MR, m, v, err);
+  int rc = FN(upd_init)(&k, o, err);
   if (rc) return rc;
   const CPU_REAL *g = dWE->p;
   CPU_REAL *dt = dtheta->p, *mv = m ? m->p : NULL, *vv = v ? v->p : NULL;
@@ -653,6 +579,39 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_optim *o, int M, int R, in
   return 0;
 }
 
+/* ---- power -------------------------------------------------------------- */
+
+/* Crossbar dissipation per sample, in double whatever the real type: a
+ * difference of two nearly equal sums (sum w u^2 - z^2) loses float
+ * precision, and this runs once per evaluation, not per step. */
+static int FN(crossbar_power)(void *impl, const phx_args_crossbar_power *a, phx_err *err) {
+  (void)err;
+  const cpu_impl *c = impl;
+  const int M = a->M, R = a->R, N = (R - 2) / 2;
+  const int RU = a->fold ? N + 1 : R;
+  const double h2 = c->vdd * c->vdd / 4;
+  const CPU_REAL *w = a->W->p, *s = a->S->p;
+  for (int b = 0; b < a->B; b++) {
+    const CPU_REAL *u = (const CPU_REAL *)a->U->p + (size_t)b * RU;
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    double p = 0;
+    for (int j = 0; j < M; j++) {
+      const CPU_REAL *wj = w + (size_t)j * R;
+      double q = 0;
+      if (a->fold) {
+        q = h2 * ((double)wj[0] + wj[1]);
+        for (int i = 0; i < N; i++)
+          q += ((double)wj[2 + i] + wj[2 + N + i]) * ((double)u[1 + i] * u[1 + i]);
+      } else {
+        for (int r = 0; r < R; r++) q += (double)wj[r] * ((double)u[r] * u[r]);
+      }
+      p += (double)s[j] * (q - (double)z[j] * z[j]);
+    }
+    ((CPU_REAL *)a->P->p)[b] = (CPU_REAL)p;
+  }
+  return 0;
+}
+
 /* The operation table of this instantiation. */
 static const phx_bops FN(cpu_bops) = {
     .name = "cpu",
@@ -663,18 +622,11 @@ static const phx_bops FN(cpu_bops) = {
     .write = FN(write),
     .read = FN(read),
     .finish = cpu_finish,
-    .map_forward = FN(map_forward),
-    .map_backward = FN(map_backward),
-    .gather_input = FN(gather_input),
-    .gemm = FN(gemm),
-    .activate = FN(activate),
-    .activate_backward = FN(activate_backward),
-    .loss = FN(loss),
-    .opt_step = FN(opt_step),
-    .step_map = FN(step_map),
+#define CPU_OP_ENTRY(name, type, opt) .name = FN(name),
+    PHX_OPS(CPU_OP_ENTRY)
+#undef CPU_OP_ENTRY
 };
 
-#undef NEED
 #undef FN
 #undef CPU_CAT
 #undef CPU_CAT2

@@ -29,7 +29,8 @@
   X(K_MOMENTUM, "phx_momentum")                 \
   X(K_ADAM, "phx_adam")                         \
   X(K_GEMM_NT, "phx_gemm_nt")                   \
-  X(K_GEMM_XN, "phx_gemm_xn")
+  X(K_GEMM_XN, "phx_gemm_xn")                   \
+  X(K_CROSSBAR_POWER, "phx_crossbar_power")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -44,15 +45,8 @@ static const char *const kernel_names[K_COUNT] = {
 #undef PHX_KNAME
 };
 
-/* Largest work-group size the kernels ask for; smaller on devices that
- * cannot run it (always a power of two, fixed for a program's life). */
-#define PHX_WG_MAX 64
-
-struct phx_buf {
-  cl_mem mem;
-  phx_btype type;
-  size_t n;
-};
+/* Buffers are phx_buf (backend.h) whose p is the cl_mem. */
+#define MEM(b) ((cl_mem)(b)->p)
 
 typedef struct phx_cl {
   phx_cl_dev dev;
@@ -69,6 +63,9 @@ typedef struct phx_cl {
   int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
   int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
   int verbose;
+  char kernel_dir[1024]; /* "" = the embedded kernels */
+  char cache_dir[1024];  /* "" = no program cache */
+  phx_cl_tuning tune;    /* per-device choices and CLBlast parameters */
   cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
   cl_ulong allocated; /* bytes in live buffers (ours, not CLBlast's scratch) */
 } phx_cl;
@@ -102,6 +99,8 @@ static void cl_destroy(void *impl) {
   if (!c) return;
   if (c->queue) clFinish(c->queue);
   release_program(c);
+  phx_cl_tune_release(&c->dev, c);
+  phx_cl_tuning_free(&c->tune);
   if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
   if (c->queue) clReleaseCommandQueue(c->queue);
   if (c->ctx) clReleaseContext(c->ctx);
@@ -116,12 +115,17 @@ static void float_literal(char *buf, size_t size, double v) {
 }
 
 static void build_options(char *buf, size_t size, const phx_consts *k,
-                          size_t wg, int gv) {
+                          size_t wg, int gv, const int *konst) {
   char v[8][40];
   const char *names[] = {"PHX_VDD", "PHX_GMIN", "PHX_K"};
   const double vals[] = {k->vdd, k->gmin, k->k};
   int o = snprintf(buf, size, "-cl-std=CL1.2 -DPHX_WG=%zu -DPHX_GV=%d -DPHX_LOSS=%d",
                    wg, gv, (int)k->loss);
+#define PHX_CL_CONST_OPT(macro, key, def, lo, hi)                 \
+  if (o > 0 && (size_t)o < size)                                  \
+    o += snprintf(buf + o, size - (size_t)o, " -D%s=%d", #macro, konst[PHX_CK_##key]);
+  PHX_CL_CONSTS(PHX_CL_CONST_OPT)
+#undef PHX_CL_CONST_OPT
   for (int i = 0; i < 3 && o > 0 && (size_t)o < size; i++) {
     float_literal(v[0], sizeof v[0], vals[i]);
     o += snprintf(buf + o, size - (size_t)o, " -D%s=%s", names[i], v[0]);
@@ -166,9 +170,8 @@ static char *read_text(const char *path, size_t *len) {
 }
 
 /* The program source: the embedded files in order, or the same names from
- * $PHAXCL_KERNEL_DIR. Caller frees. */
-static phx_status program_source(char **out, phx_err *err) {
-  const char *dir = getenv("PHAXCL_KERNEL_DIR");
+ * the kernel folder setting (PHAXCL_KERNEL_DIR). Caller frees. */
+static phx_status program_source(const char *dir, char **out, phx_err *err) {
   size_t total = 1;
   char **parts = calloc((size_t)phx_cl_nfiles, sizeof *parts);
   size_t *lens = calloc((size_t)phx_cl_nfiles, sizeof *lens);
@@ -225,10 +228,10 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
                                 const char *src, size_t *kernel_wg,
                                 phx_err *err) {
   char options[1024];
-  build_options(options, sizeof options, k, c->wg, c->gv);
+  build_options(options, sizeof options, k, c->wg, c->gv, c->tune.konst);
   if (c->prog && strcmp(options, c->options) == 0) return PHX_OK;
   release_program(c);
-  phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->verbose,
+  phx_status s = phx_cl_build(c->ctx, &c->dev, src, options, c->cache_dir, c->verbose,
                               &c->prog, NULL, err);
   if (s != PHX_OK) return s;
   *kernel_wg = c->wg;
@@ -259,7 +262,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
 static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
   phx_cl *c = impl;
   char *src = NULL;
-  phx_status s = program_source(&src, err);
+  phx_status s = program_source(c->kernel_dir, &src, err);
   if (s != PHX_OK) return s;
   for (int attempt = 0; attempt < 8; attempt++) {
     size_t kw = c->wg;
@@ -318,14 +321,14 @@ static phx_buf *cl_alloc(void *impl, phx_btype t, size_t n, phx_err *err) {
     return NULL;
   }
   cl_int e;
-  b->mem = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+  b->p = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
   if (e == CL_SUCCESS) {
-    e = zero_fill(c, b->mem, bytes);
+    e = zero_fill(c, MEM(b), bytes);
     if (e == CL_SUCCESS) {
       c->allocated += bytes;
       return b;
     }
-    clReleaseMemObject(b->mem);
+    clReleaseMemObject(MEM(b));
     cl_error(c, err, e, "clEnqueueWriteBuffer (zero fill)");
   } else {
     if (e == CL_INVALID_BUFFER_SIZE) e = CL_MEM_OBJECT_ALLOCATION_FAILURE;
@@ -341,7 +344,7 @@ static void cl_release(void *impl, phx_buf *b) {
   phx_cl *c = impl;
   if (!b) return;
   c->allocated -= (b->n ? b->n : 1) * 4;
-  clReleaseMemObject(b->mem);
+  clReleaseMemObject(MEM(b));
   free(b);
 }
 
@@ -385,7 +388,7 @@ static int cl_write(void *impl, phx_buf *b, size_t off, size_t n,
     if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
     convert_in(b, src, h, n, tmp);
   }
-  cl_int e = clEnqueueWriteBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4,
+  cl_int e = clEnqueueWriteBuffer(c->queue, MEM(b), CL_TRUE, off * 4, n * 4,
                                   direct ? src : tmp, 0, NULL, NULL);
   free(tmp);
   return e == CL_SUCCESS ? PHX_OK : cl_error(c, err, e, "clEnqueueWriteBuffer");
@@ -400,7 +403,7 @@ static int cl_read(void *impl, const phx_buf *b, size_t off, size_t n,
                      (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
   void *tmp = direct ? dst : malloc(n * 4);
   if (!tmp) return phx_fail(err, PHX_ENOMEM, "opencl: out of host memory");
-  cl_int e = clEnqueueReadBuffer(c->queue, b->mem, CL_TRUE, off * 4, n * 4, tmp,
+  cl_int e = clEnqueueReadBuffer(c->queue, MEM(b), CL_TRUE, off * 4, n * 4, tmp,
                                  0, NULL, NULL);
   if (e == CL_SUCCESS && !direct) {
     for (size_t i = 0; i < n; i++) {
@@ -491,155 +494,133 @@ static int off32(const phx_cl *c, size_t v, cl_uint *out, phx_err *err) {
   return PHX_OK;
 }
 
-static int cl_map_forward(void *impl, int M, int R, int fold,
-                          const phx_buf *theta, phx_buf *W, phx_buf *S,
-                          phx_buf *E, phx_err *err) {
+static int cl_map_forward(void *impl, const phx_args_map_forward *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int r = R, f = fold ? 1 : 0;
-  cl_mem e = fold ? E->mem : W->mem; /* E is never touched when !fold */
-  cl_int mm = M;
-  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem), KA(e)};
-  return launch2d(c, K_MAP_FORWARD, (size_t)M, 1, a, 7, err);
+  cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  cl_mem e = p->fold ? MEM(p->E) : MEM(p->W); /* E is never touched when !fold */
+  const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p), KA(e)};
+  return launch2d(c, K_MAP_FORWARD, (size_t)p->M, 1, a, 7, err);
 }
 
-static int cl_map_backward(void *impl, int M, int R, int fold,
-                           const phx_buf *theta, const phx_buf *W,
-                           const phx_buf *S, const phx_buf *dWE,
-                           phx_buf *dtheta, phx_err *err) {
+static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int r = R, f = fold ? 1 : 0;
-  cl_int mm = M;
-  const karg a[] = {KA(mm), KA(r), KA(f), KA(theta->mem), KA(W->mem), KA(S->mem),
-                    KA(dWE->mem), KA(dtheta->mem)};
-  return launch2d(c, K_MAP_BACKWARD, (size_t)M, 1, a, 8, err);
+  cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p),
+                    KA(p->dWE->p), KA(p->dtheta->p)};
+  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 8, err);
 }
 
-static int cl_gather_input(void *impl, int N, int B, const phx_buf *X,
-                           const phx_buf *idx, size_t ioff, phx_buf *V,
-                           phx_err *err) {
+/* Work-groups for B rows of `width` elements, PHX_GV per work-item. */
+static size_t groups_rows(const phx_cl *c, int B, int width) {
+  const size_t chunks = ((size_t)width + (size_t)c->gv - 1) / (size_t)c->gv;
+  return groups_for(c, (size_t)B * chunks);
+}
+
+static int cl_gather_input(void *impl, const phx_args_gather_input *p, phx_err *err) {
   phx_cl *c = impl;
   cl_uint io;
-  int s = off32(c, ioff, &io, err);
+  int s = off32(c, p->ioff, &io, err);
   if (s) return s;
-  cl_int n = N, b = B;
-  const karg a[] = {KA(n), KA(b), KA(X->mem), KA(idx->mem), KA(io), KA(V->mem)};
-  const size_t chunks = ((size_t)N + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_GATHER_INPUT, groups_for(c, (size_t)B * chunks), a, 6, err);
+  cl_int n = p->N, b = p->B, cnt = p->count;
+  const karg a[] = {KA(n), KA(b), KA(cnt), KA(p->X->p), KA(p->idx->p), KA(io), KA(p->V->p)};
+  return launch(c, K_GATHER_INPUT, groups_rows(c, p->B, p->N), a, 7, err);
 }
 
-static int cl_activate(void *impl, int B, int M, const phx_buf *Z, phx_buf *U,
-                       phx_err *err) {
+static int cl_activate(void *impl, const phx_args_activate *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int b = B, m = M;
-  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(U->mem)};
-  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_ACTIVATE, groups_for(c, (size_t)B * chunks), a, 4, err);
+  cl_int b = p->B, m = p->M;
+  const karg a[] = {KA(b), KA(m), KA(p->Z->p), KA(p->U->p)};
+  return launch(c, K_ACTIVATE, groups_rows(c, p->B, p->M), a, 4, err);
 }
 
-static int cl_activate_backward(void *impl, int B, int M, const phx_buf *Z,
-                                const phx_buf *dU, phx_buf *dZ, phx_err *err) {
+static int cl_activate_backward(void *impl, const phx_args_activate_backward *p,
+                                phx_err *err) {
   phx_cl *c = impl;
-  cl_int b = B, m = M;
-  const karg a[] = {KA(b), KA(m), KA(Z->mem), KA(dU->mem), KA(dZ->mem)};
-  const size_t chunks = ((size_t)M + (size_t)c->gv - 1) / (size_t)c->gv;
-  return launch(c, K_ACTIVATE_BACKWARD, groups_for(c, (size_t)B * chunks), a, 5, err);
+  cl_int b = p->B, m = p->M;
+  const karg a[] = {KA(b), KA(m), KA(p->Z->p), KA(p->dU->p), KA(p->dZ->p)};
+  return launch(c, K_ACTIVATE_BACKWARD, groups_rows(c, p->B, p->M), a, 5, err);
 }
 
-static int cl_loss(void *impl, int B, int M, const phx_buf *U,
-                   const phx_buf *labels, const phx_buf *idx, size_t ioff,
-                   double scale, phx_buf *lossv, phx_buf *pred, size_t ooff,
-                   phx_buf *dU, phx_err *err) {
+static int cl_loss(void *impl, const phx_args_loss *p, phx_err *err) {
   phx_cl *c = impl;
   cl_uint io, oo;
-  int s = off32(c, ioff, &io, err);
-  if (!s) s = off32(c, ooff, &oo, err);
+  int s = off32(c, p->ioff, &io, err);
+  if (!s) s = off32(c, p->ooff, &oo, err);
   if (s) return s;
-  cl_int b = B, m = M, want = dU != NULL;
-  cl_float sc = (cl_float)scale;
-  cl_mem du = dU ? dU->mem : lossv->mem; /* untouched when !want */
-  const karg a[] = {KA(b),  KA(m),         KA(U->mem),    KA(labels->mem),
-                    KA(idx->mem), KA(io),  KA(sc),        KA(lossv->mem),
-                    KA(pred->mem), KA(oo), KA(want),      KA(du)};
-  return launch(c, K_LOSS, groups_for(c, (size_t)B), a, 12, err);
+  cl_int b = p->B, m = p->M, cnt = p->count, want = p->grad != 0;
+  cl_float sc = (cl_float)p->scale;
+  cl_mem du = want ? MEM(p->dU) : MEM(p->lossv); /* untouched when !want */
+  const karg a[] = {KA(b),          KA(m),         KA(cnt),      KA(p->U->p),
+                    KA(p->labels->p), KA(p->idx->p), KA(io),     KA(sc),
+                    KA(p->lossv->p), KA(p->pred->p), KA(oo),     KA(want),
+                    KA(du)};
+  return launch(c, K_LOSS, groups_for(c, (size_t)p->B), a, 13, err);
+}
+
+static int cl_crossbar_power(void *impl, const phx_args_crossbar_power *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, r = p->R, f = p->fold != 0;
+  const karg a[] = {KA(b),       KA(m),       KA(r),       KA(f),      KA(p->U->p),
+                    KA(p->Z->p), KA(p->W->p), KA(p->S->p), KA(p->P->p)};
+  return launch(c, K_CROSSBAR_POWER, groups_for(c, (size_t)p->B), a, 9, err);
 }
 
 /* Adam's bias-corrected step lr / (1 - b1^t) and 1 / sqrt(1 - b2^t), narrowed
- * to float as the C path does, after checking its state and step count;
- * shared by the plain and the fused step. */
-static int adam_scales(const phx_optim *o, const phx_buf *m, const phx_buf *v,
-                       cl_float *step, cl_float *rb2, phx_err *err) {
-  if (!m || !v) return phx_fail(err, PHX_EINVAL, "opencl: adam step without state");
-  if (o->t < 1) return phx_fail(err, PHX_EINVAL, "opencl: adam step count %ld < 1", o->t);
+ * to float as the C path does (ops.c has checked the step count); shared by the plain and the fused step. */
+static void adam_scales(const phx_optim *o, cl_float *step, cl_float *rb2) {
   *step = (cl_float)(o->lr / (1 - pow(o->beta1, (double)o->t)));
   *rb2 = (cl_float)(1 / sqrt(1 - pow(o->beta2, (double)o->t)));
-  return PHX_OK;
 }
 
-static int cl_opt_step(void *impl, const phx_optim *o, size_t n, phx_buf *theta,
-                       const phx_buf *grad, phx_buf *m, phx_buf *v,
-                       phx_err *err) {
+static int cl_opt_step(void *impl, const phx_args_opt_step *p, phx_err *err) {
   phx_cl *c = impl;
+  const phx_optim *o = p->o;
   cl_uint nn;
-  int s = off32(c, n, &nn, err);
+  int s = off32(c, p->n, &nn, err);
   if (s) return s;
   cl_float lr = (cl_float)o->lr;
-  const size_t g = groups_for(c, n);
+  const size_t g = groups_for(c, p->n);
   switch (o->kind) {
     case PHX_OPT_SGD: {
-      const karg a[] = {KA(nn), KA(lr), KA(theta->mem), KA(grad->mem)};
+      const karg a[] = {KA(nn), KA(lr), KA(p->theta->p), KA(p->grad->p)};
       return launch(c, K_SGD, g, a, 4, err);
     }
     case PHX_OPT_MOMENTUM: {
-      if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
       cl_float mu = (cl_float)o->momentum;
-      const karg a[] = {KA(nn), KA(lr), KA(mu), KA(theta->mem), KA(grad->mem),
-                        KA(m->mem)};
+      const karg a[] = {KA(nn), KA(lr), KA(mu), KA(p->theta->p), KA(p->grad->p), KA(p->m->p)};
       return launch(c, K_MOMENTUM, g, a, 6, err);
     }
-    case PHX_OPT_ADAM: {
+    default: { /* ADAM: ops.c admits no other kind */
       cl_float step, rb2;
-      s = adam_scales(o, m, v, &step, &rb2, err);
-      if (s) return s;
+      adam_scales(o, &step, &rb2);
       cl_float b1 = (cl_float)o->beta1, b2 = (cl_float)o->beta2;
       cl_float eps = (cl_float)o->eps;
       const karg a[] = {KA(nn), KA(step), KA(rb2), KA(b1), KA(b2), KA(eps),
-                        KA(theta->mem), KA(grad->mem), KA(m->mem), KA(v->mem)};
-      return launch(c, K_ADAM, groups_for(c, (n + (size_t)c->gv - 1) / (size_t)c->gv), a,
+                        KA(p->theta->p), KA(p->grad->p), KA(p->m->p), KA(p->v->p)};
+      return launch(c, K_ADAM, groups_for(c, (p->n + (size_t)c->gv - 1) / (size_t)c->gv), a,
                     10, err);
     }
-    default:
-      return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no device step",
-                      (int)o->kind);
   }
 }
 
 /* map_backward + opt_step + map_forward in one launch (see backend.h and
  * cl/map.cl): saves two launches per layer and step, which dominate small
  * nets on CPU devices. */
-static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
-                       phx_buf *theta, phx_buf *W, phx_buf *S, phx_buf *E, phx_buf *P,
-                       const phx_buf *dWE, phx_buf *dtheta, phx_buf *m, phx_buf *v,
-                       phx_err *err) {
+static int cl_step_map(void *impl, const phx_args_step_map *p, phx_err *err) {
   phx_cl *c = impl;
-  if (!P || (fold && !E))
-    return phx_fail(err, PHX_EINVAL, "opencl: step_map without its %s buffer",
-                    P ? "E" : "P");
+  const phx_optim *o = p->o;
   cl_int kind = -1;
   cl_float8 k = {{0}};
   if (o) {
-    if (!dWE || !dtheta)
-      return phx_fail(err, PHX_EINVAL, "opencl: step_map without dW or dtheta");
     k.s[0] = (cl_float)o->lr;
     switch (o->kind) {
       case PHX_OPT_SGD: kind = 0; break;
       case PHX_OPT_MOMENTUM:
-        if (!m) return phx_fail(err, PHX_EINVAL, "opencl: momentum step without state");
         kind = 1;
         k.s[1] = (cl_float)o->momentum;
         break;
-      case PHX_OPT_ADAM: {
-        int s = adam_scales(o, m, v, &k.s[0], &k.s[6], err);
-        if (s) return s;
+      default: /* ADAM */
+        adam_scales(o, &k.s[0], &k.s[6]);
         kind = 2;
         k.s[2] = (cl_float)o->beta1;
         k.s[3] = (cl_float)(1 - o->beta1);
@@ -647,22 +628,19 @@ static int cl_step_map(void *impl, const phx_optim *o, int M, int R, int fold,
         k.s[5] = (cl_float)(1 - o->beta2);
         k.s[7] = (cl_float)o->eps;
         break;
-      }
-      default:
-        return phx_fail(err, PHX_EINVAL, "opencl: optimizer %d has no fused step",
-                        (int)o->kind);
     }
   }
   /* buffers the kind does not use are never touched: any valid one will do */
-  cl_mem e = fold ? E->mem : W->mem;
-  cl_mem d = o ? dWE->mem : theta->mem, dt = o ? dtheta->mem : theta->mem;
-  cl_mem mm = m && kind >= 1 ? m->mem : theta->mem;
-  cl_mem vv = v && kind == 2 ? v->mem : theta->mem;
-  cl_int nm = M, r = R, f = fold ? 1 : 0;
-  const karg a[] = {KA(nm),       KA(r),      KA(f),      KA(kind), KA(k),
-                    KA(theta->mem), KA(W->mem), KA(S->mem), KA(e),    KA(P->mem),
-                    KA(d),        KA(dt),     KA(mm),     KA(vv)};
-  return launch2d(c, K_STEP_MAP, (size_t)M, 1, a, 14, err);
+  cl_mem th = MEM(p->theta);
+  cl_mem e = p->fold ? MEM(p->E) : MEM(p->W);
+  cl_mem d = o ? MEM(p->dWE) : th, dt = o ? MEM(p->dtheta) : th;
+  cl_mem mm = kind >= 1 ? MEM(p->m) : th;
+  cl_mem vv = kind == 2 ? MEM(p->v) : th;
+  cl_int nm = p->M, r = p->R, f = p->fold ? 1 : 0;
+  const karg a[] = {KA(nm), KA(r),       KA(f),       KA(kind), KA(k),
+                    KA(th), KA(p->W->p), KA(p->S->p), KA(e),    KA(p->P->p),
+                    KA(d),  KA(dt),      KA(mm),      KA(vv)};
+  return launch2d(c, K_STEP_MAP, (size_t)p->M, 1, a, 14, err);
 }
 
 /* ---- matrix products (CLBlast) ---- */
@@ -682,11 +660,13 @@ static int clblast_error(const phx_cl *c, phx_err *err, CLBlastStatusCode st,
 
 /* C = alpha op(A) op(B) + beta C through CLBlastSgemmWithTempBuffer: the
  * scratch buffer is ours and reused, so no call allocates on the device. */
-static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
-                   double alpha, const phx_buf *A, size_t aoff, int lda,
-                   const phx_buf *B, size_t boff, int ldb, double beta,
-                   phx_buf *C, size_t coff, int ldc, phx_err *err) {
+static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
   phx_cl *c = impl;
+  const int transA = p->transA, transB = p->transB, m = p->m, n = p->n, k = p->k;
+  const int lda = p->lda, ldb = p->ldb, ldc = p->ldc;
+  const double alpha = p->alpha, beta = p->beta;
+  const phx_buf *A = p->A, *B = p->B, *C = p->C;
+  const size_t aoff = p->aoff, boff = p->boff, coff = p->coff;
   if (m <= 0 || n <= 0) return PHX_OK;
   if (k <= 0 || alpha == 0.0) {
     cl_uint co;
@@ -694,10 +674,23 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int mm = m, nn = n, ld = ldc;
     cl_float bt = (cl_float)beta;
-    const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->mem), KA(co), KA(ld)};
+    const karg a[] = {KA(mm), KA(nn), KA(bt), KA(C->p), KA(co), KA(ld)};
     return launch(c, K_SCALE_BLOCK, groups_for(c, (size_t)m * (size_t)n), a, 6, err);
   }
-  if (c->own_gemm && !transA && transB) {
+  /* Own kernels cover A B^T and op(A) B. CLBlast's parameters on this
+   * device may have been set by another instance; when they cannot be
+   * made ours, our own kernels run where they can. */
+  const int own_covers = !transA || !transB;
+  int own = c->own_gemm && own_covers;
+  if (!own && !phx_cl_tune_claim(&c->dev, c, &c->tune, c->verbose)) {
+    if (!own_covers)
+      return phx_fail(err, PHX_EDEVICE,
+                      "opencl: CLBlast's parameters on %s were changed by another backend "
+                      "instance in this process; a transposed-transposed product needs them",
+                      c->desc);
+    own = 1;
+  }
+  if (own && !transA && transB) {
     cl_uint ao, bo, co;
     int s = off32(c, aoff, &ao, err);
     if (!s) s = off32(c, boff, &bo, err);
@@ -705,11 +698,12 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
-    const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la), KA(B->mem),
-                      KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
-    return launch2d(c, K_GEMM_NT, ((size_t)n + 3) / 4, ((size_t)m + 3) / 4, a, 14, err);
+    const karg a[] = {KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la), KA(B->p),
+                      KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
+    const size_t t = (size_t)c->tune.konst[PHX_CK_nt_tile];
+    return launch2d(c, K_GEMM_NT, ((size_t)n + t - 1) / t, ((size_t)m + t - 1) / t, a, 14, err);
   }
-  if (c->own_gemm && !transB) {
+  if (own && !transB) {
     cl_uint ao, bo, co;
     int s = off32(c, aoff, &ao, err);
     if (!s) s = off32(c, boff, &bo, err);
@@ -717,10 +711,13 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     if (s) return s;
     cl_int t = transA ? 1 : 0, mm = m, nn = n, kk = k, la = lda, lb = ldb, lc = ldc;
     cl_float al = (cl_float)alpha, bt = (cl_float)beta;
-    const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->mem), KA(ao), KA(la),
-                      KA(B->mem), KA(bo), KA(lb), KA(bt), KA(C->mem), KA(co), KA(lc)};
+    const karg a[] = {KA(t), KA(mm), KA(nn), KA(kk), KA(al), KA(A->p), KA(ao), KA(la),
+                      KA(B->p), KA(bo), KA(lb), KA(bt), KA(C->p), KA(co), KA(lc)};
     const size_t gv = (size_t)c->gv;
-    return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv, ((size_t)m + 7) / 8, a, 15, err);
+    return launch2d(c, K_GEMM_XN, ((size_t)n + gv - 1) / gv,
+                    ((size_t)m + (size_t)c->tune.konst[PHX_CK_xn_rows] - 1) /
+                        (size_t)c->tune.konst[PHX_CK_xn_rows],
+                    a, 15, err);
   }
   const CLBlastTranspose ta = transA ? CLBlastTransposeYes : CLBlastTransposeNo;
   const CLBlastTranspose tb = transB ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -741,9 +738,9 @@ static int cl_gemm(void *impl, int transA, int transB, int m, int n, int k,
     c->gemm_tmp_bytes = need;
   }
   st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, (size_t)m,
-                                  (size_t)n, (size_t)k, (float)alpha, A->mem,
-                                  aoff, (size_t)lda, B->mem, boff, (size_t)ldb,
-                                  (float)beta, C->mem, coff, (size_t)ldc,
+                                  (size_t)n, (size_t)k, (float)alpha, MEM(A),
+                                  aoff, (size_t)lda, MEM(B), boff, (size_t)ldb,
+                                  (float)beta, MEM(C), coff, (size_t)ldc,
                                   &c->queue, NULL, c->gemm_tmp);
   if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSgemm");
   c->launches++;
@@ -759,21 +756,16 @@ static const phx_bops opencl_ops = {
     .write = cl_write,
     .read = cl_read,
     .finish = cl_finish,
-    .map_forward = cl_map_forward,
-    .map_backward = cl_map_backward,
-    .gather_input = cl_gather_input,
-    .gemm = cl_gemm,
-    .activate = cl_activate,
-    .activate_backward = cl_activate_backward,
-    .loss = cl_loss,
-    .opt_step = cl_opt_step,
-    .step_map = cl_step_map,
+#define CL_OP_ENTRY(name, type, opt) .name = cl_##name,
+    PHX_OPS(CL_OP_ENTRY)
+#undef CL_OP_ENTRY
 };
 
 /* ---- construction ---- */
 
-phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
+phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
                                   phx_backend **out, phx_err *err) {
+  const int verbose = conf->verbose;
   *out = NULL;
   phx_cl_dev *devs = NULL;
   int n = 0, count = 0, pick = 0;
@@ -784,7 +776,7 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   }
-  s = phx_cl_select(devs, n, device, 0, gpu_only, idx, &count, err);
+  s = phx_cl_select(devs, n, conf->device, conf->device_from, 0, gpu_only, idx, &count, err);
   if (s == PHX_OK) pick = idx[0];
   free(idx);
   phx_cl *c = NULL;
@@ -807,8 +799,14 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     c->max_alloc = 0;
   c->verbose = verbose;
   phx_cl_describe(&c->dev, c->desc, sizeof c->desc);
-  c->wg = floor_pow2(c->dev.max_wg < PHX_WG_MAX ? (c->dev.max_wg ? c->dev.max_wg : 1)
-                                                : PHX_WG_MAX);
+  snprintf(c->kernel_dir, sizeof c->kernel_dir, "%s", conf->kernel_dir);
+  snprintf(c->cache_dir, sizeof c->cache_dir, "%s", conf->cache_dir);
+  /* per-device choices: own GEMM or CLBlast, vector width, work-group */
+  phx_cl_tune_choose(&c->dev, conf->clblast_params, verbose, &c->tune);
+  c->own_gemm = conf->gemm >= 0 ? conf->gemm : c->tune.gemm;
+  c->gv = c->tune.gv;
+  const size_t wmax = c->dev.max_wg ? c->dev.max_wg : 1;
+  c->wg = floor_pow2((size_t)c->tune.wg < wmax ? (size_t)c->tune.wg : wmax);
   cl_context_properties props[] = {CL_CONTEXT_PLATFORM,
                                    (cl_context_properties)c->dev.platform, 0};
   cl_int e;
@@ -821,18 +819,7 @@ phx_status phx_backend_opencl_new(const char *device, int verbose, int gpu_only,
     free(b);
     return s;
   }
-  phx_cl_tune_apply(&c->dev, verbose);
-  /* Own products on CPU devices, where they beat CLBlast's local-memory
-   * kernels; PHAXCL_GEMM=clblast or =own overrides for comparisons. */
-  const char *gm = getenv("PHAXCL_GEMM");
-  c->own_gemm = gm && *gm ? strcmp(gm, "own") == 0 : c->dev.cls == PHX_CL_CPU;
-  cl_uint vw = 0;
-  if (clGetDeviceInfo(c->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw,
-                      NULL) != CL_SUCCESS)
-    vw = 0;
-  /* vectors only where the hardware has them: the scalar form suits GPUs,
-   * and Oclgrind's uninitialised-value checker crashes on wide vectors */
-  c->gv = vw >= 16 ? 16 : vw >= 8 ? 8 : 1;
+  if (!c->own_gemm) (void)phx_cl_tune_claim(&c->dev, c, &c->tune, verbose);
   b->ops = &opencl_ops;
   b->impl = c;
   snprintf(b->name, sizeof b->name, "opencl");

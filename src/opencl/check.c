@@ -9,17 +9,16 @@
 #include "backend.h"
 #include "cl_device.h"
 #include "net.h"
+#include "op_desc.h"
 #include "rng.h"
 
-/* NMSE limits: rel. L2 1e-5 for elementwise maps, 1e-4 where sums, tanh
- * slopes or the whole network enter (the issue's gradient criterion). */
-#define TOL_ELEM 1e-10
+/* NMSE limit of the whole-pass rows (sums, tanh slopes, whole network). */
 #define TOL_SUM 1e-8
 
 /* Sizes of one check run. */
 typedef struct ck_size {
-  int N, M, B; /* inputs, neurons (R = 2N+2), batch */
-  int hidden;  /* hidden width of the whole-pass network */
+  phx_op_sizes op; /* inputs, neurons (R = 2N+2), batch of the op cases */
+  int hidden;      /* hidden width of the whole-pass network */
 } ck_size;
 
 /* One device's run: its backend, the C reference, the report callback. */
@@ -33,50 +32,13 @@ typedef struct ck {
   ck_size sz;
 } ck;
 
-/* A buffer on both backends with the same contents. */
-typedef struct pair {
-  phx_buf *c, *r;
-  size_t n;
-} pair;
-
-static void pair_free(ck *k, pair *p) {
-  if (p->c) k->cl->ops->release(k->cl->impl, p->c);
-  if (p->r) k->ref->ops->release(k->ref->impl, p->r);
-  p->c = p->r = NULL;
-}
-
-static int pair_alloc(ck *k, pair *p, phx_btype t, size_t n, phx_err *err) {
-  p->n = n;
-  p->c = k->cl->ops->alloc(k->cl->impl, t, n, err);
-  if (!p->c) return err->status ? (int)err->status : PHX_ENOMEM;
-  p->r = k->ref->ops->alloc(k->ref->impl, t, n, err);
-  if (!p->r) return err->status ? (int)err->status : PHX_ENOMEM;
-  return 0;
-}
-
-/* Writes host data (double or int32) to both sides. */
-static int pair_write(ck *k, pair *p, const void *src, phx_htype h, phx_err *err) {
-  int s = k->cl->ops->write(k->cl->impl, p->c, 0, p->n, src, h, err);
-  if (!s) s = k->ref->ops->write(k->ref->impl, p->r, 0, p->n, src, h, err);
-  return s;
-}
-
-/* Fills both sides with U(lo, hi). */
-static int pair_random(ck *k, pair *p, double lo, double hi, phx_err *err) {
-  double *h = malloc(p->n * sizeof *h);
-  if (!h) return phx_fail(err, PHX_ENOMEM, "check: out of memory");
-  for (size_t i = 0; i < p->n; i++) h[i] = lo + (hi - lo) * phx_rng_uniform(&k->rng);
-  int s = pair_write(k, p, h, PHX_HOST_F64, err);
-  free(h);
-  return s;
-}
-
 /* Emits one row from the two results. gemm_rule adds CLBlast's element
- * test |a - r| <= 1e-3 + 0.005 |r|. */
-static void report(ck *k, const char *op, const double *a, const double *r,
-                   size_t n, double tol, int gemm_rule) {
+ * test |a - r| <= 1e-3 + 0.005 |r|; exact requires equality (integers). */
+static void report(ck *k, const char *op, const double *a, const double *r, size_t n,
+                   double tol, int gemm_rule, int exact) {
   double maxref = 0, num = 0, den = 0, max_abs = 0, max_rel = 0;
   int elem_ok = 1, finite = 1;
+  long bad = 0;
   for (size_t i = 0; i < n; i++) maxref = fmax(maxref, fabs(r[i]));
   const double floor_ = fmax(1e-6 * maxref, 1e-30);
   for (size_t i = 0; i < n; i++) {
@@ -87,336 +49,55 @@ static void report(ck *k, const char *op, const double *a, const double *r,
     max_abs = fmax(max_abs, d);
     max_rel = fmax(max_rel, d / fmax(fabs(r[i]), floor_));
     if (gemm_rule && d > 1e-3 + 0.005 * fabs(r[i])) elem_ok = 0;
+    bad += a[i] != r[i];
   }
   phx_check_row row;
   row.op = op;
   row.device = k->device;
-  row.max_abs = max_abs;
-  row.max_rel = max_rel;
-  row.nmse = den > 0 ? num / den : (num > 0 ? INFINITY : 0);
-  row.tol_nmse = tol;
   row.count = (long)n;
-  row.pass = finite && elem_ok && row.nmse <= tol;
+  if (exact) { /* the mismatch count */
+    row.max_abs = (double)bad;
+    row.max_rel = row.nmse = bad ? 1.0 : 0.0;
+    row.tol_nmse = 0;
+    row.pass = bad == 0;
+  } else {
+    row.max_abs = max_abs;
+    row.max_rel = max_rel;
+    row.nmse = den > 0 ? num / den : (num > 0 ? INFINITY : 0);
+    row.tol_nmse = tol;
+    row.pass = finite && elem_ok && row.nmse <= tol;
+  }
   if (!row.pass) k->failures++;
   k->fn(&row, k->user);
 }
 
-/* Reads both sides of a pair and reports them. */
-static int compare(ck *k, const char *op, pair *p, double tol, int gemm_rule,
-                   phx_err *err) {
-  double *a = malloc(p->n * sizeof *a), *r = malloc(p->n * sizeof *r);
-  int s = (!a || !r) ? phx_fail(err, PHX_ENOMEM, "check: out of memory") : 0;
-  if (!s) s = k->cl->ops->read(k->cl->impl, p->c, 0, p->n, a, PHX_HOST_F64, err);
-  if (!s) s = k->ref->ops->read(k->ref->impl, p->r, 0, p->n, r, PHX_HOST_F64, err);
-  if (!s) report(k, op, a, r, p->n, tol, gemm_rule);
-  free(a);
-  free(r);
-  return s;
-}
-
-/* Integer results must agree exactly: reported as the mismatch count. */
-static int compare_int(ck *k, const char *op, pair *p, phx_err *err) {
-  int32_t *a = malloc(p->n * sizeof *a), *r = malloc(p->n * sizeof *r);
-  int s = (!a || !r) ? phx_fail(err, PHX_ENOMEM, "check: out of memory") : 0;
-  if (!s) s = k->cl->ops->read(k->cl->impl, p->c, 0, p->n, a, PHX_HOST_I32, err);
-  if (!s) s = k->ref->ops->read(k->ref->impl, p->r, 0, p->n, r, PHX_HOST_I32, err);
-  if (!s) {
-    long bad = 0;
-    for (size_t i = 0; i < p->n; i++) bad += a[i] != r[i];
-    phx_check_row row = {op, k->device, (double)bad, bad ? 1.0 : 0.0,
-                         bad ? 1.0 : 0.0, 0.0, (long)p->n, bad == 0};
-    if (!row.pass) k->failures++;
-    k->fn(&row, k->user);
-  }
-  free(a);
-  free(r);
-  return s;
-}
-
-static int prepare_both(ck *k, const phx_consts *c, phx_err *err) {
-  int s = k->cl->ops->prepare(k->cl->impl, c, err);
-  if (!s) s = k->ref->ops->prepare(k->ref->impl, c, err);
-  return s;
-}
-
-/* Runs the same operation on both backends (OpenCL first); inside the
- * arguments, P(x) names side of pair x that the current backend owns. */
-#define CALL2(name, ...)                                 \
-  do {                                                   \
-    for (int side_ = 0; side_ < 2 && !s; side_++) {      \
-      phx_backend *b_ = side_ ? k->ref : k->cl;          \
-      s = b_->ops->name(b_->impl, __VA_ARGS__);          \
-    }                                                    \
-  } while (0)
-#define P(x) (side_ ? (x).r : (x).c)
-#define OPR(name) k->ref->ops->name(k->ref->impl
-
-/* map_forward and map_backward, plain and folded. */
-static int check_map(ck *k, phx_err *err) {
-  const int M = k->sz.M, N = k->sz.N, R = 2 * N + 2;
-  const size_t MR = (size_t)M * R, ME = (size_t)M * (N + 1);
-  pair th = {0}, W = {0}, S = {0}, E = {0}, dW = {0}, dE = {0}, dt = {0};
+/* Every case of every op in the descriptor table, on the device and on the
+ * C path with the same inputs: one row per output buffer. Ops the device
+ * does not implement (optional ones) are skipped. */
+static int check_ops(ck *k, uint64_t seed, phx_err *err) {
   int s = 0;
-  if (!s) s = pair_alloc(k, &th, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &W, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &S, PHX_BUF_REAL, (size_t)M, err);
-  if (!s) s = pair_alloc(k, &E, PHX_BUF_REAL, ME, err);
-  if (!s) s = pair_alloc(k, &dW, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &dE, PHX_BUF_REAL, ME, err);
-  if (!s) s = pair_alloc(k, &dt, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_random(k, &th, -4, 4, err);
-  for (int fold = 0; fold <= 1 && !s; fold++) {
-    char name[64];
-    CALL2(map_forward,M, R, fold, P(th), P(W), P(S), P(E), err);
-    snprintf(name, sizeof name, "map_forward%s.W", fold ? "(fold)" : "");
-    if (!s) s = compare(k, name, &W, TOL_ELEM, 0, err);
-    snprintf(name, sizeof name, "map_forward%s.S", fold ? "(fold)" : "");
-    if (!s) s = compare(k, name, &S, TOL_ELEM, 0, err);
-    if (fold && !s) s = compare(k, "map_forward(fold).E", &E, TOL_SUM, 0, err);
-  }
-  /* Backward from the reference's W and S, written identically to both. */
-  double *hw = malloc(MR * sizeof *hw), *hs = malloc((size_t)M * sizeof *hs);
-  if (!s && (!hw || !hs)) s = phx_fail(err, PHX_ENOMEM, "check: out of memory");
-  if (!s) s = OPR(read), W.r, 0, MR, hw, PHX_HOST_F64, err);
-  if (!s) s = OPR(read), S.r, 0, (size_t)M, hs, PHX_HOST_F64, err);
-  if (!s) s = pair_write(k, &W, hw, PHX_HOST_F64, err);
-  if (!s) s = pair_write(k, &S, hs, PHX_HOST_F64, err);
-  free(hw);
-  free(hs);
-  if (!s) s = pair_random(k, &dW, -1, 1, err);
-  if (!s) s = pair_random(k, &dE, -1, 1, err);
-  for (int fold = 0; fold <= 1 && !s; fold++) {
-    pair *d = fold ? &dE : &dW;
-    CALL2(map_backward,M, R, fold, P(th), P(W), P(S), P(*d), P(dt), err);
-    if (!s)
-      s = compare(k, fold ? "map_backward(fold).dtheta" : "map_backward.dtheta", &dt,
-                  TOL_SUM, 0, err);
-  }
-  pair *all[] = {&th, &W, &S, &E, &dW, &dE, &dt};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(k, all[i]);
-  return s;
-}
-
-/* A random permutation prefix of [0, n) as int32 on both sides. */
-static int random_index(ck *k, pair *idx, int n, phx_err *err) {
-  int32_t *h = malloc((size_t)n * sizeof *h);
-  if (!h) return phx_fail(err, PHX_ENOMEM, "check: out of memory");
-  for (int i = 0; i < n; i++) h[i] = i;
-  phx_rng_shuffle(&k->rng, h, n);
-  int s = pair_write(k, idx, h, PHX_HOST_I32, err);
-  free(h);
-  return s;
-}
-
-/* gather_input at an offset into a shuffled order. */
-static int check_gather(ck *k, phx_err *err) {
-  const int N = k->sz.N, B = k->sz.B, n = 2 * B + 3;
-  pair X = {0}, idx = {0}, V = {0};
-  int s = pair_alloc(k, &X, PHX_BUF_REAL, (size_t)n * N, err);
-  if (!s) s = pair_alloc(k, &idx, PHX_BUF_I32, (size_t)n, err);
-  if (!s) s = pair_alloc(k, &V, PHX_BUF_REAL, (size_t)B * (N + 1), err);
-  if (!s) s = pair_random(k, &X, 0, 1, err);
-  if (!s) s = random_index(k, &idx, n, err);
-  CALL2(gather_input,N, B, P(X), P(idx), 3, P(V), err);
-  if (!s) s = compare(k, "gather_input", &V, TOL_ELEM, 0, err);
-  pair_free(k, &X);
-  pair_free(k, &idx);
-  pair_free(k, &V);
-  return s;
-}
-
-/* All four transpose cases with offsets, padded leading dimensions, beta. */
-static int check_gemm(ck *k, phx_err *err) {
-  const int m = k->sz.B, n = k->sz.M, kk = 2 * k->sz.N + 2, pad = 3;
-  const size_t off = 5;
-  const size_t big = off + (size_t)(kk + pad) * (size_t)(kk + pad) +
-                     (size_t)(m + n + pad) * (size_t)(m + n + kk + pad);
-  pair A = {0}, B = {0}, C = {0};
-  int s = pair_alloc(k, &A, PHX_BUF_REAL, big, err);
-  if (!s) s = pair_alloc(k, &B, PHX_BUF_REAL, big, err);
-  if (!s) s = pair_alloc(k, &C, PHX_BUF_REAL, off + (size_t)m * (n + pad), err);
-  if (!s) s = pair_random(k, &A, -1, 1, err);
-  if (!s) s = pair_random(k, &B, -1, 1, err);
-  for (int t = 0; t < 4 && !s; t++) {
-    const int ta = t & 1, tb = t >> 1;
-    const int lda = (ta ? m : kk) + pad, ldb = (tb ? kk : n) + pad, ldc = n + pad;
-    const double beta = t == 0 ? 0.0 : 0.5;
-    char name[64];
-    snprintf(name, sizeof name, "gemm(%c%c, beta %.1f)", ta ? 'T' : 'N',
-             tb ? 'T' : 'N', beta);
-    if (!s) s = pair_random(k, &C, -1, 1, err);
-    CALL2(gemm,ta, tb, m, n, kk, 1.25, P(A), off, lda, P(B), off, ldb, beta, P(C), off, ldc, err);
-    if (!s) s = compare(k, name, &C, TOL_SUM, 1, err);
-  }
-  pair_free(k, &A);
-  pair_free(k, &B);
-  pair_free(k, &C);
-  return s;
-}
-
-/* activate and activate_backward around the inverters' switching point. */
-static int check_activate(ck *k, phx_err *err) {
-  const int M = k->sz.M, B = k->sz.B;
-  const size_t RU = 2 * (size_t)M + 2;
-  pair Z = {0}, U = {0}, dU = {0}, dZ = {0};
-  int s = pair_alloc(k, &Z, PHX_BUF_REAL, (size_t)B * M, err);
-  if (!s) s = pair_alloc(k, &U, PHX_BUF_REAL, (size_t)B * RU, err);
-  if (!s) s = pair_alloc(k, &dU, PHX_BUF_REAL, (size_t)B * RU, err);
-  if (!s) s = pair_alloc(k, &dZ, PHX_BUF_REAL, (size_t)B * M, err);
-  if (!s) s = pair_random(k, &Z, -0.08, 0.04, err);
-  if (!s) s = pair_random(k, &dU, -1, 1, err);
-  CALL2(activate,B, M, P(Z), P(U), err);
-  if (!s) s = compare(k, "activate", &U, TOL_ELEM, 0, err);
-  CALL2(activate_backward,B, M, P(Z), P(dU), P(dZ), err);
-  if (!s) s = compare(k, "activate_backward", &dZ, TOL_SUM, 0, err);
-  pair_free(k, &Z);
-  pair_free(k, &U);
-  pair_free(k, &dU);
-  pair_free(k, &dZ);
-  return s;
-}
-
-/* The loss (prepared with kind `loss`) on outputs of the VTC range. */
-static int check_loss(ck *k, const phx_consts *base, phx_loss loss, phx_err *err) {
-  const int M = k->sz.M < 10 ? k->sz.M : 10, B = k->sz.B, n = 2 * B + 1;
-  const size_t RU = 2 * (size_t)M + 2;
-  phx_consts c = *base;
-  c.loss = loss;
-  int s = prepare_both(k, &c, err);
-  pair U = {0}, lab = {0}, idx = {0}, lv = {0}, pr = {0}, dU = {0};
-  if (!s) s = pair_alloc(k, &U, PHX_BUF_REAL, (size_t)B * RU, err);
-  if (!s) s = pair_alloc(k, &lab, PHX_BUF_I32, (size_t)n, err);
-  if (!s) s = pair_alloc(k, &idx, PHX_BUF_I32, (size_t)n, err);
-  if (!s) s = pair_alloc(k, &lv, PHX_BUF_REAL, (size_t)B + 2, err);
-  if (!s) s = pair_alloc(k, &pr, PHX_BUF_I32, (size_t)B + 2, err);
-  if (!s) s = pair_alloc(k, &dU, PHX_BUF_REAL, (size_t)B * RU, err);
-  if (!s) s = pair_random(k, &dU, -1, 1, err); /* must be overwritten */
-  if (!s) s = random_index(k, &idx, n, err);
-  if (!s) {
-    int32_t *h = malloc((size_t)n * sizeof *h);
-    if (!h) s = phx_fail(err, PHX_ENOMEM, "check: out of memory");
-    for (int i = 0; !s && i < n; i++) h[i] = (int32_t)phx_rng_below(&k->rng, (uint64_t)M);
-    if (!s) s = pair_write(k, &lab, h, PHX_HOST_I32, err);
-    free(h);
-  }
-  /* outputs beyond the rails too, so that the CE clamp (zero gradient)
-   * is exercised; the bias columns are the rails */
-  double *hu = malloc((size_t)B * RU * sizeof *hu);
-  if (!s && !hu) s = phx_fail(err, PHX_ENOMEM, "check: out of memory");
-  for (size_t i = 0; !s && i < (size_t)B * RU; i++) {
-    const size_t col = i % RU;
-    hu[i] = col == 0 ? 0.25 : col == 1 ? -0.25 : -0.3 + 0.6 * phx_rng_uniform(&k->rng);
-  }
-  if (!s) s = pair_write(k, &U, hu, PHX_HOST_F64, err);
-  free(hu);
-  const double scale = 1.0 / B;
-  CALL2(loss,B, M, P(U), P(lab), P(idx), 1, scale, P(lv), P(pr), 2, P(dU), err);
-  const char *kind = loss == PHX_LOSS_CE ? "ce" : "mse";
-  char name[64];
-  snprintf(name, sizeof name, "loss(%s).loss", kind);
-  if (!s) s = compare(k, name, &lv, TOL_SUM, 0, err);
-  snprintf(name, sizeof name, "loss(%s).pred", kind);
-  if (!s) s = compare_int(k, name, &pr, err);
-  snprintf(name, sizeof name, "loss(%s).dU", kind);
-  if (!s) s = compare(k, name, &dU, TOL_SUM, 0, err);
-  pair *all[] = {&U, &lab, &idx, &lv, &pr, &dU};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(k, all[i]);
-  if (!s) s = prepare_both(k, base, err);
-  return s;
-}
-
-/* Two steps of each optimizer from the same state. */
-static int check_opt(ck *k, phx_err *err) {
-  const size_t n = (size_t)k->sz.M * (2 * (size_t)k->sz.N + 2);
-  pair th = {0}, g = {0}, m = {0}, v = {0};
-  int s = pair_alloc(k, &th, PHX_BUF_REAL, n, err);
-  if (!s) s = pair_alloc(k, &g, PHX_BUF_REAL, n, err);
-  if (!s) s = pair_alloc(k, &m, PHX_BUF_REAL, n, err);
-  if (!s) s = pair_alloc(k, &v, PHX_BUF_REAL, n, err);
-  static const char *names[] = {"opt_step(sgd)", "opt_step(momentum)", "opt_step(adam)"};
-  for (int kind = 0; kind < 3 && !s; kind++) {
-    phx_optim o = {(phx_optimizer)kind, 0.05, 0.9, 0.9, 0.999, 1e-8, 1};
-    if (!s) s = pair_random(k, &th, -2, 2, err);
-    if (!s) s = pair_random(k, &m, -0.1, 0.1, err);
-    if (!s) s = pair_random(k, &v, 0, 0.01, err);
-    for (int step = 0; step < 2 && !s; step++, o.t++) {
-      if (!s) s = pair_random(k, &g, -0.1, 0.1, err);
-      CALL2(opt_step,&o, n, P(th), P(g), P(m), P(v), err);
-    }
-    char name[64];
-    snprintf(name, sizeof name, "%s.theta", names[kind]);
-    if (!s) s = compare(k, name, &th, TOL_ELEM, 0, err);
-    if (kind > 0) {
-      snprintf(name, sizeof name, "%s.m", names[kind]);
-      if (!s) s = compare(k, name, &m, TOL_ELEM, 0, err);
-    }
-    if (kind == 2) {
-      snprintf(name, sizeof name, "%s.v", names[kind]);
-      if (!s) s = compare(k, name, &v, TOL_ELEM, 0, err);
-    }
-  }
-  pair_free(k, &th);
-  pair_free(k, &g);
-  pair_free(k, &m);
-  pair_free(k, &v);
-  return s;
-}
-
-/* The fused step_map against the C path's, plain and folded: the map-only
- * mode from random theta, then one step of each optimizer from that map
- * (dtheta, the new theta and state, and the new W, S, E and P). */
-static int check_step_map(ck *k, phx_err *err) {
-  const int M = k->sz.M, N = k->sz.N, R = 2 * N + 2;
-  const size_t MR = (size_t)M * R, ME = (size_t)M * (N + 1);
-  pair th = {0}, W = {0}, S = {0}, E = {0}, Pm = {0}, dW = {0}, dt = {0}, m = {0}, v = {0};
-  int s = 0;
-  if (!s) s = pair_alloc(k, &th, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &W, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &S, PHX_BUF_REAL, (size_t)M, err);
-  if (!s) s = pair_alloc(k, &E, PHX_BUF_REAL, ME, err);
-  if (!s) s = pair_alloc(k, &Pm, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &dW, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &dt, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &m, PHX_BUF_REAL, MR, err);
-  if (!s) s = pair_alloc(k, &v, PHX_BUF_REAL, MR, err);
-  static const char *kinds[] = {"map", "sgd", "momentum", "adam"};
-  for (int fold = 0; fold <= 1 && !s; fold++) {
-    for (int kind = -1; kind < 3 && !s; kind++) {
-      phx_optim o = {(phx_optimizer)(kind < 0 ? 0 : kind), 0.05, 0.9, 0.9, 0.999, 1e-8, 2};
-      const phx_optim *op = kind < 0 ? NULL : &o;
-      /* the state a step starts from: both sides map the same theta */
-      if (!s) s = pair_random(k, &th, -4, 4, err);
-      CALL2(step_map, NULL, M, R, fold, P(th), P(W), P(S), P(E), P(Pm), NULL, NULL, NULL,
-            NULL, err);
-      if (kind >= 0) {
-        if (!s) s = pair_random(k, &dW, -1, 1, err); /* dE in its first M(N+1) */
-        if (!s) s = pair_random(k, &m, -0.1, 0.1, err);
-        if (!s) s = pair_random(k, &v, 0, 0.01, err);
-        CALL2(step_map, op, M, R, fold, P(th), P(W), P(S), P(E), P(Pm), P(dW), P(dt), P(m),
-              P(v), err);
+  for (int id = 0; id < PHX_OP_COUNT && !s; id++) {
+    const phx_op_desc *d = phx_op_descs[id];
+    if (!phx_op_supported(k->cl, d->id) || !phx_op_supported(k->ref, d->id)) continue;
+    for (int i = 0; i < d->ncases && !s; i++) {
+      phx_op_inst t;
+      double *a[PHX_OP_MAXBUF] = {0}, *r[PHX_OP_MAXBUF] = {0};
+      s = phx_op_inst_init(&t, d, i, &k->sz.op, seed + 7919u * (uint64_t)(id * 64 + i), err);
+      if (!s) s = phx_op_inst_exec(&t, k->cl, -1, 1, a, NULL, err);
+      if (!s) s = phx_op_inst_exec(&t, k->ref, -1, 1, r, NULL, err);
+      for (int b = 0; b < d->nbuf && !s; b++) {
+        if (!t.need[b] || !(d->buf[b].io & PHX_OB_OUT)) continue;
+        char name[96];
+        snprintf(name, sizeof name, "%s%s%s%s.%s", d->name, t.c.label[0] ? "(" : "",
+                 t.c.label, t.c.label[0] ? ")" : "", d->buf[b].name);
+        report(k, name, a[b], r[b], t.need[b], d->buf[b].tol, d->gemm_rule,
+               d->buf[b].type == PHX_BUF_I32);
       }
-      /* element maps from identical theta are TOL_ELEM; all after a sum,
-       * or a difference of W (E), TOL_SUM */
-      const double tol = kind < 0 ? TOL_ELEM : TOL_SUM;
-      struct {
-        const char *field;
-        pair *p;
-        int when;
-      } out[] = {{"dtheta", &dt, kind >= 0},  {"theta", &th, kind >= 0},
-                 {"m", &m, kind >= 1},        {"v", &v, kind == 2},
-                 {"W", &W, 1},                {"S", &S, 1},
-                 {"E", &E, fold},             {"P", &Pm, 1}};
-      for (size_t i = 0; i < sizeof out / sizeof out[0] && !s; i++) {
-        if (!out[i].when) continue;
-        char name[64];
-        snprintf(name, sizeof name, "step_map(%s%s).%s", kinds[kind + 1],
-                 fold ? ",fold" : "", out[i].field);
-        s = compare(k, name, out[i].p, out[i].p == &E ? TOL_SUM : tol, 0, err);
-      }
+      phx_op_outs_free(a);
+      phx_op_outs_free(r);
+      phx_op_inst_free(&t);
     }
   }
-  pair *all[] = {&th, &W, &S, &E, &Pm, &dW, &dt, &m, &v};
-  for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) pair_free(k, all[i]);
   return s;
 }
 
@@ -425,11 +106,11 @@ static int check_step_map(ck *k, phx_err *err) {
 static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err *err) {
   phx_model_opts o = *base;
   o.nlayers = 3;
-  o.sizes[0] = k->sz.N;
+  o.sizes[0] = k->sz.op.N;
   o.sizes[1] = k->sz.hidden;
   o.sizes[2] = k->sz.hidden / 2 > 2 ? k->sz.hidden / 2 : 3;
-  o.sizes[3] = 10 < k->sz.M ? 10 : k->sz.M;
-  const int B = k->sz.B, count = 2 * B, classes = o.sizes[3];
+  o.sizes[3] = 10 < k->sz.op.M ? 10 : k->sz.op.M;
+  const int B = k->sz.op.B, count = 2 * B, classes = o.sizes[3];
   phx_model *m = NULL;
   phx_dataset *d = NULL;
   phx_net *nc = NULL, *nr = NULL;
@@ -457,7 +138,7 @@ static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err 
   long cc = 0, cr = 0;
   if (!s) s = phx_net_metrics(nc, PHX_SLOT_TRAIN, count, &lc, &cc, NULL, NULL, err);
   if (!s) s = phx_net_metrics(nr, PHX_SLOT_TRAIN, count, &lr, &cr, NULL, NULL, err);
-  if (!s) report(k, "pass.loss", &lc, &lr, 1, TOL_SUM, 0);
+  if (!s) report(k, "pass.loss", &lc, &lr, 1, TOL_SUM, 0, 0);
   for (int l = 0; l < o.nlayers && !s; l++) {
     const size_t n = (size_t)o.sizes[l + 1] * (2 * (size_t)o.sizes[l] + 2);
     gc = realloc(gc, n * sizeof *gc);
@@ -470,7 +151,7 @@ static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err 
     snprintf(name, sizeof name, "pass.grad[%d]", l);
     if (!s) s = phx_net_get_grad64(nc, l, gc, err);
     if (!s) s = phx_net_get_grad64(nr, l, gr, err);
-    if (!s) report(k, name, gc, gr, n, TOL_SUM, 0);
+    if (!s) report(k, name, gc, gr, n, TOL_SUM, 0, 0);
   }
   phx_optim adam = {PHX_OPT_ADAM, 0.01, 0.9, 0.9, 0.999, 1e-8, 1};
   if (!s) s = phx_net_step(nc, &adam, err);
@@ -496,7 +177,7 @@ static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err 
     }
     char name[64];
     snprintf(name, sizeof name, "pass.adam_step.theta[%d]", l);
-    report(k, name, a, r, n, TOL_SUM, 0);
+    report(k, name, a, r, n, TOL_SUM, 0, 0);
     free(a);
     free(r);
   }
@@ -517,26 +198,10 @@ static int check_pass(ck *k, const phx_model_opts *base, uint64_t seed, phx_err 
 static int check_device(ck *k, uint64_t seed, phx_err *err) {
   phx_model_opts mo;
   phx_model_opts_default(&mo);
-  phx_consts c;
-  phx_consts_from_opts(&c, &mo);
   phx_rng_seed(&k->rng, seed);
-  int s = prepare_both(k, &c, err);
-  if (!s) s = check_map(k, err);
-  if (!s) s = check_gather(k, err);
-  if (!s) s = check_gemm(k, err);
-  if (!s) s = check_activate(k, err);
-  if (!s) s = check_loss(k, &c, PHX_LOSS_CE, err);
-  if (!s) s = check_loss(k, &c, PHX_LOSS_MSE, err);
-  if (!s) s = check_opt(k, err);
-  if (!s && k->cl->ops->step_map && k->ref->ops->step_map) s = check_step_map(k, err);
+  int s = check_ops(k, seed, err);
   if (!s) s = check_pass(k, &mo, seed, err);
   return s;
-}
-
-void phx_check_opts_default(phx_check_opts *o) {
-  memset(o, 0, sizeof *o);
-  o->small = -1;
-  o->seed = 1;
 }
 
 phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
@@ -549,14 +214,22 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
   if (failures) *failures = 0;
   phx_cl_dev *devs = NULL;
   int n = 0, count = 0, total = 0;
-  phx_status s = phx_cl_devices(&devs, &n, err);
+  /* the backend settings of the environment, with the device asked for */
+  phx_backend_opts bo;
+  phx_backend_opts_default(&bo);
+  bo.device = o->device;
+  bo.verbose = o->verbose;
+  phx_backend_conf conf;
+  phx_status s = phx_backend_conf_resolve(&bo, &conf, err);
+  if (s != PHX_OK) return s;
+  s = phx_cl_devices(&devs, &n, err);
   if (s != PHX_OK) return s;
   int *idx = malloc((size_t)n * sizeof *idx);
   if (!idx) {
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "check: out of memory");
   }
-  s = phx_cl_select(devs, n, o->device, 1, 0, idx, &count, err);
+  s = phx_cl_select(devs, n, conf.device, conf.device_from, 1, 0, idx, &count, err);
   phx_err first = {PHX_OK, ""};
   for (int i = 0; s == PHX_OK && i < count; i++) {
     const phx_cl_dev *d = &devs[idx[i]];
@@ -569,9 +242,11 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
     k.device = label;
     k.fn = fn;
     k.user = user;
-    k.sz = small ? (ck_size){10, 6, 5, 8} : (ck_size){196, 100, 50, 48};
+    k.sz = small ? (ck_size){{10, 6, 5}, 8} : (ck_size){{196, 100, 50}, 48};
     phx_err e = {PHX_OK, ""};
-    int rc = phx_backend_opencl_new(spec, o->verbose, 0, &k.cl, &e);
+    phx_backend_conf one = conf;
+    snprintf(one.device, sizeof one.device, "%s", spec);
+    int rc = phx_backend_opencl_new(&one, 0, &k.cl, &e);
     if (!rc) rc = phx_backend_cpu_new(0, &k.ref, &e);
     if (!rc) rc = check_device(&k, o->seed, &e);
     if (rc) {

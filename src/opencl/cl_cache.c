@@ -47,22 +47,11 @@ static void key_add(uint64_t key[2], const char *s) {
   key[1] = fnv1a(key[1], &len, sizeof len);
 }
 
-/* The cache folder, created if needed; 0 when the cache is off or has no
- * place. */
-static int cache_dir(char *dir, size_t size) {
-  const char *off = getenv("PHAXCL_CACHE");
-  if (off && strcmp(off, "0") == 0) return 0;
-  const char *d = getenv("PHAXCL_CACHE_DIR");
-  int w;
-  if (d && *d) {
-    w = snprintf(dir, size, "%s", d);
-  } else if ((d = getenv("XDG_CACHE_HOME")) && *d) {
-    w = snprintf(dir, size, "%s/phaxcl", d);
-  } else if ((d = getenv("HOME")) && *d) {
-    w = snprintf(dir, size, "%s/.cache/phaxcl", d);
-  } else {
-    return 0;
-  }
+/* The cache folder `want`, created if needed; 0 when the cache is off or
+ * has no place. */
+static int cache_dir(const char *want, char *dir, size_t size) {
+  if (!want || !*want) return 0;
+  const int w = snprintf(dir, size, "%s", want);
   if (w < 0 || (size_t)w >= size) return 0;
   /* mkdir -p */
   for (char *p = dir + 1; *p; p++) {
@@ -218,7 +207,8 @@ static unsigned char *program_binary(cl_program prog, size_t *size) {
 }
 
 phx_status phx_cl_build(cl_context ctx, const phx_cl_dev *dev, const char *src,
-                        const char *options, int verbose, cl_program *out,
+                        const char *options, const char *want_dir, int verbose,
+                        cl_program *out,
                         phx_cl_build_info *info, phx_err *err) {
   phx_cl_build_info local;
   if (!info) info = &local;
@@ -227,7 +217,7 @@ phx_status phx_cl_build(cl_context ctx, const phx_cl_dev *dev, const char *src,
   phx_cl_describe(dev, devname, sizeof devname);
   const double t0 = now_s();
   char dir[900];
-  const int cached = cache_dir(dir, sizeof dir);
+  const int cached = cache_dir(want_dir, dir, sizeof dir);
   uint64_t key[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
   char fmt[16];
   snprintf(fmt, sizeof fmt, "%u", PHX_CACHE_FORMAT);

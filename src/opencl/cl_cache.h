@@ -4,8 +4,8 @@
  * atomically (temp file + rename) and carry a magic, the key and a checksum;
  * an entry that fails any check, or that the driver refuses, is discarded
  * and rebuilt from source.
- * Location: $PHAXCL_CACHE_DIR, else $XDG_CACHE_HOME/phaxcl, else
- * ~/.cache/phaxcl. PHAXCL_CACHE=0 turns the cache off. */
+ * The folder comes resolved from the backend settings (backend.c:
+ * phx_backend_opts.cache_dir, $PHAXCL_CACHE_DIR, ...); none means no cache. */
 #ifndef PHX_CL_CACHE_H
 #define PHX_CL_CACHE_H
 
@@ -25,13 +25,15 @@ typedef struct phx_cl_build_info {
   char path[1024];  /* the entry's file ("" when the cache is off) */
 } phx_cl_build_info;
 
-/* Builds src with options for device dev in ctx, through the cache. On a
+/* Builds src with options for device dev in ctx, through the cache in
+ * folder cache_dir (created if needed; NULL or "" builds without). On a
  * compile failure: PHX_EBUILD naming the device, with the build log (joined
  * into one line) in the message, and the full log on stderr when verbose.
  * verbose > 0 reports compile time and cache hits on stderr. info may be
  * NULL. */
 phx_status phx_cl_build(cl_context ctx, const phx_cl_dev *dev, const char *src,
-                        const char *options, int verbose, cl_program *out,
+                        const char *options, const char *cache_dir, int verbose,
+                        cl_program *out,
                         phx_cl_build_info *info, phx_err *err);
 
 #endif /* PHX_CL_CACHE_H */

@@ -101,6 +101,9 @@ static void describe_device(phx_cl_dev *e, cl_platform_id p, cl_device_id d,
                   &e->compute_units, NULL);
   clGetDeviceInfo(d, CL_DEVICE_VENDOR_ID, sizeof e->vendor_id, &e->vendor_id,
                   NULL);
+  if (clGetDeviceInfo(d, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof e->native_float,
+                      &e->native_float, NULL) != CL_SUCCESS)
+    e->native_float = 0;
   clGetDeviceInfo(d, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof e->global_mem,
                   &e->global_mem, NULL);
   clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof e->max_wg,
@@ -206,15 +209,11 @@ void phx_cl_describe(const phx_cl_dev *d, char *buf, size_t size) {
   snprintf(buf, size, "%s: %s", d->pname, d->dname);
 }
 
-phx_status phx_cl_select(const phx_cl_dev *d, int n, const char *spec,
+phx_status phx_cl_select(const phx_cl_dev *d, int n, const char *spec, const char *from,
                          int allow_all, int gpu_only, int *idx, int *count,
                          phx_err *err) {
   *count = 0;
-  const char *from = "--device";
-  if (!spec || !*spec) {
-    spec = getenv("PHAXCL_DEVICE");
-    from = "PHAXCL_DEVICE";
-  }
+  if (!from) from = "--device";
   if (!spec || !*spec) {
     int i = phx_cl_default(d, n, gpu_only);
     if (i < 0)

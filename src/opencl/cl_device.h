@@ -30,6 +30,7 @@ typedef struct phx_cl_dev {
   cl_uint compute_units;
   cl_uint vendor_id;
   cl_ulong global_mem;
+  cl_uint native_float; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
   size_t max_wg;
   int fp64;
   char pname[128], pvendor[128], pversion[256];
@@ -46,10 +47,11 @@ phx_status phx_cl_devices(phx_cl_dev **out, int *n, phx_err *err);
 int phx_cl_default(const phx_cl_dev *d, int n, int gpu_only);
 
 /* Resolves spec into indices (in default-choice order), at most n of them:
- * "all" (only when allow_all), "P:D", or a substring. NULL or "" uses
- * $PHAXCL_DEVICE, then the default (gpu_only applies only then). A spec that
- * matches nothing: PHX_ENODEV listing the devices that exist. */
-phx_status phx_cl_select(const phx_cl_dev *d, int n, const char *spec,
+ * "all" (only when allow_all), "P:D", or a substring. NULL or "" is the
+ * default (gpu_only applies only then). A spec that matches nothing:
+ * PHX_ENODEV listing the devices that exist; `from` names where the spec
+ * came from in messages ("--device", "PHAXCL_DEVICE"). */
+phx_status phx_cl_select(const phx_cl_dev *d, int n, const char *spec, const char *from,
                          int allow_all, int gpu_only, int *idx, int *count,
                          phx_err *err);
 

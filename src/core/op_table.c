@@ -1,0 +1,710 @@
+/* One descriptor per operation of backend.h: its buffers, its shape
+ * contract, its test cases and its float64 reference, written from the
+ * formulas in backend.h and docs/model.md (independently of the backends'
+ * code). Adding an operation means: its contract in backend.h, its C body
+ * (cpu/cpu_ops.h), its kernel (cl/ and opencl/backend_opencl.c) and its
+ * descriptor here. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "op_desc.h"
+
+/* NMSE limits in `phaxcl check`: elementwise maps, and results where sums,
+ * tanh slopes or differences of weights enter. */
+#define TOL_ELEM 1e-10
+#define TOL_SUM 1e-8
+
+#define IN PHX_OB_IN
+#define OUT PHX_OB_OUT
+#define REAL PHX_BUF_REAL
+#define I32 PHX_BUF_I32
+#define BUF(st, f, t, io, lo, hi, tol) {#f, offsetof(st, f), t, io, lo, hi, tol}
+#define ARGS(c, st) ((st *)(void *)(c)->args.bytes)
+#define CARGS(c, st) ((const st *)(const void *)(c)->args.bytes)
+
+/* Sizes must be non-negative and their products must not overflow. */
+static int bad_size(long v) { return v < 0 || v > (1L << 30); }
+
+static int fail_sizes(const char *what, phx_err *err) {
+  return phx_fail(err, PHX_EINVAL, "%s out of range", what);
+}
+
+static double sig(double t) { return 1 / (1 + exp(-t)); }
+
+/* Reference map of one row set: W, S, E (when E) and P = s (1 - s) (when P). */
+static void ref_map(const phx_consts *k, int M, int R, const double *th, double *W,
+                    double *S, double *E, double *P) {
+  const int N = (R - 2) / 2;
+  for (int j = 0; j < M; j++) {
+    double s = 0;
+    for (int r = 0; r < R; r++) {
+      const double sg = sig(th[j * R + r]);
+      s += W[j * R + r] = k->gmin * (1 + k->k * sg);
+      if (P) P[j * R + r] = sg * (1 - sg);
+    }
+    for (int r = 0; r < R; r++) W[j * R + r] /= s;
+    S[j] = s;
+    if (!E) continue;
+    E[j * (N + 1)] = k->vdd / 2 * (W[j * R] - W[j * R + 1]);
+    for (int i = 0; i < N; i++) E[j * (N + 1) + 1 + i] = W[j * R + 2 + i] - W[j * R + 2 + N + i];
+  }
+}
+
+/* Reference map_backward: dWE expanded when fold, then normalisation and
+ * the sigmoid mapping. */
+static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const double *th,
+                             const double *W, const double *S, const double *dWE,
+                             double *dt) {
+  const int N = (R - 2) / 2;
+  for (int j = 0; j < M; j++) {
+    double g[R > 0 ? R : 1];
+    if (fold) {
+      const double *d = dWE + j * (N + 1);
+      g[0] = k->vdd / 2 * d[0];
+      g[1] = -k->vdd / 2 * d[0];
+      for (int i = 0; i < N; i++) {
+        g[2 + i] = d[1 + i];
+        g[2 + N + i] = -d[1 + i];
+      }
+    } else {
+      memcpy(g, dWE + j * R, sizeof(double) * (size_t)R);
+    }
+    double dot = 0;
+    for (int q = 0; q < R; q++) dot += g[q] * W[j * R + q];
+    for (int r = 0; r < R; r++) {
+      const double s1 = sig(th[j * R + r]);
+      dt[j * R + r] = (g[r] - dot) / S[j] * k->gmin * k->k * s1 * (1 - s1);
+    }
+  }
+}
+
+/* Reference optimizer step over n entries (m, v may be NULL when unused). */
+static void ref_update(const phx_optim *o, size_t n, double *th, const double *g, double *m,
+                       double *v) {
+  for (size_t i = 0; i < n; i++) {
+    if (o->kind == PHX_OPT_SGD) {
+      th[i] -= o->lr * g[i];
+    } else if (o->kind == PHX_OPT_MOMENTUM) {
+      m[i] = o->momentum * m[i] + g[i];
+      th[i] -= o->lr * m[i];
+    } else {
+      m[i] = o->beta1 * m[i] + (1 - o->beta1) * g[i];
+      v[i] = o->beta2 * v[i] + (1 - o->beta2) * g[i] * g[i];
+      const double mh = m[i] / (1 - pow(o->beta1, (double)o->t));
+      const double vh = v[i] / (1 - pow(o->beta2, (double)o->t));
+      th[i] -= o->lr * mh / (sqrt(vh) + o->eps);
+    }
+  }
+}
+
+/* The optimizer of a case: kind < 0 means none. */
+static void make_optim(phx_op_case *c, int kind, long t) {
+  c->optim = (phx_optim){(phx_optimizer)(kind < 0 ? 0 : kind), 0.05, 0.9, 0.9, 0.999, 1e-8, t};
+}
+
+/* An optimizer's own checks: known kind, Adam's step count. */
+static int check_optim(const phx_optim *o, phx_err *err) {
+  if (!o) return phx_fail(err, PHX_EINVAL, "optimizer missing");
+  if (o->kind != PHX_OPT_SGD && o->kind != PHX_OPT_MOMENTUM && o->kind != PHX_OPT_ADAM)
+    return phx_fail(err, PHX_EINVAL, "optimizer %d has no device step", (int)o->kind);
+  if (o->kind == PHX_OPT_ADAM && o->t < 1)
+    return phx_fail(err, PHX_EINVAL, "adam step count %ld < 1", o->t);
+  return 0;
+}
+
+/* ---- map_forward ---- */
+
+enum { MF_THETA, MF_W, MF_S, MF_E };
+
+static int map_shape(int M, int R, phx_err *err) {
+  if (bad_size(M) || bad_size(R) || R < 2 || R % 2 || (long)M * R > (1L << 31))
+    return fail_sizes("M or R (R = 2N+2)", err);
+  return 0;
+}
+
+static int mf_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_map_forward *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (rc) return rc;
+  const size_t MR = (size_t)a->M * a->R, N = (size_t)(a->R - 2) / 2;
+  need[MF_THETA] = need[MF_W] = MR;
+  need[MF_S] = (size_t)a->M;
+  need[MF_E] = a->fold ? (size_t)a->M * (N + 1) : 0;
+  return 0;
+}
+
+/* M, R and fold of a mapping case (the three lead every mapping's args);
+ * case 1 folds. */
+static void map_make(int i, const phx_op_sizes *sz, phx_op_case *c, int *mrf) {
+  mrf[0] = sz->M;
+  mrf[1] = 2 * sz->N + 2;
+  mrf[2] = i;
+  snprintf(c->label, sizeof c->label, "%s", i ? "fold" : "");
+}
+
+static void mf_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_map_forward *a = ARGS(c, phx_args_map_forward);
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
+}
+
+static void mf_ref(const phx_op_case *c, double **h) {
+  const phx_args_map_forward *a = CARGS(c, phx_args_map_forward);
+  ref_map(&c->k, a->M, a->R, h[MF_THETA], h[MF_W], h[MF_S], a->fold ? h[MF_E] : NULL, NULL);
+}
+
+static const phx_op_desc d_map_forward = {
+    "map_forward", PHX_OP_map_forward, sizeof(phx_args_map_forward), 4,
+    {BUF(phx_args_map_forward, theta, REAL, IN, -4, 4, 0),
+     BUF(phx_args_map_forward, W, REAL, OUT, -1, 1, TOL_ELEM),
+     BUF(phx_args_map_forward, S, REAL, OUT, -1, 1, TOL_ELEM),
+     BUF(phx_args_map_forward, E, REAL, OUT, -1, 1, TOL_SUM)},
+    mf_shape, 2, mf_make, NULL, mf_ref, 0};
+
+/* ---- map_backward ---- */
+
+enum { MB_THETA, MB_W, MB_S, MB_DWE, MB_DTHETA };
+
+static int mb_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_map_backward *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (rc) return rc;
+  const size_t MR = (size_t)a->M * a->R, N = (size_t)(a->R - 2) / 2;
+  need[MB_THETA] = need[MB_W] = need[MB_DTHETA] = MR;
+  need[MB_S] = (size_t)a->M;
+  need[MB_DWE] = a->fold ? (size_t)a->M * (N + 1) : MR;
+  return 0;
+}
+
+static void mb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_map_backward *a = ARGS(c, phx_args_map_backward);
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
+}
+
+/* W and S of the random theta, so that the inputs are a real map. */
+static void mb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_map_backward *a = CARGS(c, phx_args_map_backward);
+  ref_map(&c->k, a->M, a->R, h[MB_THETA], h[MB_W], h[MB_S], NULL, NULL);
+}
+
+static void mb_ref(const phx_op_case *c, double **h) {
+  const phx_args_map_backward *a = CARGS(c, phx_args_map_backward);
+  ref_map_backward(&c->k, a->M, a->R, a->fold, h[MB_THETA], h[MB_W], h[MB_S], h[MB_DWE],
+                   h[MB_DTHETA]);
+}
+
+static const phx_op_desc d_map_backward = {
+    "map_backward", PHX_OP_map_backward, sizeof(phx_args_map_backward), 5,
+    {BUF(phx_args_map_backward, theta, REAL, IN, -4, 4, 0),
+     BUF(phx_args_map_backward, W, REAL, IN, 0, 1, 0),
+     BUF(phx_args_map_backward, S, REAL, IN, 1, 2, 0),
+     BUF(phx_args_map_backward, dWE, REAL, IN, -1, 1, 0),
+     BUF(phx_args_map_backward, dtheta, REAL, OUT, -1, 1, TOL_SUM)},
+    mb_shape, 2, mb_make, mb_fill, mb_ref, 0};
+
+/* ---- gather_input ---- */
+
+enum { GI_X, GI_IDX, GI_V };
+
+static int gi_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_gather_input *a = args;
+  if (bad_size(a->N) || bad_size(a->B) || bad_size(a->count) || a->ioff > (1UL << 31))
+    return fail_sizes("N, B, count or ioff", err);
+  need[GI_X] = (size_t)a->count * a->N;
+  need[GI_IDX] = a->ioff + (size_t)a->B;
+  need[GI_V] = (size_t)a->B * (a->N + 1);
+  return 0;
+}
+
+static void gi_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  (void)i;
+  phx_args_gather_input *a = ARGS(c, phx_args_gather_input);
+  a->N = sz->N;
+  a->B = sz->B;
+  a->count = 2 * sz->B + 3;
+  a->ioff = 3;
+}
+
+/* A random permutation of [0, count), cut to n entries. */
+static void fill_perm(double *h, size_t n, int count, phx_rng *rng) {
+  int32_t *p = malloc((size_t)count * sizeof *p);
+  if (!p) abort();
+  for (int i = 0; i < count; i++) p[i] = i;
+  phx_rng_shuffle(rng, p, count);
+  for (size_t i = 0; i < n; i++) h[i] = p[i % (size_t)count];
+  free(p);
+}
+
+static void gi_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  const phx_args_gather_input *a = CARGS(c, phx_args_gather_input);
+  fill_perm(h[GI_IDX], a->ioff + (size_t)a->B, a->count, rng);
+}
+
+static void gi_ref(const phx_op_case *c, double **h) {
+  const phx_args_gather_input *a = CARGS(c, phx_args_gather_input);
+  const int N = a->N;
+  for (int b = 0; b < a->B; b++) {
+    const size_t x = (size_t)h[GI_IDX][a->ioff + (size_t)b];
+    h[GI_V][(size_t)b * (N + 1)] = 1;
+    for (int i = 0; i < N; i++)
+      h[GI_V][(size_t)b * (N + 1) + 1 + i] = (h[GI_X][x * N + i] - 0.5) * c->k.vdd;
+  }
+}
+
+static const phx_op_desc d_gather_input = {
+    "gather_input", PHX_OP_gather_input, sizeof(phx_args_gather_input), 3,
+    {BUF(phx_args_gather_input, X, REAL, IN, 0, 1, 0),
+     BUF(phx_args_gather_input, idx, I32, IN, 0, 0, 0),
+     BUF(phx_args_gather_input, V, REAL, OUT, -1, 1, TOL_ELEM)},
+    gi_shape, 1, gi_make, gi_fill, gi_ref, 0};
+
+/* ---- gemm ---- */
+
+enum { GM_A, GM_B, GM_C };
+
+/* Elements an operand of rows x cols at offset off with leading ld spans;
+ * -1 when ld is too small. */
+static long long operand_extent(size_t off, int rows, int cols, int ld) {
+  if (rows == 0 || cols == 0) return 0;
+  if (ld < cols) return -1;
+  return (long long)off + (long long)(rows - 1) * ld + cols;
+}
+
+static int gm_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_gemm *a = args;
+  if (bad_size(a->m) || bad_size(a->n) || bad_size(a->k))
+    return fail_sizes("gemm m, n or k", err);
+  const long long ea = operand_extent(a->aoff, a->transA ? a->k : a->m,
+                                      a->transA ? a->m : a->k, a->lda);
+  const long long eb = operand_extent(a->boff, a->transB ? a->n : a->k,
+                                      a->transB ? a->k : a->n, a->ldb);
+  const long long ec = operand_extent(a->coff, a->m, a->n, a->ldc);
+  if (ea < 0 || eb < 0 || ec < 0)
+    return phx_fail(err, PHX_EINVAL, "leading dimension of %s smaller than its columns",
+                    ea < 0 ? "A" : eb < 0 ? "B" : "C");
+  /* an empty product touches nothing */
+  const int empty = a->m == 0 || a->n == 0;
+  need[GM_A] = empty ? 0 : (size_t)ea;
+  need[GM_B] = empty ? 0 : (size_t)eb;
+  need[GM_C] = (size_t)ec;
+  return 0;
+}
+
+/* Cases 0-7: the four transpose pairs at beta 0 and 0.5, at the problem's
+ * size (batch x neurons x rows), with offsets and padded leading
+ * dimensions. Cases 8-9: fixed sizes that the C path sums in 2 and 3
+ * slices of k to stay on one BLAS thread. */
+static void gm_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_gemm *a = ARGS(c, phx_args_gemm);
+  static const int fixed[2][3] = {{33, 101, 97}, {20, 30, 1200}};
+  const int pad = 3;
+  a->transA = i < 8 ? i & 1 : 0;
+  a->transB = i < 8 ? (i >> 1) & 1 : i == 9;
+  a->m = i < 8 ? sz->B : fixed[i - 8][0];
+  a->n = i < 8 ? sz->M : fixed[i - 8][1];
+  a->k = i < 8 ? 2 * sz->N + 2 : fixed[i - 8][2];
+  a->alpha = 1.25;
+  a->beta = i < 8 ? (i >> 2 ? 0.5 : 0.0) : 0.3;
+  a->aoff = 5;
+  a->boff = 2;
+  a->coff = 4;
+  a->lda = (a->transA ? a->m : a->k) + pad;
+  a->ldb = (a->transB ? a->k : a->n) + pad;
+  a->ldc = a->n + pad;
+  snprintf(c->label, sizeof c->label, "%c%c,beta %.1f%s", a->transA ? 'T' : 'N',
+           a->transB ? 'T' : 'N', a->beta, i < 8 ? "" : i == 8 ? ",33x101x97" : ",20x30x1200");
+}
+
+static void gm_ref(const phx_op_case *c, double **h) {
+  const phx_args_gemm *a = CARGS(c, phx_args_gemm);
+  const double *A = h[GM_A], *B = h[GM_B];
+  double *C = h[GM_C];
+  for (int i = 0; i < a->m; i++)
+    for (int j = 0; j < a->n; j++) {
+      double s = 0;
+      for (int p = 0; p < a->k; p++)
+        s += (a->transA ? A[a->aoff + (size_t)p * a->lda + i]
+                        : A[a->aoff + (size_t)i * a->lda + p]) *
+             (a->transB ? B[a->boff + (size_t)j * a->ldb + p]
+                        : B[a->boff + (size_t)p * a->ldb + j]);
+      double *r = &C[a->coff + (size_t)i * a->ldc + j];
+      *r = a->alpha * s + (a->beta != 0 ? a->beta * *r : 0);
+    }
+}
+
+static const phx_op_desc d_gemm = {
+    "gemm", PHX_OP_gemm, sizeof(phx_args_gemm), 3,
+    {BUF(phx_args_gemm, A, REAL, IN, -1, 1, 0),
+     BUF(phx_args_gemm, B, REAL, IN, -1, 1, 0),
+     BUF(phx_args_gemm, C, REAL, IN | OUT, -1, 1, TOL_SUM)},
+    gm_shape, 10, gm_make, NULL, gm_ref, 1};
+
+/* ---- activate, activate_backward ---- */
+
+enum { AC_Z, AC_U };
+enum { AB_Z, AB_DU, AB_DZ };
+
+static int ac_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate *a = args;
+  if (bad_size(a->B) || bad_size(a->M)) return fail_sizes("B or M", err);
+  need[AC_Z] = (size_t)a->B * a->M;
+  need[AC_U] = (size_t)a->B * (2 * (size_t)a->M + 2);
+  return 0;
+}
+
+static int ab_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate_backward *a = args;
+  if (bad_size(a->B) || bad_size(a->M)) return fail_sizes("B or M", err);
+  need[AB_Z] = need[AB_DZ] = (size_t)a->B * a->M;
+  need[AB_DU] = (size_t)a->B * (2 * (size_t)a->M + 2);
+  return 0;
+}
+
+static void ac_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  (void)i;
+  phx_args_activate *a = ARGS(c, phx_args_activate);
+  a->B = sz->B;
+  a->M = sz->M;
+}
+
+static void ab_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  (void)i;
+  phx_args_activate_backward *a = ARGS(c, phx_args_activate_backward);
+  a->B = sz->B;
+  a->M = sz->M;
+}
+
+static void ac_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate *a = CARGS(c, phx_args_activate);
+  const phx_consts *k = &c->k;
+  const size_t M = (size_t)a->M, RU = 2 * M + 2;
+  for (int b = 0; b < a->B; b++) {
+    double *u = h[AC_U] + b * RU;
+    u[0] = k->vdd / 2;
+    u[1] = -k->vdd / 2;
+    for (size_t j = 0; j < M; j++) {
+      const double z = h[AC_Z][b * M + j];
+      u[2 + j] = k->c[0] + k->c[1] * tanh(k->c[3] * (z - k->c[2]));
+      u[2 + M + j] = k->d[0] + k->d[1] * tanh(k->d[3] * (z - k->d[2]));
+    }
+  }
+}
+
+static void ab_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate_backward *a = CARGS(c, phx_args_activate_backward);
+  const phx_consts *k = &c->k;
+  const size_t M = (size_t)a->M, RU = 2 * M + 2;
+  for (int b = 0; b < a->B; b++)
+    for (size_t j = 0; j < M; j++) {
+      const double z = h[AB_Z][b * M + j];
+      const double tc = tanh(k->c[3] * (z - k->c[2])), td = tanh(k->d[3] * (z - k->d[2]));
+      h[AB_DZ][b * M + j] = h[AB_DU][b * RU + 2 + j] * k->c[1] * k->c[3] * (1 - tc * tc) +
+                            h[AB_DU][b * RU + 2 + M + j] * k->d[1] * k->d[3] * (1 - td * td);
+    }
+}
+
+/* Around the switching points, where both curves are steep. */
+static const phx_op_desc d_activate = {
+    "activate", PHX_OP_activate, sizeof(phx_args_activate), 2,
+    {BUF(phx_args_activate, Z, REAL, IN, -0.08, 0.04, 0),
+     BUF(phx_args_activate, U, REAL, OUT, -1, 1, TOL_ELEM)},
+    ac_shape, 1, ac_make, NULL, ac_ref, 0};
+
+static const phx_op_desc d_activate_backward = {
+    "activate_backward", PHX_OP_activate_backward, sizeof(phx_args_activate_backward), 3,
+    {BUF(phx_args_activate_backward, Z, REAL, IN, -0.08, 0.04, 0),
+     BUF(phx_args_activate_backward, dU, REAL, IN, -1, 1, 0),
+     BUF(phx_args_activate_backward, dZ, REAL, OUT, -1, 1, TOL_SUM)},
+    ab_shape, 1, ab_make, NULL, ab_ref, 0};
+
+/* ---- loss ---- */
+
+enum { LS_U, LS_LABELS, LS_IDX, LS_LOSSV, LS_PRED, LS_DU };
+
+static int ls_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_loss *a = args;
+  if (bad_size(a->B) || bad_size(a->M) || bad_size(a->count) || a->ioff > (1UL << 31) ||
+      a->ooff > (1UL << 31))
+    return fail_sizes("B, M, count, ioff or ooff", err);
+  if (a->M < 1) return phx_fail(err, PHX_EINVAL, "loss needs at least one output");
+  const size_t RU = 2 * (size_t)a->M + 2;
+  need[LS_U] = (size_t)a->B * RU;
+  need[LS_LABELS] = (size_t)a->count;
+  need[LS_IDX] = a->ioff + (size_t)a->B;
+  need[LS_LOSSV] = need[LS_PRED] = a->ooff + (size_t)a->B;
+  need[LS_DU] = a->grad ? (size_t)a->B * RU : 0;
+  return 0;
+}
+
+/* Cross-entropy and squared error with their gradients, and cross-entropy
+ * without. */
+static void ls_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_loss *a = ARGS(c, phx_args_loss);
+  a->B = sz->B;
+  a->M = sz->M < 10 ? sz->M : 10;
+  a->count = 2 * sz->B + 1;
+  a->grad = i != 2;
+  a->scale = 1.0 / sz->B;
+  a->ioff = 1;
+  a->ooff = 2;
+  c->k.loss = i == 1 ? PHX_LOSS_MSE : PHX_LOSS_CE;
+  snprintf(c->label, sizeof c->label, "%s%s", i == 1 ? "mse" : "ce", a->grad ? "" : ",nograd");
+}
+
+/* Labels of the classes, a shuffled order, and outputs beyond the rails
+ * too, so that the cross-entropy clamp (zero gradient) is exercised; the
+ * bias columns are the rails. */
+static void ls_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  const phx_args_loss *a = CARGS(c, phx_args_loss);
+  const size_t RU = 2 * (size_t)a->M + 2;
+  for (int i = 0; i < a->count; i++) h[LS_LABELS][i] = (double)phx_rng_below(rng, (uint64_t)a->M);
+  fill_perm(h[LS_IDX], a->ioff + (size_t)a->B, a->count, rng);
+  for (size_t i = 0; i < (size_t)a->B * RU; i++) {
+    const size_t col = i % RU;
+    h[LS_U][i] = col == 0   ? c->k.vdd / 2
+                 : col == 1 ? -c->k.vdd / 2
+                            : -0.3 + 0.6 * phx_rng_uniform(rng);
+  }
+}
+
+static void ls_ref(const phx_op_case *c, double **h) {
+  const phx_args_loss *a = CARGS(c, phx_args_loss);
+  const double vdd = c->k.vdd, half = vdd / 2;
+  const size_t RU = 2 * (size_t)a->M + 2;
+  for (int b = 0; b < a->B; b++) {
+    const int y = (int)h[LS_LABELS][(size_t)h[LS_IDX][a->ioff + (size_t)b]];
+    const double *o = h[LS_U] + b * RU + 2;
+    double *g = a->grad ? h[LS_DU] + b * RU : NULL;
+    if (g) memset(g, 0, RU * sizeof *g);
+    double l = 0;
+    int best = 0;
+    for (int j = 0; j < a->M; j++) {
+      if (o[j] > o[best]) best = j;
+      const double t = j == y ? half : -half;
+      double dl;
+      if (c->k.loss == PHX_LOSS_MSE) {
+        l += (o[j] - t) * (o[j] - t);
+        dl = 2 * (o[j] - t);
+      } else {
+        const double hh = (o[j] + half) / vdd, yy = (t + half) / vdd;
+        const int clamped = hh < 1e-7 || hh > 1 - 1e-7;
+        const double q = clamped ? (hh < 1e-7 ? 1e-7 : 1 - 1e-7) : hh;
+        l -= yy * log(q) + (1 - yy) * log(1 - q);
+        dl = clamped ? 0 : (q - yy) / (q * (1 - q)) / vdd;
+      }
+      if (g) g[2 + j] = a->scale * dl;
+    }
+    h[LS_LOSSV][a->ooff + (size_t)b] = l;
+    h[LS_PRED][a->ooff + (size_t)b] = best;
+  }
+}
+
+static const phx_op_desc d_loss = {
+    "loss", PHX_OP_loss, sizeof(phx_args_loss), 6,
+    {BUF(phx_args_loss, U, REAL, IN, -0.3, 0.3, 0),
+     BUF(phx_args_loss, labels, I32, IN, 0, 0, 0),
+     BUF(phx_args_loss, idx, I32, IN, 0, 0, 0),
+     BUF(phx_args_loss, lossv, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_loss, pred, I32, OUT, 0, 0, 0),
+     BUF(phx_args_loss, dU, REAL, OUT, -1, 1, TOL_SUM)},
+    ls_shape, 3, ls_make, ls_fill, ls_ref, 0};
+
+/* ---- opt_step ---- */
+
+enum { OS_THETA, OS_GRAD, OS_M, OS_V };
+
+static int os_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_opt_step *a = args;
+  int rc = check_optim(a->o, err);
+  if (rc) return rc;
+  if (a->n > ((size_t)1 << 31)) return fail_sizes("n", err);
+  need[OS_THETA] = need[OS_GRAD] = a->n;
+  need[OS_M] = a->o->kind != PHX_OPT_SGD ? a->n : 0;
+  need[OS_V] = a->o->kind == PHX_OPT_ADAM ? a->n : 0;
+  return 0;
+}
+
+/* SGD, momentum, and Adam at its first and a later step. */
+static void os_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  static const char *names[] = {"sgd", "momentum", "adam", "adam,t=3"};
+  phx_args_opt_step *a = ARGS(c, phx_args_opt_step);
+  make_optim(c, i < 3 ? i : PHX_OPT_ADAM, i < 3 ? 1 : 3);
+  a->o = &c->optim;
+  a->n = (size_t)sz->M * (2 * (size_t)sz->N + 2);
+  snprintf(c->label, sizeof c->label, "%s", names[i]);
+}
+
+static void os_ref(const phx_op_case *c, double **h) {
+  const phx_args_opt_step *a = CARGS(c, phx_args_opt_step);
+  ref_update(a->o, a->n, h[OS_THETA], h[OS_GRAD], h[OS_M], h[OS_V]);
+}
+
+static const phx_op_desc d_opt_step = {
+    "opt_step", PHX_OP_opt_step, sizeof(phx_args_opt_step), 4,
+    {BUF(phx_args_opt_step, theta, REAL, IN | OUT, -2, 2, TOL_ELEM),
+     BUF(phx_args_opt_step, grad, REAL, IN, -0.1, 0.1, 0),
+     BUF(phx_args_opt_step, m, REAL, IN | OUT, -0.1, 0.1, TOL_ELEM),
+     BUF(phx_args_opt_step, v, REAL, IN | OUT, 0, 0.01, TOL_ELEM)},
+    os_shape, 4, os_make, NULL, os_ref, 0};
+
+/* ---- step_map ---- */
+
+enum { SM_THETA, SM_W, SM_S, SM_E, SM_P, SM_DWE, SM_DTHETA, SM_M, SM_V };
+
+static int sm_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_step_map *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (!rc && a->o) rc = check_optim(a->o, err);
+  if (rc) return rc;
+  const size_t MR = (size_t)a->M * a->R, N = (size_t)(a->R - 2) / 2;
+  const size_t ME = (size_t)a->M * (N + 1);
+  need[SM_THETA] = need[SM_W] = need[SM_P] = MR;
+  need[SM_S] = (size_t)a->M;
+  need[SM_E] = a->fold ? ME : 0;
+  need[SM_DWE] = a->o ? (a->fold ? ME : MR) : 0;
+  need[SM_DTHETA] = a->o ? MR : 0;
+  need[SM_M] = a->o && a->o->kind != PHX_OPT_SGD ? MR : 0;
+  need[SM_V] = a->o && a->o->kind == PHX_OPT_ADAM ? MR : 0;
+  return 0;
+}
+
+/* Map only, then a step of each optimizer; plain and folded. */
+static void sm_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  static const char *kinds[] = {"map", "sgd", "momentum", "adam"};
+  phx_args_step_map *a = ARGS(c, phx_args_step_map);
+  const int kind = i % 4 - 1;
+  make_optim(c, kind, 2);
+  a->o = kind < 0 ? NULL : &c->optim;
+  a->M = sz->M;
+  a->R = 2 * sz->N + 2;
+  a->fold = i / 4;
+  snprintf(c->label, sizeof c->label, "%s%s", kinds[i % 4], a->fold ? ",fold" : "");
+}
+
+/* W, S, E and P of the random theta: the state a step starts from. */
+static void sm_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_step_map *a = CARGS(c, phx_args_step_map);
+  ref_map(&c->k, a->M, a->R, h[SM_THETA], h[SM_W], h[SM_S], a->fold ? h[SM_E] : NULL,
+          h[SM_P]);
+}
+
+static void sm_ref(const phx_op_case *c, double **h) {
+  const phx_args_step_map *a = CARGS(c, phx_args_step_map);
+  if (a->o) {
+    ref_map_backward(&c->k, a->M, a->R, a->fold, h[SM_THETA], h[SM_W], h[SM_S], h[SM_DWE],
+                     h[SM_DTHETA]);
+    ref_update(a->o, (size_t)a->M * a->R, h[SM_THETA], h[SM_DTHETA], h[SM_M], h[SM_V]);
+  }
+  ref_map(&c->k, a->M, a->R, h[SM_THETA], h[SM_W], h[SM_S], a->fold ? h[SM_E] : NULL,
+          h[SM_P]);
+}
+
+static const phx_op_desc d_step_map = {
+    "step_map", PHX_OP_step_map, sizeof(phx_args_step_map), 9,
+    {BUF(phx_args_step_map, theta, REAL, IN | OUT, -4, 4, TOL_SUM),
+     BUF(phx_args_step_map, W, REAL, IN | OUT, 0, 1, TOL_SUM),
+     BUF(phx_args_step_map, S, REAL, IN | OUT, 1, 2, TOL_SUM),
+     BUF(phx_args_step_map, E, REAL, IN | OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_step_map, P, REAL, IN | OUT, 0, 0.25, TOL_SUM),
+     BUF(phx_args_step_map, dWE, REAL, IN, -1, 1, 0),
+     BUF(phx_args_step_map, dtheta, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_step_map, m, REAL, IN | OUT, -0.1, 0.1, TOL_SUM),
+     BUF(phx_args_step_map, v, REAL, IN | OUT, 0, 0.01, TOL_SUM)},
+    sm_shape, 8, sm_make, sm_fill, sm_ref, 0};
+
+/* ---- crossbar_power ---- */
+
+enum { CP_U, CP_Z, CP_W, CP_S, CP_P };
+
+static int cp_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_crossbar_power *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (rc) return rc;
+  if (bad_size(a->B)) return fail_sizes("B", err);
+  const size_t N = (size_t)(a->R - 2) / 2;
+  need[CP_U] = (size_t)a->B * (a->fold ? N + 1 : (size_t)a->R);
+  need[CP_Z] = (size_t)a->B * a->M;
+  need[CP_W] = (size_t)a->M * a->R;
+  need[CP_S] = (size_t)a->M;
+  need[CP_P] = (size_t)a->B;
+  return 0;
+}
+
+/* A hidden layer (rows u), and the input layer from its folded operand. */
+static void cp_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_crossbar_power *a = ARGS(c, phx_args_crossbar_power);
+  int mrf[3];
+  map_make(i, sz, c, mrf);
+  a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
+  a->B = sz->B;
+}
+
+/* The row voltages u of a case: U itself, or unfolded from V. */
+static double row_u(const phx_args_crossbar_power *a, const phx_consts *k, const double *U,
+                    int b, int r) {
+  if (!a->fold) return U[(size_t)b * a->R + r];
+  const int N = (a->R - 2) / 2;
+  const double *v = U + (size_t)b * (N + 1);
+  return r == 0 ? k->vdd / 2 : r == 1 ? -k->vdd / 2 : r < 2 + N ? v[r - 1] : -v[r - 1 - N];
+}
+
+/* A real divider: rows of W positive summing to one, S of the size a
+ * crossbar has, z = W u, V[b][0] = 1 when folded. */
+static void cp_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  const phx_args_crossbar_power *a = CARGS(c, phx_args_crossbar_power);
+  const int M = a->M, R = a->R;
+  for (int j = 0; j < M; j++) {
+    double sum = 0;
+    for (int r = 0; r < R; r++) sum += h[CP_W][(size_t)j * R + r] = 0.1 + phx_rng_uniform(rng);
+    for (int r = 0; r < R; r++) h[CP_W][(size_t)j * R + r] /= sum;
+    h[CP_S][j] = R * c->k.gmin * (1 + c->k.k * phx_rng_uniform(rng));
+  }
+  const int N = (R - 2) / 2;
+  for (int b = 0; b < a->B; b++) {
+    if (a->fold) h[CP_U][(size_t)b * (N + 1)] = 1;
+    for (int j = 0; j < M; j++) {
+      double z = 0;
+      for (int r = 0; r < R; r++) z += h[CP_W][(size_t)j * R + r] * row_u(a, &c->k, h[CP_U], b, r);
+      h[CP_Z][(size_t)b * M + j] = z;
+    }
+  }
+}
+
+/* Straight from the definition: sum of g (u - z)^2 over the crosspoints. */
+static void cp_ref(const phx_op_case *c, double **h) {
+  const phx_args_crossbar_power *a = CARGS(c, phx_args_crossbar_power);
+  for (int b = 0; b < a->B; b++) {
+    double p = 0;
+    for (int j = 0; j < a->M; j++)
+      for (int r = 0; r < a->R; r++) {
+        const double g = h[CP_W][(size_t)j * a->R + r] * h[CP_S][j];
+        const double d = row_u(a, &c->k, h[CP_U], b, r) - h[CP_Z][(size_t)b * a->M + j];
+        p += g * d * d;
+      }
+    h[CP_P][b] = p;
+  }
+}
+
+static const phx_op_desc d_crossbar_power = {
+    "crossbar_power", PHX_OP_crossbar_power, sizeof(phx_args_crossbar_power), 5,
+    {BUF(phx_args_crossbar_power, U, REAL, IN, -0.25, 0.25, 0),
+     BUF(phx_args_crossbar_power, Z, REAL, IN, -0.1, 0.1, 0),
+     BUF(phx_args_crossbar_power, W, REAL, IN, 0, 1, 0),
+     BUF(phx_args_crossbar_power, S, REAL, IN, 1e-6, 2e-6, 0),
+     BUF(phx_args_crossbar_power, P, REAL, OUT, -1, 1, TOL_SUM)},
+    cp_shape, 2, cp_make, cp_fill, cp_ref, 0};
+
+/* ---- the table ---- */
+
+const phx_op_desc *const phx_op_descs[PHX_OP_COUNT] = {
+#define PHX_OP_DESC_ENTRY(name, type, opt) [PHX_OP_##name] = &d_##name,
+    PHX_OPS(PHX_OP_DESC_ENTRY)
+#undef PHX_OP_DESC_ENTRY
+};
