@@ -1,6 +1,7 @@
 /* IDX input is read header first and only as far as the header declares:
  * trailing data is an error in plain and gzip files alike, found without
- * reading (or holding) what follows; a link to /dev/zero is refused. */
+ * reading (or holding) what follows; data one byte short is truncated; a
+ * link to /dev/zero is refused. */
 #define _XOPEN_SOURCE 700
 #define TEST_UTIL_TMPDIR
 #include <string.h>
@@ -30,18 +31,23 @@ static long peak_kib(void) {
   return v;
 }
 
-/* Writes an IDX label file with `count` labels and `zeros` extra bytes. */
-static void labels_with_tail(const char *path, int gz, size_t zeros) {
+/* Writes an IDX label file declaring 3 labels, holding the first `have`
+ * of them (3: all) and then `zeros` extra bytes. */
+static void labels_cut(const char *path, int gz, int have, size_t zeros) {
   static const unsigned char head[11] = {0, 0, 8, 1, 0, 0, 0, 3, 1, 2, 0};
   static unsigned char chunk[1 << 16];
   gzFile g = gzopen(path, gz ? "wb1" : "wbT");
-  if (!g || gzwrite(g, head, 11) != 11) exit(99);
+  if (!g || gzwrite(g, head, 8 + (unsigned)have) != 8 + have) exit(99);
   while (zeros > 0) {
     unsigned k = zeros < sizeof chunk ? (unsigned)zeros : (unsigned)sizeof chunk;
     if (gzwrite(g, chunk, k) != (int)k) exit(99);
     zeros -= k;
   }
   if (gzclose(g) != Z_OK) exit(99);
+}
+
+static void labels_with_tail(const char *path, int gz, size_t zeros) {
+  labels_cut(path, gz, 3, zeros);
 }
 
 static void images(const char *path) {
@@ -78,6 +84,14 @@ int main(void) {
   s = phx_dataset_load_idx(in_dir("img"), in_dir("plain"), 1, &d, &err);
   CHECKF(s == PHX_EFORMAT && strstr(err.msg, "trailing garbage: 5 bytes"),
          "plain trailing: %s: %s", phx_status_name(s), err.msg);
+
+  /* One label short, plain and gzip: truncated, not loaded. */
+  for (int gz = 0; gz < 2; gz++) {
+    labels_cut(in_dir("short"), gz, 2, 0);
+    s = phx_dataset_load_idx(in_dir("img"), in_dir("short"), 1, &d, &err);
+    CHECKF(s == PHX_EFORMAT && strstr(err.msg, "truncated"), "%s file one label short: %s: %s",
+           gz ? "gzip" : "plain", phx_status_name(s), err.msg);
+  }
 
   if (symlink("/dev/zero", in_dir("zero"))) return 99;
   t0 = now();

@@ -28,6 +28,16 @@ int main(void) {
          "128 GB model: %s: %s", phx_status_name(s), err.msg);
   CHECK(m == NULL);
 
+  /* Just over the memory (1.5 times): refused too, not only gross excess.
+   * 8 pairs of layers 999999 -> h -> 999999 hold about 3.2e7 h parameters. */
+  int h = (int)(1.5 * mem / 4 / 3.2e7) + 1;
+  o.nlayers = 16;
+  for (int l = 0; l <= 16; l++) o.sizes[l] = l % 2 ? h : 999999;
+  s = phx_model_new(&o, &m, &err);
+  CHECKF(s == PHX_ENOMEM && strstr(err.msg, "GB"), "model of 1.5x the memory (h %d): %s: %s",
+         h, phx_status_name(s), err.msg);
+  CHECK(m == NULL);
+
   /* 8 GB of parameters (2e9) fit, training them (7 buffers each) does not. */
   o.nlayers = 1;
   o.sizes[0] = 999999;

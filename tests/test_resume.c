@@ -71,7 +71,10 @@ static void on_progress(long done, long total, void *user) {
   if (w->epoch_now == w->stop_epoch && done >= w->stop_at_sample) w->stop = 1;
 }
 
-static void run_case(phx_optimizer opt, const char *name, int mid_epoch) {
+/* where: 1 stop mid-epoch, 0 after an epoch's end, 2 during an epoch's
+ * last batch (which must end the epoch, not checkpoint at offset n). */
+static void run_case(phx_optimizer opt, const char *name, int where) {
+  int mid_epoch = where == 1;
   char ck[512];
   snprintf(ck, sizeof ck, "%s", in_dir("ck.st"));
   unlink(ck);
@@ -92,8 +95,8 @@ static void run_case(phx_optimizer opt, const char *name, int mid_epoch) {
 
   /* Stopped: mid-epoch (after 88 of 200 samples of epoch 2) or after epoch 2. */
   phx_model *m = make_model(), *init = make_model();
-  watch w = {.epoch_now = 1, .stop_epoch = mid_epoch ? 2 : 0, .stop_at_sample = 88,
-             .stop_after_epoch = mid_epoch ? 0 : 2};
+  watch w = {.epoch_now = 1, .stop_epoch = where ? 2 : 0,
+             .stop_at_sample = where == 2 ? 200 : 88, .stop_after_epoch = where ? 0 : 2};
   phx_train_hooks h = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &w,
                        .stop = &w.stop};
   t.checkpoint = ck;
@@ -137,7 +140,7 @@ static void run_case(phx_optimizer opt, const char *name, int mid_epoch) {
              wr.acc[e]);
   }
   printf("%s, stopped %s: resumed run %s the uninterrupted one\n", name,
-         mid_epoch ? "mid-epoch" : "at an epoch's end",
+         where == 1 ? "mid-epoch" : where == 2 ? "in an epoch's last batch" : "at an epoch's end",
          same_theta(cm, ref) ? "bit-identical to" : "differs from");
 
   /* A checkpoint of other options or data is refused, naming what. */
@@ -176,6 +179,7 @@ int main(int argc, char **argv) {
   printf("backend %s: %s\n", phx_backend_name(backend), phx_backend_device(backend));
   run_case(PHX_OPT_ADAM, "adam", 1);
   run_case(PHX_OPT_ADAM, "adam", 0);
+  run_case(PHX_OPT_ADAM, "adam", 2);
   run_case(PHX_OPT_MOMENTUM, "momentum", 1);
   run_case(PHX_OPT_SGD, "sgd", 1);
   run_case(PHX_OPT_LBFGS, "lbfgs", 0);
