@@ -15,8 +15,10 @@ last=${3:-1000000}
 root=$PWD/build-mutate
 src=$root/src
 mkdir -p "$src"
-# A fresh copy of every tracked and untracked (not ignored) file.
-git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xf - -C "$src" || exit 1
+# A fresh copy of every tracked and untracked (not ignored) file; files
+# that changed get the current time (tar -m), so the scratch build cannot
+# mistake them for older than its objects.
+git ls-files -co --exclude-standard -z | tar --null -cf - -T - | tar -xmf - -C "$src" || exit 1
 opencl=disabled
 [ "${PHX_MUTATE_OPENCL:-0}" = 1 ] && opencl=auto
 if [ ! -f "$src/build/build.ninja" ]; then
