@@ -14,6 +14,7 @@
 #ifndef PHAXCL_H
 #define PHAXCL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,6 +50,7 @@ extern "C" {
   X(EDEVMEM, 11, "out of device memory")                               \
   X(ECHECK, 12, "cross-check failed")                                  \
   X(EINTERNAL, 13, "internal error")                                   \
+  X(EINTR, 14, "interrupted")                                          \
   X(ESIM, 15, "circuit simulation failed")
 
 typedef enum {
@@ -193,6 +195,20 @@ typedef struct phx_train_opts {
   double beta1, beta2, eps; /* adam */
   uint64_t seed;   /* shuffling */
   int limit;       /* use only the first `limit` training samples; 0 = all */
+  /* Checkpoints. checkpoint: a file written atomically every
+   * checkpoint_every epochs (0: only when stopped through hooks->stop) and
+   * at the end; it is a model file (phx_model_load reads it) plus the
+   * optimizer state (exact theta, momentum or Adam moments, step count),
+   * the position in the run, the training options and a hash of the
+   * training data. resume: a checkpoint to continue from; m must have its
+   * model options, the options above (except epochs, the total to reach)
+   * and the training data must be those it was written with. Resumed runs
+   * equal uninterrupted ones bit for bit on the same backend and device;
+   * L-BFGS restarts its history from the checkpoint's parameters. NULL:
+   * none. */
+  const char *checkpoint;
+  int checkpoint_every;
+  const char *resume;
   /* Variation-aware training (mini-batch optimizers): when not NULL, each
    * step's forward pass runs on a chip drawn from it (draw = step, from
    * seed), gradients pass straight through the drawn perturbation
@@ -219,16 +235,27 @@ typedef int (*phx_epoch_fn)(const phx_epoch_stats *s, void *user);
 /* Called during an epoch with samples done / total (for progress bars). */
 typedef void (*phx_progress_fn)(long done, long total, void *user);
 
+/* stop, when not NULL, is polled after every optimizer step: once non-zero
+ * (from a signal handler, say), training writes the checkpoint when one is
+ * set and returns PHX_EINTR, leaving the caller's model untouched. */
 typedef struct phx_train_hooks {
   phx_epoch_fn on_epoch;
   phx_progress_fn on_progress;
   void *user;
+  const volatile sig_atomic_t *stop;
 } phx_train_hooks;
 
-/* Trains m in place on backend b. test may be NULL. */
+/* Trains m in place on backend b. test may be NULL. Returns PHX_EINTR when
+ * hooks->stop ended the run (the message says where and what was saved). */
 PHX_API phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
                              const phx_dataset *test, const phx_train_opts *o,
                              const phx_train_hooks *hooks, phx_err *err);
+
+/* A checkpoint's training options (o; its pointer fields are set to NULL)
+ * and the epochs (L-BFGS iterations) it has completed, for resuming with the
+ * options it was written with. A plain model file: PHX_EFORMAT. */
+PHX_API phx_status phx_checkpoint_info(const char *path, phx_train_opts *o,
+                                       int *epochs_done, phx_err *err);
 
 typedef struct phx_eval_result {
   int count;

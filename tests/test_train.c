@@ -72,7 +72,7 @@ static void test_paper_defaults(phx_backend *b) {
   phx_train_opts_default(&t);
   phx_model *m = make_model(100, t.seed);
   seen v = {0};
-  phx_train_hooks h = {count_epoch, count_progress, &v};
+  phx_train_hooks h = {.on_epoch = count_epoch, .on_progress = count_progress, .user = &v};
   must(phx_train(b, m, train_set, test_set, &t, &h, &err), &err, "paper task");
   CHECKF(v.epochs == t.epochs, "on_epoch called %d times for %d epochs", v.epochs, t.epochs);
   CHECKF(v.progress_calls > 0, "on_progress never called");
@@ -129,7 +129,7 @@ static void test_lbfgs(phx_backend *b) {
   double before, after;
   must(phx_gradient(b, m, train_set, 100, &before, g, &err), &err, "loss before");
   seen v = {0};
-  phx_train_hooks h = {count_epoch, NULL, &v};
+  phx_train_hooks h = {.on_epoch = count_epoch, .user = &v};
   must(phx_train(b, m, train_set, NULL, &t, &h, &err), &err, "lbfgs");
   must(phx_gradient(b, m, train_set, 100, &after, g, &err), &err, "loss after");
   printf("lbfgs: loss %.5f -> %.5f in %d iterations\n", before, after, v.epochs);
@@ -160,7 +160,7 @@ static void test_failure_and_stop(phx_backend *b) {
   t.limit = 64;
   t.epochs = 10;
   seen v = {.stop_after = 2};
-  phx_train_hooks h = {count_epoch, NULL, &v};
+  phx_train_hooks h = {.on_epoch = count_epoch, .user = &v};
   s = phx_train(b, m, train_set, NULL, &t, &h, &err);
   CHECKF(s == PHX_OK, "early stop returned %s", phx_status_name(s));
   CHECKF(v.epochs == 2, "hook asked to stop after 2 epochs, saw %d", v.epochs);

@@ -57,6 +57,19 @@ static inline int finish(const char *name) {
   return failures ? 1 : 0;
 }
 
+/* A one-layer model inputs -> outputs with default options, theta zero. */
+static inline phx_model *tiny_model(int inputs, int outputs) {
+  phx_model_opts o;
+  phx_err err = {0};
+  phx_model_opts_default(&o);
+  o.nlayers = 1;
+  o.sizes[0] = inputs;
+  o.sizes[1] = outputs;
+  phx_model *m = NULL;
+  must(phx_model_new(&o, &m, &err), &err, "tiny model");
+  return m;
+}
+
 #ifdef TEST_UTIL_TMPDIR
 #include <ftw.h>
 #include <sys/stat.h>

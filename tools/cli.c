@@ -35,6 +35,8 @@ static const opt_def OPTS[] = {
     {"verbose", PHX_O_VERBOSE, 0}, {"fashion", PHX_O_FASHION, 1},
     {"gmin", PHX_O_GMIN, 1},       {"vtc-c", PHX_O_VTC_C, 1},
     {"vtc-d", PHX_O_VTC_D, 1},
+    {"checkpoint", PHX_O_CHECKPOINT, 1}, {"checkpoint-every", PHX_O_CHECKPOINT_EVERY, 1},
+    {"resume", PHX_O_RESUME, 1},
 };
 /* The circuit commands' options: bits of the second set (PHX_O2_*). */
 static const opt_def OPTS2[] = {
@@ -276,6 +278,11 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
     case PHX_O_INIT: c->init = v; return 0;
     case PHX_O_OUT: c->out = v; return 0;
     case PHX_O_FASHION: c->fashion = v; return 0;
+    case PHX_O_CHECKPOINT: c->checkpoint = v; return 0;
+    case PHX_O_RESUME: c->resume = v; return 0;
+    case PHX_O_CHECKPOINT_EVERY:
+      return parse_int(d->name, v, 0, 1000000000, "a non-negative integer",
+                       &c->checkpoint_every);
     case PHX_O_JSON: c->json = 1; return 0;
     case PHX_O_VERBOSE: c->verbose++; return 0;
     default: return phx_cli_fail(PHX_EXIT_USAGE, "--%s: not handled", d->name);
@@ -286,7 +293,7 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
 static int check_nonempty(const opt_def *d, int second, const char *v) {
   unsigned names = second ? (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
                           : (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
-                             PHX_O_FASHION);
+                             PHX_O_FASHION | PHX_O_CHECKPOINT | PHX_O_RESUME);
   if (d->has_value && *v == '\0' && (d->bit & names))
     return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected a value, got ''", d->name);
   return 0;

@@ -36,6 +36,9 @@ enum {
   PHX_O_GMIN = 1u << 20,
   PHX_O_VTC_C = 1u << 21,
   PHX_O_VTC_D = 1u << 22,
+  PHX_O_CHECKPOINT = 1u << 23,       /* train only */
+  PHX_O_CHECKPOINT_EVERY = 1u << 24, /* train only */
+  PHX_O_RESUME = 1u << 25,           /* train only */
 };
 /* Second option set (phx_cli_spec.allowed2): the circuit commands'. */
 enum {
@@ -84,6 +87,8 @@ typedef struct phx_cli {
   const char *backends[PHX_CLI_MAX_BACKENDS];
   int nbackends;
   const char *device, *save, *init, *out, *fashion;
+  const char *checkpoint, *resume;
+  int checkpoint_every;
   int json, verbose;
   const char *args[PHX_CLI_MAX_ARGS];
   int nargs;

@@ -179,7 +179,7 @@ static int run_one(const phx_cli *c, const task *t, phx_backend *b, const phx_da
   o.epochs = t->epochs;
   o.limit = c->limit;
   timing tm = {0};
-  phx_train_hooks hooks = {on_epoch, NULL, &tm};
+  phx_train_hooks hooks = {.on_epoch = on_epoch, .user = &tm};
   long launches = launch_count(b);
   phx_status s = phx_train(b, m, train, NULL, &o, &hooks, &err);
   if (launches >= 0) launches = launch_count(b) - launches;

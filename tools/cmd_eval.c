@@ -136,7 +136,8 @@ int phx_cmd_eval(int argc, char **argv) {
     phx_err err = {0};
     phx_eval_result r;
     if (!conf) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory for the confusion matrix");
-    else if (phx_evaluate(b, m, d, &r, conf, &err)) rc = phx_cli_err(&err);
+    else if (phx_evaluate(b, m, d, &r, conf, &err))
+      rc = phx_cli_fail(PHX_EXIT_RUN, "%s: %s", c.args[0], err.msg); /* name the model */
     else {
       phx_power pw;
       rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
@@ -172,7 +173,8 @@ int phx_cmd_grad(int argc, char **argv) {
   rc = load_inputs(&c, 1, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
-  if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err)) rc = phx_cli_err(&err);
+  if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))
+    rc = phx_cli_fail(PHX_EXIT_RUN, "%s: %s", c.args[0], err.msg); /* name the model */
   if (!rc && phx_model_save(g, c.out, &err)) rc = phx_cli_err(&err);
   if (!rc) {
     const phx_model_opts *mo = phx_model_get_opts(m);

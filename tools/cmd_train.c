@@ -1,8 +1,10 @@
-/* phaxcl train: builds (or loads with --init) a model, trains it on --data,
- * prints one line (or JSON object) per epoch and saves it with --save only
- * after training succeeded. */
+/* phaxcl train: builds (or loads with --init or --resume) a model, trains
+ * it on --data, prints one line (or JSON object) per epoch and saves it with
+ * --save only after training succeeded. SIGINT/SIGTERM finish the current
+ * step, write the --checkpoint and exit 130/143; a second one exits at once. */
 #include <cjson/cJSON.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,14 @@ static const char USAGE[] =
     "  --stuck-off F  --stuck-on F\n"
     "output:\n"
     "  --save FILE        write the trained model (safetensors) when done\n"
+    "  --checkpoint FILE  write a resumable checkpoint (a model file plus the\n"
+    "                     optimizer state) at the end, every --checkpoint-every\n"
+    "                     epochs, and on SIGINT/SIGTERM (which otherwise save nothing)\n"
+    "  --checkpoint-every N  epochs between checkpoints (default 0: end and stop only)\n"
+    "  --resume FILE      continue from a checkpoint with its model and options\n"
+    "                     (give the same --data/--pool); bit-identical to an\n"
+    "                     uninterrupted run, except lbfgs, which restarts its\n"
+    "                     history; checkpoints go on to FILE unless --checkpoint\n"
     "  --json             one JSON object per epoch, then a summary object\n"
     "  --verbose          report the set-up and backend details on stderr\n"
     "  --help             this text\n";
@@ -60,7 +70,8 @@ static const phx_cli_spec SPEC = {
     PHX_O_DATA | PHX_O_POOL | PHX_O_LAYERS | PHX_O_EPOCHS | PHX_O_BATCH | PHX_O_LR |
         PHX_O_OPTIMIZER | PHX_O_LOSS | PHX_O_SEED | PHX_O_MODEL |
         PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_LIMIT |
-        PHX_O_JSON | PHX_O_VERBOSE,
+        PHX_O_JSON | PHX_O_VERBOSE | PHX_O_CHECKPOINT | PHX_O_CHECKPOINT_EVERY |
+        PHX_O_RESUME,
     0, 0, USAGE};
 
 /* What the epoch hooks need. */
@@ -120,6 +131,46 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
   return 0;
 }
 
+/* Set by the first SIGINT/SIGTERM; training polls it after every step. The
+ * library keeps no global state, so the flag lives here. */
+static volatile sig_atomic_t stop_signal;
+
+/* First signal: ask training to stop after this step. Second: leave now,
+ * touching no file (a save in progress leaves only an unnamed temp file,
+ * which vanishes, or a named one the next save removes). */
+static void on_signal(int sig) {
+  if (stop_signal) _exit(128 + sig);
+  stop_signal = sig;
+}
+
+/* Installs (on) or removes the handlers for SIGINT and SIGTERM. */
+static void catch_signals(int on) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on ? on_signal : SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* --resume: the checkpoint's options, overridden by those given (which
+ * the library then checks against it). Returns 0 or an exit status. */
+static int resume_opts(const phx_cli *c, phx_train_opts *t) {
+  phx_err err = {0};
+  phx_train_opts k;
+  if (c->init)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--resume and --init exclude each other");
+  if (phx_checkpoint_info(c->resume, &k, NULL, &err)) return phx_cli_err(&err);
+  if (c->given & PHX_O_OPTIMIZER) k.optimizer = c->optimizer;
+  if (c->given & PHX_O_EPOCHS) k.epochs = c->epochs;
+  if (c->given & PHX_O_BATCH) k.batch = c->batch;
+  if (c->given & PHX_O_LR) k.lr = c->lr;
+  if (c->given & PHX_O_SEED) k.seed = c->seed;
+  if (c->given & PHX_O_LIMIT) k.limit = c->limit;
+  *t = k;
+  return 0;
+}
+
 /* The model: loaded from --init (its options win, --layers must agree) or
  * new from the options and the data. Returns 0 or an exit status. */
 static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
@@ -129,9 +180,10 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
   phx_model_opts_default(&want);
   int rc = phx_cli_layers(c, inputs, classes, &want);
   if (rc) return rc;
-  if (c->init) {
+  const char *from = c->resume ? c->resume : c->init;
+  if (from) {
     phx_model *m = NULL;
-    if (phx_model_load(c->init, &m, &err)) return phx_cli_err(&err);
+    if (phx_model_load(from, &m, &err)) return phx_cli_err(&err);
     const phx_model_opts *mo = phx_model_get_opts(m);
     if (c->given & PHX_O_LAYERS) {
       int same = want.nlayers == mo->nlayers;
@@ -141,13 +193,13 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
         phx_cli_sizes_str(&want, a, sizeof a);
         phx_cli_sizes_str(mo, b, sizeof b);
         phx_model_free(m);
-        return phx_cli_fail(PHX_EXIT_USAGE, "--layers %s conflicts with --init %s (%s)", a,
-                            c->init, b);
+        return phx_cli_fail(PHX_EXIT_USAGE, "--layers %s conflicts with --%s %s (%s)", a,
+                            c->resume ? "resume" : "init", from, b);
       }
     }
     if (c->given & (PHX_O_MODEL & ~PHX_O_LAYERS))
       fprintf(stderr, "phaxcl: note: --vdd/--ratio/--gmin/--vtc-c/--vtc-d/--loss ignored: "
-                      "--init %s sets the model options\n", c->init);
+                      "--%s %s sets the model options\n", c->resume ? "resume" : "init", from);
     *out = m;
     return 0;
   }
@@ -229,6 +281,10 @@ int phx_cmd_train(int argc, char **argv) {
   t.seed = c.seed;
   t.limit = c.limit;
   if (t.optimizer == PHX_OPT_LBFGS && !(c.given & PHX_O_EPOCHS)) t.epochs = 400;
+  if (c.resume && (rc = resume_opts(&c, &t))) return rc;
+  t.checkpoint = c.checkpoint ? c.checkpoint : c.resume;
+  t.checkpoint_every = c.checkpoint_every;
+  t.resume = c.resume;
   if (t.optimizer == PHX_OPT_LBFGS && (c.given & (PHX_O_LR | PHX_O_BATCH)))
     fprintf(stderr, "phaxcl: note: --lr and --batch are ignored by lbfgs (full batch)\n");
 
@@ -237,10 +293,12 @@ int phx_cmd_train(int argc, char **argv) {
   phx_backend *b = NULL;
   const char *dir = phx_cli_data_dir(&c);
   rc = c.save ? check_save_dir(c.save) : 0;
+  if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = make_model(&c, train, &m);
   char what[1100];
-  if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
+  if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
+  else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
   else snprintf(what, sizeof what, "%s", (c.given & PHX_O_LAYERS) ? "--layers" : "the model");
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), train, dir, what);
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, dir, what);
@@ -255,17 +313,32 @@ int phx_cmd_train(int argc, char **argv) {
             names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
   }
   report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1};
-  if (!rc && t.epochs == 0) {
+  if (!rc && t.epochs == 0 && !c.resume) {
     if (c.save) rc = save_model(m, c.save);
     if (!rc) summary(&c, NULL, m, NULL);
   } else if (!rc) {
     rc = phx_cli_backend(&c, NULL, &b);
     if (!rc) {
       phx_err err = {0};
-      phx_train_hooks hooks = {on_epoch, on_progress, &r};
+      phx_train_hooks hooks = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &r,
+                               .stop = &stop_signal};
+      catch_signals(1);
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
-      if (s) rc = phx_cli_err(&err);
+      fflush(stdout);
+      if (s == PHX_EINTR) {
+        phx_cli_fail(PHX_EXIT_RUN, "%s", err.msg);
+        if (t.checkpoint)
+          fprintf(stderr, "phaxcl: resume with: phaxcl train --resume %s%s%s (and the same "
+                  "--data/--pool/--backend)\n", t.checkpoint, c.save ? " --save " : "",
+                  c.save ? c.save : "");
+        else
+          fprintf(stderr, "phaxcl: run with --checkpoint FILE to be able to resume\n");
+        rc = 128 + (int)stop_signal;
+      } else if (s) {
+        rc = phx_cli_err(&err);
+      }
+      catch_signals(0);
     }
     if (!rc && c.save) rc = save_model(m, c.save);
     if (!rc) summary(&c, b, m, &r);

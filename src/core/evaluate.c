@@ -1,5 +1,6 @@
 /* Evaluation (loss, accuracy, confusion matrix) and the exact full-batch
  * gradient, both run through the backend-resident network of net.h. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,6 +39,15 @@ static phx_status sweep(phx_net *net, int slot, int count, int grad, phx_err *er
   return PHX_OK;
 }
 
+/* A loss that overflowed (e.g. a huge but finite theta) is an error, not a
+ * result: callers would print "nan" and exit 0. */
+static phx_status check_loss(double sum, int n, phx_err *err) {
+  if (isfinite(sum)) return PHX_OK;
+  return phx_fail(err, PHX_ENAN,
+                  "the loss over %d samples is not finite (%g): the model's parameters "
+                  "overflow the float range", n, sum);
+}
+
 /* Forward pass over all of d; the confusion matrix is outputs x outputs
  * (the model's class count), row = true class, column = prediction. */
 phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d,
@@ -66,6 +76,7 @@ phx_status phx_evaluate(phx_backend *b, const phx_model *m, const phx_dataset *d
   if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, d, 0, err);
   if (!s) s = sweep(net, PHX_SLOT_TEST, n, 0, err);
   if (!s) s = phx_net_metrics(net, PHX_SLOT_TEST, n, &sum, &correct, pred, truth, err);
+  if (!s) s = check_loss(sum, n, err);
   if (!s) {
     res->count = n;
     res->loss = sum / n;
@@ -116,7 +127,18 @@ phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d
   if (!s) s = sweep(net, PHX_SLOT_TRAIN, n, 1, err);
   if (!s) s = phx_net_grad_finish(net, err);
   if (!s) s = phx_net_metrics(net, PHX_SLOT_TRAIN, n, &sum, &correct, NULL, NULL, err);
+  if (!s) s = check_loss(sum, n, err);
   if (!s) s = phx_net_get_grad(net, grad, err);
+  for (int l = 0; l < mo->nlayers && !s; l++) {
+    const float *g = phx_model_theta_const(grad, l);
+    size_t R = (size_t)phx_model_cols(grad, l), cnt = (size_t)phx_model_rows(grad, l) * R;
+    for (size_t i = 0; i < cnt; i++)
+      if (!isfinite(g[i])) {
+        s = phx_fail(err, PHX_ENAN, "the gradient of layer %d, element [%zu, %zu], is not "
+                     "finite (%g)", l, i / R, i % R, g[i]);
+        break;
+      }
+  }
   if (!s && loss) *loss = sum / n;
   if (net) phx_net_free(net);
   return s;

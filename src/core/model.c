@@ -1,11 +1,15 @@
 /* The model: its options (defaults and range checks), its parameters theta
  * (one row-major M x R float matrix per layer) and their seeded
  * initialisation. Files (safetensors.c) and backends build on this. */
+#define _DEFAULT_SOURCE /* sysconf(_SC_PHYS_PAGES) */
 #include <math.h>
+#include <unistd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "net.h"
 #include "rng.h"
 
 /* Largest layer width accepted; keeps R = 2N+2 and M*R within int. */
@@ -92,6 +96,25 @@ phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err) {
   return PHX_OK;
 }
 
+/* Physical memory in bytes; 0 when the system does not say. */
+static double host_memory(void) {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && size > 0) return (double)pages * (double)size;
+#endif
+  return 0;
+}
+
+/* Refused up front: calloc would succeed (overcommit) and the first pass
+ * over the memory would bring in the OOM killer instead of an error. */
+phx_status phx_check_fits(double bytes, const char *what, phx_err *err) {
+  double have = host_memory();
+  if (have > 0 && bytes > have)
+    return phx_fail(err, PHX_ENOMEM, "%s needs %.1f GB of memory, more than the %.1f GB "
+                    "this machine has", what, bytes / 1e9, have / 1e9);
+  return PHX_OK;
+}
+
 /* Allocates all layers in one zeroed block, layer after layer. */
 phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err) {
   if (!out) return phx_fail(err, PHX_EINVAL, "phx_model_new: out is NULL");
@@ -101,6 +124,9 @@ phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err)
   size_t total = 0;
   for (int l = 0; l < o->nlayers; l++)
     total += (size_t)o->sizes[l + 1] * (size_t)(2 * o->sizes[l] + 2);
+  char what[64];
+  snprintf(what, sizeof what, "a model of %zu parameters", total);
+  if ((s = phx_check_fits((double)total * sizeof(float), what, err))) return s;
   phx_model *m = calloc(1, sizeof *m);
   float *data = calloc(total, sizeof *data);
   if (!m || !data) {

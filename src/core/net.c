@@ -525,3 +525,71 @@ phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,
 int phx_net_max_batch(const phx_net *n) { return n->max_batch; }
 
 phx_backend *phx_net_backend(phx_net *n) { return n->b; }
+
+/* ---- issue 9: checkpoint state (additive section) ------------------------
+ * Reads and writes through phx_buf_read/phx_buf_write in F64, which is
+ * exact for float and double buffers alike. */
+
+/* Layer l, or an error naming it. */
+static net_layer *net_layer_at(phx_net *n, int l, phx_err *err) {
+  if (l < 0 || l >= n->L) {
+    phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
+    return NULL;
+  }
+  return &n->lay[l];
+}
+
+phx_status phx_net_get_theta64(phx_net *n, int l, double *theta, phx_err *err) {
+  net_layer *y = net_layer_at(n, l, err);
+  if (!y) return PHX_EINVAL;
+  return phx_buf_read(n->b, y->theta, 0, (size_t)y->M * y->R, theta, PHX_HOST_F64, err);
+}
+
+phx_status phx_net_get_state64(phx_net *n, int l, double *m, double *v, phx_err *err) {
+  net_layer *y = net_layer_at(n, l, err);
+  if (!y) return PHX_EINVAL;
+  const size_t MR = (size_t)y->M * y->R;
+  int rc = m ? phx_buf_read(n->b, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
+  if (!rc && v) rc = phx_buf_read(n->b, y->v, 0, MR, v, PHX_HOST_F64, err);
+  return rc;
+}
+
+phx_status phx_net_set_state64(phx_net *n, int l, const double *m, const double *v,
+                               phx_err *err) {
+  net_layer *y = net_layer_at(n, l, err);
+  if (!y) return PHX_EINVAL;
+  const size_t MR = (size_t)y->M * y->R;
+  int rc = m ? phx_buf_write(n->b, y->m, 0, MR, m, PHX_HOST_F64, err) : 0;
+  if (!rc && v) rc = phx_buf_write(n->b, y->v, 0, MR, v, PHX_HOST_F64, err);
+  return rc;
+}
+
+/* The slot, when count of its positions exist. */
+static net_slot *net_slot_at(phx_net *n, int slot, int count, phx_err *err) {
+  if (slot < 0 || slot >= PHX_SLOTS || n->slot[slot].count == 0 || count < 0 ||
+      count > n->slot[slot].count) {
+    phx_fail(err, PHX_EINVAL, "net: slot %d has no %d samples", slot, count);
+    return NULL;
+  }
+  return &n->slot[slot];
+}
+
+phx_status phx_net_get_metrics_raw(phx_net *n, int slot, int count, double *loss,
+                                   int32_t *pred, phx_err *err) {
+  net_slot *s = net_slot_at(n, slot, count, err);
+  if (!s) return PHX_EINVAL;
+  if (count == 0) return PHX_OK;
+  int rc = phx_buf_read(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
+  if (!rc) rc = phx_buf_read(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  return rc;
+}
+
+phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double *loss,
+                                   const int32_t *pred, phx_err *err) {
+  net_slot *s = net_slot_at(n, slot, count, err);
+  if (!s) return PHX_EINVAL;
+  if (count == 0) return PHX_OK;
+  int rc = phx_buf_write(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
+  if (!rc) rc = phx_buf_write(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  return rc;
+}

@@ -76,4 +76,28 @@ phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer, ph
 int phx_net_max_batch(const phx_net *n);
 phx_backend *phx_net_backend(phx_net *n);
 
+/* ---- issue 9: memory check, checkpoint state (additive section) ---------- */
+
+/* PHX_ENOMEM naming what and its size when `bytes` exceed the machine's
+ * physical memory (model.c). */
+phx_status phx_check_fits(double bytes, const char *what, phx_err *err);
+
+/* Exact parameters of layer l as doubles (theta64 for checkpoints). */
+phx_status phx_net_get_theta64(phx_net *n, int l, double *theta, phx_err *err);
+/* Optimizer moments m, v of layer l (M x R each) to/from doubles; either
+ * pointer may be NULL to skip it. */
+phx_status phx_net_get_state64(phx_net *n, int l, double *m, double *v, phx_err *err);
+phx_status phx_net_set_state64(phx_net *n, int l, const double *m, const double *v,
+                               phx_err *err);
+/* Per-sample losses and predictions of a slot's first count positions,
+ * read or restored (a partial epoch's metrics in a checkpoint). */
+phx_status phx_net_get_metrics_raw(phx_net *n, int slot, int count, double *loss,
+                                   int32_t *pred, phx_err *err);
+phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double *loss,
+                                   const int32_t *pred, phx_err *err);
+
+/* The training order of epoch `epoch` (1-based): a permutation of 0..n-1
+ * that depends on (seed, epoch) only (train.c). */
+void phx_epoch_order(uint64_t seed, int epoch, int32_t *order, int n);
+
 #endif /* PHX_NET_H */

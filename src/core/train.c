@@ -4,10 +4,12 @@
  * failed run never leaves half-trained or non-finite parameters behind. */
 #include <lbfgs.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "checkpoint.h"
 #include "net.h"
 #include "rng.h"
 
@@ -52,6 +54,11 @@ static phx_status check_opts(const phx_train_opts *o, phx_err *err) {
     return phx_fail(err, PHX_EINVAL, "--batch: must be >= 1 (got %d)", o->batch);
   if (o->limit < 0)
     return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", o->limit);
+  if (o->checkpoint_every < 0)
+    return phx_fail(err, PHX_EINVAL, "--checkpoint-every: must be >= 0 (got %d)",
+                    o->checkpoint_every);
+  if ((o->checkpoint && !*o->checkpoint) || (o->resume && !*o->resume))
+    return phx_fail(err, PHX_EINVAL, "--checkpoint/--resume: empty file name");
   if (o->optimizer != PHX_OPT_LBFGS && !(isfinite(o->lr) && o->lr > 0))
     return phx_fail(err, PHX_EINVAL, "--lr: must be a positive finite number (got %g)",
                     o->lr);
@@ -100,7 +107,81 @@ typedef struct run {
   int batch;         /* mini-batch size, <= n */
   int eval_batch;    /* batch for test passes and full-batch sweeps */
   long total;        /* samples per epoch for progress: n */
+  uint64_t hash;     /* of the training samples, for checkpoints */
+  int start_epoch;   /* epochs done before this call (resume) */
+  int start_offset;  /* samples of the next epoch done before this call */
+  long start_step;   /* optimizer steps done before this call */
 } run;
+
+/* The caller asked to stop (a signal, typically). */
+static int stop_requested(const run *r) {
+  return r->hooks && r->hooks->stop && *r->hooks->stop;
+}
+
+/* Writes the checkpoint of the net's current state: epoch epochs done,
+ * offset samples of the next, step optimizer steps. */
+static phx_status write_checkpoint(run *r, int epoch, int offset, long step, phx_err *err) {
+  const phx_model_opts *mo = phx_model_get_opts(r->copy);
+  phx_ckpt c;
+  memset(&c, 0, sizeof c);
+  c.opts = *r->o;
+  c.epoch = epoch;
+  c.offset = offset;
+  c.step = step;
+  c.samples = r->n;
+  c.data_hash = r->hash;
+  c.nlayers = mo->nlayers;
+  int moments = r->o->optimizer == PHX_OPT_MOMENTUM || r->o->optimizer == PHX_OPT_ADAM;
+  phx_status s = phx_net_get_theta(r->net, r->copy, err);
+  for (int l = 0; l < c.nlayers && !s; l++) {
+    c.count[l] = (size_t)phx_model_rows(r->copy, l) * (size_t)phx_model_cols(r->copy, l);
+    c.theta[l] = malloc(c.count[l] * sizeof(double));
+    if (moments) {
+      c.m[l] = malloc(c.count[l] * sizeof(double));
+      c.v[l] = malloc(c.count[l] * sizeof(double));
+    }
+    if (!c.theta[l] || (moments && (!c.m[l] || !c.v[l])))
+      s = phx_fail(err, PHX_ENOMEM, "%s: out of memory for the checkpoint", r->o->checkpoint);
+    if (!s) s = phx_net_get_theta64(r->net, l, c.theta[l], err);
+    if (!s && moments) s = phx_net_get_state64(r->net, l, c.m[l], c.v[l], err);
+  }
+  if (!s && offset > 0) {
+    c.loss = malloc((size_t)offset * sizeof *c.loss);
+    c.pred = malloc((size_t)offset * sizeof *c.pred);
+    s = c.loss && c.pred ? phx_net_get_metrics_raw(r->net, PHX_SLOT_TRAIN, offset, c.loss,
+                                                   c.pred, err)
+                         : phx_fail(err, PHX_ENOMEM, "out of memory for the checkpoint");
+  }
+  if (!s) s = phx_ckpt_save(r->o->checkpoint, r->copy, &c, err);
+  phx_ckpt_free(&c);
+  return s;
+}
+
+/* Periodic and final checkpoints, at the end of epoch e. */
+static phx_status epoch_checkpoint(run *r, int e, long step, phx_err *err) {
+  if (!r->o->checkpoint) return PHX_OK;
+  int every = r->o->checkpoint_every;
+  if (e == r->o->epochs || (every > 0 && e % every == 0))
+    return write_checkpoint(r, e, 0, step, err);
+  return PHX_OK;
+}
+
+/* Stops on request: the checkpoint when one is set, then PHX_EINTR saying
+ * where the run stopped and what was saved. */
+static phx_status interrupted(run *r, int epoch, int offset, long step, phx_err *err) {
+  phx_status s = r->o->checkpoint ? write_checkpoint(r, epoch, offset, step, err) : PHX_OK;
+  if (s) return s;
+  char at[96];
+  if (offset)
+    snprintf(at, sizeof at, "%d of %d samples into epoch %d", offset, r->n, epoch + 1);
+  else
+    snprintf(at, sizeof at, "after %s %d",
+             r->o->optimizer == PHX_OPT_LBFGS ? "iteration" : "epoch", epoch);
+  if (r->o->checkpoint)
+    return phx_fail(err, PHX_EINTR, "interrupted %s; checkpoint written to %s", at,
+                    r->o->checkpoint);
+  return phx_fail(err, PHX_EINTR, "interrupted %s; nothing saved (no checkpoint file)", at);
+}
 
 /* Forward pass over a whole slot, in batches, without gradients. */
 static phx_status sweep(run *r, int slot, int count, phx_err *err) {
@@ -139,23 +220,31 @@ static phx_status nan_error(const run *r, int epoch, phx_err *err) {
                   "(try a lower --lr than %g)", epoch, r->o->lr);
 }
 
+/* The sample order of epoch e: a shuffle seeded from (seed, e) alone, so a
+ * resumed run needs no generator state. */
+void phx_epoch_order(uint64_t seed, int epoch, int32_t *order, int n) {
+  phx_rng rng;
+  phx_rng_seed(&rng, seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)epoch));
+  for (int i = 0; i < n; i++) order[i] = i;
+  phx_rng_shuffle(&rng, order, n);
+}
+
 /* Mini-batch training: shuffle from (seed, epoch), step per batch, test
- * pass and metrics once per epoch. */
+ * pass and metrics once per epoch. A resumed run starts at its position;
+ * the stop hook is polled after every step. */
 static phx_status train_minibatch(run *r, phx_err *err) {
   const phx_train_opts *o = r->o;
   phx_optim opt = {.kind = o->optimizer, .lr = o->lr, .momentum = o->momentum,
-                   .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .t = 0};
+                   .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .t = r->start_step};
   int32_t *order = malloc(sizeof *order * (size_t)r->n);
   if (!order) return phx_fail(err, PHX_ENOMEM, "out of memory for the sample order");
   phx_status s = PHX_OK;
-  for (int e = 1; e <= o->epochs && !s; e++) {
+  for (int e = r->start_epoch + 1; e <= o->epochs && !s; e++) {
     double t0 = now_seconds();
-    phx_rng rng;
-    phx_rng_seed(&rng, o->seed ^ (0xd1b54a32d192ed03ULL * (uint64_t)e));
-    for (int i = 0; i < r->n; i++) order[i] = i;
-    phx_rng_shuffle(&rng, order, r->n);
+    phx_epoch_order(o->seed, e, order, r->n);
     s = phx_net_set_order(r->net, PHX_SLOT_TRAIN, order, err);
-    for (int off = 0; off < r->n && !s; off += r->batch) {
+    int first = e == r->start_epoch + 1 ? r->start_offset : 0;
+    for (int off = first; off < r->n && !s; off += r->batch) {
       int B = r->n - off < r->batch ? r->n - off : r->batch;
       /* variation-aware: this step's forward pass on chip number t */
       if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
@@ -164,6 +253,11 @@ static phx_status train_minibatch(run *r, phx_err *err) {
       if (!s) s = phx_net_grad_step(r->net, &opt, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
+      /* Mid-epoch only: a stop after the last batch ends the epoch first. */
+      if (!s && off + B < r->n && stop_requested(r)) {
+        s = interrupted(r, e - 1, off + B, opt.t, err);
+        goto done;
+      }
     }
     if (s) break;
     phx_epoch_stats st = {.epoch = e, .epochs = o->epochs};
@@ -179,11 +273,14 @@ static phx_status train_minibatch(run *r, phx_err *err) {
       break;
     }
     s = test_pass(r, &st, err);
+    if (!s) s = epoch_checkpoint(r, e, opt.t, err);
     if (s) break;
     st.seconds = now_seconds() - t0;
     if (r->hooks && r->hooks->on_epoch && r->hooks->on_epoch(&st, r->hooks->user))
       break;
+    if (e < o->epochs && stop_requested(r)) s = interrupted(r, e, 0, opt.t, err);
   }
+done:
   free(order);
   return s;
 }
@@ -254,7 +351,8 @@ static int lb_progress(void *inst, const lbfgsfloatval_t *x,
     c->status = nan_error(r, k, c->err);
     return 1;
   }
-  phx_epoch_stats st = {.epoch = k, .epochs = r->o->epochs, .loss = fx,
+  const int done = k + r->start_epoch;
+  phx_epoch_stats st = {.epoch = done, .epochs = r->o->epochs, .loss = fx,
                         .train_acc = (double)c->correct / r->n};
   phx_status s = lb_set(c, x);
   if (!s) s = test_pass(r, &st, c->err);
@@ -267,8 +365,16 @@ static int lb_progress(void *inst, const lbfgsfloatval_t *x,
   c->t0 = t;
   if (r->hooks && r->hooks->on_progress)
     r->hooks->on_progress(r->total, r->total, r->hooks->user);
+  if ((s = epoch_checkpoint(r, done, 0, c->err))) {
+    c->status = s;
+    return 1;
+  }
   if (r->hooks && r->hooks->on_epoch && r->hooks->on_epoch(&st, r->hooks->user)) {
     c->stopped = 1;
+    return 1;
+  }
+  if (done < r->o->epochs && stop_requested(r)) {
+    c->status = interrupted(r, done, 0, 0, c->err);
     return 1;
   }
   return 0;
@@ -288,20 +394,24 @@ static phx_status train_lbfgs(run *r, const phx_model *m, phx_err *err) {
                     nvar);
   lbfgsfloatval_t *x = lbfgs_malloc((int)nvar);
   if (!x) return phx_fail(err, PHX_ENOMEM, "out of memory for L-BFGS (%zu values)", nvar);
-  for (int l = 0; l < c.nl; l++) {
-    const float *th = phx_model_theta_const(m, l);
-    for (size_t i = 0; i < c.off[l + 1] - c.off[l]; i++) x[c.off[l] + i] = th[i];
+  /* From the net: the model's theta, or a checkpoint's exact one. */
+  phx_status s = PHX_OK;
+  for (int l = 0; l < c.nl && !s; l++) s = phx_net_get_theta64(r->net, l, x + c.off[l], err);
+  if (s) {
+    lbfgs_free(x);
+    return s;
   }
   lbfgs_parameter_t p;
   lbfgs_parameter_init(&p);
-  p.max_iterations = r->o->epochs;
+  /* A resumed run restarts L-BFGS's history at the checkpoint (documented). */
+  p.max_iterations = r->o->epochs - r->start_epoch;
   /* The crossbar's raw gradients are tiny (normalised columns, z within
    * +-vdd/2), so liblbfgs' relative test ||g|| < eps ||x|| must be strict
    * or it declares convergence on a plateau after a few dozen steps. */
   p.epsilon = 1e-12;
   c.t0 = now_seconds();
   int ret = lbfgs((int)nvar, x, NULL, lb_evaluate, lb_progress, &c, &p);
-  phx_status s = c.status;
+  s = c.status;
   if (!s && ret == LBFGSERR_OUTOFMEMORY)
     s = phx_fail(err, PHX_ENOMEM, "out of memory in L-BFGS");
   /* x holds the best point liblbfgs accepted (it reverts failed searches). */
@@ -326,6 +436,88 @@ static phx_status check_finite(const phx_model *m, const run *r, phx_err *err) {
   return PHX_OK;
 }
 
+/* What training holds in host memory on the C path (net.c's buffers:
+ * theta, dtheta, W, dW, m, v, P per parameter, activations per batch row,
+ * the bound samples, plus the model copy), refused before any of it is
+ * allocated. OpenCL devices report their own allocation failures. */
+static phx_status check_footprint(phx_backend *b, const phx_model_opts *mo, const run *r,
+                                  phx_err *err) {
+  const char *name = phx_backend_name(b);
+  if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0) return PHX_OK;
+  double real = strcmp(name, "c64") == 0 ? 8 : 4, params = 0, rows = 0;
+  for (int l = 0; l < mo->nlayers; l++) {
+    params += (double)mo->sizes[l + 1] * (2.0 * mo->sizes[l] + 2);
+    rows += 6.0 * mo->sizes[l + 1] + 4;
+  }
+  double bytes = real * (7 * params + r->eval_batch * (rows + mo->sizes[0] + 1) +
+                         (double)(r->n + r->ntest) * (mo->sizes[0] + 3)) +
+                 4 * params;
+  char what[96];
+  snprintf(what, sizeof what, "training a model of %.0f parameters", params);
+  return phx_check_fits(bytes, what, err);
+}
+
+/* The first option of o that differs from the checkpoint's, or NULL. */
+static const char *differing_option(const phx_train_opts *o, const phx_train_opts *c) {
+  if (o->optimizer != c->optimizer) return "--optimizer";
+  if (o->seed != c->seed) return "--seed";
+  if (o->limit != c->limit) return "--limit";
+  if (o->optimizer == PHX_OPT_LBFGS) return NULL; /* full batch, no lr */
+  if (o->batch != c->batch) return "--batch";
+  if (o->lr != c->lr) return "--lr";
+  if (o->optimizer == PHX_OPT_MOMENTUM && o->momentum != c->momentum) return "momentum";
+  if (o->optimizer == PHX_OPT_ADAM &&
+      (o->beta1 != c->beta1 || o->beta2 != c->beta2 || o->eps != c->eps))
+    return "adam beta1/beta2/eps";
+  return NULL;
+}
+
+/* Same circuit and shape. */
+static int same_model_opts(const phx_model_opts *a, const phx_model_opts *b) {
+  int same = a->nlayers == b->nlayers && a->vdd == b->vdd && a->gmin == b->gmin &&
+             a->ratio == b->ratio && a->loss == b->loss;
+  for (int l = 0; same && l <= a->nlayers; l++) same = a->sizes[l] == b->sizes[l];
+  for (int i = 0; same && i < 4; i++) same = a->c[i] == b->c[i] && a->d[i] == b->d[i];
+  return same;
+}
+
+/* Loads o->resume into the net: exact theta, moments, partial-epoch
+ * metrics and the position, after checking that it belongs to this run. */
+static phx_status apply_resume(run *r, const phx_model *m, phx_err *err) {
+  const char *path = r->o->resume;
+  phx_model *cm = NULL;
+  phx_ckpt c;
+  phx_status s = phx_ckpt_load(path, &cm, &c, err);
+  if (s) return s;
+  const char *opt = differing_option(r->o, &c.opts);
+  if (!same_model_opts(phx_model_get_opts(m), phx_model_get_opts(cm)))
+    s = phx_fail(err, PHX_EINVAL, "--resume %s: the checkpoint's model options differ "
+                 "from the model being trained", path);
+  else if (opt)
+    s = phx_fail(err, PHX_EINVAL, "--resume %s: %s differs from the checkpoint's", path, opt);
+  else if (c.samples != r->n || c.data_hash != r->hash)
+    s = phx_fail(err, PHX_EINVAL, "--resume %s: the training data (%d samples) is not what "
+                 "the checkpoint was trained on (%d samples)", path, r->n, c.samples);
+  for (int l = 0; l < c.nlayers && !s; l++) {
+    s = phx_net_set_theta64(r->net, l, c.theta[l], err);
+    if (!s && c.m[l]) s = phx_net_set_state64(r->net, l, c.m[l], c.v[l], err);
+  }
+  if (!s && c.offset > 0) {
+    for (int i = 0; i < c.offset && !s; i++)
+      if (c.pred[i] < 0 || c.pred[i] >= phx_model_get_opts(m)->sizes[c.nlayers])
+        s = phx_fail(err, PHX_EFORMAT, "%s: train.pred[%d] is not a class", path, i);
+    if (!s) s = phx_net_set_metrics_raw(r->net, PHX_SLOT_TRAIN, c.offset, c.loss, c.pred, err);
+  }
+  if (!s) {
+    r->start_epoch = c.epoch < r->o->epochs ? c.epoch : r->o->epochs;
+    r->start_offset = c.epoch < r->o->epochs ? c.offset : 0;
+    r->start_step = (long)c.step;
+  }
+  phx_ckpt_free(&c);
+  phx_model_free(cm);
+  return s;
+}
+
 /* Builds the net, binds both sets once, trains, and on success only copies
  * the trained theta into m. */
 phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
@@ -346,17 +538,20 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   r.ntest = test ? phx_dataset_count(test) : 0;
   r.total = r.n;
   r.batch = o->batch < r.n ? o->batch : r.n;
+  if (o->checkpoint || o->resume) r.hash = phx_ckpt_data_hash(train, r.n);
   int most = r.n > r.ntest ? r.n : r.ntest;
   r.eval_batch = r.batch > 256 ? r.batch : (most < 256 ? most : 256);
   if (r.eval_batch < r.batch) r.eval_batch = r.batch;
 
-  s = phx_model_new(mo, &r.copy, err);
+  s = check_footprint(b, mo, &r, err);
+  if (!s) s = phx_model_new(mo, &r.copy, err);
   if (!s) s = phx_net_new(b, mo, r.eval_batch, &r.net, err);
   if (!s) s = phx_net_set_theta(r.net, m, err);
   if (!s) s = phx_net_bind(r.net, PHX_SLOT_TRAIN, train, r.n, err);
   if (!s && test) s = phx_net_bind(r.net, PHX_SLOT_TEST, test, 0, err);
   if (!s && o->optimizer != PHX_OPT_LBFGS) s = phx_net_reset_state(r.net, err);
-  if (!s)
+  if (!s && o->resume) s = apply_resume(&r, m, err);
+  if (!s && r.start_epoch < o->epochs)
     s = o->optimizer == PHX_OPT_LBFGS ? train_lbfgs(&r, m, err)
                                       : train_minibatch(&r, err);
   if (!s) s = phx_net_get_theta(r.net, r.copy, err);

@@ -5,11 +5,14 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "backend.h"
+#include "file.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* unsigned bytes, 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801u /* unsigned bytes, 1 dimension */
@@ -117,111 +120,182 @@ static phx_status resolve(const char *name, char **path, phx_err *err) {
   return PHX_EIO;
 }
 
-/* Reads a whole file through zlib (plain files pass through unchanged). */
-static phx_status read_gz(const char *name, idx_file *f, phx_err *err) {
-  phx_status s = resolve(name, &f->path, err);
-  if (s) return s;
-  struct stat st;
-  if (stat(f->path, &st) == 0 && S_ISDIR(st.st_mode))
-    return phx_fail(err, PHX_EIO, "%s: is a folder, not an IDX file", f->path);
-  errno = 0;
-  gzFile g = gzopen(f->path, "rb");
-  if (!g)
-    return phx_fail(err, PHX_EIO, "%s: cannot open: %s", f->path,
-                    errno ? strerror(errno) : "out of memory");
-  size_t cap = 1 << 16, len = 0;
-  unsigned char *buf = malloc(cap);
-  s = buf ? PHX_OK : phx_fail(err, PHX_ENOMEM, "%s: out of memory", f->path);
-  while (!s) {
-    if (cap - len < (1u << 16)) {
-      unsigned char *nb = realloc(buf, cap * 2);
-      if (!nb) {
-        s = phx_fail(err, PHX_ENOMEM, "%s: out of memory after %zu bytes", f->path, len);
-        break;
-      }
-      buf = nb;
-      cap *= 2;
-    }
-    int got = gzread(g, buf + len, (unsigned)(cap - len));
-    if (got < 0) {
-      int code;
-      const char *msg = gzerror(g, &code);
-      s = code == Z_ERRNO
-              ? phx_fail(err, PHX_EIO, "%s: read error: %s", f->path, strerror(errno))
-              : phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", f->path, msg);
-      break;
-    }
-    if (got == 0) break;
-    len += (size_t)got;
-  }
-  if (!s) {
-    /* A gzip stream cut short reads as EOF; zlib reports it here. */
-    int code;
-    const char *msg = gzerror(g, &code);
-    if (code != Z_OK)
-      s = phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", f->path, msg);
-  }
-  int rc = gzclose(g);
-  if (!s && rc != Z_OK)
-    s = phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt or truncated (zlib %d)",
-                 f->path, rc);
-  if (s) {
-    free(buf);
-    return s;
-  }
-  f->bytes = buf;
-  f->size = len;
-  return PHX_OK;
-}
-
-/* read_gz, leaving f empty on failure. */
-static phx_status read_all(const char *name, idx_file *f, phx_err *err) {
-  memset(f, 0, sizeof *f);
-  phx_status s = read_gz(name, f, err);
-  if (s) {
-    idx_file_free(f);
-    memset(f, 0, sizeof *f);
-  }
-  return s;
-}
+/* Largest read handed to zlib at once: gzread counts in int. */
+#define IDX_CHUNK (1u << 24)
+/* Trailing bytes counted before giving up on an exact figure. */
+#define IDX_TRAIL_COUNT (1u << 20)
 
 static uint32_t be32(const unsigned char *p) {
   return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Checks magic and length of an IDX file with ndims dimensions of unsigned
- * bytes; fills dims and returns the offset of the data. */
-static phx_status parse_idx(const idx_file *f, uint32_t magic, int ndims, uint32_t *dims,
-                            const char *what, size_t *data_off, phx_err *err) {
-  if (f->size == 0) return phx_fail(err, PHX_EFORMAT, "%s: empty file", f->path);
-  size_t head = 4 + 4 * (size_t)ndims;
-  if (f->size < 4 || be32(f->bytes) != magic) {
-    uint32_t got = f->size >= 4 ? be32(f->bytes) : 0;
-    return phx_fail(err, PHX_EFORMAT,
-                    "%s: wrong magic 0x%08x, expected 0x%08x (IDX %s: unsigned bytes, %d "
-                    "dimension%s)", f->path, (unsigned)got, (unsigned)magic, what, ndims,
-                    ndims > 1 ? "s" : "");
+/* Reads up to n bytes; returns the count read (short only at the end of the
+ * data) or -1 with err set. A gzip stream cut short reads as the end; zlib
+ * reports it through gzerror, checked here too. */
+static long long gz_read_n(gzFile g, const char *path, unsigned char *buf, size_t n,
+                           phx_err *err) {
+  size_t got = 0;
+  while (got < n) {
+    size_t want = n - got < IDX_CHUNK ? n - got : IDX_CHUNK;
+    int r = gzread(g, buf + got, (unsigned)want);
+    if (r < 0) {
+      int code;
+      const char *msg = gzerror(g, &code);
+      if (code == Z_ERRNO)
+        phx_fail(err, PHX_EIO, "%s: read error: %s", path, strerror(errno));
+      else
+        phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", path, msg);
+      return -1;
+    }
+    if (r == 0) break;
+    got += (size_t)r;
   }
-  if (f->size < head)
-    return phx_fail(err, PHX_EFORMAT, "%s: truncated: header needs %zu bytes, found %zu",
-                    f->path, head, f->size);
-  unsigned long long need = 1;
+  int code;
+  const char *msg = gzerror(g, &code);
+  if (code != Z_OK && code != Z_BUF_ERROR) {
+    phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt: %s", path, msg);
+    return -1;
+  }
+  if (got < n && code == Z_BUF_ERROR) {
+    phx_fail(err, PHX_EFORMAT, "%s: gzip data is truncated", path);
+    return -1;
+  }
+  return (long long)got;
+}
+
+/* Reads one IDX file of ndims dimensions of unsigned bytes (plain or gzip,
+ * zlib passes plain files through): the header first, then exactly the
+ * bytes it declares, growing the buffer only as data arrives so that a
+ * lying header cannot make us allocate more than the file holds; anything
+ * after the declared data is an error. f->bytes receives the data only. */
+static phx_status read_idx(const char *name, uint32_t magic, int ndims, uint32_t *dims,
+                           const char *what, idx_file *f, phx_err *err) {
+  memset(f, 0, sizeof *f);
+  phx_status s = resolve(name, &f->path, err);
+  if (s) return s;
+  int fd;
+  if ((s = phx_file_open_regular(f->path, &fd, err))) {
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+    return s;
+  }
+  struct stat st;
+  int plain = 1;
+  unsigned char peek[2];
+  if (fstat(fd, &st) == 0 && pread(fd, peek, 2, 0) == 2)
+    plain = !(peek[0] == 0x1f && peek[1] == 0x8b);
+  errno = 0;
+  gzFile g = gzdopen(fd, "rb");
+  if (!g) {
+    close(fd);
+    s = phx_fail(err, PHX_ENOMEM, "%s: cannot open: out of memory", f->path);
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+    return s;
+  }
+  const size_t head = 4 + 4 * (size_t)ndims;
+  unsigned char h[4 + 4 * 3];
+  long long got = gz_read_n(g, f->path, h, head, err);
+  uint64_t need = 1;
+  if (got < 0) {
+    s = err ? err->status : PHX_EIO;
+    goto out;
+  }
+  if (got == 0) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: empty file", f->path);
+    goto out;
+  }
+  if (got < 4 || be32(h) != magic) {
+    s = phx_fail(err, PHX_EFORMAT,
+                 "%s: wrong magic 0x%08x, expected 0x%08x (IDX %s: unsigned bytes, %d "
+                 "dimension%s)", f->path, got >= 4 ? (unsigned)be32(h) : 0u,
+                 (unsigned)magic, what, ndims, ndims > 1 ? "s" : "");
+    goto out;
+  }
+  if ((size_t)got < head) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: truncated: header needs %zu bytes, found %lld",
+                 f->path, head, got);
+    goto out;
+  }
   for (int i = 0; i < ndims; i++) {
-    dims[i] = be32(f->bytes + 4 + 4 * i);
+    dims[i] = be32(h + 4 + 4 * i);
     need *= dims[i];
-    if (need > (1ULL << 40))
-      return phx_fail(err, PHX_EFORMAT, "%s: dimensions are implausibly large", f->path);
+    if (need > (1ULL << 40)) {
+      s = phx_fail(err, PHX_EFORMAT, "%s: dimensions are implausibly large", f->path);
+      goto out;
+    }
   }
-  size_t have = f->size - head;
-  if (have < need)
-    return phx_fail(err, PHX_EFORMAT, "%s: truncated: expected %llu %s bytes, found %zu",
-                    f->path, need, what, have);
-  if (have > need)
-    return phx_fail(err, PHX_EFORMAT,
-                    "%s: trailing garbage: %zu bytes after the %llu %s bytes", f->path,
-                    (size_t)(have - need), need, what);
-  *data_off = head;
-  return PHX_OK;
+  /* A plain file's size is known: refuse a mismatch before reading. */
+  if (plain && S_ISREG(st.st_mode) && (uint64_t)st.st_size != head + need) {
+    uint64_t have = (uint64_t)st.st_size - head;
+    s = have < need
+            ? phx_fail(err, PHX_EFORMAT, "%s: truncated: expected %llu %s bytes, found %llu",
+                       f->path, (unsigned long long)need, what, (unsigned long long)have)
+            : phx_fail(err, PHX_EFORMAT,
+                       "%s: trailing garbage: %llu bytes after the %llu %s bytes", f->path,
+                       (unsigned long long)(have - need), (unsigned long long)need, what);
+    goto out;
+  }
+  if (need > SIZE_MAX - 1) {
+    s = phx_fail(err, PHX_ENOMEM, "%s: %llu %s bytes do not fit in memory", f->path,
+                 (unsigned long long)need, what);
+    goto out;
+  }
+  size_t cap = 0, len = 0;
+  while (len < need) {
+    if (len == cap) {
+      size_t ncap = cap ? cap * 2 : (size_t)1 << 20;
+      if (ncap > need) ncap = (size_t)need;
+      unsigned char *nb = realloc(f->bytes, ncap ? ncap : 1);
+      if (!nb) {
+        s = phx_fail(err, PHX_ENOMEM, "%s: out of memory after %zu of %llu %s bytes",
+                     f->path, len, (unsigned long long)need, what);
+        goto out;
+      }
+      f->bytes = nb;
+      cap = ncap;
+    }
+    got = gz_read_n(g, f->path, f->bytes + len, cap - len, err);
+    if (got < 0) {
+      s = err ? err->status : PHX_EIO;
+      goto out;
+    }
+    len += (size_t)got;
+    if (len < cap) break; /* the data ended early */
+  }
+  if (len < need) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: truncated: expected %llu %s bytes, found %zu",
+                 f->path, (unsigned long long)need, what, len);
+    goto out;
+  }
+  /* Count what follows, but only so far: a .gz can expand without end. */
+  unsigned char tail[4096];
+  unsigned long long extra = 0;
+  do {
+    got = gz_read_n(g, f->path, tail, sizeof tail, err);
+    if (got < 0) {
+      s = err ? err->status : PHX_EIO;
+      goto out;
+    }
+    extra += (unsigned long long)got;
+  } while (got == (long long)sizeof tail && extra < IDX_TRAIL_COUNT);
+  if (extra > 0) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: trailing garbage: %s%llu bytes after the %llu %s bytes",
+                 f->path, got == (long long)sizeof tail ? "more than " : "", extra,
+                 (unsigned long long)need, what);
+    goto out;
+  }
+  f->size = len;
+out:;
+  int rc = gzclose(g);
+  if (!s && rc != Z_OK)
+    s = phx_fail(err, PHX_EFORMAT, "%s: gzip data is corrupt or truncated (zlib %d)",
+                 f->path, rc);
+  if (s) {
+    idx_file_free(f);
+    memset(f, 0, sizeof *f);
+  }
+  return s;
 }
 
 /* Loads an image/label pair; also reports the pooled image size. */
@@ -230,16 +304,13 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
                             phx_err *err) {
   if (pool < 1) return phx_fail(err, PHX_EINVAL, "--pool: must be >= 1 (got %d)", pool);
   idx_file fi, fl;
-  phx_status s = read_all(images, &fi, err);
+  uint32_t di[3] = {0, 0, 0}, dl[1] = {0};
+  phx_status s = read_idx(images, IDX_IMAGES_MAGIC, 3, di, "pixel", &fi, err);
   if (s) return s;
-  if ((s = read_all(labels, &fl, err))) {
+  if ((s = read_idx(labels, IDX_LABELS_MAGIC, 1, dl, "label", &fl, err))) {
     idx_file_free(&fi);
     return s;
   }
-  uint32_t di[3] = {0, 0, 0}, dl[1] = {0};
-  size_t oi = 0, ol = 0;
-  if ((s = parse_idx(&fi, IDX_IMAGES_MAGIC, 3, di, "pixel", &oi, err))) goto out;
-  if ((s = parse_idx(&fl, IDX_LABELS_MAGIC, 1, dl, "label", &ol, err))) goto out;
   if (di[0] == 0 || di[1] == 0 || di[2] == 0) {
     s = phx_fail(err, PHX_EFORMAT, "%s: no images (dimensions %ux%ux%u)", fi.path,
                  (unsigned)di[0], (unsigned)di[1], (unsigned)di[2]);
@@ -262,7 +333,7 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
   }
   int count = (int)di[0], rows = (int)di[1], cols = (int)di[2];
   int pr = rows / pool, pc = cols / pool, maxl = 0;
-  const unsigned char *lab = fl.bytes + ol, *pix = fi.bytes + oi;
+  const unsigned char *lab = fl.bytes, *pix = fi.bytes;
   for (int i = 0; i < count; i++) {
     if (lab[i] > IDX_MAX_LABEL) {
       s = phx_fail(err, PHX_EFORMAT, "%s: label %u of item %d is out of range (0..%d)",

@@ -2,7 +2,9 @@
  * length, a JSON header (tensor table plus "__metadata__" of strings), then
  * the raw little-endian tensor data. One F32 tensor "layers.{l}.theta" of
  * shape [M, 2N+2] per layer; the metadata holds every model option.
- * Saving is atomic; loading validates the whole file before it returns. */
+ * Checkpoints add 1-D tensors and metadata keys named "train.*" (see
+ * safetensors.h). Saving is atomic; loading validates the whole file before
+ * it returns. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backend.h"
+#include "file.h"
+#include "safetensors.h"
 
 #define ST_MAX_HEADER (100u * 1024u * 1024u) /* same cap as the reference */
 #define ST_FORMAT "phaxcl"
@@ -44,8 +47,42 @@ static uint32_t get_le32(const unsigned char *p) {
          (uint32_t)p[3] << 24;
 }
 
-/* The JSON header for m, or NULL when out of memory. */
-static char *build_header(const phx_model *m) {
+static const char *const DTYPE_NAME[2] = {"F64", "I32"};
+static const size_t DTYPE_SIZE[2] = {8, 4};
+
+/* Adds one tensor entry: dtype, shape, data_offsets [*off, *off + bytes). */
+static int add_entry(cJSON *root, const char *name, const char *dtype, const int *shape,
+                     int rank, unsigned long long bytes, unsigned long long *off) {
+  char num[32];
+  cJSON *t = cJSON_AddObjectToObject(root, name);
+  int ok = t && cJSON_AddStringToObject(t, "dtype", dtype);
+  cJSON *sh = ok ? cJSON_AddArrayToObject(t, "shape") : NULL;
+  cJSON *offs = sh ? cJSON_AddArrayToObject(t, "data_offsets") : NULL;
+  ok = offs != NULL;
+  /* Integers as raw text so large offsets print exactly. */
+  for (int i = 0; ok && i < rank; i++) {
+    snprintf(num, sizeof num, "%d", shape[i]);
+    ok = cJSON_AddItemToArray(sh, cJSON_CreateRaw(num));
+  }
+  snprintf(num, sizeof num, "%llu", *off);
+  ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+  *off += bytes;
+  snprintf(num, sizeof num, "%llu", *off);
+  ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+  return ok;
+}
+
+/* What write_body writes. */
+typedef struct st_out {
+  const phx_model *m;
+  const char *header;
+  const phx_st_tensor *x;
+  int nx;
+} st_out;
+
+/* The JSON header for m and its extras, or NULL when out of memory. */
+static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
+                          const char *const *extra_meta, int nmeta) {
   const phx_model_opts *o = phx_model_get_opts(m);
   char buf[1024], num[64];
   cJSON *root = cJSON_CreateObject();
@@ -72,27 +109,21 @@ static char *build_header(const phx_model *m) {
   ok = ok && cJSON_AddStringToObject(meta, "d", buf);
   ok = ok && cJSON_AddStringToObject(meta, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
 
+  for (int i = 0; ok && i < nmeta; i++)
+    ok = cJSON_AddStringToObject(meta, extra_meta[2 * i], extra_meta[2 * i + 1]) != NULL;
+
   unsigned long long off = 0;
   for (int l = 0; ok && l < o->nlayers; l++) {
-    int M = phx_model_rows(m, l), R = phx_model_cols(m, l);
-    unsigned long long bytes = 4ULL * (unsigned long long)M * (unsigned long long)R;
+    int shape[2] = {phx_model_rows(m, l), phx_model_cols(m, l)};
     char name[32];
     snprintf(name, sizeof name, "layers.%d.theta", l);
-    cJSON *t = cJSON_AddObjectToObject(root, name);
-    ok = t && cJSON_AddStringToObject(t, "dtype", "F32");
-    cJSON *shape = ok ? cJSON_AddArrayToObject(t, "shape") : NULL;
-    cJSON *offs = shape ? cJSON_AddArrayToObject(t, "data_offsets") : NULL;
-    ok = offs != NULL;
-    /* Integers as raw text so large offsets print exactly. */
-    snprintf(num, sizeof num, "%d", M);
-    ok = ok && cJSON_AddItemToArray(shape, cJSON_CreateRaw(num));
-    snprintf(num, sizeof num, "%d", R);
-    ok = ok && cJSON_AddItemToArray(shape, cJSON_CreateRaw(num));
-    snprintf(num, sizeof num, "%llu", off);
-    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
-    off += bytes;
-    snprintf(num, sizeof num, "%llu", off);
-    ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+    ok = add_entry(root, name, "F32", shape, 2,
+                   4ULL * (unsigned long long)shape[0] * (unsigned long long)shape[1], &off);
+  }
+  for (int i = 0; ok && i < nx; i++) {
+    int shape[1] = {(int)x[i].count};
+    ok = add_entry(root, x[i].name, DTYPE_NAME[x[i].dtype], shape, 1,
+                   DTYPE_SIZE[x[i].dtype] * (unsigned long long)x[i].count, &off);
   }
   char *text = ok ? cJSON_PrintUnformatted(root) : NULL;
   cJSON_Delete(root);
@@ -100,15 +131,19 @@ static char *build_header(const phx_model *m) {
 }
 
 /* Writes header length, header padded with spaces to 8 bytes, then every
- * layer's theta as little-endian float32. Returns 0 or errno. */
-static int write_body(FILE *f, const phx_model *m, const char *header) {
-  size_t hlen = strlen(header), padded = (hlen + 7) / 8 * 8;
+ * layer's theta as little-endian float32, then the extras. Returns 0 or
+ * errno. */
+static int write_body(FILE *f, const void *ctx) {
+  const st_out *w = ctx;
+  const phx_model *m = w->m;
+  size_t hlen = strlen(w->header), padded = (hlen + 7) / 8 * 8;
   unsigned char len8[8];
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((unsigned long long)padded >> (8 * i));
-  if (fwrite(len8, 1, 8, f) != 8 || fwrite(header, 1, hlen, f) != hlen) return errno ? errno : EIO;
+  if (fwrite(len8, 1, 8, f) != 8 || fwrite(w->header, 1, hlen, f) != hlen)
+    return errno ? errno : EIO;
   for (size_t i = hlen; i < padded; i++)
     if (fputc(' ', f) == EOF) return errno ? errno : EIO;
-  unsigned char chunk[4096 * 4];
+  unsigned char chunk[4096 * 8];
   for (int l = 0; l < phx_model_get_opts(m)->nlayers; l++) {
     const float *th = phx_model_theta_const(m, l);
     size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
@@ -122,83 +157,71 @@ static int write_body(FILE *f, const phx_model *m, const char *header) {
       if (fwrite(chunk, 4, k, f) != k) return errno ? errno : EIO;
     }
   }
+  for (int t = 0; t < w->nx; t++) {
+    const phx_st_tensor *x = &w->x[t];
+    for (size_t i = 0; i < x->count;) {
+      size_t k = 0;
+      for (; k < 4096 && i < x->count; k++, i++) {
+        if (x->dtype == PHX_ST_F64) {
+          uint64_t u;
+          memcpy(&u, (const double *)x->data + i, 8);
+          put_le32(chunk + 8 * k, (uint32_t)u);
+          put_le32(chunk + 8 * k + 4, (uint32_t)(u >> 32));
+        } else {
+          uint32_t u;
+          memcpy(&u, (const int32_t *)x->data + i, 4);
+          put_le32(chunk + 4 * k, u);
+        }
+      }
+      size_t sz = DTYPE_SIZE[x->dtype];
+      if (fwrite(chunk, sz, k, f) != k) return errno ? errno : EIO;
+    }
+  }
   return 0;
 }
 
-/* The folder holding path ("." when it has none), for fsync after rename. */
-static char *dir_of(const char *path) {
-  const char *slash = strrchr(path, '/');
-  if (!slash) return strdup(".");
-  if (slash == path) return strdup("/");
-  size_t n = (size_t)(slash - path);
-  char *d = malloc(n + 1);
-  if (d) {
-    memcpy(d, path, n);
-    d[n] = 0;
+/* Refuses what must never reach a file: non-finite parameters or state. */
+static phx_status check_saveable(const phx_model *m, const char *path,
+                                 const phx_st_tensor *x, int nx, phx_err *err) {
+  for (int l = 0; l < phx_model_get_opts(m)->nlayers; l++) {
+    const float *th = phx_model_theta_const(m, l);
+    size_t R = (size_t)phx_model_cols(m, l), n = (size_t)phx_model_rows(m, l) * R;
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(th[i]))
+        return phx_fail(err, PHX_ENAN,
+                        "%s: not saved: layers.%d.theta element [%zu, %zu] is %g", path, l,
+                        i / R, i % R, th[i]);
   }
-  return d;
+  for (int t = 0; t < nx; t++) {
+    if (x[t].dtype != PHX_ST_F64) continue;
+    const double *d = x[t].data;
+    for (size_t i = 0; i < x[t].count; i++)
+      if (!isfinite(d[i]))
+        return phx_fail(err, PHX_ENAN, "%s: not saved: %s element %zu is %g", path,
+                        x[t].name, i, d[i]);
+  }
+  return PHX_OK;
 }
 
-/* Atomic save: temp file in the same folder, fsync, rename over path, fsync
- * the folder. On any failure the temp file goes and path is untouched. */
-phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err) {
+/* Atomic save (file.c): the previous file stays whole until the new one is. */
+phx_status phx_st_save(const phx_model *m, const char *path, const phx_st_tensor *x,
+                       int nx, const char *const *meta, int nmeta, phx_err *err) {
   if (!m || !path || !*path) return phx_fail(err, PHX_EINVAL, "save: no model or path");
-  char *header = build_header(m);
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 12);
-  char *dir = dir_of(path);
-  if (!header || !tmp || !dir) {
-    free(header), free(tmp), free(dir);
-    return phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
-  }
-  memcpy(tmp, path, plen);
-  memcpy(tmp + plen, ".tmp.XXXXXX", 12);
-  phx_status s = PHX_OK;
-  int fd = mkstemp(tmp);
-  if (fd < 0) {
-    s = phx_fail(err, PHX_EIO, "%s: cannot create temporary file %s: %s", path, tmp,
-                 strerror(errno));
-    goto out;
-  }
-  struct stat st;
-  mode_t mode = stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644;
-  (void)fchmod(fd, mode);
-  FILE *f = fdopen(fd, "wb");
-  if (!f) {
-    s = phx_fail(err, PHX_EIO, "%s: %s", tmp, strerror(errno));
-    close(fd);
-    unlink(tmp);
-    goto out;
-  }
-  errno = 0;
-  int e = write_body(f, m, header);
-  if (!e && fflush(f) != 0) e = errno ? errno : EIO;
-  if (!e && fsync(fileno(f)) != 0) e = errno;
-  if (fclose(f) != 0 && !e) e = errno ? errno : EIO;
-  if (e) {
-    s = phx_fail(err, PHX_EIO, "%s: writing %s failed: %s", path, tmp, strerror(e));
-    unlink(tmp);
-    goto out;
-  }
-  if (rename(tmp, path) != 0) {
-    s = phx_fail(err, PHX_EIO, "%s: cannot rename %s over it: %s", path, tmp,
-                 strerror(errno));
-    unlink(tmp);
-    goto out;
-  }
-  int dfd = open(dir, O_RDONLY);
-  if (dfd >= 0) {
-    /* Some file systems cannot fsync a folder (EINVAL); the data is safe. */
-    if (fsync(dfd) != 0 && errno != EINVAL && errno != EROFS)
-      s = phx_fail(err, PHX_EIO, "%s: fsync of folder %s failed: %s", path, dir,
-                   strerror(errno));
-    close(dfd);
-  }
-out:
+  if (nx < 0 || nx > PHX_ST_MAX_EXTRA)
+    return phx_fail(err, PHX_EINVAL, "%s: %d extra tensors (at most %d)", path, nx,
+                    PHX_ST_MAX_EXTRA);
+  phx_status s = check_saveable(m, path, x, nx, err);
+  if (s) return s;
+  char *header = build_header(m, x, nx, meta, nmeta);
+  if (!header) return phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
+  st_out w = {m, header, x, nx};
+  s = phx_file_save_atomic(path, write_body, &w, err);
   free(header);
-  free(tmp);
-  free(dir);
   return s;
+}
+
+phx_status phx_model_save(const phx_model *m, const char *path, phx_err *err) {
+  return phx_st_save(m, path, NULL, 0, NULL, 0, err);
 }
 
 /* ---- loading ------------------------------------------------------------- */
@@ -206,12 +229,15 @@ out:
 /* Reads the whole file; returns its bytes and size or fails naming path. */
 static phx_status slurp(const char *path, unsigned char **buf, size_t *size,
                         phx_err *err) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return phx_fail(err, PHX_EIO, "%s: cannot open: %s", path, strerror(errno));
+  int fd;
+  phx_status s = phx_file_open_regular(path, &fd, err);
+  if (s) return s;
+  FILE *f = fdopen(fd, "rb");
   struct stat st;
-  if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-    fclose(f);
-    return phx_fail(err, PHX_EIO, "%s: not a regular file", path);
+  if (!f || fstat(fd, &st) != 0) {
+    if (f) fclose(f);
+    else close(fd);
+    return phx_fail(err, PHX_EIO, "%s: cannot read", path);
   }
   size_t n = (size_t)st.st_size;
   unsigned char *b = malloc(n ? n : 1);
@@ -245,6 +271,11 @@ static const char *meta_str(const cJSON *meta, const char *key, const char *path
 /* Parses n comma-separated doubles exactly filling s; -1 on bad text. */
 static int parse_doubles(const char *s, double *out, int n) {
   for (int i = 0; i < n; i++) {
+    /* strtod alone would take " 1", "0x1p3" and "04"; we write none. */
+    const char *d = *s == '-' ? s + 1 : s;
+    if (*d < '0' || *d > '9' || (d[0] == '0' && (d[1] == 'x' || d[1] == 'X')) ||
+        (d[0] == '0' && d[1] >= '0' && d[1] <= '9'))
+      return -1;
     char *end;
     errno = 0;
     out[i] = strtod(s, &end);
@@ -262,6 +293,7 @@ static int parse_doubles(const char *s, double *out, int n) {
 static int parse_int(const char *s, const char **rest) {
   long v = 0;
   if (*s < '0' || *s > '9') return -1;
+  if (*s == '0' && s[1] >= '0' && s[1] <= '9') return -1; /* "04": not ours */
   while (*s >= '0' && *s <= '9') {
     v = v * 10 + (*s++ - '0');
     if (v > 0x7fffffffL) return -1;
@@ -361,32 +393,39 @@ static int layer_of(const char *name) {
   return l;
 }
 
-typedef struct { long long begin, end; int layer; } span;
+typedef struct { long long begin, end; int index; } span;
 
-/* Checks one tensor entry against the expected [M, R] and records its span. */
-static phx_status check_tensor(const cJSON *t, const char *path, const char *sizes,
-                               int M, int R, long long dlen, span *sp, phx_err *err) {
+/* Checks one tensor entry: dtype, a shape of `rank` dimensions equal to
+ * want (when want[0] >= 0), data_offsets inside the data section holding
+ * exactly the shape's bytes. Records the span and the shape. */
+static phx_status check_tensor(const cJSON *t, const char *path, const char *dtype,
+                               long long esize, int rank, const long long *want,
+                               const char *sizes, long long dlen, span *sp,
+                               long long *shape, phx_err *err) {
   const char *name = t->string;
   if (!cJSON_IsObject(t))
     return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: entry is not an object", path, name);
   const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
   if (!cJSON_IsString(dt))
     return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: no dtype", path, name);
-  if (strcmp(dt->valuestring, "F32") != 0)
-    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: dtype %s, expected F32", path, name,
-                    dt->valuestring);
+  if (strcmp(dt->valuestring, dtype) != 0)
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: dtype %s, expected %s", path, name,
+                    dt->valuestring, dtype);
   const cJSON *sh = cJSON_GetObjectItemCaseSensitive(t, "shape");
-  long long d0 = -1, d1 = -1;
-  if (cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == 2) {
-    d0 = json_uint(cJSON_GetArrayItem(sh, 0));
-    d1 = json_uint(cJSON_GetArrayItem(sh, 1));
+  int ok = cJSON_IsArray(sh) && cJSON_GetArraySize(sh) == rank;
+  long long count = 1;
+  for (int i = 0; ok && i < rank; i++) {
+    shape[i] = json_uint(cJSON_GetArrayItem(sh, i));
+    ok = shape[i] >= 0 && shape[i] <= 0x7fffffffLL;
+    if (ok) count *= shape[i];
   }
-  if (d0 < 0 || d1 < 0)
-    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: shape is not two non-negative integers",
-                    path, name);
-  if (d0 != M || d1 != R)
+  if (!ok)
+    return phx_fail(err, PHX_EFORMAT, "%s: tensor %s: shape is not %d non-negative integers",
+                    path, name, rank);
+  if (want && (shape[0] != want[0] || shape[1] != want[1]))
     return phx_fail(err, PHX_ESHAPE, "%s: tensor %s: shape [%lld, %lld] does not match "
-                    "sizes %s (expected [%d, %d])", path, name, d0, d1, sizes, M, R);
+                    "sizes %s (expected [%lld, %lld])", path, name, shape[0], shape[1],
+                    sizes, want[0], want[1]);
   const cJSON *of = cJSON_GetObjectItemCaseSensitive(t, "data_offsets");
   long long b = -1, e = -1;
   if (cJSON_IsArray(of) && cJSON_GetArraySize(of) == 2) {
@@ -400,20 +439,23 @@ static phx_status check_tensor(const cJSON *t, const char *path, const char *siz
     return phx_fail(err, PHX_EFORMAT,
                     "%s: tensor %s: data_offsets [%lld, %lld] outside the %lld-byte data section",
                     path, name, b, e, dlen);
-  if (e - b != 4LL * M * R)
+  if (count > dlen / esize || e - b != esize * count)
     return phx_fail(err, PHX_EFORMAT,
                     "%s: tensor %s: data_offsets [%lld, %lld] hold %lld bytes, shape needs %lld",
-                    path, name, b, e, e - b, 4LL * M * R);
+                    path, name, b, e, e - b, esize * count);
   sp->begin = b;
   sp->end = e;
   return PHX_OK;
 }
 
-/* The tensor table: exactly the expected layers, spans tiling the data. */
+/* The tensor table: exactly the expected layers plus any "train.*" extras
+ * (1-D F64 or I32), spans tiling the data. Extras go to x (may be NULL:
+ * checked and skipped). */
 static phx_status check_table(const cJSON *root, const char *path,
                               const phx_model_opts *o, long long dlen, span *spans,
-                              phx_err *err) {
-  int seen[PHX_MAX_LAYERS] = {0}, nmeta = 0;
+                              phx_st_tensor *x, int *nx, phx_err *err) {
+  int seen[PHX_MAX_LAYERS] = {0}, nmeta = 0, nextra = 0;
+  span extra[PHX_ST_MAX_EXTRA];
   char sizes[PHX_MAX_LAYERS * 12 + 12];
   size_t len = 0;
   for (int l = 0; l <= o->nlayers; l++)
@@ -425,6 +467,30 @@ static phx_status check_table(const cJSON *root, const char *path,
         return phx_fail(err, PHX_EFORMAT, "%s: duplicate \"__metadata__\"", path);
       continue;
     }
+    long long shape[2];
+    phx_status s;
+    if (strncmp(t->string, PHX_ST_EXTRA_PREFIX, strlen(PHX_ST_EXTRA_PREFIX)) == 0) {
+      if (nextra == PHX_ST_MAX_EXTRA || strlen(t->string) >= sizeof x->name)
+        return phx_fail(err, PHX_EFORMAT, "%s: too many extra tensors or name too long (%s)",
+                        path, t->string);
+      const cJSON *dt = cJSON_GetObjectItemCaseSensitive(t, "dtype");
+      int i32 = cJSON_IsString(dt) && strcmp(dt->valuestring, "I32") == 0;
+      s = check_tensor(t, path, i32 ? "I32" : "F64", i32 ? 4 : 8, 1, NULL, sizes, dlen,
+                       &extra[nextra], shape, err);
+      if (s) return s;
+      for (int i = 0; i < nextra; i++)
+        if (x && strcmp(x[i].name, t->string) == 0)
+          return phx_fail(err, PHX_EFORMAT, "%s: duplicate tensor %s", path, t->string);
+      if (x) {
+        snprintf(x[nextra].name, sizeof x[nextra].name, "%s", t->string);
+        x[nextra].dtype = i32 ? PHX_ST_I32 : PHX_ST_F64;
+        x[nextra].count = (size_t)shape[0];
+        x[nextra].data = NULL;
+      }
+      extra[nextra].index = PHX_MAX_LAYERS + nextra;
+      nextra++;
+      continue;
+    }
     int l = layer_of(t->string);
     if (l < 0 || l >= o->nlayers)
       return phx_fail(err, PHX_EFORMAT, "%s: unexpected tensor \"%s\" (model has %d layers)",
@@ -432,47 +498,99 @@ static phx_status check_table(const cJSON *root, const char *path,
     if (seen[l]++)
       return phx_fail(err, PHX_EFORMAT, "%s: duplicate tensor %s", path, t->string);
     span *sp = &spans[l];
-    sp->layer = l;
-    phx_status s = check_tensor(t, path, sizes, o->sizes[l + 1], 2 * o->sizes[l] + 2, dlen, sp, err);
+    sp->index = l;
+    const long long want[2] = {o->sizes[l + 1], 2LL * o->sizes[l] + 2};
+    s = check_tensor(t, path, "F32", 4, 2, want, sizes, dlen, sp, shape, err);
     if (s) return s;
   }
   for (int l = 0; l < o->nlayers; l++)
     if (!seen[l])
       return phx_fail(err, PHX_EFORMAT, "%s: tensor layers.%d.theta missing", path, l);
   /* Sort spans by start, then require them to tile [0, dlen) exactly. */
-  span sorted[PHX_MAX_LAYERS];
+  span sorted[PHX_MAX_LAYERS + PHX_ST_MAX_EXTRA];
+  int ns = o->nlayers + nextra;
   memcpy(sorted, spans, sizeof(span) * (size_t)o->nlayers);
-  for (int i = 1; i < o->nlayers; i++)
+  memcpy(sorted + o->nlayers, extra, sizeof(span) * (size_t)nextra);
+  for (int i = 1; i < ns; i++)
     for (int j = i; j > 0 && sorted[j].begin < sorted[j - 1].begin; j--) {
-      span x = sorted[j];
+      span tmp = sorted[j];
       sorted[j] = sorted[j - 1];
-      sorted[j - 1] = x;
+      sorted[j - 1] = tmp;
     }
   long long at = 0;
-  for (int i = 0; i < o->nlayers; i++) {
+  for (int i = 0; i < ns; i++) {
     if (sorted[i].begin != at)
       return phx_fail(err, PHX_EFORMAT,
-                      "%s: tensor layers.%d.theta: data_offsets start at %lld, expected %lld "
+                      "%s: tensor %d: data_offsets start at %lld, expected %lld "
                       "(tensors must be contiguous, without overlap or gaps)",
-                      path, sorted[i].layer, sorted[i].begin, at);
+                      path, sorted[i].index, sorted[i].begin, at);
     at = sorted[i].end;
   }
   if (at != dlen)
     return phx_fail(err, PHX_EFORMAT,
                     "%s: tensors cover %lld bytes but the data section has %lld", path, at,
                     dlen);
+  for (int i = 0; i < nextra; i++) spans[PHX_MAX_LAYERS + i] = extra[i];
+  *nx = nextra;
+  return PHX_OK;
+}
+
+/* A raw NUL byte, or a \u0000 escape inside a string: cJSON would cut the
+ * string there, so "ce\u0000x" would read as "ce". */
+static int header_has_nul(const char *h, size_t n) {
+  int in_str = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (h[i] == 0) return 1;
+    if (!in_str) {
+      in_str = h[i] == '"';
+    } else if (h[i] == '"') {
+      in_str = 0;
+    } else if (h[i] == '\\' && i + 1 < n) {
+      if (h[i + 1] == 'u' && i + 5 < n && !strncmp(h + i + 2, "0000", 4)) return 1;
+      i++; /* the escaped character, so \\" does not end the string */
+    }
+  }
+  return 0;
+}
+
+/* Copies the extras' values out of the file's data section. */
+static phx_status decode_extras(const char *path, const unsigned char *data,
+                                const span *spans, phx_st_tensor *x, int nx,
+                                phx_err *err) {
+  for (int t = 0; t < nx; t++) {
+    size_t n = x[t].count, es = x[t].dtype == PHX_ST_F64 ? 8 : 4;
+    x[t].data = malloc(n ? n * es : 1);
+    if (!x[t].data)
+      return phx_fail(err, PHX_ENOMEM, "%s: cannot allocate tensor %s", path, x[t].name);
+    const unsigned char *p = data + spans[PHX_MAX_LAYERS + t].begin;
+    for (size_t i = 0; i < n; i++) {
+      if (es == 8) {
+        uint64_t u = (uint64_t)get_le32(p + 8 * i) | (uint64_t)get_le32(p + 8 * i + 4) << 32;
+        memcpy((double *)x[t].data + i, &u, 8);
+      } else {
+        uint32_t u = get_le32(p + 4 * i);
+        memcpy((int32_t *)x[t].data + i, &u, 4);
+      }
+    }
+  }
   return PHX_OK;
 }
 
 /* Validates every part of the file, then decodes into a fresh model. */
-phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
+phx_status phx_st_load(const char *path, phx_model **out, phx_st_tensor **xout, int *nxout,
+                       cJSON **meta, phx_err *err) {
   if (!path || !out) return phx_fail(err, PHX_EINVAL, "load: no path or output");
   *out = NULL;
+  if (xout) *xout = NULL;
+  if (nxout) *nxout = 0;
+  if (meta) *meta = NULL;
   unsigned char *buf = NULL;
   size_t size = 0;
   phx_status s = slurp(path, &buf, &size, err);
   if (s) return s;
   cJSON *root = NULL;
+  phx_st_tensor *x = NULL;
+  int nx = 0;
   if (size < 8) {
     s = phx_fail(err, PHX_EFORMAT, "%s: %zu bytes is too short for a safetensors file",
                  path, size);
@@ -490,6 +608,10 @@ phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
     s = phx_fail(err, PHX_EFORMAT, "%s: header does not start with '{'", path);
     goto out;
   }
+  if (header_has_nul(htext, (size_t)hlen)) {
+    s = phx_fail(err, PHX_EFORMAT, "%s: header holds a NUL character", path);
+    goto out;
+  }
   root = cJSON_ParseWithLengthOpts(htext, (size_t)hlen, &hend, 0);
   if (!root || !cJSON_IsObject(root)) {
     s = phx_fail(err, PHX_EFORMAT, "%s: header is not valid JSON (near byte %ld)", path,
@@ -503,10 +625,15 @@ phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
     }
   phx_model_opts o;
   if ((s = parse_meta(root, path, &o, err))) goto out;
-  span spans[PHX_MAX_LAYERS];
+  span spans[PHX_MAX_LAYERS + PHX_ST_MAX_EXTRA];
   const unsigned char *data = buf + 8 + hlen;
   long long dlen = (long long)(size - 8 - hlen);
-  if ((s = check_table(root, path, &o, dlen, spans, err))) goto out;
+  if (xout && !(x = calloc(PHX_ST_MAX_EXTRA, sizeof *x))) {
+    s = phx_fail(err, PHX_ENOMEM, "%s: out of memory", path);
+    goto out;
+  }
+  if ((s = check_table(root, path, &o, dlen, spans, x, &nx, err))) goto out;
+  if (x && (s = decode_extras(path, data, spans, x, nx, err))) goto out;
 
   phx_model *m = NULL;
   if ((s = phx_model_new(&o, &m, err))) goto out;
@@ -525,10 +652,28 @@ phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
       }
     }
   }
-  if (s) phx_model_free(m);
-  else *out = m;
+  if (s) {
+    phx_model_free(m);
+    goto out;
+  }
+  *out = m;
+  if (xout) {
+    *xout = x;
+    *nxout = nx;
+    x = NULL;
+  }
+  if (meta) {
+    *meta = cJSON_DetachItemFromObjectCaseSensitive(root, "__metadata__");
+  }
 out:
+  if (x)
+    for (int t = 0; t < nx; t++) free(x[t].data);
+  free(x);
   cJSON_Delete(root);
   free(buf);
   return s;
+}
+
+phx_status phx_model_load(const char *path, phx_model **out, phx_err *err) {
+  return phx_st_load(path, out, NULL, NULL, NULL, err);
 }

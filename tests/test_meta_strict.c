@@ -1,0 +1,76 @@
+/* Model metadata is read strictly: a string with an embedded NUL
+ * ("ce\u0000x", which cJSON would cut to "ce") and numbers with leading
+ * zeros, spaces or hex ("04", " 1", "0x1p-1") are refused, naming the file;
+ * the writer's own forms still load. */
+#define _XOPEN_SOURCE 700
+#define TEST_UTIL_TMPDIR
+#include <string.h>
+
+#include "phaxcl.h"
+#include "test_util.h"
+
+static unsigned char *file;
+static size_t fsize, hlen;
+
+/* Writes the saved model with `from` in its header replaced by `to`. */
+static void variant(const char *path, const char *from, const char *to) {
+  char *h = malloc(hlen + 1);
+  memcpy(h, file + 8, hlen);
+  h[hlen] = 0;
+  char *at = strstr(h, from);
+  if (!at) {
+    fprintf(stderr, "%s not in header\n", from);
+    exit(99);
+  }
+  size_t nl = hlen - strlen(from) + strlen(to);
+  FILE *f = fopen(path, "wb");
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((unsigned long long)nl >> (8 * i));
+  if (!f || fwrite(len8, 1, 8, f) != 8 || fwrite(h, 1, (size_t)(at - h), f) != (size_t)(at - h) ||
+      fputs(to, f) < 0 || fputs(at + strlen(from), f) < 0 ||
+      fwrite(file + 8 + hlen, 1, fsize - 8 - hlen, f) != fsize - 8 - hlen || fclose(f)) {
+    perror(path);
+    exit(99);
+  }
+  free(h);
+}
+
+static void expect(const char *from, const char *to, int ok) {
+  variant(in_dir("v.st"), from, to);
+  phx_model *m = NULL;
+  phx_err err = {0};
+  phx_status s = phx_model_load(in_dir("v.st"), &m, &err);
+  if (ok) CHECKF(s == PHX_OK, "%s -> %s: %s", from, to, err.msg);
+  else
+    CHECKF(s == PHX_EFORMAT && strstr(err.msg, in_dir("v.st")), "%s -> %s: %s %s", from, to,
+           phx_status_name(s), err.msg);
+  phx_model_free(m);
+}
+
+int main(void) {
+  if (tmpdir_make("meta")) return 99;
+  phx_model *m = tiny_model(4, 3);
+  phx_err err = {0};
+  must(phx_model_save(m, in_dir("m.st"), &err), &err, "save");
+  phx_model_free(m);
+  FILE *f = fopen(in_dir("m.st"), "rb");
+  file = malloc(1 << 16);
+  fsize = fread(file, 1, 1 << 16, f);
+  fclose(f);
+  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | file[i];
+
+  expect("\"loss\":\"ce\"", "\"loss\":\"ce\\u0000x\"", 0);
+  expect("\"loss\":\"ce\"", "\"loss\":\"ce\\u0000\"", 0);
+  expect("\"loss\":\"ce\"", "\"loss\":\"\\u0063e\"", 1); /* "ce" escaped: fine */
+  expect("\"loss\":\"ce\"", "\"loss\":\"ce\",\"note\":\"a\\\\u0000b\"", 1); /* literal text */
+  expect("\"sizes\":\"4,3\"", "\"sizes\":\"04,3\"", 0);
+  expect("\"sizes\":\"4,3\"", "\"sizes\":\"4,03\"", 0);
+  expect("\"nlayers\":\"1\"", "\"nlayers\":\"01\"", 0);
+  expect("\"vdd\":\"0.5\"", "\"vdd\":\" 0.5\"", 0);
+  expect("\"vdd\":\"0.5\"", "\"vdd\":\"0x1p-1\"", 0);
+  expect("\"vdd\":\"0.5\"", "\"vdd\":\"00.5\"", 0);
+  expect("\"vdd\":\"0.5\"", "\"vdd\":\"5e-1\"", 1);
+  free(file);
+  tmpdir_remove();
+  return finish("meta_strict");
+}
