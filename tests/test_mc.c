@@ -168,24 +168,19 @@ int main(int argc, char **argv) {
         strstr(err.msg, "--levels"));
   CHECK(phx_monte_carlo(c, m, test, 0, &hard, 0, 1, &r, NULL, &err) == PHX_EINVAL);
   if (strcmp(argv[2], "opencl") == 0) {
-    phx_device_info *dev = NULL;
-    int n = 0;
-    if (phx_devices(&dev, &n, &err) != PHX_OK) {
-      printf("SKIP: %s\n", err.msg);
-      return 77;
-    }
+    int n = 0, *sim = NULL;
+    char(*specs)[32] = opencl_specs(&n, &sim);
+    if (!specs) return 77;
     for (int i = 0; i < n; i++) {
-      char spec[32];
-      snprintf(spec, sizeof spec, "%d:%d", dev[i].platform, dev[i].index);
       phx_backend *b = NULL;
-      must(phx_backend_new("opencl", spec, 0, &b, &err), &err, spec);
-      const int sim = strcmp(dev[i].type, "simulator") == 0;
-      draws = sim ? 3 : DRAWS;
-      limit = sim ? 20 : 100;
+      must(phx_backend_new("opencl", specs[i], 0, &b, &err), &err, specs[i]);
+      draws = sim[i] ? 3 : DRAWS;
+      limit = sim[i] ? 20 : 100;
       test_backend(b, c, m, test);
       phx_backend_free(b);
     }
-    phx_devices_free(dev);
+    free(specs);
+    free(sim);
   } else {
     test_backend(c, c, m, test);
     phx_backend *b = NULL;

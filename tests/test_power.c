@@ -94,23 +94,20 @@ int main(int argc, char **argv) {
       phx_backend_free(b);
     }
   } else {
-    phx_device_info *dev = NULL;
     int n = 0;
-    if (phx_devices(&dev, &n, &err) != PHX_OK) {
-      printf("SKIP: %s\n", err.msg);
+    char(*specs)[32] = opencl_specs(&n, NULL);
+    if (!specs) {
       phx_model_free(m);
       phx_dataset_free(d);
       return 77;
     }
     for (int i = 0; i < n; i++) {
-      char spec[32];
-      snprintf(spec, sizeof spec, "%d:%d", dev[i].platform, dev[i].index);
       phx_backend *b = NULL;
-      must(phx_backend_new("opencl", spec, 0, &b, &err), &err, spec);
+      must(phx_backend_new("opencl", specs[i], 0, &b, &err), &err, specs[i]);
       test_on(b, m, d, x, 1e-4);
       phx_backend_free(b);
     }
-    phx_devices_free(dev);
+    free(specs);
   }
   phx_model_free(m);
   phx_dataset_free(d);

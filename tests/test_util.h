@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "phaxcl.h"
 
@@ -68,6 +69,28 @@ static inline phx_model *tiny_model(int inputs, int outputs) {
   phx_model *m = NULL;
   must(phx_model_new(&o, &m, &err), &err, "tiny model");
   return m;
+}
+
+/* The OpenCL devices as "P:D" specs through the public API (*n of them,
+ * caller frees), or NULL after printing SKIP when there is none: the
+ * test then exits 77. sim[i], when sim is not NULL, is 1 for simulators. */
+static inline char (*opencl_specs(int *n, int **sim))[32] {
+  phx_err err = {PHX_OK, ""};
+  phx_device_info *dev = NULL;
+  *n = 0;
+  if (phx_devices(&dev, n, &err) != PHX_OK) {
+    printf("SKIP: %s\n", err.msg);
+    return NULL;
+  }
+  char (*specs)[32] = calloc((size_t)*n + 1, sizeof *specs);
+  if (sim) *sim = calloc((size_t)*n + 1, sizeof **sim);
+  if (!specs || (sim && !*sim)) die("devices", &err);
+  for (int i = 0; i < *n; i++) {
+    snprintf(specs[i], sizeof specs[i], "%d:%d", dev[i].platform, dev[i].index);
+    if (sim) (*sim)[i] = strcmp(dev[i].type, "simulator") == 0;
+  }
+  phx_devices_free(dev);
+  return specs;
 }
 
 #ifdef TEST_UTIL_TMPDIR

@@ -166,6 +166,13 @@ static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uin
   return -1;
 }
 
+/* The draw options, then the command's own: -1 to go on, or an exit status. */
+static int parse_drawn(const phx_cli_spec *spec, unsigned opts2, int argc, char **argv,
+                       phx_cli *c, phx_variation *v, int *draw, uint64_t *seed) {
+  int rc = draw_options(&argc, argv, v, draw, seed);
+  return rc >= 0 ? rc : phx_cli_parse2(spec, opts2, argc, argv, c);
+}
+
 /* Replaces *m by its chip `draw` (when one is asked for). */
 static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t seed) {
   if (draw < 0) return 0;
@@ -211,10 +218,8 @@ int phx_cmd_export(int argc, char **argv) {
   phx_variation v;
   int draw;
   uint64_t seed;
-  int rc = draw_options(&argc, argv, &v, &draw, &seed);
-  if (rc >= 0) return rc;
   phx_cli c;
-  rc = phx_cli_parse2(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c);
+  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &v, &draw, &seed);
   if (rc >= 0) return rc;
   if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
   int spice = !strcmp(c.format, "spice");
@@ -351,10 +356,8 @@ int phx_cmd_spice(int argc, char **argv) {
   phx_variation v;
   int draw;
   uint64_t seed;
-  int rc = draw_options(&argc, argv, &v, &draw, &seed);
-  if (rc >= 0) return rc;
   phx_cli c;
-  rc = phx_cli_parse2(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c);
+  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
