@@ -7,7 +7,7 @@
 # With --coverage, then replays each corpus through a coverage build
 # (build-fuzz-cov) and prints llvm-cov's line coverage of src/io.
 # usage: tools/fuzz.sh [--coverage] [SECONDS [HARNESS...]]
-#   HARNESS: idx idx_gz model checkpoint (default: all)
+#   HARNESS: idx idx_gz model checkpoint neuron (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cov=0
@@ -15,7 +15,7 @@ if [ "${1:-}" = --coverage ]; then cov=1; shift; fi
 secs=${1:-600}
 shift || true
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(idx idx_gz model checkpoint)
+[ ${#names[@]} -eq 0 ] && names=(idx idx_gz model checkpoint neuron)
 opts=(-Dfuzz=enabled -Dopencl=disabled -Dblas=disabled -Dbuildtype=debugoptimized)
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz "${opts[@]}" -Db_sanitize=address,undefined \
@@ -50,7 +50,7 @@ for n in "${names[@]}"; do
   llvm-profdata merge -o "build-fuzz-cov/$n.profdata" "build-fuzz-cov/$n.profraw" || continue
   echo "== coverage of $n"
   llvm-cov report "$exe" -instr-profile="build-fuzz-cov/$n.profdata" \
-    src/io/idx.c src/io/safetensors.c src/io/checkpoint.c src/io/file.c |
-    awk 'NR == 1 || /src\/io/ || /TOTAL/'
+    src/io/idx.c src/io/safetensors.c src/io/checkpoint.c src/io/file.c src/circuit/vtc.c |
+    awk 'NR == 1 || /src\/(io|circuit)/ || /TOTAL/'
 done
 exit $status

@@ -12,6 +12,7 @@
 
 #include "backend.h"
 #include "circuit.h"
+#include "file.h"
 
 struct phx_neuron {
   phx_inverter inv;
@@ -335,6 +336,23 @@ static cJSON *device_json(const char *model, double w, double l) {
   return d;
 }
 
+/* The fits exactly (cJSON prints numbers that read back within an ulp
+ * only): training from a saved neuron must use the same curves. */
+static cJSON *exact_json(const double *v, int n) {
+  cJSON *a = cJSON_CreateArray();
+  char buf[40];
+  for (int i = 0; a && i < n; i++) {
+    snprintf(buf, sizeof buf, "%.17g", v[i]);
+    cJSON_AddItemToArray(a, cJSON_CreateRaw(buf));
+  }
+  return a;
+}
+
+/* The file's text and a newline (phx_file_save_atomic's writer). */
+static int write_text(FILE *f, const void *ctx) {
+  return fputs(ctx, f) < 0 || fputc('\n', f) < 0 ? EIO : 0;
+}
+
 phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) {
   cJSON *j = cJSON_CreateObject();
   cJSON_AddStringToObject(j, "format", "phaxcl-neuron");
@@ -351,8 +369,8 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
   }
   cJSON_AddNumberToObject(j, "vdd", n->vdd);
   cJSON_AddNumberToObject(j, "load_S", n->load);
-  cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(n->c, 4));
-  cJSON_AddItemToObject(j, "d", cJSON_CreateDoubleArray(n->d, 4));
+  cJSON_AddItemToObject(j, "c", exact_json(n->c, 4));
+  cJSON_AddItemToObject(j, "d", exact_json(n->d, 4));
   cJSON *rms = cJSON_AddObjectToObject(j, "rms_mV");
   cJSON_AddNumberToObject(rms, "c", n->rms[0] * 1e3);
   cJSON_AddNumberToObject(rms, "d", n->rms[1] * 1e3);
@@ -372,21 +390,10 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
   char *txt = cJSON_Print(j);
   cJSON_Delete(j);
   if (!txt) return phx_fail(err, PHX_ENOMEM, "out of memory writing %s", path);
-  char tmp[1100];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  FILE *f = fopen(tmp, "w");
-  if (!f) {
-    free(txt);
-    return phx_fail(err, PHX_EIO, "--out %s: %s", path, strerror(errno));
-  }
-  int bad = fputs(txt, f) < 0 || fputc('\n', f) < 0;
+  /* atomic, no temp left behind even when killed (io/file.c) */
+  phx_status st = phx_file_save_atomic(path, write_text, txt, err);
   free(txt);
-  bad |= fclose(f) != 0;
-  if (bad || rename(tmp, path)) {
-    remove(tmp);
-    return phx_fail(err, PHX_EIO, "--out %s: write failed", path);
-  }
-  return PHX_OK;
+  return st;
 }
 
 /* n finite numbers from a JSON array into out; -1 when not. */
