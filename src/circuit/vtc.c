@@ -157,12 +157,14 @@ static phx_status neuron_alloc(phx_neuron **out, int n, phx_err *err) {
     return phx_fail(err, PHX_ENOMEM, "out of memory for the neuron");
   }
   nr->n = n;
-  nr->z = mem;
-  nr->om = mem + n;
-  nr->op = mem + 2 * (size_t)n;
-  nr->rom = mem + 3 * (size_t)n;
-  nr->rop = mem + 4 * (size_t)n;
-  nr->isup = mem + 5 * (size_t)n;
+  if (mem) { /* no sweep: every column stays NULL (no offsets from NULL) */
+    nr->z = mem;
+    nr->om = mem + n;
+    nr->op = mem + 2 * (size_t)n;
+    nr->rom = mem + 3 * (size_t)n;
+    nr->rop = mem + 4 * (size_t)n;
+    nr->isup = mem + 5 * (size_t)n;
+  }
   *out = nr;
   return PHX_OK;
 }
