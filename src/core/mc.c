@@ -169,13 +169,11 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
   phx_status s = phx_variation_check(v, err);
   if (s) return s;
-  const phx_model_opts *mo = phx_model_get_opts(m);
   int n = phx_dataset_count(d);
   if (limit > 0 && limit < n) n = limit;
   if (n < 1) return phx_fail(err, PHX_ESHAPE, "the data set is empty");
   double *a = malloc((size_t)draws * sizeof *a);
   if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
-  (void)mo;
   memset(res, 0, sizeof *res);
   const int T = mc_workers(b, draws);
   mc_job jobs[MC_MAX_THREADS];

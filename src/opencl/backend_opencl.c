@@ -350,17 +350,6 @@ static void cl_release(void *impl, phx_buf *b) {
   free(b);
 }
 
-static int check_range(const phx_cl *c, const phx_buf *b, size_t off, size_t n,
-                       phx_htype h, phx_err *err) {
-  if (off > b->n || n > b->n - off)
-    return phx_fail(err, PHX_EINVAL,
-                    "opencl: buffer access [%zu, %zu) outside %zu elements on %s",
-                    off, off + n, b->n, c->desc);
-  if (h != PHX_HOST_F32 && h != PHX_HOST_F64 && h != PHX_HOST_I32)
-    return phx_fail(err, PHX_EINVAL, "opencl: unknown host type %d", (int)h);
-  return PHX_OK;
-}
-
 /* Host values converted to the buffer's element type (float or int32). */
 static void convert_in(const phx_buf *b, const void *src, phx_htype h,
                        size_t n, void *dst) {
@@ -377,11 +366,10 @@ static void convert_in(const phx_buf *b, const void *src, phx_htype h,
   }
 }
 
+/* Range, host type and n > 0 are checked by phx_buf_write / phx_buf_read. */
 static int cl_write(void *impl, phx_buf *b, size_t off, size_t n,
                     const void *src, phx_htype h, phx_err *err) {
   phx_cl *c = impl;
-  int s = check_range(c, b, off, n, h, err);
-  if (s || n == 0) return s;
   const int direct = (b->type == PHX_BUF_REAL && h == PHX_HOST_F32) ||
                      (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
   void *tmp = NULL;
@@ -399,8 +387,6 @@ static int cl_write(void *impl, phx_buf *b, size_t off, size_t n,
 static int cl_read(void *impl, const phx_buf *b, size_t off, size_t n,
                    void *dst, phx_htype h, phx_err *err) {
   phx_cl *c = impl;
-  int s = check_range(c, b, off, n, h, err);
-  if (s || n == 0) return s;
   const int direct = (b->type == PHX_BUF_REAL && h == PHX_HOST_F32) ||
                      (b->type == PHX_BUF_I32 && h == PHX_HOST_I32);
   void *tmp = direct ? dst : malloc(n * 4);
