@@ -17,16 +17,6 @@
 #include "phaxcl.h"
 #include "test_util.h"
 
-static int count_temps(void) {
-  DIR *d = opendir(dir);
-  int n = 0;
-  struct dirent *e;
-  while (d && (e = readdir(d)))
-    if (strstr(e->d_name, ".tmp.")) n++;
-  if (d) closedir(d);
-  return n;
-}
-
 static phx_model *model(int hidden, uint64_t seed) {
   phx_model_opts o;
   phx_err err = {0};
@@ -111,7 +101,7 @@ int main(int argc, char **argv) {
     pid_t pid = spawn(child_saves);
     pause_for(i, 0);
     kill_wait(pid);
-    left_after_kill += count_temps() > 0;
+    left_after_kill += count_temps(dir) > 0;
     phx_model *m = NULL;
     if (phx_model_load(target, &m, &err) != PHX_OK) {
       damaged++;
@@ -125,7 +115,7 @@ int main(int argc, char **argv) {
     }
     phx_model_free(m);
     must(phx_model_save(ma, target, &err), &err, "save after a kill");
-    left_after_save += count_temps();
+    left_after_save += count_temps(dir);
   }
   printf("kill -9 during saves: %d kills: %d old model, %d new, %d damaged; temp files: "
          "%d kills left one until the next save, %d left after it\n",
@@ -143,7 +133,7 @@ int main(int argc, char **argv) {
     pid_t pid = spawn(child_trains);
     pause_for(i, 40); /* past loading the data and the first epochs */
     kill_wait(pid);
-    left_after_kill += count_temps() > 0;
+    left_after_kill += count_temps(dir) > 0;
     phx_train_opts t;
     phx_model *m = NULL;
     if (access(ckpt, F_OK) != 0) {
@@ -157,7 +147,7 @@ int main(int argc, char **argv) {
     }
     phx_model_free(m);
     must(phx_model_save(ma, ckpt, &err), &err, "save over the checkpoint");
-    left_after_save += count_temps();
+    left_after_save += count_temps(dir);
     unlink(ckpt);
   }
   printf("kill -9 during checkpoints: %d kills: %d whole checkpoints, %d before the first, "

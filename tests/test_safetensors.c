@@ -52,16 +52,6 @@ static void write_st(const char *path, unsigned long long hlen, const char *head
   free(b);
 }
 
-/* Files in dir whose name contains ".tmp." (leftovers of a failed save). */
-static int count_temps(const char *d) {
-  DIR *dp = opendir(d);
-  int n = 0;
-  struct dirent *e;
-  while (dp && (e = readdir(dp)))
-    if (strstr(e->d_name, ".tmp.")) n++;
-  if (dp) closedir(dp);
-  return n;
-}
 
 /* ---- round trip ------------------------------------------------------------ */
 

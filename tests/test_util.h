@@ -94,6 +94,7 @@ static inline char (*opencl_specs(int *n, int **sim))[32] {
 }
 
 #ifdef TEST_UTIL_TMPDIR
+#include <dirent.h>
 #include <ftw.h>
 #include <sys/stat.h>
 
@@ -124,6 +125,17 @@ static inline int tmpdir_rm_entry(const char *p, const struct stat *sb, int flag
                                   struct FTW *ftw) {
   (void)sb, (void)flag, (void)ftw;
   return remove(p);
+}
+
+/* Files in folder d whose name contains ".tmp." (leftovers of a save). */
+static inline int count_temps(const char *d) {
+  DIR *dp = opendir(d);
+  int n = 0;
+  struct dirent *e;
+  while (dp && (e = readdir(dp)))
+    if (strstr(e->d_name, ".tmp.")) n++;
+  if (dp) closedir(dp);
+  return n;
 }
 
 /* Removes dir and everything in it. */
