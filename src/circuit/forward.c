@@ -7,6 +7,7 @@
 
 #include "backend.h"
 #include "circuit.h"
+#include "net.h"
 
 double phx_circ_g(const phx_model_opts *o, float theta) {
   return o->gmin * (1.0 + (o->ratio - 1.0) / (1.0 + exp(-(double)theta)));
@@ -47,6 +48,7 @@ void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
     a->u[0][2 + i] = v;
     a->u[0][2 + n0 + i] = -v;
   }
+  const phx_curve *cv = phx_model_curve(m);
   for (int l = 0; l < o->nlayers; l++) {
     int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
     const float *t = phx_model_theta_const(m, l);
@@ -54,6 +56,27 @@ void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
     double *un = a->u[l + 1];
     un[0] = h;
     un[1] = -h;
+    if (cv) { /* table neurons, loaded by the next layer's rows when load-aware */
+      const int loaded = o->load_aware && l + 1 < o->nlayers;
+      const float *tn = loaded ? phx_model_theta_const(m, l + 1) : NULL;
+      const int Mn = loaded ? o->sizes[l + 2] : 0, Rn = 2 * M + 2;
+      for (int j = 0; j < M; j++) {
+        double s = 0, zs = 0, gm = 0, gp = 0, fv, fg;
+        for (int r = 0; r < R; r++) {
+          double g = phx_circ_g(o, t[(size_t)j * R + r]);
+          s += g;
+          zs += g * u[r];
+        }
+        for (int k = 0; k < Mn; k++) {
+          gm += phx_circ_g(o, tn[(size_t)k * Rn + 2 + j]);
+          gp += phx_circ_g(o, tn[(size_t)k * Rn + 2 + M + j]);
+        }
+        a->z[l][j] = zs / s;
+        phx_curve_eval(cv, a->z[l][j], gm, &un[2 + j], &fv, &fg);
+        phx_curve_eval(cv, un[2 + j], gp, &un[2 + M + j], &fv, &fg);
+      }
+      continue;
+    }
     for (int j = 0; j < M; j++) {
       double s = 0, zs = 0;
       for (int r = 0; r < R; r++) {
