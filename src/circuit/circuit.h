@@ -23,6 +23,10 @@ phx_status phx_circ_acts_new(const phx_model_opts *o, phx_circ_acts *a, phx_err 
 void phx_circ_acts_free(phx_circ_acts *a);
 void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a);
 
+/* A table-neuron model's netlist needs a real inverter: behavioural
+ * neurons are the tanh fits. PHX_EINVAL naming the way out. */
+phx_status phx_circ_check_neuron(const phx_model *m, const phx_inverter *inv, phx_err *err);
+
 /* Node names of the netlist, shared by the deck writer and the runner. */
 void phx_circ_out_node(char *buf, size_t len, int layer, int j, int plus);
 

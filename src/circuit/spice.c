@@ -108,7 +108,8 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   if (o->count > 0 && o->count < n) n = o->count;
   if (n < 1) return phx_fail(err, PHX_EINVAL, "spice: no samples to simulate");
   phx_inverter inv = o->inv;
-  phx_status s = phx_inverter_check(&inv, err);
+  phx_status s = phx_circ_check_neuron(m, &inv, err);
+  if (!s) s = phx_inverter_check(&inv, err);
   if (s) return s;
 
   loop L = {0};

@@ -193,6 +193,8 @@ static int write_body(FILE *f, const void *ctx) {
 /* Refuses what must never reach a file: non-finite parameters or state. */
 static phx_status check_saveable(const phx_model *m, const char *path,
                                  const phx_st_tensor *x, int nx, phx_err *err) {
+  if (phx_model_get_opts(m)->load_aware && !phx_model_table(m, NULL, NULL, NULL, NULL, NULL))
+    return phx_fail(err, PHX_EINVAL, "%s: not saved: load_aware needs a table neuron", path);
   for (int l = 0; l < phx_model_get_opts(m)->nlayers; l++) {
     const float *th = phx_model_theta_const(m, l);
     size_t R = (size_t)phx_model_cols(m, l), n = (size_t)phx_model_rows(m, l) * R;
