@@ -517,6 +517,11 @@ typedef struct phx_spice_result {
   double input_power_W;     /* of that: the input drivers */
   double load_seconds, sim_seconds;
   char engine[32];          /* "libngspice" or "ngspice binary" */
+  /* Table-neuron models: the simulation against the same table neurons with
+   * each row's load returning to the next crossbar's column nodes, solved
+   * on the host (docs/model.md, "Table neurons and loading"); NaN for tanh
+   * models. What of the gap to the model that return explains. */
+  double returned_max_dv, returned_mean_dv, returned_agreement;
 } phx_spice_result;
 
 /* Runs the first o->count samples of d through ngspice: the circuit is

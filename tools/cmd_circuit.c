@@ -327,6 +327,10 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
            "%.4f uW estimated (crossbar %.4f, neurons %.4f)\n",
            1e6 * r->power_mean_W, 1e6 * r->supply_power_W, 1e6 * r->input_power_W,
            1e6 * est->total_W, 1e6 * est->crossbar_W, 1e6 * est->neuron_W);
+    if (!isnan(r->returned_max_dv))
+      printf("return solved  max |dV| %.3f uV, mean %.3f uV, agreement %.2f %% (loads "
+             "returning to the column nodes)\n",
+             1e6 * r->returned_max_dv, 1e6 * r->returned_mean_dv, 100 * r->returned_agreement);
     printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
     for (int k = 0; k < r->count; k++)
       if (!s[k].converged) printf("sample %d: did not converge\n", k);
@@ -354,6 +358,12 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
                       {"estimated_neurons", est->neuron_W}};
   add_nums(o, top, sizeof top / sizeof *top);
   add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
+  if (!isnan(r->returned_max_dv)) {
+    const named ret[] = {{"max_dv", r->returned_max_dv},
+                         {"mean_dv", r->returned_mean_dv},
+                         {"agreement", r->returned_agreement}};
+    add_nums(cJSON_AddObjectToObject(o, "return_solved"), ret, sizeof ret / sizeof *ret);
+  }
   cJSON *arr = cJSON_AddArrayToObject(o, "samples");
   double *ref = malloc((size_t)K * sizeof *ref);
   if (!ref) {
