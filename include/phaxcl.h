@@ -214,6 +214,11 @@ typedef struct phx_train_opts {
    * seed), gradients pass straight through the drawn perturbation
    * (docs/model.md). NULL trains the ideal circuit. */
   const struct phx_variation *vary;
+  /* Retraining around a chip's known stuck cells (phx_faults_load): they
+   * are pinned at their values from the start and stay there, gradients
+   * for them dropped, so the result is the faulty chip's best parameters.
+   * NULL: none. */
+  const struct phx_faults *faults;
 } phx_train_opts;
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50
@@ -335,6 +340,25 @@ PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, ui
 PHX_API phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
                                    int limit, const phx_variation *v, int draws, uint64_t seed,
                                    phx_mc_result *res, double *acc, phx_err *err);
+
+/* ---- stuck-cell maps ---------------------------------------------------- */
+
+/* A chip's known stuck cells, read from a fault file: one cell a line,
+ *   layer row column value
+ * layer, row and column 0-based (rows in docs/model.md order: the bias
+ * pair, then p and n of each input; columns are the layer's neurons, as
+ * the netlist's R<layer>_<column>_<row>), value gmin, gmax or a
+ * conductance in S with an optional unit (5e-7, 0.5uS). '#' starts a
+ * comment; commas count as blanks. Errors name the file and line. */
+typedef struct phx_faults phx_faults;
+PHX_API phx_status phx_faults_load(const char *path, phx_faults **out, phx_err *err);
+PHX_API void phx_faults_free(phx_faults *f);
+PHX_API int phx_faults_count(const phx_faults *f);
+/* Pins the faulty cells of m at their values (theta saturated at +-100
+ * for gmin and gmax, the logit of a conductance between them), after
+ * checking every fault against m: cells inside the layers, conductances
+ * within [gmin, gmax], no cell twice. On error m is unchanged. */
+PHX_API phx_status phx_model_apply_faults(phx_model *m, const phx_faults *f, phx_err *err);
 
 /* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
 

@@ -244,6 +244,29 @@ expect 0 "saved $T/zero.st" -- train --init "$T/zero.st" --epochs 1 --limit 100 
 "$PHX" train --epochs 0 --seed 9 --layers 40 --save "$T/zero3.st" >/dev/null
 cmp -s "$T/zero2.st" "$T/zero3.st" || fail "--epochs 0 with one seed is not reproducible"
 
+# ---- --faults: a chip's stuck cells ------------------------------------------
+printf '# layer row column value\n0 0 0 gmax\n0 5 3 gmin\n1 7 2 0.5uS\n' >"$T/ok.faults"
+printf '0 0 0 gmax\n0 0 0 gmin\n' >"$T/dup.faults"
+printf '0 0 0 gmax\n2 0 0 gmin\n' >"$T/layer.faults"
+printf '0 0 0 gmax\n0 1 2 3 4\n' >"$T/fields.faults"
+expect 0 "accuracy" -- eval "$T/m.st" --faults "$T/ok.faults"
+expect 1 "$T/dup.faults: line 2: layer 0 cell (0, 0) is already on line 1" -- eval "$T/m.st" --faults "$T/dup.faults"
+expect 1 "$T/layer.faults: line 2: layer 2, the model has layers 0 to 1" -- mc "$T/m.st" --draws 2 --faults "$T/layer.faults"
+expect 1 "$T/fields.faults: line 2: expected 'layer row column value'" -- export "$T/m.st" --format csv --faults "$T/fields.faults"
+expect 1 "$T/nofile.faults" -- spice "$T/m.st" --faults "$T/nofile.faults"
+expect 2 "--faults needs a value" -- eval "$T/m.st" --faults
+expect 2 "--faults needs --init MODEL" -- train --faults "$T/ok.faults" --epochs 1
+expect 1 "--faults needs a mini-batch optimizer" -- train --init "$T/m.st" --faults "$T/ok.faults" --optimizer lbfgs --epochs 1
+cp "$T/m.st" "$T/keepf.st"
+expect 1 "line 2" -- train --init "$T/m.st" --faults "$T/dup.faults" --epochs 1 --save "$T/keepf.st"
+cmp -s "$T/m.st" "$T/keepf.st" || fail "a refused fault map changed the --save file"
+expect 0 "saved $T/chip.st" -- train --init "$T/m.st" --faults "$T/ok.faults" --epochs 2 --limit 200 --save "$T/chip.st"
+# the retrained chip holds its faults: pinning them again changes nothing
+"$PHX" eval "$T/chip.st" >"$T/e1" && "$PHX" eval "$T/chip.st" --faults "$T/ok.faults" >"$T/e2" &&
+  cmp -s "$T/e1" "$T/e2" || fail "train --faults: the saved model does not hold the faults"
+"$PHX" export "$T/chip.st" --format spice --faults "$T/ok.faults" --out "$T/chip.cir" >/dev/null 2>&1 &&
+  grep -q '^R0_0_0 vdd z0_0 1.00040016' "$T/chip.cir" || fail "export --faults: R0_0_0 is not at gmax"
+
 # ---- OpenCL failures keep the last good checkpoint ---------------------------
 # Oclgrind reports 128 MiB of device memory: a too-large model is refused
 # with a clear message, and an existing --save file stays as it was.

@@ -146,4 +146,11 @@ int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
  * of argv into v (cli_vary.c). -1 to go on, or the exit status. */
 int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws);
 
+/* --faults FILE taken out of argv and read into *out (NULL when absent;
+ * the caller frees it) (cli_faults.c). -1 to go on, or the exit status. */
+int phx_cli_faults(int *argc, char **argv, phx_faults **out);
+/* Pins f's cells in m (nothing when f is NULL): 0, or prints the error
+ * and returns an exit status. */
+int phx_cli_apply_faults(const phx_faults *f, phx_model *m);
+
 #endif /* PHX_CLI_H */

@@ -44,6 +44,8 @@ static const char EXPORT_USAGE[] =
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
     "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
     "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --help             this text\n";
 
 static const char SPICE_USAGE[] =
@@ -63,6 +65,8 @@ static const char SPICE_USAGE[] =
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
     "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
     "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --json             one JSON object with every sample\n"
     "  --verbose          ngspice's messages on stderr\n"
     "  --help             this text\n";
@@ -168,14 +172,25 @@ static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uin
 
 /* The draw options, then the command's own: -1 to go on, or an exit status. */
 static int parse_drawn(const phx_cli_spec *spec, unsigned opts2, int argc, char **argv,
-                       phx_cli *c, phx_variation *v, int *draw, uint64_t *seed) {
+                       phx_cli *c, phx_variation *v, int *draw, uint64_t *seed,
+                       phx_faults **faults) {
   int rc = draw_options(&argc, argv, v, draw, seed);
-  return rc >= 0 ? rc : phx_cli_parse2(spec, opts2, argc, argv, c);
+  if (rc < 0) rc = phx_cli_faults(&argc, argv, faults);
+  if (rc < 0) rc = phx_cli_parse2(spec, opts2, argc, argv, c);
+  if (rc >= 0) {
+    phx_faults_free(*faults);
+    *faults = NULL;
+  }
+  return rc;
 }
 
-/* Replaces *m by its chip `draw` (when one is asked for). */
-static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t seed) {
-  if (draw < 0) return 0;
+/* Pins the known faults of *m (and frees them), then replaces *m by its
+ * chip `draw` (when one is asked for). */
+static int apply_draw(phx_model **m, phx_faults *faults, const phx_variation *v, int draw,
+                      uint64_t seed) {
+  const int rc = phx_cli_apply_faults(faults, *m);
+  phx_faults_free(faults);
+  if (rc || draw < 0) return rc;
   phx_err err = {0};
   phx_model *d = NULL;
   if (phx_model_draw(*m, v, seed, draw, &d, &err)) return phx_cli_err(&err);
@@ -219,21 +234,27 @@ int phx_cmd_export(int argc, char **argv) {
   int draw;
   uint64_t seed;
   phx_cli c;
-  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  phx_faults *faults = NULL;
+  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &v, &draw, &seed, &faults);
   if (rc >= 0) return rc;
-  if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
-  int spice = !strcmp(c.format, "spice");
-  if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
-    return phx_cli_fail(PHX_EXIT_USAGE,
-                        "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
-  if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
-    return phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
+  rc = 0;
+  int spice = c.format && !strcmp(c.format, "spice");
+  if (!c.format) rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
+  else if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
+    rc = phx_cli_fail(PHX_EXIT_USAGE,
+                      "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
+  else if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
   phx_err err = {0};
   phx_model *m = NULL;
   phx_dataset *test = NULL;
   phx_inverter inv;
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (!rc && phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (rc) {
+    phx_faults_free(faults);
+    return rc;
+  }
+  rc = apply_draw(&m, faults, &v, draw, seed);
   if (rc) {
     phx_model_free(m);
     return rc;
@@ -357,7 +378,8 @@ int phx_cmd_spice(int argc, char **argv) {
   int draw;
   uint64_t seed;
   phx_cli c;
-  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  phx_faults *faults = NULL;
+  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed, &faults);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -365,8 +387,11 @@ int phx_cmd_spice(int argc, char **argv) {
   phx_neuron *neuron = NULL;
   phx_spice_opts so;
   phx_spice_opts_default(&so);
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (phx_model_load(c.args[0], &m, &err)) {
+    phx_faults_free(faults);
+    return phx_cli_err(&err);
+  }
+  rc = apply_draw(&m, faults, &v, draw, seed);
   if (!rc) rc = cli_inverter(&c, &so.inv, &neuron);
   if (!rc) rc = load_sample(&c, m, &test);
   phx_spice_sample *s = NULL;

@@ -24,6 +24,8 @@ static const char EVAL_USAGE[] =
     "                   crossbar dissipation sum g (u - z)^2 plus the neurons'\n"
     "                   supply current from --neuron FILE (phaxcl vtc)\n"
     "  --neuron FILE    neuron file for --power\n"
+    "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
+    "                   per line): evaluate that chip\n"
     "  --json           one JSON object\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -57,10 +59,13 @@ static const phx_cli_spec GRAD_SPEC = {
     1, 1, GRAD_USAGE};
 
 /* Loads MODEL and one split of --data, checked against each other. */
-static int load_inputs(const phx_cli *c, int want_train, phx_model **m, phx_dataset **d) {
+static int load_inputs(const phx_cli *c, int want_train, const phx_faults *faults,
+                       phx_model **m, phx_dataset **d) {
   phx_err err = {0};
   if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
-  int rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
+  int rc = phx_cli_apply_faults(faults, *m);
+  if (rc) return rc;
+  rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
   if (rc) return rc;
   char what[1100];
   snprintf(what, sizeof what, "the model in %s", c->args[0]);
@@ -120,14 +125,22 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
 
 int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
-  int rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
+  phx_faults *faults = NULL;
+  int rc = phx_cli_faults(&argc, argv, &faults);
   if (rc >= 0) return rc;
-  if (c.neuron && !c.power) return phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
+  rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
+  if (rc < 0 && c.neuron && !c.power)
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
+  if (rc >= 0) {
+    phx_faults_free(faults);
+    return rc;
+  }
   phx_model *m = NULL;
   phx_dataset *d = NULL;
   phx_backend *b = NULL;
   int64_t *conf = NULL;
-  rc = load_inputs(&c, 0, &m, &d);
+  rc = load_inputs(&c, 0, faults, &m, &d);
+  phx_faults_free(faults);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc) {
     const phx_model_opts *mo = phx_model_get_opts(m);
@@ -170,7 +183,7 @@ int phx_cmd_grad(int argc, char **argv) {
   phx_backend *b = NULL;
   phx_err err = {0};
   double loss = 0;
-  rc = load_inputs(&c, 1, &m, &d);
+  rc = load_inputs(&c, 1, NULL, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))

@@ -24,6 +24,8 @@ static const char USAGE[] =
     "  --read-noise PCT multiplicative read noise in %% (default 0)\n"
     "  --stuck-off F    fraction of cells stuck at gmin (default 0)\n"
     "  --stuck-on F     fraction of cells stuck at gmax (default 0)\n"
+    "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
+    "                   per line), pinned before the draws\n"
     "  --seed N         draws seed (default 1)\n"
     "  --limit N        evaluate the first N test samples (default 0 = all)\n"
     "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
@@ -84,9 +86,14 @@ int phx_cmd_mc(int argc, char **argv) {
   int draws = 100;
   int rc = phx_cli_variation(&argc, argv, &v, &draws);
   if (rc >= 0) return rc;
+  phx_faults *faults = NULL;
+  if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
   phx_cli c;
   rc = phx_cli_parse(&SPEC, argc, argv, &c);
-  if (rc >= 0) return rc;
+  if (rc >= 0) {
+    phx_faults_free(faults);
+    return rc;
+  }
   rc = 0;
   if (!(c.given & PHX_O_SEED)) c.seed = 1;
   phx_err err = {PHX_OK, ""};
@@ -94,10 +101,14 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_dataset *test = NULL;
   phx_backend *b = NULL;
   double *acc = malloc((size_t)draws * sizeof *acc);
-  if (!acc) return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
+  if (!acc) {
+    phx_faults_free(faults);
+    return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
+  }
   char what[1100];
   snprintf(what, sizeof what, "the model in %s", c.args[0]);
   if (phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (!rc) rc = phx_cli_apply_faults(faults, m);
   if (!rc) rc = phx_cli_load_data(&c, NULL, &test);
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, phx_cli_data_dir(&c), what);
   if (!rc) rc = phx_cli_backend(&c, c.nbackends ? c.backends[0] : "auto", &b);
@@ -108,6 +119,7 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_backend_free(b);
   phx_dataset_free(test);
   phx_model_free(m);
+  phx_faults_free(faults);
   free(acc);
   return rc;
 }

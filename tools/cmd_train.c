@@ -51,6 +51,9 @@ static const char USAGE[] =
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
     "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F\n"
+    "retraining a chip with known stuck cells (needs --init):\n"
+    "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
+    "                     or with a unit: 0.5uS); the cells stay at their values\n"
     "output:\n"
     "  --save FILE        write the trained model (safetensors) when done\n"
     "  --checkpoint FILE  write a resumable checkpoint (a model file plus the\n"
@@ -260,20 +263,21 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
   }
 }
 
-int phx_cmd_train(int argc, char **argv) {
-  phx_variation v;
-  phx_variation_default(&v);
-  int rc = phx_cli_variation(&argc, argv, &v, NULL);
-  if (rc >= 0) return rc;
-  const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
-                    v.stuck_on > 0;
+/* phaxcl train once the variation options and --faults are out of argv. */
+static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
+  int rc;
+  const int aware = v->levels || v->sigma > 0 || v->read_noise > 0 || v->stuck_off > 0 ||
+                    v->stuck_on > 0;
   phx_cli c;
   rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON, argc, argv, &c);
   if (rc >= 0) return rc;
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
-  t.vary = aware ? &v : NULL;
+  t.vary = aware ? v : NULL;
+  t.faults = faults;
+  if (faults && !c.init && !c.resume)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--faults needs --init MODEL (the chip's trained model)");
   t.optimizer = c.optimizer;
   t.epochs = c.epochs;
   t.batch = c.batch;
@@ -296,6 +300,7 @@ int phx_cmd_train(int argc, char **argv) {
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = make_model(&c, train, &m);
+  if (!rc) rc = phx_cli_apply_faults(faults, m);
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
@@ -347,5 +352,17 @@ int phx_cmd_train(int argc, char **argv) {
   if (m) phx_model_free(m);
   if (train) phx_dataset_free(train);
   if (test) phx_dataset_free(test);
+  return rc;
+}
+
+int phx_cmd_train(int argc, char **argv) {
+  phx_variation v;
+  phx_variation_default(&v);
+  int rc = phx_cli_variation(&argc, argv, &v, NULL);
+  if (rc >= 0) return rc;
+  phx_faults *faults = NULL;
+  if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
+  rc = train_with(argc, argv, &v, faults);
+  phx_faults_free(faults);
   return rc;
 }
