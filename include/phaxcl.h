@@ -333,6 +333,13 @@ PHX_API phx_status phx_draw_conductances(const phx_model *m, const phx_variation
 PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
                                   int draw, phx_model **out, phx_err *err);
 
+/* The device variation a model was trained for (variation-aware training
+ * records it; it is saved in the model file, metadata "variation"), or
+ * NULL: `mc`, `eval`, `export` and `spice` take it as their default. */
+PHX_API const phx_variation *phx_model_get_variation(const phx_model *m);
+/* Records v (checked; NULL clears it). */
+PHX_API phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err *err);
+
 /* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
  * k alone, the same on every backend), each evaluated on the first
  * `limit` samples of d (0 = all). acc, when not NULL, receives each

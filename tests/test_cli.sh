@@ -267,6 +267,24 @@ expect 0 "saved $T/chip.st" -- train --init "$T/m.st" --faults "$T/ok.faults" --
 "$PHX" export "$T/chip.st" --format spice --faults "$T/ok.faults" --out "$T/chip.cir" >/dev/null 2>&1 &&
   grep -q '^R0_0_0 vdd z0_0 1.00040016' "$T/chip.cir" || fail "export --faults: R0_0_0 is not at gmax"
 
+# ---- the variation a model was trained for --------------------------------------
+OLD=$SRC/tests/data/model-main-2dd7bbb.safetensors   # written by main at 2dd7bbb
+expect 0 "accuracy 80.50 % (161/200)  loss 1.345630" -- eval "$OLD" --backend c
+expect 0 "ideal 80.50 %, mean 79.60 %, std 2.43, min 75.00 %, 5th percentile 75.95 %" -- mc "$OLD" --backend c --draws 20 --sigma 10
+"$PHX" info "$OLD" | grep -q "trained for" && fail "info: an old model shows a variation"
+H="--sigma 20 --levels 8 --stuck-off 0.05 --stuck-on 0.05"
+expect 0 "saved $T/aw.st" -- train $H --epochs 1 --limit 100 --save "$T/aw.st" --checkpoint "$T/aw.ck"
+expect 0 "trained for levels 8, lognormal spread 20 %, read noise 0 %, stuck 0.05 at gmin, 0.05 at gmax" -- info "$T/aw.st"
+expect 0 "trained for levels 8" -- info "$T/aw.ck"
+expect 0 "variation: levels 8, lognormal spread 20 %, read noise 0 %, stuck 0.05 at gmin, 0.05 at gmax" -- mc "$T/aw.st" --draws 3
+expect 0 "variation: levels 4, lognormal spread 20 %, read noise 0 %, stuck 0 at gmin, 0.05 at gmax" -- mc "$T/aw.st" --draws 3 --levels 4 --stuck-off 0
+expect 2 "--stuck-off 0.05, --stuck-on 0.99" -- mc "$T/aw.st" --draws 3 --stuck-on 0.99
+expect 0 "conductances on 8 levels" -- eval "$T/aw.st"
+"$PHX" eval "$T/aw.st" --levels 0 | grep -q "levels" && fail "eval --levels 0 still on levels"
+expect 2 "eval: of the variation options only --levels" -- eval "$T/aw.st" --sigma 5
+"$PHX" export "$T/aw.st" --format csv --draw 4 >"$T/d1" && "$PHX" export "$T/aw.st" --format csv --draw 4 $H >"$T/d2" &&
+  cmp -s "$T/d1" "$T/d2" || fail "export --draw: the model's variation is not the default"
+
 # ---- OpenCL failures keep the last good checkpoint ---------------------------
 # Oclgrind reports 128 MiB of device memory: a too-large model is refused
 # with a clear message, and an existing --save file stays as it was.

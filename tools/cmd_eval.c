@@ -26,6 +26,9 @@ static const char EVAL_USAGE[] =
     "  --neuron FILE    neuron file for --power\n"
     "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
     "                   per line): evaluate that chip\n"
+    "  --levels N       conductances programmed to N levels from gmin to gmax\n"
+    "                   (default: the levels the model was trained for, else 0:\n"
+    "                   continuous; the random parts of a variation are `mc`'s)\n"
     "  --json           one JSON object\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -59,11 +62,29 @@ static const phx_cli_spec GRAD_SPEC = {
     1, 1, GRAD_USAGE};
 
 /* Loads MODEL and one split of --data, checked against each other. */
+/* The chip eval scores: m's faults pinned, then its conductances on the
+ * levels of v (the model's, or --levels) when there are any. */
+static int eval_chip(phx_model **m, const phx_faults *faults, phx_variation *v,
+                     unsigned given) {
+  int rc = phx_cli_apply_faults(faults, *m);
+  if (!rc) rc = phx_cli_vary_merge(*m, v, given);
+  if (rc || v->levels < 2) return rc;
+  phx_variation lv;
+  phx_variation_default(&lv);
+  lv.levels = v->levels;
+  phx_model *chip = NULL;
+  phx_err err = {0};
+  if (phx_model_draw(*m, &lv, 0, 0, &chip, &err)) return phx_cli_err(&err);
+  phx_model_free(*m);
+  *m = chip;
+  return 0;
+}
+
 static int load_inputs(const phx_cli *c, int want_train, const phx_faults *faults,
-                       phx_model **m, phx_dataset **d) {
+                       phx_variation *v, unsigned given, phx_model **m, phx_dataset **d) {
   phx_err err = {0};
   if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
-  int rc = phx_cli_apply_faults(faults, *m);
+  int rc = v ? eval_chip(m, faults, v, given) : 0;
   if (rc) return rc;
   rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
   if (rc) return rc;
@@ -81,7 +102,7 @@ static void put_json(cJSON *o, const phx_backend *b) {
 
 /* Prints the evaluation as text or JSON. */
 static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
-                       const int64_t *conf, int k, const phx_power *pw) {
+                       const int64_t *conf, int k, const phx_power *pw, int levels) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", c->args[0]);
@@ -89,6 +110,7 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     cJSON_AddNumberToObject(o, "count", r->count);
     cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
     cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON_AddNumberToObject(o, "levels", levels);
     cJSON *rows = cJSON_AddArrayToObject(o, "confusion");
     for (int i = 0; i < k; i++) {
       cJSON *row = cJSON_CreateArray();
@@ -120,13 +142,22 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     printf("power %.4f uW per inference estimated (crossbar %.4f uW, neurons %.4f uW%s)\n",
            1e6 * pw->total_W, 1e6 * pw->crossbar_W, 1e6 * pw->neuron_W,
            c->neuron ? "" : ": no --neuron");
+  if (levels >= 2) printf("conductances on %d levels from gmin to gmax\n", levels);
   printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
 }
 
 int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
   phx_faults *faults = NULL;
-  int rc = phx_cli_faults(&argc, argv, &faults);
+  phx_variation v;
+  phx_variation_default(&v);
+  unsigned given = 0;
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, &given);
+  if (rc < 0 && (given & ~(unsigned)PHX_VARY_LEVELS))
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: of the variation options only --levels; the "
+                      "others draw chips: phaxcl mc");
+  if (rc >= 0) return rc;
+  rc = phx_cli_faults(&argc, argv, &faults);
   if (rc >= 0) return rc;
   rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
   if (rc < 0 && c.neuron && !c.power)
@@ -139,7 +170,7 @@ int phx_cmd_eval(int argc, char **argv) {
   phx_dataset *d = NULL;
   phx_backend *b = NULL;
   int64_t *conf = NULL;
-  rc = load_inputs(&c, 0, faults, &m, &d);
+  rc = load_inputs(&c, 0, faults, &v, given, &m, &d);
   phx_faults_free(faults);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc) {
@@ -154,7 +185,7 @@ int phx_cmd_eval(int argc, char **argv) {
     else {
       phx_power pw;
       rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
-      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL);
+      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL, v.levels);
     }
   }
   free(conf);
@@ -183,7 +214,7 @@ int phx_cmd_grad(int argc, char **argv) {
   phx_backend *b = NULL;
   phx_err err = {0};
   double loss = 0;
-  rc = load_inputs(&c, 1, NULL, &m, &d);
+  rc = load_inputs(&c, 1, NULL, NULL, 0, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))

@@ -266,8 +266,7 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
 /* phaxcl train once the variation options and --faults are out of argv. */
 static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
   int rc;
-  const int aware = v->levels || v->sigma > 0 || v->read_noise > 0 || v->stuck_off > 0 ||
-                    v->stuck_on > 0;
+  const int aware = phx_vary_any(v);
   phx_cli c;
   rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON, argc, argv, &c);
   if (rc >= 0) return rc;
@@ -358,7 +357,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
 int phx_cmd_train(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
-  int rc = phx_cli_variation(&argc, argv, &v, NULL);
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, NULL);
   if (rc >= 0) return rc;
   phx_faults *faults = NULL;
   if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;

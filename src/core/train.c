@@ -575,6 +575,9 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
 
   s = check_footprint(b, mo, &r, err);
   if (!s) s = phx_model_new(mo, &r.copy, err);
+  /* the chip trained for goes with the model (and its checkpoints) */
+  const phx_variation *chip = o->vary ? o->vary : phx_model_get_variation(m);
+  if (!s) s = phx_model_set_variation(r.copy, chip, err);
   if (!s) s = phx_net_new(b, mo, r.eval_batch, &r.net, err);
   if (!s) s = phx_net_set_theta(r.net, m, err);
   if (!s) s = phx_net_bind(r.net, PHX_SLOT_TRAIN, train, r.n, err);
@@ -587,6 +590,7 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
                                       : train_minibatch(&r, mo, err);
   if (!s) s = phx_net_get_theta(r.net, r.copy, err);
   if (!s) s = check_finite(r.copy, &r, err);
+  if (!s && o->vary) s = phx_model_set_variation(m, o->vary, err);
   if (!s) {
     for (int l = 0; l < mo->nlayers; l++)
       memcpy(phx_model_theta(m, l), phx_model_theta_const(r.copy, l),
