@@ -294,23 +294,39 @@ typedef enum { PHX_VAR_LOGNORMAL = 0, PHX_VAR_GAUSSIAN = 1 } phx_var_dist;
  * this order (docs/model.md, "Device variation"):
  *  levels      programmable levels, evenly spaced from gmin to gmax, the
  *              nearest taken; 0 = continuous
+ *  nlist, list instead of levels (which must then be 0): the device's own
+ *              levels in S, strictly ascending, within the model's
+ *              [gmin, gmax] (phx_levels_load reads them from a file); the
+ *              nearest taken, the lower one on a tie
  *  sigma       programming variation (fraction, 0.2 = 20 %): g e^(sigma n)
  *              (lognormal) or g (1 + sigma n) (Gaussian, cut at 0)
  *  read_noise  multiplicative Gaussian read noise (fraction), one read per
  *              draw
  *  stuck_off, stuck_on  fractions of cells stuck at gmin and at gmax */
+#define PHX_MAX_LEVEL_LIST 32
 typedef struct phx_variation {
   int levels;
   double sigma;
   phx_var_dist dist;
   double read_noise;
   double stuck_off, stuck_on;
+  int nlist;
+  double list[PHX_MAX_LEVEL_LIST];
 } phx_variation;
 
 /* No variation: every field zero, lognormal. */
 PHX_API void phx_variation_default(phx_variation *v);
 /* Checks ranges; the message names the option (--sigma, --levels ...). */
 PHX_API phx_status phx_variation_check(const phx_variation *v, phx_err *err);
+/* A level list's levels within o's [gmin, gmax] (1e-9 relative slack). */
+PHX_API phx_status phx_variation_check_model(const phx_variation *v, const phx_model_opts *o,
+                                             phx_err *err);
+/* A device's levels from a text file: one conductance a line, strictly
+ * ascending, 2 to PHX_MAX_LEVEL_LIST of them, in S unless a "unit uS"
+ * (S, mS, uS, nS) line comes first; a number may carry its own unit
+ * (0.5uS). '#' starts a comment. Into v->list and v->nlist (v->levels set
+ * to 0); errors name the file and line. */
+PHX_API phx_status phx_levels_load(const char *path, phx_variation *v, phx_err *err);
 
 typedef struct phx_mc_result {
   int draws, count;  /* draws, and samples per draw */

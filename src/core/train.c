@@ -555,6 +555,7 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   if (!s) s = check_data(mo, train, "training", err);
   if (!s && test) s = check_data(mo, test, "test", err);
   if (!s && o->faults) s = phx_faults_check(o->faults, mo, err);
+  if (!s && o->vary) s = phx_variation_check_model(o->vary, mo, err);
   if (s) return s;
   if (o->epochs == 0) return PHX_OK;
 
