@@ -285,6 +285,22 @@ expect 2 "eval: of the variation options only --levels" -- eval "$T/aw.st" --sig
 "$PHX" export "$T/aw.st" --format csv --draw 4 >"$T/d1" && "$PHX" export "$T/aw.st" --format csv --draw 4 $H >"$T/d2" &&
   cmp -s "$T/d1" "$T/d2" || fail "export --draw: the model's variation is not the default"
 
+# ---- --levels-file: a device's own levels --------------------------------------
+printf '# device\nunit uS\n0.12\n0.25\n0.5\n0.9996\n' >"$T/dev.levels"
+printf 'unit uS\n0.12\n0.1\n' >"$T/down.levels"
+printf 'unit uS\n0.05\n0.5\n' >"$T/low.levels"
+expect 0 "conductances on the 4 listed levels" -- eval "$T/m.st" --levels-file "$T/dev.levels"
+expect 0 "variation: 4 listed levels 0.12..0.9996 uS" -- mc "$T/m.st" --draws 3 --levels-file "$T/dev.levels"
+expect 1 "$T/down.levels: line 3: 1e-07 S is not above the level before" -- mc "$T/m.st" --levels-file "$T/down.levels"
+expect 2 "--levels-file: level 1 (5e-08 S) is outside the model's" -- mc "$T/m.st" --levels-file "$T/low.levels"
+expect 2 "--levels and --levels-file exclude each other" -- mc "$T/m.st" --levels 4 --levels-file "$T/dev.levels"
+expect 2 "--levels-file needs a value" -- train --levels-file
+expect 0 "saved $T/lv.st" -- train --levels-file "$T/dev.levels" --sigma 5 --epochs 1 --limit 100 --save "$T/lv.st"
+expect 0 "trained for 4 listed levels" -- info "$T/lv.st"
+expect 0 "conductances on the 4 listed levels" -- eval "$T/lv.st"
+expect 0 "saved" -- train --levels-file "$T/dev.levels" --epochs 1 --limit 100 --save "$T/lv2.st"
+expect 0 "levels 6," -- mc "$T/lv.st" --draws 2 --levels 6
+
 # ---- OpenCL failures keep the last good checkpoint ---------------------------
 # Oclgrind reports 128 MiB of device memory: a too-large model is refused
 # with a clear message, and an existing --save file stays as it was.

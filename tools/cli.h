@@ -155,8 +155,9 @@ enum {
 };
 int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws, unsigned *given);
 /* The variation a command uses: the one m was trained for (saved in its
- * file), with the options in `given` taken from v instead; v unchanged
- * when m has none. 0, or prints the error and returns an exit status. */
+ * file), with the options in `given` taken from v instead; v itself when
+ * m has none. Checked against m (a level list within its [gmin, gmax]).
+ * 0, or prints the error and returns an exit status. */
 int phx_cli_vary_merge(const phx_model *m, phx_variation *v, unsigned given);
 /* v perturbs the chip at all. */
 int phx_vary_any(const phx_variation *v);

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -27,6 +28,7 @@ static const char EVAL_USAGE[] =
     "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
     "                   per line): evaluate that chip\n"
     "  --levels N       conductances programmed to N levels from gmin to gmax\n"
+    "  --levels-file F  ... or to a device's own levels (one conductance a line)\n"
     "                   (default: the levels the model was trained for, else 0:\n"
     "                   continuous; the random parts of a variation are `mc`'s)\n"
     "  --json           one JSON object\n"
@@ -68,10 +70,12 @@ static int eval_chip(phx_model **m, const phx_faults *faults, phx_variation *v,
                      unsigned given) {
   int rc = phx_cli_apply_faults(faults, *m);
   if (!rc) rc = phx_cli_vary_merge(*m, v, given);
-  if (rc || v->levels < 2) return rc;
+  if (rc || (v->levels < 2 && v->nlist == 0)) return rc;
   phx_variation lv;
   phx_variation_default(&lv);
   lv.levels = v->levels;
+  lv.nlist = v->nlist;
+  memcpy(lv.list, v->list, sizeof lv.list);
   phx_model *chip = NULL;
   phx_err err = {0};
   if (phx_model_draw(*m, &lv, 0, 0, &chip, &err)) return phx_cli_err(&err);
@@ -102,7 +106,8 @@ static void put_json(cJSON *o, const phx_backend *b) {
 
 /* Prints the evaluation as text or JSON. */
 static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
-                       const int64_t *conf, int k, const phx_power *pw, int levels) {
+                       const int64_t *conf, int k, const phx_power *pw,
+                       const phx_variation *v) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", c->args[0]);
@@ -110,7 +115,9 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     cJSON_AddNumberToObject(o, "count", r->count);
     cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
     cJSON_AddNumberToObject(o, "loss", r->loss);
-    cJSON_AddNumberToObject(o, "levels", levels);
+    cJSON_AddNumberToObject(o, "levels", v->levels);
+    if (v->nlist > 0)
+      cJSON_AddItemToObject(o, "levels_S", cJSON_CreateDoubleArray(v->list, v->nlist));
     cJSON *rows = cJSON_AddArrayToObject(o, "confusion");
     for (int i = 0; i < k; i++) {
       cJSON *row = cJSON_CreateArray();
@@ -142,7 +149,8 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     printf("power %.4f uW per inference estimated (crossbar %.4f uW, neurons %.4f uW%s)\n",
            1e6 * pw->total_W, 1e6 * pw->crossbar_W, 1e6 * pw->neuron_W,
            c->neuron ? "" : ": no --neuron");
-  if (levels >= 2) printf("conductances on %d levels from gmin to gmax\n", levels);
+  if (v->levels >= 2) printf("conductances on %d levels from gmin to gmax\n", v->levels);
+  if (v->nlist > 0) printf("conductances on the %d listed levels\n", v->nlist);
   printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
 }
 
@@ -154,8 +162,8 @@ int phx_cmd_eval(int argc, char **argv) {
   unsigned given = 0;
   int rc = phx_cli_variation(&argc, argv, &v, NULL, &given);
   if (rc < 0 && (given & ~(unsigned)PHX_VARY_LEVELS))
-    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: of the variation options only --levels; the "
-                      "others draw chips: phaxcl mc");
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: of the variation options only --levels and "
+                      "--levels-file; the others draw chips: phaxcl mc");
   if (rc >= 0) return rc;
   rc = phx_cli_faults(&argc, argv, &faults);
   if (rc >= 0) return rc;
@@ -185,7 +193,7 @@ int phx_cmd_eval(int argc, char **argv) {
     else {
       phx_power pw;
       rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
-      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL, v.levels);
+      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL, &v);
     }
   }
   free(conf);

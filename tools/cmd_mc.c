@@ -21,6 +21,8 @@ static const char USAGE[] =
     "\n"
     "  --draws N        chips to draw (default 100)\n"
     "  --levels N       programmable levels from gmin to gmax (default 0: continuous)\n"
+    "  --levels-file F  a device's own levels instead: one conductance a line, in S\n"
+    "                   or with a unit (0.5uS), or after a 'unit uS' line\n"
     "  --sigma PCT      programming spread in %% (default 0)\n"
     "  --dist NAME      lognormal (default: g e^(sigma n)) or gaussian (g (1 + sigma n))\n"
     "  --read-noise PCT multiplicative read noise in %% (default 0)\n"

@@ -49,7 +49,8 @@ static const char USAGE[] =
     "  --backend NAME     auto (default), c, c64 or opencl\n"
     "  --device SPEC      OpenCL device: P:D or part of its name\n"
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
-    "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
+    "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
+    "  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F\n"
     "retraining a chip with known stuck cells (needs --init):\n"
     "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
@@ -300,6 +301,8 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = make_model(&c, train, &m);
   if (!rc) rc = phx_cli_apply_faults(faults, m);
+  /* every variation field from the command line, checked against the model */
+  if (!rc && aware) rc = phx_cli_vary_merge(m, v, ~0u);
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);

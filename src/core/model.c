@@ -194,6 +194,7 @@ phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err
   if (!m) return phx_fail(err, PHX_EINVAL, "phx_model_set_variation: model is NULL");
   if (v) {
     phx_status s = phx_variation_check(v, err);
+    if (!s) s = phx_variation_check_model(v, &m->opts, err);
     if (s) return s;
     m->vary = *v;
   }

@@ -4,13 +4,11 @@
  * a comment, commas count as blanks. The whole file is read and checked
  * line by line before a map is returned; core/faults.c checks it against
  * a model. */
-#define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "conductance.h"
 #include "faults.h"
@@ -80,38 +78,22 @@ static phx_status add(phx_faults *f, const phx_fault *ft, phx_err *err) {
   return PHX_OK;
 }
 
+/* One line of the file: a fault or nothing. */
+static phx_status fault_line(char *text, int line, void *ctx, phx_err *err) {
+  phx_faults *f = ctx;
+  phx_fault ft;
+  int got = 0;
+  phx_status s = parse_line(text, line, f->path, &ft, &got, err);
+  return !s && got ? add(f, &ft, err) : s;
+}
+
 phx_status phx_faults_load(const char *path, phx_faults **out, phx_err *err) {
   if (!path || !out) return phx_fail(err, PHX_EINVAL, "phx_faults_load: path and out required");
   *out = NULL;
-  int fd = -1;
-  phx_status s = phx_file_open_regular(path, &fd, err);
-  if (s) return s;
-  FILE *fp = fdopen(fd, "r");
-  if (!fp) {
-    close(fd);
-    return phx_fail(err, PHX_EIO, "--faults %s: %s", path, strerror(errno));
-  }
   phx_faults *f = calloc(1, sizeof *f);
-  if (!f) s = phx_fail(err, PHX_ENOMEM, "out of memory reading %s", path);
-  else snprintf(f->path, sizeof f->path, "%s", path);
-  char *buf = NULL;
-  size_t cap = 0;
-  ssize_t len;
-  for (int line = 1; !s && (len = getline(&buf, &cap, fp)) >= 0; line++) {
-    if (line == INT_MAX) s = phx_fail(err, PHX_EFORMAT, "%s: too many lines", path);
-    else if (strlen(buf) != (size_t)len)
-      s = phx_fail(err, PHX_EFORMAT, "%s: line %d: a NUL byte (not a text file?)", path, line);
-    if (s) break;
-    char *hash = strchr(buf, '#');
-    if (hash) *hash = '\0';
-    phx_fault ft;
-    int got = 0;
-    s = parse_line(buf, line, path, &ft, &got, err);
-    if (!s && got) s = add(f, &ft, err);
-  }
-  if (!s && ferror(fp)) s = phx_fail(err, PHX_EIO, "--faults %s: read error", path);
-  free(buf);
-  fclose(fp);
+  if (!f) return phx_fail(err, PHX_ENOMEM, "out of memory reading %s", path);
+  snprintf(f->path, sizeof f->path, "%s", path);
+  phx_status s = phx_file_lines(path, "--faults", fault_line, f, err);
   if (s) {
     phx_faults_free(f);
     return s;

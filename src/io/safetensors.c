@@ -125,6 +125,13 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
     }
     ok = ok && cJSON_AddStringToObject(meta, "variation.dist",
                                        v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal");
+    size_t at = 0;
+    buf[0] = 0;
+    for (int q = 0; ok && q < v->nlist; q++) {
+      fmt_double(num, sizeof num, v->list[q]);
+      at += (size_t)snprintf(buf + at, sizeof buf - at, q ? ",%s" : "%s", num);
+    }
+    if (v->nlist > 0) ok = ok && cJSON_AddStringToObject(meta, "variation.levels_list", buf);
   }
 
   for (int i = 0; ok && i < nmeta; i++)
@@ -416,6 +423,15 @@ static phx_status parse_vary(const cJSON *root, const char *path, phx_model *m,
     if (parse_doubles(s, x[i], 1))
       return phx_fail(err, PHX_EFORMAT, "%s: metadata %s \"%s\" is not a finite number",
                       path, VARY_KEYS[i], s);
+  }
+  const cJSON *ll = cJSON_GetObjectItemCaseSensitive(meta, "variation.levels_list");
+  if (ll) {
+    int n = 1;
+    for (const char *c = ll->valuestring; *c; c++) n += *c == ',';
+    if (n > PHX_MAX_LEVEL_LIST || parse_doubles(ll->valuestring, v.list, n))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata variation.levels_list \"%.60s\" is not "
+                      "a list of up to %d numbers", path, ll->valuestring, PHX_MAX_LEVEL_LIST);
+    v.nlist = n;
   }
   if (!(s = meta_str(meta, "variation.dist", path, err))) return PHX_EFORMAT;
   if (strcmp(s, "gaussian") == 0) v.dist = PHX_VAR_GAUSSIAN;
