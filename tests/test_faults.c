@@ -3,8 +3,9 @@
  * [gmin, gmax], no cell twice) and leaves the model untouched when it is
  * refused; pinned cells evaluate as the stuck chip; retraining around them
  * keeps them exactly where they are (gmin, gmax and a conductance between)
- * and wins back the accuracy the faults cost.
- * Usage: test_faults DATA_DIR */
+ * and wins back the accuracy the faults cost; on OpenCL (every device but
+ * simulators) the same.
+ * Usage: test_faults DATA_DIR [opencl] (77 when no device) */
 #define _XOPEN_SOURCE 700
 #define TEST_UTIL_TMPDIR
 #include <math.h>
@@ -132,7 +133,7 @@ static const char *random_map(const phx_model *m) {
   return p;
 }
 
-static void test_retrain(const char *data) {
+static void test_retrain(const char *data, const char *backend, const char *device) {
   phx_err err = {PHX_OK, ""};
   phx_dataset *train = NULL, *test = NULL;
   must(phx_dataset_load_dir(data, 1, &train, &test, &err), &err, data);
@@ -143,7 +144,7 @@ static void test_retrain(const char *data) {
   must(phx_model_new(&o, &m, &err), &err, "model");
   phx_model_init(m, 2);
   phx_backend *b = NULL;
-  must(phx_backend_new("c", NULL, 0, &b, &err), &err, "c");
+  must(phx_backend_new(backend, device, 0, &b, &err), &err, backend);
   phx_train_opts t;
   phx_train_opts_default(&t);
   t.epochs = 20;
@@ -190,8 +191,8 @@ static void test_retrain(const char *data) {
   const double retrained = accuracy(b, m, test);
   CHECKF(kept, "retraining moved a stuck cell");
   CHECKF(moved > 1000, "retraining moved only %d parameters", moved);
-  printf("ideal %.2f %%, faulty chip %.2f %%, retrained %.2f %%\n", 100 * ideal, 100 * faulty,
-         100 * retrained);
+  printf("%s %s: ideal %.2f %%, faulty chip %.2f %%, retrained %.2f %%\n", backend,
+         device ? device : "", 100 * ideal, 100 * faulty, 100 * retrained);
   CHECKF(faulty < ideal - 0.03 && retrained > faulty + 0.02,
          "ideal %.3f, faulty %.3f, retrained %.3f", ideal, faulty, retrained);
   t.optimizer = PHX_OPT_LBFGS;
@@ -208,14 +209,28 @@ static void test_retrain(const char *data) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: test_faults DATA_DIR\n");
+  if (argc != 2 && !(argc == 3 && strcmp(argv[2], "opencl") == 0)) {
+    fprintf(stderr, "usage: test_faults DATA_DIR [opencl]\n");
     return 2;
   }
   if (tmpdir_make("faults")) return 1;
+  if (argc == 3) {
+    int n = 0, *sim = NULL, ran = 0;
+    char(*specs)[32] = opencl_specs(&n, &sim);
+    for (int i = 0; specs && i < n; i++)
+      if (!sim[i]) test_retrain(argv[1], "opencl", specs[i]), ran++;
+    free(specs);
+    free(sim);
+    tmpdir_remove();
+    if (!ran) {
+      printf("SKIP: no OpenCL device but simulators\n");
+      return 77;
+    }
+    return finish("faults (opencl)");
+  }
   test_parse();
   test_apply();
-  test_retrain(argv[1]);
+  test_retrain(argv[1], "c", NULL);
   tmpdir_remove();
   return finish("faults");
 }
