@@ -377,6 +377,10 @@ typedef struct phx_device_info {
   size_t max_work_group;
   int fp64;                /* cl_khr_fp64 (never used by phaxcl's kernels) */
   int is_default;          /* what --backend opencl uses when none is named */
+  int software;            /* a software rasteriser's CPU fallback (llvmpipe) */
+  double probe;            /* samples/s of the training probe (the paper task's
+                              step), cached per device and driver; 0 = not run
+                              (simulators) or failed */
 } phx_device_info;
 
 /* Every platform's devices in P:D order (free with phx_devices_free). No

@@ -14,8 +14,12 @@ static const phx_cli_spec devices_spec = {
     "\n"
     "Lists every OpenCL platform and device: P:D (what --device takes), type,\n"
     "vendor, compute units, global memory, OpenCL C version and fp64 support.\n"
-    "'*' marks the device --backend opencl uses when none is named (GPU before\n"
-    "accelerator before CPU, then most compute units; simulators last).\n"
+    "'*' marks the device --backend opencl uses when none is named: the one\n"
+    "that trains fastest in a short probe (the paper task's training step; the\n"
+    "'probe' column, samples/s, measured once per device and driver and kept\n"
+    "in the program cache), GPUs and accelerators before CPUs on ties (within\n"
+    "10 %), software rasterisers (llvmpipe) after native devices, simulators\n"
+    "last.\n"
     "--device also takes a case-insensitive part of a platform, vendor or\n"
     "device name, e.g. --device pocl; so does $PHAXCL_DEVICE.\n"
     "\n"
@@ -52,23 +56,27 @@ int phx_cmd_devices(int argc, char **argv) {
       cJSON_AddNumberToObject(o, "max_work_group", (double)d[i].max_work_group);
       cJSON_AddBoolToObject(o, "fp64", d[i].fp64);
       cJSON_AddBoolToObject(o, "default", d[i].is_default);
+      cJSON_AddBoolToObject(o, "software", d[i].software);
+      if (d[i].probe > 0) cJSON_AddNumberToObject(o, "probe_samples_per_s", d[i].probe);
       cJSON_AddItemToArray(arr, o);
     }
     phx_devices_free(d);
     return phx_cli_print_json(arr);
   }
-  printf("  %-5s %-11s %-40s %-24s %4s %10s  %-30s %s\n", "id", "type", "device",
-         "platform / vendor", "CUs", "memory", "OpenCL C", "fp64");
+  printf("  %-5s %-11s %-40s %-24s %4s %10s  %-30s %4s %9s\n", "id", "type", "device",
+         "platform / vendor", "CUs", "memory", "OpenCL C", "fp64", "probe");
   for (int i = 0; i < n; i++) {
-    char spec[32], plat[300];
+    char spec[32], plat[300], type[32], probe[32] = "-";
     snprintf(spec, sizeof spec, "%d:%d", d[i].platform, d[i].index);
     snprintf(plat, sizeof plat, "%s / %s", d[i].platform_name, d[i].vendor);
-    printf("%c %-5s %-11s %-40.40s %-24.24s %4u %7.1f GiB  %-30.30s %s\n",
-           d[i].is_default ? '*' : ' ', spec, d[i].type, d[i].name, plat,
+    snprintf(type, sizeof type, "%s%s", d[i].type, d[i].software ? " (sw)" : "");
+    if (d[i].probe > 0) snprintf(probe, sizeof probe, "%.0f", d[i].probe);
+    printf("%c %-5s %-11s %-40.40s %-24.24s %4u %7.1f GiB  %-30.30s %4s %9s\n",
+           d[i].is_default ? '*' : ' ', spec, type, d[i].name, plat,
            d[i].compute_units, (double)d[i].global_mem / (1024.0 * 1024.0 * 1024.0),
-           d[i].c_version, d[i].fp64 ? "yes" : "no");
+           d[i].c_version, d[i].fp64 ? "yes" : "no", probe);
   }
-  printf("* = default for --backend opencl\n");
+  printf("* = default for --backend opencl; probe = training samples/s (paper task)\n");
   phx_devices_free(d);
   return PHX_EXIT_OK;
 }

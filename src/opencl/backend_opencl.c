@@ -12,6 +12,7 @@
 #include "backend.h"
 #include "cl_cache.h"
 #include "cl_device.h"
+#include "cl_probe.h"
 #include "cl_source.h"
 #include "cl_tune.h"
 
@@ -783,6 +784,8 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   }
+  /* no device named: the fastest, measured (cached after the first time) */
+  if (!conf->device[0]) phx_cl_probe_devices(devs, n, conf, 0);
   s = phx_cl_select(devs, n, conf->device, conf->device_from, 0, gpu_only, idx, &count, err);
   if (s == PHX_OK) pick = idx[0];
   free(idx);
