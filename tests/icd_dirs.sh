@@ -5,7 +5,7 @@
 # can crash the ICD loader (ocl-icd issue 24, pocl issue 46). The library
 # is the one a registered .icd names, else the Debian package's; a library
 # that is not installed leaves its tests with no device, so they skip.
-# Also OUT/pocl-oclgrind with both (see the end).
+# Also OUT/others (GPU drivers) and OUT/pocl-oclgrind (see the end).
 # Usage: icd_dirs.sh OUT
 set -eu
 out=$1
@@ -26,6 +26,19 @@ for spec in pocl:libpocl:libpocl.so.2 \
   mkdir -p "$out/$name"
   printf '%s\n' "$lib" > "$out/$name/$name.icd.tmp"
   mv "$out/$name/$name.icd.tmp" "$out/$name/$name.icd"
+done
+# Every other registered implementation (a GPU's driver: NVIDIA, AMD,
+# Intel), for the same tests on a machine that has one (tools/device-check.sh);
+# empty here, so those tests skip. Clover (libMesaOpenCL) is left out: it
+# drives the same Mesa devices as rusticl, older.
+mkdir -p "$out/others"
+rm -f "$out/others/"*.icd
+for f in "$vendors"/*.icd; do
+  [ -r "$f" ] || continue
+  case $(head -n 1 "$f" | tr 'A-Z' 'a-z') in
+    *libpocl*|*oclgrind*|*rusticl*|*mesaopencl*) ;;
+    *) cp "$f" "$out/others/" ;;
+  esac
 done
 # The pair the command-line tests use (PoCL by default, Oclgrind by name):
 # these two coexist in one process.

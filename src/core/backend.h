@@ -194,6 +194,19 @@ typedef struct phx_args_map_vary {
   phx_buf *W, *S, *E;     /* out, as map_forward */
 } phx_args_map_vary;
 
+/* OPTIONAL (net.c otherwise runs gemm, then activate): a layer's forward
+ * pass in one operation, fewer launches where each one costs (issue 13):
+ *   Z (B x M) = A Wt^T, A B x K, Wt M x K, dense row-major;
+ *   U (B x (2M+2)) as activate from Z.
+ * The input layer passes V and E (K = N+1), the others U and W (K = R). */
+typedef struct phx_args_layer_forward {
+  int B, M, K;
+  const phx_buf *A;  /* in  B x K */
+  const phx_buf *Wt; /* in  M x K */
+  phx_buf *Z;        /* out B x M */
+  phx_buf *U;        /* out B x (2M+2) */
+} phx_args_layer_forward;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -208,7 +221,8 @@ typedef struct phx_args_map_vary {
   X(opt_step, phx_args_opt_step, 0)                        \
   X(step_map, phx_args_step_map, 1)                        \
   X(crossbar_power, phx_args_crossbar_power, 0)            \
-  X(map_vary, phx_args_map_vary, 0)
+  X(map_vary, phx_args_map_vary, 0)                        \
+  X(layer_forward, phx_args_layer_forward, 1)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

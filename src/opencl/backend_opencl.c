@@ -31,6 +31,7 @@
   X(K_ADAM, "phx_adam")                         \
   X(K_GEMM_NT, "phx_gemm_nt")                   \
   X(K_GEMM_XN, "phx_gemm_xn")                   \
+  X(K_GEMM_NT_ACT, "phx_gemm_nt_act")           \
   X(K_CROSSBAR_POWER, "phx_crossbar_power")     \
   X(K_VARY_CELLS, "phx_vary_cells")             \
   X(K_VARY_COLUMNS, "phx_vary_columns")
@@ -462,10 +463,14 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
   return launch_grid(c, id, 1, &global, &local, args, nargs, err);
 }
 
-/* Enqueues a gx x gy grid of single-work-item groups (cl/gemm.cl). */
+/* Enqueues a gx x gy grid (cl/gemm.cl, the per-row kernels of cl/map.cl) in
+ * groups of row_wg x 1 work-items: 1 on most devices, more where a group
+ * costs a dispatch and leaves SIMD lanes idle (llvmpipe). */
 static int launch2d(phx_cl *c, int id, size_t gx, size_t gy, const karg *args,
                     int nargs, phx_err *err) {
-  const size_t global[2] = {gx, gy}, local[2] = {1, 1};
+  /* every such kernel returns early past its grid, so rounding gx up is safe */
+  const size_t l = (size_t)c->tune.konst[PHX_CK_row_wg];
+  const size_t global[2] = {(gx + l - 1) / l * l, gy}, local[2] = {l, 1};
   return launch_grid(c, id, 2, global, local, args, nargs, err);
 }
 
@@ -753,6 +758,25 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
   if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSgemm");
   c->launches++;
   return PHX_OK;
+}
+
+/* The product and activate in one launch where the product runs on our
+ * own kernels (CPU devices, rusticl); with CLBlast, the two ops in turn. */
+static int cl_layer_forward(void *impl, const phx_args_layer_forward *p, phx_err *err) {
+  phx_cl *c = impl;
+  if (!c->own_gemm) {
+    const phx_args_gemm g = {.transA = 0, .transB = 1, .m = p->B, .n = p->M, .k = p->K,
+                             .alpha = 1.0, .beta = 0.0, .A = p->A, .lda = p->K, .B = p->Wt,
+                             .ldb = p->K, .C = p->Z, .ldc = p->M};
+    const phx_args_activate ac = {p->B, p->M, p->Z, p->U};
+    int s = cl_gemm(impl, &g, err);
+    return s ? s : cl_activate(impl, &ac, err);
+  }
+  cl_int b = p->B, m = p->M, k = p->K;
+  const karg a[] = {KA(b), KA(m), KA(k), KA(p->A->p), KA(p->Wt->p), KA(p->Z->p), KA(p->U->p)};
+  const size_t t = (size_t)c->tune.konst[PHX_CK_nt_tile];
+  return launch2d(c, K_GEMM_NT_ACT, ((size_t)p->M + t - 1) / t, ((size_t)p->B + t - 1) / t, a,
+                  7, err);
 }
 
 static const phx_bops opencl_ops = {
