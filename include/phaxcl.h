@@ -424,6 +424,15 @@ PHX_API phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void 
  * created; -1 when b is not an OpenCL backend. */
 PHX_API long phx_backend_opencl_launches(const phx_backend *b);
 
+/* The device's single-precision GEMM throughput through CLBlast (with the
+ * stored tuning), the figure `phaxcl bench` judges an OpenCL backend's
+ * training against: C = A * B on n x n matrices in b's queue, repeated for
+ * at least min_seconds. n <= 0 picks 4096 on GPUs and accelerators, 512
+ * elsewhere; *n_used (when not NULL) receives it. Returns GFLOP/s, or -1
+ * when b is not an OpenCL backend or the product fails. */
+PHX_API double phx_bench_opencl_sgemm_gflops(const phx_backend *b, int n, double min_seconds,
+                                             int *n_used);
+
 
 /* ---- circuit: export, ngspice closed loop, neuron characterisation -------
  * Additive section owned by the circuit work (src/circuit). Netlists follow

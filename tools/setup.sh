@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what phaxcl needs on Debian/Ubuntu (only what is missing), registers
-# Oclgrind as a second OpenCL implementation, and builds into build/.
+# Oclgrind as a second OpenCL implementation (Mesa's rusticl, the third,
+# registers itself), and builds into build/.
 # Usage: tools/setup.sh [BUILD_DIR [meson options...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."

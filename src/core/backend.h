@@ -240,6 +240,10 @@ struct phx_backend {
   char name[16];
   char device[256];
   int verbose;
+  /* net.c trains with the optional fused ops (layer_forward) only when set:
+   * where each launch costs more than a fused kernel's different rounding
+   * is worth (the results stay within the ops' tolerances either way) */
+  int fuse;
 };
 
 /* What a backend implements. Operations receive arguments already

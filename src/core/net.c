@@ -101,7 +101,7 @@ phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
   if (!n) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
   n->b = b;
   n->fused = phx_op_supported(b, PHX_OP_step_map);
-  n->fused_forward = phx_op_supported(b, PHX_OP_layer_forward);
+  n->fused_forward = b->fuse && phx_op_supported(b, PHX_OP_layer_forward);
   n->opts = *o;
   n->max_batch = max_batch;
   phx_consts k;

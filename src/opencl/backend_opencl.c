@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "cl_cache.h"
@@ -863,6 +864,7 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
   memcpy(b->device, c->desc, dl);
   b->device[dl] = 0;
   b->verbose = verbose;
+  b->fuse = c->tune.konst[PHX_CK_fuse] && c->own_gemm;
   if (verbose > 0)
     fprintf(stderr, "phaxcl: opencl: using %d:%d %s (%s, %u compute units)\n",
             c->dev.pidx, c->dev.didx, c->desc, phx_cl_type_name(&c->dev),
@@ -874,4 +876,50 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
 long phx_backend_opencl_launches(const phx_backend *b) {
   if (!b || b->ops != &opencl_ops) return -1;
   return ((const phx_cl *)b->impl)->launches;
+}
+
+/* Monotonic seconds (the SGEMM figure below). */
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double phx_bench_opencl_sgemm_gflops(const phx_backend *b, int n, double min_seconds,
+                                     int *n_used) {
+  if (n_used) *n_used = 0;
+  if (!b || b->ops != &opencl_ops) return -1;
+  phx_cl *c = b->impl;
+  if (n <= 0) n = c->dev.cls == PHX_CL_GPU || c->dev.cls == PHX_CL_ACCEL ? 4096 : 512;
+  if (n_used) *n_used = n;
+  const size_t bytes = (size_t)n * (size_t)n * sizeof(float);
+  cl_int e = CL_SUCCESS;
+  cl_mem m[3] = {NULL, NULL, NULL};
+  const float one = 1.0f;
+  for (int i = 0; i < 3 && e == CL_SUCCESS; i++) {
+    m[i] = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (e == CL_SUCCESS)
+      e = clEnqueueFillBuffer(c->queue, m[i], &one, sizeof one, 0, bytes, 0, NULL, NULL);
+  }
+  /* CLBlast with this device's stored parameters, as training uses it */
+  phx_cl_tune_claim(&c->dev, c, &c->tune, c->verbose);
+  double t0 = 0, secs = 0;
+  long reps = 0;
+  for (int round = 0; round < 2 && e == CL_SUCCESS; round++) {
+    t0 = mono_s();
+    reps = 0;
+    do { /* round 0 is the warm-up (kernel builds), one product */
+      const CLBlastStatusCode st = CLBlastSgemm(
+          CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)n, (size_t)n,
+          (size_t)n, 1.0f, m[0], 0, (size_t)n, m[1], 0, (size_t)n, 0.0f, m[2], 0, (size_t)n,
+          &c->queue, NULL);
+      e = st == CLBlastSuccess ? clFinish(c->queue) : CL_INVALID_OPERATION;
+      reps++;
+      secs = mono_s() - t0;
+    } while (e == CL_SUCCESS && round == 1 && secs < min_seconds);
+  }
+  for (int i = 0; i < 3; i++)
+    if (m[i]) clReleaseMemObject(m[i]);
+  if (e != CL_SUCCESS || secs <= 0) return -1;
+  return 2.0 * (double)n * (double)n * (double)n * (double)reps / secs * 1e-9;
 }
