@@ -48,7 +48,7 @@ static double probe_load(const char *path) {
 }
 
 static int probe_write(FILE *f, const void *ctx) {
-  return fprintf(f, "phaxcl-probe " PROBE_VERSION " %.6g\n", *(const double *)ctx) < 0;
+  return fprintf(f, "phaxcl-probe " PROBE_VERSION " %.17g\n", *(const double *)ctx) < 0;
 }
 
 /* Training steps on backend b until PROBE_SECONDS have passed: samples/s. */
