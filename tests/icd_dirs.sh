@@ -21,7 +21,7 @@ for spec in pocl:libpocl:libpocl.so.2 \
   for f in "$vendors"/*.icd; do
     [ -r "$f" ] || continue
     l=$(head -n 1 "$f")
-    case $(printf '%s' "$l" | tr 'A-Z' 'a-z') in *"$pattern"*) lib=$l; break ;; esac
+    case $(printf '%s' "$l" | tr '[:upper:]' '[:lower:]') in *"$pattern"*) lib=$l; break ;; esac
   done
   mkdir -p "$out/$name"
   printf '%s\n' "$lib" > "$out/$name/$name.icd.tmp"
@@ -35,7 +35,7 @@ mkdir -p "$out/others"
 rm -f "$out/others/"*.icd
 for f in "$vendors"/*.icd; do
   [ -r "$f" ] || continue
-  case $(head -n 1 "$f" | tr 'A-Z' 'a-z') in
+  case $(head -n 1 "$f" | tr '[:upper:]' '[:lower:]') in
     *libpocl*|*oclgrind*|*rusticl*|*mesaopencl*) ;;
     *) cp "$f" "$out/others/" ;;
   esac

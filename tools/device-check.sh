@@ -16,7 +16,7 @@
 #   SUITE_ARGS   `meson test` selection (default "--suite opencl"; or test names)
 #   SKIP_SETUP=1 build only (no package installation)
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 report=${1:-device-check-report.txt}
 build=${2:-build-device}
 tmp=$(mktemp -d)
