@@ -110,3 +110,8 @@ float phx_cos2pi(const float u) {
              x2 * (-1.0f / 3628800 + x2 * (1.0f / 479001600))))));
   return flip ? -c : c;
 }
+
+/* The two VTC curves of a neuron (o- and o+ of z): activate in layer.cl
+ * and the fused product in gemm.cl. */
+float phx_vtc_inv(float z) { return PHX_C1 + PHX_C2 * tanh(PHX_C4 * (z - PHX_C3)); }
+float phx_vtc_non(float z) { return PHX_D1 + PHX_D2 * tanh(PHX_D4 * (z - PHX_D3)); }

@@ -9,16 +9,14 @@
 /* C = alpha * r + beta * C (beta == 0 ignores C, which may hold NaN). */
 #define PHX_STORE(Cp, r) (*(Cp) = beta == 0.0f ? alpha * (r) : alpha * (r) + beta * *(Cp))
 
-/* C (m x n) = alpha A B^T + beta C, A m x k, B n x k: both operands run
- * along k, so each work-item takes a PHX_NT_TILE x PHX_NT_TILE block of dot
- * products over vectors of k and sums each vector once at the end. */
-__kernel void phx_gemm_nt(const int m, const int n, const int k, const float alpha,
-                          __global const float *A, const uint aoff, const int lda,
-                          __global const float *B, const uint boff, const int ldb,
-                          const float beta, __global float *C, const uint coff,
-                          const int ldc) {
-  const int j0 = (int)get_global_id(0) * PHX_NT_TILE, i0 = (int)get_global_id(1) * PHX_NT_TILE;
-  if (i0 >= m || j0 >= n) return;
+/* The PHX_NT_TILE x PHX_NT_TILE block at rows i0, columns j0 of A B^T, A
+ * m x k, B n x k: both operands run along k, so each work-item sums its
+ * dot products over vectors of k and each vector once at the end. Rows and
+ * columns past m and n are read clamped (their sums are not stored). */
+void phx_nt_tile(const int m, const int n, const int k, __global const float *A,
+                 const uint aoff, const int lda, __global const float *B, const uint boff,
+                 const int ldb, const int i0, const int j0,
+                 float r[PHX_NT_TILE][PHX_NT_TILE]) {
   __global const float *a[PHX_NT_TILE], *b[PHX_NT_TILE];
   for (int t = 0; t < PHX_NT_TILE; t++) {
     a[t] = A + aoff + (size_t)min(i0 + t, m - 1) * (size_t)lda;
@@ -36,12 +34,51 @@ __kernel void phx_gemm_nt(const int m, const int n, const int k, const float alp
       for (int s = 0; s < PHX_NT_TILE; s++) acc[s][t] += av[s] * bt;
     }
   }
-  for (int s = 0; s < PHX_NT_TILE && i0 + s < m; s++)
-    for (int t = 0; t < PHX_NT_TILE && j0 + t < n; t++) {
-      float r = GSUM(acc[s][t]);
-      for (int q = p; q < k; q++) r += a[s][q] * b[t][q];
-      PHX_STORE(C + coff + (size_t)(i0 + s) * (size_t)ldc + (j0 + t), r);
+  for (int s = 0; s < PHX_NT_TILE; s++)
+    for (int t = 0; t < PHX_NT_TILE; t++) {
+      float x = GSUM(acc[s][t]);
+      for (int q = p; q < k; q++) x += a[s][q] * b[t][q];
+      r[s][t] = x;
     }
+}
+
+/* C (m x n) = alpha A B^T + beta C, A m x k, B n x k (see phx_nt_tile). */
+__kernel void phx_gemm_nt(const int m, const int n, const int k, const float alpha,
+                          __global const float *A, const uint aoff, const int lda,
+                          __global const float *B, const uint boff, const int ldb,
+                          const float beta, __global float *C, const uint coff,
+                          const int ldc) {
+  const int j0 = (int)get_global_id(0) * PHX_NT_TILE, i0 = (int)get_global_id(1) * PHX_NT_TILE;
+  if (i0 >= m || j0 >= n) return;
+  float r[PHX_NT_TILE][PHX_NT_TILE];
+  phx_nt_tile(m, n, k, A, aoff, lda, B, boff, ldb, i0, j0, r);
+  for (int s = 0; s < PHX_NT_TILE && i0 + s < m; s++)
+    for (int t = 0; t < PHX_NT_TILE && j0 + t < n; t++)
+      PHX_STORE(C + coff + (size_t)(i0 + s) * (size_t)ldc + (j0 + t), r[s][t]);
+}
+
+/* layer_forward (backend.h): Z (B x M) = A Wt^T, A B x K, Wt M x K, and
+ * U (B x (2M+2)) = activate(Z) from the same block, in one launch. */
+__kernel void phx_gemm_nt_act(const int B, const int M, const int K,
+                              __global const float *A, __global const float *Wt,
+                              __global float *Z, __global float *U) {
+  const int j0 = (int)get_global_id(0) * PHX_NT_TILE, i0 = (int)get_global_id(1) * PHX_NT_TILE;
+  if (i0 >= B || j0 >= M) return;
+  float r[PHX_NT_TILE][PHX_NT_TILE];
+  phx_nt_tile(B, M, K, A, 0, K, Wt, 0, K, i0, j0, r);
+  for (int s = 0; s < PHX_NT_TILE && i0 + s < B; s++) {
+    __global float *u = U + (size_t)(i0 + s) * (2 * (size_t)M + 2);
+    if (j0 == 0) {
+      u[0] = PHX_HALF;
+      u[1] = -PHX_HALF;
+    }
+    for (int t = 0; t < PHX_NT_TILE && j0 + t < M; t++) {
+      const float z = r[s][t];
+      Z[(size_t)(i0 + s) * (size_t)M + (j0 + t)] = z;
+      u[2 + j0 + t] = phx_vtc_inv(z);
+      u[2 + M + j0 + t] = phx_vtc_non(z);
+    }
+  }
 }
 
 /* C (m x n) = alpha op(A) B + beta C, op(A) m x k (A[i][p], or A[p][i]

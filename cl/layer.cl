@@ -61,8 +61,6 @@ void phx_crossbar_power(const int B, const int M, const int R, const int fold,
  * One work-item per sample and PHX_GV neurons (explicit vectors, so that
  * tanh vectorises on CPU devices); the last block of a row goes element
  * by element. */
-float phx_vtc_inv(float z) { return PHX_C1 + PHX_C2 * tanh(PHX_C4 * (z - PHX_C3)); }
-float phx_vtc_non(float z) { return PHX_D1 + PHX_D2 * tanh(PHX_D4 * (z - PHX_D3)); }
 
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
 void phx_activate(const int B, const int M, __global const float *Z,

@@ -440,6 +440,10 @@ typedef struct phx_device_info {
   size_t max_work_group;
   int fp64;                /* cl_khr_fp64 (never used by phaxcl's kernels) */
   int is_default;          /* what --backend opencl uses when none is named */
+  int software;            /* a software rasteriser's CPU fallback (llvmpipe) */
+  double probe;            /* samples/s of the training probe (the paper task's
+                              step), cached per device and driver; 0 = not run
+                              (simulators) or failed */
 } phx_device_info;
 
 /* Every platform's devices in P:D order (free with phx_devices_free). No
@@ -482,6 +486,15 @@ PHX_API phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void 
 /* Kernel launches (kernels enqueued plus CLBlast calls) since b was
  * created; -1 when b is not an OpenCL backend. */
 PHX_API long phx_backend_opencl_launches(const phx_backend *b);
+
+/* The device's single-precision GEMM throughput through CLBlast (with the
+ * stored tuning), the figure `phaxcl bench` judges an OpenCL backend's
+ * training against: C = A * B on n x n matrices in b's queue, repeated for
+ * at least min_seconds. n <= 0 picks 4096 on GPUs and accelerators, 512
+ * elsewhere; *n_used (when not NULL) receives it. Returns GFLOP/s, or -1
+ * when b is not an OpenCL backend or the product fails. */
+PHX_API double phx_bench_opencl_sgemm_gflops(const phx_backend *b, int n, double min_seconds,
+                                             int *n_used);
 
 
 /* ---- circuit: export, ngspice closed loop, neuron characterisation -------

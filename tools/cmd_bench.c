@@ -83,7 +83,7 @@ static double flops_per_sample(const phx_model_opts *o) {
 /* Prints one result line or object. */
 static void print_result(const phx_cli *c, const task *t, const char *sizes,
                          const phx_backend *b, double sps, double gflops, double sgemm,
-                         int epochs, long samples, double seconds, double lps) {
+                         int epochs, long samples, double seconds, double lps, double ms) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "task", t->name);
@@ -98,13 +98,14 @@ static void print_result(const phx_cli *c, const task *t, const char *sizes,
     cJSON_AddNumberToObject(o, "gflops", gflops);
     cJSON_AddNumberToObject(o, "sgemm_gflops", sgemm);
     if (lps >= 0) cJSON_AddNumberToObject(o, "launches_per_step", lps);
+    cJSON_AddNumberToObject(o, "ms_per_step", ms);
     phx_cli_print_json(o);
   } else {
     char l[32] = "-";
     if (lps >= 0) snprintf(l, sizeof l, "%.1f", lps);
-    printf("%-8s %-16s %-7s %-28.28s %5d %12.0f %9.2f %7.1f %% %9s\n", t->name, sizes,
-           phx_backend_name(b), phx_backend_device(b), t->batch, sps, gflops,
-           sgemm > 0 ? 100.0 * gflops / sgemm : 0.0, l);
+    printf("%-8s %-16s %-7s %-28.28s %5d %12.0f %9.2f %7.1f %% %13s %8.3f\n", t->name,
+           sizes, phx_backend_name(b), phx_backend_device(b), t->batch, sps, gflops,
+           sgemm > 0 ? 100.0 * gflops / sgemm : 0.0, l, ms);
   }
   fflush(stdout);
 }
@@ -195,7 +196,10 @@ static int run_one(const phx_cli *c, const task *t, phx_backend *b, const phx_da
   /* launches over every step of every epoch, per-epoch work included */
   long steps = (long)tm.epochs * ((n + t->batch - 1) / t->batch);
   double lps = launches >= 0 && steps > 0 ? (double)launches / (double)steps : -1.0;
-  print_result(c, t, sizes, b, sps, gflops, sgemm, counted, samples, secs, lps);
+  /* milliseconds per optimizer step over the timed epochs */
+  const long timed_steps = (long)counted * ((n + t->batch - 1) / t->batch);
+  const double ms = timed_steps > 0 ? 1e3 * secs / (double)timed_steps : 0.0;
+  print_result(c, t, sizes, b, sps, gflops, sgemm, counted, samples, secs, lps, ms);
   return 0;
 }
 
@@ -245,12 +249,26 @@ int phx_cmd_bench(int argc, char **argv) {
     if (c.json)
       printf("{\"sgemm_gflops\":%.3f,\"sgemm_n\":1024,\"sgemm_impl\":\"%s\"}\n", sgemm, impl);
     else
-      printf("SGEMM 1024x1024 (%s): %.1f GFLOP/s\n\n"
-             "%-8s %-16s %-7s %-28s %5s %12s %9s %9s %9s\n", impl, sgemm, "task", "layers",
-             "backend", "device", "batch", "samples/s", "GFLOP/s", "of SGEMM",
-             "launches/step");
+      printf("SGEMM 1024x1024 (%s): %.1f GFLOP/s ('of SGEMM' of the C path)\n", impl, sgemm);
     fflush(stdout);
   }
+  /* each OpenCL backend is judged against its own device's SGEMM (CLBlast) */
+  double dev_sgemm[PHX_CLI_MAX_BACKENDS] = {0};
+  for (int i = 0; i < nb && !rc; i++) {
+    int dn = 0;
+    dev_sgemm[i] = phx_bench_opencl_sgemm_gflops(bs[i], 0, 0.5, &dn);
+    if (dev_sgemm[i] <= 0) continue;
+    if (c.json)
+      printf("{\"device\":\"%s\",\"device_sgemm_gflops\":%.3f,\"device_sgemm_n\":%d,"
+             "\"device_sgemm_impl\":\"clblast\"}\n", phx_backend_device(bs[i]), dev_sgemm[i], dn);
+    else
+      printf("device SGEMM %dx%d (CLBlast) on %s: %.1f GFLOP/s ('of SGEMM' below)\n", dn, dn,
+             phx_backend_device(bs[i]), dev_sgemm[i]);
+    fflush(stdout);
+  }
+  if (!rc && !c.json)
+    printf("\n%-8s %-16s %-7s %-28s %5s %12s %9s %9s %9s %8s\n", "task", "layers", "backend",
+           "device", "batch", "samples/s", "GFLOP/s", "of SGEMM", "launches/step", "ms/step");
   task tasks[2] = {
       {"paper", phx_cli_data_dir(&c), {100, 0}, 1, 32, (c.given & PHX_O_EPOCHS) ? c.epochs : 20},
       {"fashion", c.fashion ? c.fashion : FASHION_DIR, {256, 256}, 2, 256,
@@ -275,7 +293,8 @@ int phx_cmd_bench(int argc, char **argv) {
       break;
     }
     phx_dataset_free(test);
-    for (int i = 0; i < nb && !rc; i++) rc = run_one(&c, t, bs[i], train, sgemm);
+    for (int i = 0; i < nb && !rc; i++)
+      rc = run_one(&c, t, bs[i], train, dev_sgemm[i] > 0 ? dev_sgemm[i] : sgemm);
     phx_dataset_free(train);
   }
   for (int i = 0; i < nb; i++) phx_backend_free(bs[i]);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what phaxcl needs on Debian/Ubuntu (only what is missing), registers
-# Oclgrind as a second OpenCL implementation, and builds into build/.
+# Oclgrind as a second OpenCL implementation (Mesa's rusticl, the third,
+# registers itself), and builds into build/.
 # Usage: tools/setup.sh [BUILD_DIR [meson options...]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(build-essential clang pkg-config meson ninja-build
       ocl-icd-opencl-dev opencl-headers libclblast-dev clblast-utils clinfo
-      pocl-opencl-icd oclgrind zlib1g-dev libopenblas-dev liblbfgs-dev
+      pocl-opencl-icd oclgrind mesa-opencl-icd zlib1g-dev libopenblas-dev liblbfgs-dev
       libcjson-dev valgrind python3 python3-torch dataset-fashion-mnist
       ngspice libngspice0-dev python3-pip)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up as needed and runs the whole test suite: the release build with
-# every suite (OpenCL suites on every device found: PoCL and Oclgrind), the
+# every suite (OpenCL suites on PoCL, Oclgrind and rusticl, one per test), the
 # same suites under ASan/UBSan, a clang build without OpenCL and BLAS, and
 # the C-path suites under valgrind.
 # Ends with one line "N passed, N failed, N skipped".

@@ -244,6 +244,19 @@ typedef struct phx_args_map_vary {
   phx_buf *W, *S, *E;     /* out, as map_forward */
 } phx_args_map_vary;
 
+/* OPTIONAL (net.c otherwise runs gemm, then activate): a layer's forward
+ * pass in one operation, fewer launches where each one costs (issue 13):
+ *   Z (B x M) = A Wt^T, A B x K, Wt M x K, dense row-major;
+ *   U (B x (2M+2)) as activate from Z.
+ * The input layer passes V and E (K = N+1), the others U and W (K = R). */
+typedef struct phx_args_layer_forward {
+  int B, M, K;
+  const phx_buf *A;  /* in  B x K */
+  const phx_buf *Wt; /* in  M x K */
+  phx_buf *Z;        /* out B x M */
+  phx_buf *U;        /* out B x (2M+2) */
+} phx_args_layer_forward;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -261,7 +274,8 @@ typedef struct phx_args_map_vary {
   X(map_vary, phx_args_map_vary, 0)                        \
   X(activate_table, phx_args_activate_table, 0)            \
   X(activate_table_backward, phx_args_activate_table_backward, 0) \
-  X(row_load, phx_args_row_load, 0)
+  X(row_load, phx_args_row_load, 0)                        \
+  X(layer_forward, phx_args_layer_forward, 1)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,
@@ -279,6 +293,10 @@ struct phx_backend {
   char name[16];
   char device[256];
   int verbose;
+  /* net.c trains with the optional fused ops (layer_forward) only when set:
+   * where each launch costs more than a fused kernel's different rounding
+   * is worth (the results stay within the ops' tolerances either way) */
+  int fuse;
 };
 
 /* What a backend implements. Operations receive arguments already

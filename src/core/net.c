@@ -33,6 +33,7 @@ typedef struct net_slot {
 struct phx_net {
   phx_backend *b;
   int fused;               /* the backend has step_map */
+  int fused_forward;       /* the backend has layer_forward */
   phx_model_opts opts;
   int L, max_batch;
   int mapped;              /* W, S, E current with theta */
@@ -148,6 +149,7 @@ phx_status phx_net_new(phx_backend *b, const phx_model_opts *o, int max_batch,
   if (!n) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
   n->b = b;
   n->fused = phx_op_supported(b, PHX_OP_step_map);
+  n->fused_forward = b->fuse && phx_op_supported(b, PHX_OP_layer_forward);
   n->opts = *o;
   n->max_batch = max_batch;
   phx_consts k;
@@ -387,6 +389,18 @@ static int net_row_loads(phx_net *n, phx_err *err) {
   return 0;
 }
 
+/* Z = A Wt^T and U = activate(Z) of layer y: one op where the backend
+ * fuses them (the tanh neurons only), else the product and activate. */
+static int net_forward(phx_net *n, int B, const net_layer *y, int K, const phx_buf *A,
+                       const phx_buf *Wt, phx_err *err) {
+  if (n->fused_forward && !n->tL) {
+    const phx_args_layer_forward a = {B, y->M, K, A, Wt, y->Z, y->U};
+    return phx_op_layer_forward(n->b, &a, err);
+  }
+  int rc = net_gemm(n->b, 0, 1, B, y->M, K, A, Wt, 0.0, y->Z, err);
+  return rc ? rc : net_activate(n, B, y, err);
+}
+
 phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
                          int want_grad, int accumulate, phx_err *err) {
   int rc;
@@ -403,14 +417,11 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   /* Forward: Z0 = V E^T on the folded input, Z_l = U_{l-1} W_l^T after. */
   const phx_args_gather_input ga = {N0, B, s->count, s->X, s->order, ioff, n->V};
   if ((rc = phx_op_gather_input(be, &ga, err)) ||
-      (rc = net_gemm(be, 0, 1, B, y0->M, N0 + 1, n->V, y0->E, 0.0, y0->Z, err)) ||
-      (rc = net_activate(n, B, y0, err)))
+      (rc = net_forward(n, B, y0, N0 + 1, n->V, y0->E, err)))
     return rc;
   for (int l = 1; l < n->L; l++) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
-    if ((rc = net_gemm(be, 0, 1, B, y->M, y->R, p->U, y->W, 0.0, y->Z, err)) ||
-        (rc = net_activate(n, B, y, err)))
-      return rc;
+    if ((rc = net_forward(n, B, y, y->R, p->U, y->W, err))) return rc;
   }
   net_layer *yl = &n->lay[n->L - 1];
   const phx_args_loss la = {.B = B, .M = yl->M, .count = s->count, .grad = want_grad,

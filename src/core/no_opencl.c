@@ -29,3 +29,12 @@ long phx_backend_opencl_launches(const phx_backend *b) {
   (void)b;
   return -1;
 }
+
+double phx_bench_opencl_sgemm_gflops(const phx_backend *b, int n, double min_seconds,
+                                     int *n_used) {
+  (void)b;
+  (void)n;
+  (void)min_seconds;
+  if (n_used) *n_used = 0;
+  return -1;
+}

@@ -391,20 +391,24 @@ static void ab_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   a->M = sz->M;
 }
 
-static void ac_ref(const phx_op_case *c, double **h) {
-  const phx_args_activate *a = CARGS(c, phx_args_activate);
-  const phx_consts *k = &c->k;
-  const size_t M = (size_t)a->M, RU = 2 * M + 2;
-  for (int b = 0; b < a->B; b++) {
-    double *u = h[AC_U] + b * RU;
+/* U (B x (2M+2)) of Z (B x M), as activate. */
+static void ref_activate(const phx_consts *k, int B, int M_, const double *Z, double *U) {
+  const size_t M = (size_t)M_, RU = 2 * M + 2;
+  for (int b = 0; b < B; b++) {
+    double *u = U + b * RU;
     u[0] = k->vdd / 2;
     u[1] = -k->vdd / 2;
     for (size_t j = 0; j < M; j++) {
-      const double z = h[AC_Z][b * M + j];
+      const double z = Z[b * M + j];
       u[2 + j] = k->c[0] + k->c[1] * tanh(k->c[3] * (z - k->c[2]));
       u[2 + M + j] = k->d[0] + k->d[1] * tanh(k->d[3] * (z - k->d[2]));
     }
   }
+}
+
+static void ac_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate *a = CARGS(c, phx_args_activate);
+  ref_activate(&c->k, a->B, a->M, h[AC_Z], h[AC_U]);
 }
 
 static void ab_ref(const phx_op_case *c, double **h) {
@@ -563,6 +567,52 @@ static const phx_op_desc d_opt_step = {
      BUF(phx_args_opt_step, m, REAL, IN | OUT, -0.1, 0.1, TOL_ELEM),
      BUF(phx_args_opt_step, v, REAL, IN | OUT, 0, 0.01, TOL_ELEM)},
     os_shape, 4, os_make, NULL, os_ref, 0};
+
+/* ---- layer_forward: gemm then activate, fused ---- */
+
+enum { LF_A, LF_WT, LF_Z, LF_U };
+
+static int lf_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_layer_forward *a = args;
+  if (bad_size(a->B) || bad_size(a->M) || bad_size(a->K) || a->B == 0 || a->M == 0)
+    return fail_sizes("B, M or K", err);
+  need[LF_A] = (size_t)a->B * a->K;
+  need[LF_WT] = (size_t)a->M * a->K;
+  need[LF_Z] = (size_t)a->B * a->M;
+  need[LF_U] = (size_t)a->B * (2 * (size_t)a->M + 2);
+  return 0;
+}
+
+/* A hidden or output layer (K = R), then the input layer (K = N+1). */
+static void lf_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_layer_forward *a = ARGS(c, phx_args_layer_forward);
+  a->B = sz->B;
+  a->M = sz->M;
+  a->K = i ? sz->N + 1 : 2 * sz->N + 2;
+  snprintf(c->label, sizeof c->label, "%s", i ? "fold" : "");
+}
+
+/* The unfused ops' references in turn: the product, then activate. */
+static void lf_ref(const phx_op_case *c, double **h) {
+  const phx_args_layer_forward *a = CARGS(c, phx_args_layer_forward);
+  const size_t K = (size_t)a->K;
+  for (int b = 0; b < a->B; b++)
+    for (int j = 0; j < a->M; j++) {
+      double s = 0;
+      for (size_t p = 0; p < K; p++) s += h[LF_A][b * K + p] * h[LF_WT][j * K + p];
+      h[LF_Z][(size_t)b * a->M + j] = s;
+    }
+  ref_activate(&c->k, a->B, a->M, h[LF_Z], h[LF_U]);
+}
+
+/* Inputs and weights whose products land around the switching points. */
+static const phx_op_desc d_layer_forward = {
+    "layer_forward", PHX_OP_layer_forward, sizeof(phx_args_layer_forward), 4,
+    {BUF(phx_args_layer_forward, A, REAL, IN, -0.25, 0.25, 0),
+     BUF(phx_args_layer_forward, Wt, REAL, IN, -0.005, 0.01, 0),
+     BUF(phx_args_layer_forward, Z, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_layer_forward, U, REAL, OUT, -1, 1, TOL_SUM)},
+    lf_shape, 2, lf_make, NULL, lf_ref, 0};
 
 /* ---- step_map ---- */
 

@@ -827,6 +827,17 @@ static int FN(crossbar_power)(void *impl, const phx_args_crossbar_power *a, phx_
   return 0;
 }
 
+/* The product, then activate: the C path runs the unfused ops, so that
+ * `check` compares a device's fused kernel with them. */
+static int FN(layer_forward)(void *impl, const phx_args_layer_forward *a, phx_err *err) {
+  const phx_args_gemm g = {.transA = 0, .transB = 1, .m = a->B, .n = a->M, .k = a->K,
+                           .alpha = 1.0, .beta = 0.0, .A = a->A, .lda = a->K, .B = a->Wt,
+                           .ldb = a->K, .C = a->Z, .ldc = a->M};
+  const phx_args_activate ac = {a->B, a->M, a->Z, a->U};
+  int rc = FN(gemm)(impl, &g, err);
+  return rc ? rc : FN(activate)(impl, &ac, err);
+}
+
 /* The operation table of this instantiation. */
 static const phx_bops FN(cpu_bops) = {
     .name = "cpu",

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "backend.h"
 #include "cl_cache.h"
 #include "cl_device.h"
+#include "cl_probe.h"
 #include "cl_source.h"
 #include "cl_tune.h"
 
@@ -30,6 +32,7 @@
   X(K_ADAM, "phx_adam")                         \
   X(K_GEMM_NT, "phx_gemm_nt")                   \
   X(K_GEMM_XN, "phx_gemm_xn")                   \
+  X(K_GEMM_NT_ACT, "phx_gemm_nt_act")           \
   X(K_CROSSBAR_POWER, "phx_crossbar_power")     \
   X(K_VARY_CELLS, "phx_vary_cells")             \
   X(K_VARY_COLUMNS, "phx_vary_columns")         \
@@ -467,10 +470,14 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
   return launch_grid(c, id, 1, &global, &local, args, nargs, err);
 }
 
-/* Enqueues a gx x gy grid of single-work-item groups (cl/gemm.cl). */
+/* Enqueues a gx x gy grid (cl/gemm.cl, the per-row kernels of cl/map.cl) in
+ * groups of row_wg x 1 work-items: 1 on most devices, more where a group
+ * costs a dispatch and leaves SIMD lanes idle (llvmpipe). */
 static int launch2d(phx_cl *c, int id, size_t gx, size_t gy, const karg *args,
                     int nargs, phx_err *err) {
-  const size_t global[2] = {gx, gy}, local[2] = {1, 1};
+  /* every such kernel returns early past its grid, so rounding gx up is safe */
+  const size_t l = (size_t)c->tune.konst[PHX_CK_row_wg];
+  const size_t global[2] = {(gx + l - 1) / l * l, gy}, local[2] = {l, 1};
   return launch_grid(c, id, 2, global, local, args, nargs, err);
 }
 
@@ -806,6 +813,25 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
   return PHX_OK;
 }
 
+/* The product and activate in one launch where the product runs on our
+ * own kernels (CPU devices, rusticl); with CLBlast, the two ops in turn. */
+static int cl_layer_forward(void *impl, const phx_args_layer_forward *p, phx_err *err) {
+  phx_cl *c = impl;
+  if (!c->own_gemm) {
+    const phx_args_gemm g = {.transA = 0, .transB = 1, .m = p->B, .n = p->M, .k = p->K,
+                             .alpha = 1.0, .beta = 0.0, .A = p->A, .lda = p->K, .B = p->Wt,
+                             .ldb = p->K, .C = p->Z, .ldc = p->M};
+    const phx_args_activate ac = {p->B, p->M, p->Z, p->U};
+    int s = cl_gemm(impl, &g, err);
+    return s ? s : cl_activate(impl, &ac, err);
+  }
+  cl_int b = p->B, m = p->M, k = p->K;
+  const karg a[] = {KA(b), KA(m), KA(k), KA(p->A->p), KA(p->Wt->p), KA(p->Z->p), KA(p->U->p)};
+  const size_t t = (size_t)c->tune.konst[PHX_CK_nt_tile];
+  return launch2d(c, K_GEMM_NT_ACT, ((size_t)p->M + t - 1) / t, ((size_t)p->B + t - 1) / t, a,
+                  7, err);
+}
+
 static const phx_bops opencl_ops = {
     .name = "opencl",
     .destroy = cl_destroy,
@@ -835,6 +861,8 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   }
+  /* no device named: the fastest, measured (cached after the first time) */
+  if (!conf->device[0]) phx_cl_probe_devices(devs, n, conf, 0);
   s = phx_cl_select(devs, n, conf->device, conf->device_from, 0, gpu_only, idx, &count, err);
   if (s == PHX_OK) pick = idx[0];
   free(idx);
@@ -888,6 +916,7 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
   memcpy(b->device, c->desc, dl);
   b->device[dl] = 0;
   b->verbose = verbose;
+  b->fuse = c->tune.konst[PHX_CK_fuse] && c->own_gemm;
   if (verbose > 0)
     fprintf(stderr, "phaxcl: opencl: using %d:%d %s (%s, %u compute units)\n",
             c->dev.pidx, c->dev.didx, c->desc, phx_cl_type_name(&c->dev),
@@ -899,4 +928,50 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
 long phx_backend_opencl_launches(const phx_backend *b) {
   if (!b || b->ops != &opencl_ops) return -1;
   return ((const phx_cl *)b->impl)->launches;
+}
+
+/* Monotonic seconds (the SGEMM figure below). */
+static double mono_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double phx_bench_opencl_sgemm_gflops(const phx_backend *b, int n, double min_seconds,
+                                     int *n_used) {
+  if (n_used) *n_used = 0;
+  if (!b || b->ops != &opencl_ops) return -1;
+  phx_cl *c = b->impl;
+  if (n <= 0) n = c->dev.cls == PHX_CL_GPU || c->dev.cls == PHX_CL_ACCEL ? 4096 : 512;
+  if (n_used) *n_used = n;
+  const size_t bytes = (size_t)n * (size_t)n * sizeof(float);
+  cl_int e = CL_SUCCESS;
+  cl_mem m[3] = {NULL, NULL, NULL};
+  const float one = 1.0f;
+  for (int i = 0; i < 3 && e == CL_SUCCESS; i++) {
+    m[i] = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, bytes, NULL, &e);
+    if (e == CL_SUCCESS)
+      e = clEnqueueFillBuffer(c->queue, m[i], &one, sizeof one, 0, bytes, 0, NULL, NULL);
+  }
+  /* CLBlast with this device's stored parameters, as training uses it */
+  phx_cl_tune_claim(&c->dev, c, &c->tune, c->verbose);
+  double t0 = 0, secs = 0;
+  long reps = 0;
+  for (int round = 0; round < 2 && e == CL_SUCCESS; round++) {
+    t0 = mono_s();
+    reps = 0;
+    do { /* round 0 is the warm-up (kernel builds), one product */
+      const CLBlastStatusCode st = CLBlastSgemm(
+          CLBlastLayoutRowMajor, CLBlastTransposeNo, CLBlastTransposeNo, (size_t)n, (size_t)n,
+          (size_t)n, 1.0f, m[0], 0, (size_t)n, m[1], 0, (size_t)n, 0.0f, m[2], 0, (size_t)n,
+          &c->queue, NULL);
+      e = st == CLBlastSuccess ? clFinish(c->queue) : CL_INVALID_OPERATION;
+      reps++;
+      secs = mono_s() - t0;
+    } while (e == CL_SUCCESS && round == 1 && secs < min_seconds);
+  }
+  for (int i = 0; i < 3; i++)
+    if (m[i]) clReleaseMemObject(m[i]);
+  if (e != CL_SUCCESS || secs <= 0) return -1;
+  return 2.0 * (double)n * (double)n * (double)n * (double)reps / secs * 1e-9;
 }

@@ -8,6 +8,7 @@
 
 #include "backend.h"
 #include "cl_device.h"
+#include "cl_probe.h"
 #include "net.h"
 #include "op_desc.h"
 #include "rng.h"
@@ -229,6 +230,7 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
     free(devs);
     return phx_fail(err, PHX_ENOMEM, "check: out of memory");
   }
+  if (!conf.device[0]) phx_cl_probe_devices(devs, n, &conf, 0);
   s = phx_cl_select(devs, n, conf.device, conf.device_from, 1, 0, idx, &count, err);
   phx_err first = {PHX_OK, ""};
   for (int i = 0; s == PHX_OK && i < count; i++) {

@@ -67,6 +67,17 @@ static int cache_dir(const char *want, char *dir, size_t size) {
   return 1;
 }
 
+int phx_cl_cache_file(const char *cache_dir_want, const char *prefix,
+                      const char *const *fields, int nfields, char *path, size_t size) {
+  char dir[1024];
+  if (!cache_dir(cache_dir_want, dir, sizeof dir)) return 0;
+  uint64_t key[2] = {0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL};
+  for (int i = 0; i < nfields; i++) key_add(key, fields[i]);
+  const int w = snprintf(path, size, "%s/%s%016llx%016llx", dir, prefix,
+                         (unsigned long long)key[0], (unsigned long long)key[1]);
+  return w > 0 && (size_t)w < size;
+}
+
 /* Reads and verifies an entry; returns the payload (caller frees) or NULL
  * when the file is absent (*bad = 0) or fails a check (*bad = 1). */
 static unsigned char *entry_load(const char *path, const uint64_t key[2],

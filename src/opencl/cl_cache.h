@@ -36,4 +36,11 @@ phx_status phx_cl_build(cl_context ctx, const phx_cl_dev *dev, const char *src,
                         cl_program *out,
                         phx_cl_build_info *info, phx_err *err);
 
+/* A file in the cache folder for other cached results (the training
+ * probe): "<cache_dir>/<prefix><32 hex digits>", the digits hashing fields
+ * as the program key does. The folder is created if needed. 0 when the
+ * cache is off or the path does not fit. */
+int phx_cl_cache_file(const char *cache_dir, const char *prefix, const char *const *fields,
+                      int nfields, char *path, size_t size);
+
 #endif /* PHX_CL_CACHE_H */

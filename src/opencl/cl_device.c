@@ -1,7 +1,9 @@
 /* OpenCL device enumeration and selection (see cl_device.h). */
 #include "cl_device.h"
+#include "cl_probe.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,6 +73,16 @@ static void dev_str(cl_device_id d, cl_device_info what, char *buf,
   finish_str(clGetDeviceInfo(d, what, size - 1, buf, NULL), buf, size);
 }
 
+/* Software rasterisers whose OpenCL device is a CPU fallback (Mesa's
+ * llvmpipe and softpipe under rusticl or Clover, SwiftShader): slower at
+ * this work than a native CPU runtime, so never chosen ahead of one. */
+static int is_software(const phx_cl_dev *d) {
+  static const char *const names[] = {"llvmpipe", "softpipe", "lavapipe", "SwiftShader"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (strstr(d->dname, names[i])) return 1;
+  return 0;
+}
+
 static phx_cl_class classify(const phx_cl_dev *d) {
   if (strstr(d->pname, "Oclgrind") || strstr(d->dname, "Oclgrind"))
     return PHX_CL_SIMULATOR;
@@ -114,6 +126,7 @@ static void describe_device(phx_cl_dev *e, cl_platform_id p, cl_device_id d,
     fp = 0;
   e->fp64 = fp != 0;
   e->cls = classify(e);
+  e->software = is_software(e);
 }
 
 phx_status phx_cl_devices(phx_cl_dev **out, int *n, phx_err *err) {
@@ -163,8 +176,26 @@ phx_status phx_cl_devices(phx_cl_dev **out, int *n, phx_err *err) {
   return PHX_OK;
 }
 
+/* 0 native (GPU, accelerator, CPU runtime), 1 software rasteriser, 2
+ * other, 3 simulator. */
+static int tier(const phx_cl_dev *d) {
+  if (d->cls == PHX_CL_SIMULATOR) return 3;
+  if (d->cls == PHX_CL_OTHER) return 2;
+  return d->software ? 1 : 0;
+}
+
+int phx_cl_needs_probe(const phx_cl_dev *d, int n) {
+  int native = 0;
+  for (int i = 0; i < n; i++) native += tier(&d[i]) == 0;
+  return native > 1;
+}
+
 /* Negative when a should be chosen before b. */
 static int rank_cmp(const phx_cl_dev *a, const phx_cl_dev *b) {
+  if (tier(a) != tier(b)) return tier(a) - tier(b);
+  if (tier(a) == 0 && a->probe > 0 && b->probe > 0 &&
+      fabs(a->probe - b->probe) > PHX_CL_PROBE_TIE * fmax(a->probe, b->probe))
+    return a->probe > b->probe ? -1 : 1;
   if (a->cls != b->cls) return (int)a->cls - (int)b->cls;
   if (a->compute_units != b->compute_units)
     return a->compute_units > b->compute_units ? -1 : 1;
@@ -283,6 +314,9 @@ phx_status phx_devices(phx_device_info **out, int *count, phx_err *err) {
     free(d);
     return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   }
+  /* every device's probe figure (simulators' aside), as `devices` shows */
+  phx_backend_conf conf;
+  if (phx_backend_conf_resolve(NULL, &conf, NULL) == PHX_OK) phx_cl_probe_devices(d, n, &conf, 1);
   const int def = phx_cl_default(d, n, 0);
   for (int i = 0; i < n; i++) {
     phx_device_info *e = &r[i];
@@ -302,6 +336,8 @@ phx_status phx_devices(phx_device_info **out, int *count, phx_err *err) {
     e->max_work_group = d[i].max_wg;
     e->fp64 = d[i].fp64;
     e->is_default = i == def;
+    e->software = d[i].software;
+    e->probe = d[i].probe;
   }
   free(d);
   *out = r;

@@ -33,6 +33,8 @@ typedef struct phx_cl_dev {
   cl_uint native_float; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT */
   size_t max_wg;
   int fp64;
+  int software; /* a rasteriser's CPU fallback (llvmpipe, ...), see classify */
+  double probe; /* samples/s of the training probe (cl_probe.c), 0 = not run */
   char pname[128], pvendor[128], pversion[256];
   char dname[256], dvendor[128], dversion[128], driver[128], cversion[128];
 } phx_cl_dev;
@@ -41,10 +43,21 @@ typedef struct phx_cl_dev {
  * or no platform: PHX_ENODEV with a message saying so. */
 phx_status phx_cl_devices(phx_cl_dev **out, int *n, phx_err *err);
 
-/* Index of the device used when none is named: GPU > accelerator > CPU >
- * other > simulator, then most compute units, then P:D order. With
- * gpu_only, -1 unless the best is a GPU or accelerator. -1 when n == 0. */
+/* Index of the device used when none is named. Native devices (GPU,
+ * accelerator, CPU runtime) come first, then software rasterisers'
+ * fallbacks, other devices, simulators. Among native devices the higher
+ * probe figure wins (cl_probe.c); figures within PHX_CL_PROBE_TIE of each
+ * other, or none, fall back to GPU > accelerator > CPU, then most compute
+ * units, then P:D order. With gpu_only, -1 unless the best is a GPU or
+ * accelerator. -1 when n == 0. */
 int phx_cl_default(const phx_cl_dev *d, int n, int gpu_only);
+
+/* Relative difference under which two probe figures count as a tie. */
+#define PHX_CL_PROBE_TIE 0.10
+
+/* 1 when the choice among d needs probe figures: two or more native
+ * devices. */
+int phx_cl_needs_probe(const phx_cl_dev *d, int n);
 
 /* Resolves spec into indices (in default-choice order), at most n of them:
  * "all" (only when allow_all), "P:D", or a substring. NULL or "" is the

@@ -18,7 +18,11 @@
  * values it passes. */
 #define PHX_CL_CONSTS(X)                                                     \
   X(PHX_NT_TILE, nt_tile, 4, 1, 8)  /* phx_gemm_nt: TILE x TILE per item */ \
-  X(PHX_XN_ROWS, xn_rows, 8, 1, 16) /* phx_gemm_xn: rows per work-item */
+  X(PHX_XN_ROWS, xn_rows, 8, 1, 16) /* phx_gemm_xn: rows per work-item */ \
+  X(PHX_ROW_WG, row_wg, 1, 1, 64)   /* work-items per group of the per-row \
+                                       and GEMM grids (launch2d) */        \
+  X(PHX_FUSE, fuse, 0, 0, 1)        /* training uses layer_forward (one    \
+                                       launch for product and activate) */
 
 enum {
 #define PHX_CL_CONST_ENUM(macro, key, def, lo, hi) PHX_CK_##key,
