@@ -53,6 +53,7 @@ enum {
   PHX_O2_POWER = 1u << 8,
   PHX_O2_ENGINE = 1u << 9,
   PHX_O2_STEP = 1u << 10,
+  PHX_O2_LOG = 1u << 11, /* train only */
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
@@ -95,6 +96,7 @@ typedef struct phx_cli {
   /* circuit commands */
   unsigned given2;
   const char *format, *inverter, *corner, *models, *neuron, *engine;
+  const char *log;  /* train --log: JSON lines per epoch */
   int sample, n, power;
   double load, step; /* S (given in uS), V (given in mV) */
 } phx_cli;
