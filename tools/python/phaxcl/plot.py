@@ -35,24 +35,29 @@ def read_log(path):
     """The runs in a `train --log` file: a list of (label, epochs), epochs
     being the per-epoch dicts. A header line ({"run": ...}) starts a run."""
     runs = []
-    with open(path, encoding="utf-8") as f:
-        for no, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                o = json.loads(line)
-            except ValueError:
-                raise Error(f"{path}:{no}: not a JSON line", "PHX_EFORMAT", 4) from None
-            if not isinstance(o, dict):
-                raise Error(f"{path}:{no}: expected a JSON object", "PHX_EFORMAT", 4)
-            if "run" in o or not runs:
-                runs.append((str(o.get("run", os.path.basename(path))), []))
-            if "epoch" in o:
-                for k in ("loss", "train_acc"):
-                    if not isinstance(o.get(k), (int, float)):
-                        raise Error(f"{path}:{no}: epoch without a number '{k}'",
-                                    "PHX_EFORMAT", 4)
-                runs[-1][1].append(o)
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.readlines()
+    except UnicodeDecodeError:
+        raise Error(f"{path}: not a text file (expected JSON lines from 'phaxcl train "
+                    "--log')", "PHX_EFORMAT", 4) from None
+    for no, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            o = json.loads(line)
+        except ValueError:
+            raise Error(f"{path}:{no}: not a JSON line", "PHX_EFORMAT", 4) from None
+        if not isinstance(o, dict):
+            raise Error(f"{path}:{no}: expected a JSON object", "PHX_EFORMAT", 4)
+        if "run" in o or not runs:
+            runs.append((str(o.get("run", os.path.basename(path))), []))
+        if "epoch" in o:
+            for k in ("loss", "train_acc"):
+                if not isinstance(o.get(k), (int, float)):
+                    raise Error(f"{path}:{no}: epoch without a number '{k}'",
+                                "PHX_EFORMAT", 4)
+            runs[-1][1].append(o)
     runs = [r for r in runs if r[1]]
     if not runs:
         raise Error(f"{path}: no epochs (expected a file from 'phaxcl train --log')",
