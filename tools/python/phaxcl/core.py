@@ -1,6 +1,7 @@
 """Models, data sets, backends and training: libphaxcl's model API with
 numpy arrays in and out."""
 import ctypes as C
+import json
 import os
 
 import numpy as np
@@ -322,13 +323,15 @@ def variation(sigma=0.0, levels=0, dist="lognormal", read_noise=0.0, stuck_off=0
 def train(model, data, test=None, *, backend="auto", device=None, optimizer="adam",
           epochs=None, batch=None, lr=None, momentum=None, beta1=None, beta2=None,
           eps=None, seed=None, limit=0, checkpoint=None, checkpoint_every=0,
-          resume=None, vary=None, on_epoch=None):
+          resume=None, vary=None, on_epoch=None, log=None, run=None):
     """Trains model in place. data: a Dataset, an (x, labels) pair or an IDX
     folder (then test defaults to its t10k set). Unset options take the
     library's defaults (adam, lr 0.1, batch 16, 50 epochs, seed 1; lbfgs 400
     iterations). on_epoch(stats dict) is called after each epoch; a true
     return stops training. vary: a dict of variation() arguments for
-    variation-aware training. Returns the list of epoch stats."""
+    variation-aware training. log: a file that receives the run as JSON
+    lines, as `phaxcl train --log` writes them (run: its label). Returns the
+    list of epoch stats."""
     if isinstance(data, (str, os.PathLike)):
         data, t = Dataset.load_dir(data)
         test = t if test is None else test
@@ -354,12 +357,15 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
         t.vary = C.pointer(v)
     b = as_backend(backend, device)
     history, failure = [], []
+    sizes = "-".join(map(str, model.sizes))
+    lg = _Log(log)
 
     def epoch_cb(s, _user):
         st = L.struct_dict(s.contents)
         if st["test_acc"] < 0:
             st["test_acc"] = st["test_loss"] = None
         history.append(st)
+        lg.write(st)
         if on_epoch is None:
             return 0
         try:
@@ -370,11 +376,37 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
 
     hooks = L.TrainHooks()
     hooks.on_epoch = L.EPOCH_FN(epoch_cb)
-    call(lib.phx_train, b._h, model._h, data._h, test._h if test is not None else None,
-         C.byref(t), C.byref(hooks))
-    if failure:
-        raise failure[0]
+    with lg:
+        lg.write({"run": run or sizes, "model": sizes, "optimizer": optimizer,
+                  "epochs": t.epochs, "batch": t.batch, "lr": t.lr, "seed": t.seed,
+                  "backend": b.name, "device": b.device})
+        call(lib.phx_train, b._h, model._h, data._h, test._h if test is not None else None,
+             C.byref(t), C.byref(hooks))
+        if failure:
+            raise failure[0]
+        last = history[-1]["test_acc"] if history else None
+        lg.write({"done": True, "model": sizes, "backend": b.name, "device": b.device,
+                  **({"test_acc": last} if last is not None else {})})
     return history
+
+
+class _Log:
+    """train(log=...): JSON lines, flushed one by one (None: no log)."""
+
+    def __init__(self, path):
+        self.f = open(path, "w", encoding="utf-8") if path is not None else None
+
+    def write(self, obj):
+        if self.f:
+            self.f.write(json.dumps(obj) + "\n")
+            self.f.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.f:
+            self.f.close()
 
 
 def evaluate(model, data, *, backend="auto", device=None):
