@@ -167,6 +167,7 @@ def spice(result, size=DEFAULT_SIZE, dpi=DEFAULT_DPI):
     floor = 1e-15  # below ngspice's solver tolerance; keeps log bins finite
     dv = np.maximum(dv, floor)
     bins = np.logspace(np.log10(dv.min()), np.log10(max(dv.max(), dv.min() * 10)), 30)
+    bins[0], bins[-1] = dv.min(), max(bins[-1], dv.max())  # no sample lost to rounding
     hist.hist(dv, bins=bins, color="C1")
     hist.set_xscale("log")
     hist.set(xlabel="|dV| (V)", ylabel="outputs",
