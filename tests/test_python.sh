@@ -25,7 +25,7 @@ if ! cmp -s "$req" "$venv/.requirements"; then
   cp "$req" "$venv/.requirements"
 fi
 "$venv/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall \
-  -Cbuild-dir="$build/python-wheel" "$src"
+  --config-settings=build-dir="$build/python-wheel" "$src"
 # The installed package and its own library, not the source tree's.
 unset PHAXCL_LIBRARY PYTHONPATH
 cd "$build"
