@@ -85,3 +85,15 @@ def path_that_is_binary(tmp_path):
     p = tmp_path / "binary.jsonl"
     p.write_bytes(b"\x80\x81\x82")
     return p
+
+
+def test_check_same_rows_as_cli(cli):
+    try:
+        rows = phaxcl.check(device="pocl")
+    except phaxcl.Error as e:
+        pytest.skip(f"no PoCL device: {e}")
+    r = run_cli(cli, "check", "--device", "pocl", "--json")
+    want = [json.loads(s) for s in r.stdout.splitlines() if s.startswith("{")]
+    want = [w for w in want if "op" in w]
+    assert [(w["op"], w["count"]) for w in want] == [(x["op"], x["count"]) for x in rows]
+    assert all(x["pass"] == 1 for x in rows)

@@ -445,14 +445,16 @@ def devices():
         lib.phx_devices_free(p)
 
 
-def check(device=None, small=1, seed=None):
+def check(device=None, small=None, seed=None):
     """`phaxcl check`: every OpenCL op against the C path. Returns the rows
     (dicts with op, device, max_abs, max_rel, nmse, tol_nmse, count, pass);
     a failed row does not raise, a device that cannot run does."""
     o = L.CheckOpts()
     lib.phx_check_opts_default(C.byref(o))
     keep = enc(device)
-    o.device, o.small = keep, int(small)
+    o.device = keep
+    if small is not None:  # 1 small sizes, 0 moderate; default as the CLI's
+        o.small = int(small)
     if seed is not None:
         o.seed = int(seed)
     rows = []
