@@ -32,13 +32,14 @@ lib = C.CDLL(_find_library())
 
 
 class Error(Exception):
-    """A library call failed. str(e) is the library's one-line message;
-    e.status is the status name ("PHX_ESHAPE"), e.code its value."""
+    """A library call failed, or its arguments were refused before the call.
+    str(e) is the one-line message; e.status is the status name
+    ("PHX_ESHAPE"), e.code its value in include/phaxcl.h."""
 
-    def __init__(self, message, status="PHX_EINVAL", code=1):
+    def __init__(self, message, status="PHX_EINVAL"):
         super().__init__(message)
         self.status = status
-        self.code = code
+        self.code = STATUS[status]
 
 
 # ---- structs (include/phaxcl.h) ------------------------------------------
@@ -237,6 +238,12 @@ for _name, (_res, _args) in _SIGS.items():
     _f.argtypes = _args
 
 
+# Status names and values, from the library itself (values past the last
+# one all share the library's name for an unknown status).
+_names = [lib.phx_status_name(i).decode() for i in range(64)]
+STATUS = {n: i for i, n in enumerate(_names) if _names.count(n) == 1}
+
+
 def call(fn, *args):
     """Calls a fallible library function with a fresh phx_err as its last
     argument; raises Error with the library's message when it fails."""
@@ -248,7 +255,7 @@ def call(fn, *args):
 
 def raise_status(status, msg=""):
     name = lib.phx_status_name(status).decode()
-    raise Error(msg or lib.phx_strerror(status).decode(), name, status)
+    raise Error(msg or lib.phx_strerror(status).decode(), name)
 
 
 def enc(s):

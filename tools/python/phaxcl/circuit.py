@@ -55,7 +55,7 @@ def export_spice(model, path, x=None, inverter_kind="behavioural", corner=None,
     if x is not None:
         x = np.ascontiguousarray(x, dtype=np.float32).ravel()
         if x.size != model.sizes[0]:
-            raise Error(f"x: expected {model.sizes[0]} features, got {x.size}", "PHX_ESHAPE", 5)
+            raise Error(f"x: expected {model.sizes[0]} features, got {x.size}", "PHX_ESHAPE")
         xp = x.ctypes.data_as(L.F32P)
     call(lib.phx_export_spice, model._h, C.byref(inv), xp, enc(path))
 
@@ -74,7 +74,7 @@ def spice(model, data, n=0, inverter_kind="behavioural", corner=None, models=Non
     lib.phx_spice_opts_default(C.byref(o))
     o.inv = inverter(inverter_kind, corner, models)
     if engine not in ENGINES:
-        raise Error(f"engine: expected auto, lib or binary, got '{engine}'", "PHX_EINVAL", 1)
+        raise Error(f"engine: expected auto, lib or binary, got '{engine}'", "PHX_EINVAL")
     o.engine = ENGINES[engine]
     count = len(data) if not n else min(int(n), len(data))
     o.count = count

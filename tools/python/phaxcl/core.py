@@ -20,7 +20,7 @@ def bundled_data():
               os.path.join(os.path.dirname(__file__), "..", "..", "..", "data", "mnist14")):
         if os.path.isdir(d):
             return os.path.abspath(d)
-    raise Error("the bundled data set data/mnist14 is not installed", "PHX_EIO", 3)
+    raise Error("the bundled data set data/mnist14 is not installed", "PHX_EIO")
 
 
 class Dataset:
@@ -33,13 +33,15 @@ class Dataset:
         y = np.asarray(labels)
         if x.ndim != 2:
             raise Error(f"x: expected a 2-D array (samples x features), got shape {x.shape}",
-                        "PHX_ESHAPE", 5)
+                        "PHX_ESHAPE")
         if y.ndim != 1 or y.shape[0] != x.shape[0]:
             raise Error(f"labels: expected {x.shape[0]} labels (one per row of x), "
-                        f"got shape {y.shape}", "PHX_ESHAPE", 5)
+                        f"got shape {y.shape}", "PHX_ESHAPE")
         if y.size and not np.issubdtype(y.dtype, np.integer):
             if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
-                raise Error("labels: expected integer class labels", "PHX_EINVAL", 1)
+                raise Error("labels: expected integer class labels", "PHX_EINVAL")
+        if y.size and (y.min() < -2**31 or y.max() >= 2**31):
+            raise Error("labels: outside the 32-bit range", "PHX_EINVAL")
         x = np.ascontiguousarray(x, dtype=np.float32)
         y = np.ascontiguousarray(y, dtype=np.int32)
         if classes is None:
@@ -110,7 +112,7 @@ def as_dataset(d):
         return d
     if isinstance(d, (tuple, list)) and len(d) == 2:
         return Dataset(d[0], d[1])
-    raise Error("data: expected a phaxcl.Dataset or an (x, labels) pair", "PHX_EINVAL", 1)
+    raise Error("data: expected a phaxcl.Dataset or an (x, labels) pair", "PHX_EINVAL")
 
 
 def load_idx(folder=None, pool=1):
@@ -130,7 +132,7 @@ class Model:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or len(sizes) > L.MAX_LAYERS + 1:
             raise Error(f"sizes: expected 2 to {L.MAX_LAYERS + 1} layer sizes, got {sizes}",
-                        "PHX_EINVAL", 1)
+                        "PHX_EINVAL")
         o.nlayers = len(sizes) - 1
         for i, s in enumerate(sizes):
             o.sizes[i] = s
@@ -138,11 +140,11 @@ class Model:
             if k in ("c", "d"):
                 v = list(v)
                 if len(v) != 4:
-                    raise Error(f"{k}: expected 4 fit coefficients a1..a4", "PHX_EINVAL", 1)
+                    raise Error(f"{k}: expected 4 fit coefficients a1..a4", "PHX_EINVAL")
                 getattr(o, k)[:] = [float(a) for a in v]
             elif k == "loss":
                 if v not in LOSSES:
-                    raise Error(f"loss: expected ce or mse, got '{v}'", "PHX_EINVAL", 1)
+                    raise Error(f"loss: expected ce or mse, got '{v}'", "PHX_EINVAL")
                 o.loss = LOSSES[v]
             elif k in ("vdd", "gmin", "ratio"):
                 setattr(o, k, float(v))
@@ -196,7 +198,7 @@ class Model:
     def _layer(self, layer):
         if not 0 <= layer < self.nlayers:
             raise Error(f"layer {layer}: the model has layers 0..{self.nlayers - 1}",
-                        "PHX_EINVAL", 1)
+                        "PHX_EINVAL")
         return lib.phx_model_rows(self._h, layer), lib.phx_model_cols(self._h, layer)
 
     def theta(self, layer):
@@ -210,9 +212,9 @@ class Model:
         v = np.asarray(value, dtype=np.float32)
         if v.shape != (m, r):
             raise Error(f"theta of layer {layer}: expected shape ({m}, {r}), got {v.shape}",
-                        "PHX_ESHAPE", 5)
+                        "PHX_ESHAPE")
         if not np.all(np.isfinite(v)):
-            raise Error(f"theta of layer {layer}: non-finite value", "PHX_ENAN", 6)
+            raise Error(f"theta of layer {layer}: non-finite value", "PHX_ENAN")
         np.ctypeslib.as_array(lib.phx_model_theta(self._h, layer), (m * r,))[:] = v.ravel()
 
     @property
@@ -243,9 +245,9 @@ class Model:
         sizes = self.sizes
         if x.ndim != 2 or x.shape[1] != sizes[0]:
             raise Error(f"x: expected samples x {sizes[0]} features, got shape {x.shape}",
-                        "PHX_ESHAPE", 5)
+                        "PHX_ESHAPE")
         if not np.all(np.isfinite(x)):
-            raise Error("x: non-finite value", "PHX_ENAN", 6)
+            raise Error("x: non-finite value", "PHX_ENAN")
         out = np.zeros((x.shape[0], sizes[-1]))
         for i in range(x.shape[0]):
             lib.phx_model_forward64(self._h, x[i].ctypes.data_as(L.F32P),
@@ -314,7 +316,7 @@ def variation(sigma=0.0, levels=0, dist="lognormal", read_noise=0.0, stuck_off=0
     v.levels, v.sigma, v.read_noise = int(levels), float(sigma), float(read_noise)
     v.stuck_off, v.stuck_on = float(stuck_off), float(stuck_on)
     if dist not in ("lognormal", "gaussian"):
-        raise Error(f"dist: expected lognormal or gaussian, got '{dist}'", "PHX_EINVAL", 1)
+        raise Error(f"dist: expected lognormal or gaussian, got '{dist}'", "PHX_EINVAL")
     v.dist = 0 if dist == "lognormal" else 1
     call(lib.phx_variation_check, C.byref(v))
     return v
@@ -338,7 +340,7 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
     data, test = as_dataset(data), as_dataset(test)
     if optimizer not in OPTIMIZERS:
         raise Error(f"optimizer: expected sgd, momentum, adam or lbfgs, got '{optimizer}'",
-                    "PHX_EINVAL", 1)
+                    "PHX_EINVAL")
     t = L.TrainOpts()
     lib.phx_train_opts_default(C.byref(t))
     t.optimizer = OPTIMIZERS[optimizer]

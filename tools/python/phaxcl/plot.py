@@ -40,28 +40,28 @@ def read_log(path):
             lines = f.readlines()
     except UnicodeDecodeError:
         raise Error(f"{path}: not a text file (expected JSON lines from 'phaxcl train "
-                    "--log')", "PHX_EFORMAT", 4) from None
+                    "--log')", "PHX_EFORMAT") from None
     for no, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
             o = json.loads(line)
         except ValueError:
-            raise Error(f"{path}:{no}: not a JSON line", "PHX_EFORMAT", 4) from None
+            raise Error(f"{path}:{no}: not a JSON line", "PHX_EFORMAT") from None
         if not isinstance(o, dict):
-            raise Error(f"{path}:{no}: expected a JSON object", "PHX_EFORMAT", 4)
+            raise Error(f"{path}:{no}: expected a JSON object", "PHX_EFORMAT")
         if "run" in o or not runs:
             runs.append((str(o.get("run", os.path.basename(path))), []))
         if "epoch" in o:
             for k in ("loss", "train_acc"):
                 if not isinstance(o.get(k), (int, float)):
                     raise Error(f"{path}:{no}: epoch without a number '{k}'",
-                                "PHX_EFORMAT", 4)
+                                "PHX_EFORMAT")
             runs[-1][1].append(o)
     runs = [r for r in runs if r[1]]
     if not runs:
         raise Error(f"{path}: no epochs (expected a file from 'phaxcl train --log')",
-                    "PHX_EFORMAT", 4)
+                    "PHX_EFORMAT")
     return runs
 
 
@@ -129,7 +129,7 @@ def neuron(n, size=DEFAULT_SIZE, dpi=DEFAULT_DPI):
     from .circuit import Neuron
     z = n.sweep["z"]
     if not len(z):
-        raise Error("the neuron file holds no sweep to plot", "PHX_EFORMAT", 4)
+        raise Error("the neuron file holds no sweep to plot", "PHX_EFORMAT")
     fig = _figure(size, dpi)
     ax, res = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
     for key, a, name, col in (("om", n.c, "o-", "C0"), ("op", n.d, "o+", "C1")):
@@ -154,7 +154,7 @@ def spice(result, size=DEFAULT_SIZE, dpi=DEFAULT_DPI):
     ok = result["converged_mask"]
     sim, mod = result["sim"][ok], result["model"][ok]
     if not sim.size:
-        raise Error("no converged sample to plot", "PHX_ESIM", 15)
+        raise Error("no converged sample to plot", "PHX_ESIM")
     fig = _figure(size, dpi)
     sc, hist = fig.subplots(1, 2)
     sc.scatter(mod.ravel(), sim.ravel(), s=6, alpha=0.6, label="outputs")
@@ -184,7 +184,7 @@ def mc(result, size=DEFAULT_SIZE, dpi=DEFAULT_DPI):
     circuit, the mean and the 5th percentile marked."""
     acc = 100 * np.asarray(result["acc"])
     if not acc.size:
-        raise Error("no drawn chips to plot", "PHX_EINVAL", 1)
+        raise Error("no drawn chips to plot", "PHX_EINVAL")
     fig = _figure(size, dpi)
     ax = fig.subplots()
     # Accuracy moves in steps of one sample: bins are whole steps, centred.
@@ -210,7 +210,7 @@ def save(fig, path):
     file in the same folder, then a rename."""
     ext = os.path.splitext(str(path))[1].lower()
     if ext not in (".png", ".svg"):
-        raise Error(f"--out {path}: expected a .png or .svg file name", "PHX_EINVAL", 1)
+        raise Error(f"--out {path}: expected a .png or .svg file name", "PHX_EINVAL")
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".phaxcl-plot-", suffix=ext, dir=folder)
     try:
