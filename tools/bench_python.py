@@ -5,14 +5,20 @@ batch 16, 50 epochs, seed 1), same backend, one after the other.
 
 Prints, per backend, three ratios Python / CLI (best of --repeat runs each):
   process  whole process: start, load data, train, save the model
+  cpu      the same process's CPU time (user + system; less noisy on a
+           shared machine)
   train    the training itself: phaxcl.train()'s wall time against the
            CLI's first-to-last epoch span (sum of its epochs' seconds)
   epochs   the library's own per-epoch seconds, summed
 and checks that both runs end with the same theta.
 
+With --callgrind it counts instructions instead (valgrind; the C path;
+epochs 5..12 against 1..4, so that start-up cancels), which a busy machine
+does not disturb.
+
 Usage: tools/bench_python.py --cli build/tools/phaxcl [--backend c[,opencl]]
-       [--epochs 50] [--repeat 3]  (run with the venv's python that has the
-       package: pip install .)"""
+       [--epochs 50] [--repeat 3] [--callgrind]  (run with the venv's python
+       that has the package: pip install .)"""
 import argparse
 import json
 import os
@@ -38,25 +44,61 @@ print(json.dumps({"train": t2 - t1, "epochs": sum(s["seconds"] for s in hist),
 """
 
 
-def run_cli(cli, backend, epochs, out):
+def run(cmd):
+    """stdout, wall seconds and CPU seconds (user + system) of a command."""
     t0 = time.perf_counter()
-    r = subprocess.run([cli, "train", "--backend", backend, "--epochs", str(epochs), "--json",
-                        "--save", out], capture_output=True, text=True, check=True)
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.stdout.read(), p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
-    lines = [json.loads(s) for s in r.stdout.splitlines()]
-    ep = [o for o in lines if "epoch" in o]
-    return {"process": wall, "epochs": sum(o["seconds"] for o in ep),
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode:
+        sys.exit(f"bench_python: {' '.join(cmd[:2])} failed: {err.strip()}")
+    return out, wall, ru.ru_utime + ru.ru_stime
+
+
+def run_cli(cli, backend, epochs, out):
+    stdout, wall, cpu = run([cli, "train", "--backend", backend, "--epochs", str(epochs),
+                             "--json", "--save", out])
+    ep = [o for o in map(json.loads, stdout.splitlines()) if "epoch" in o]
+    return {"process": wall, "cpu": cpu, "epochs": sum(o["seconds"] for o in ep),
             "train": sum(o["seconds"] for o in ep), "test_acc": ep[-1]["test_acc"]}
 
 
 def run_py(backend, epochs, out):
-    t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", PY_RUN, backend, str(epochs), out],
-                       capture_output=True, text=True, check=True)
-    wall = time.perf_counter() - t0
-    o = json.loads(r.stdout.splitlines()[-1])
-    o["process"] = wall
+    stdout, wall, cpu = run([sys.executable, "-c", PY_RUN, backend, str(epochs), out])
+    o = json.loads(stdout.splitlines()[-1])
+    o["process"], o["cpu"] = wall, cpu
     return o
+
+
+def collected(cmd, env):
+    """Instructions a command executes, counted by callgrind."""
+    with tempfile.NamedTemporaryFile(suffix=".cg") as f:
+        r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={f.name}",
+                            *cmd], capture_output=True, text=True, env=env)
+    if r.returncode:
+        sys.exit(f"bench_python: {cmd[0]} under callgrind failed: {r.stderr.strip()[-300:]}")
+    return int([l for l in r.stderr.splitlines() if "Collected :" in l][-1].split()[-1])
+
+
+def callgrind(cli, backend, lo, hi, tmp):
+    """Training's instructions per epoch through Python and the CLI: the
+    difference between a run of hi and one of lo epochs, so that start-up
+    (the interpreter, numpy) cancels. One OpenBLAS thread: counts repeat."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    out = os.path.join(tmp, "cg.safetensors")
+    cnt = {}
+    for e in (lo, hi):
+        cnt["cli", e] = collected([cli, "train", "--backend", backend, "--epochs", str(e),
+                                   "--save", out], env)
+        cnt["py", e] = collected([sys.executable, "-c", PY_RUN, backend, str(e), out], env)
+    c, p = cnt["cli", hi] - cnt["cli", lo], cnt["py", hi] - cnt["py", lo]
+    print(f"{backend}: instructions for epochs {lo + 1}..{hi}: CLI {c:,}  Python {p:,}  "
+          f"ratio {p / c:.4f}")
+    print(f"  start-up: CLI {cnt['cli', lo] - c * lo // (hi - lo):,}  "
+          f"Python {cnt['py', lo] - p * lo // (hi - lo):,} instructions")
+    return p / c
 
 
 def main():
@@ -65,9 +107,16 @@ def main():
     ap.add_argument("--backend", default="c")
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--callgrind", action="store_true",
+                    help="count instructions (valgrind) instead of timing: C path only")
     a = ap.parse_args()
     import phaxcl
     tmp = tempfile.mkdtemp(prefix="phaxcl-bench-")
+    if a.callgrind:
+        r = callgrind(a.cli, "c", 4, 12, tmp)
+        print(f"train ratio Python / CLI (instructions): {r:.4f} "
+              f"({'within' if r <= 1.05 else 'OUTSIDE'} 5 %)")
+        return
     worst = 0.0
     for backend in a.backend.split(","):
         best = {"cli": {}, "py": {}}
@@ -85,7 +134,7 @@ def main():
         c, p = best["cli"], best["py"]
         print(f"{backend}: test acc CLI {100 * c['test_acc']:.2f} %, Python "
               f"{100 * p['test_acc']:.2f} %, theta {'identical' if same else 'DIFFERENT'}")
-        for k in ("process", "train", "epochs"):
+        for k in ("process", "cpu", "train", "epochs"):
             ratio = p[k] / c[k]
             if k == "train":
                 worst = max(worst, ratio)
