@@ -42,8 +42,12 @@ static const char EXPORT_USAGE[] =
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
+    "                     --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
+    "                     variation the model was trained for)\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --help             this text\n";
 
 static const char SPICE_USAGE[] =
@@ -61,8 +65,12 @@ static const char SPICE_USAGE[] =
     "  --engine E         auto (default), lib or binary\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
+    "                     --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
+    "                     variation the model was trained for)\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --json             one JSON object with every sample\n"
     "  --verbose          ngspice's messages on stderr\n"
     "  --help             this text\n";
@@ -81,6 +89,9 @@ static const char VTC_USAGE[] =
     "  --vdd V            supply (default 0.5); rails at +-V/2\n"
     "  --load G           conductance in uS from each output to 0 V (default 0)\n"
     "  --step MV          sweep step in mV (default 0.25)\n"
+    "  --loads LIST|auto  also sweep one inverter into each load (uS, from 0\n"
+    "                     up; auto: 0 and 0.05 to 500 uS in 20 % steps): the\n"
+    "                     table of train --curve table --load-aware\n"
     "  --out FILE         write the neuron file (JSON) for train/export/spice --neuron\n"
     "  --engine E         auto (default), lib or binary\n"
     "  --json             one JSON object\n"
@@ -97,7 +108,33 @@ static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
 static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
                                       0, 0, VTC_USAGE};
 static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
-                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE;
+                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS;
+
+/* vtc --loads: a list in uS (0 first), or auto: 0 and 0.05 uS to 500 uS in
+ * steps of 20 % (the paper net's rows see 1.2 to 10 uS, a 256-wide layer's
+ * up to 256 uS). Returns the count, or -1 after printing why. */
+static int parse_loads(const char *v, double *out, int max) {
+  int n = 0;
+  if (!strcmp(v, "auto")) {
+    out[n++] = 0;
+    for (double g = 0.05e-6; g < 500.1e-6 && n < max; g *= 1.2) out[n++] = g;
+    return n;
+  }
+  const char *p = v;
+  while (*p && n < max) {
+    char *end;
+    errno = 0;
+    double us = strtod(p, &end);
+    if (end == p || errno || !isfinite(us) || us < 0 || (*end && *end != ',')) {
+      phx_cli_fail(PHX_EXIT_USAGE, "--loads: expected auto or uS values like 0,1,2.5, got '%s'",
+                   v);
+      return -1;
+    }
+    out[n++] = us * 1e-6;
+    p = *end ? end + 1 : end;
+  }
+  return n;
+}
 
 static int engine_of(const phx_cli *c) {
   if (!c->engine || !strcmp(c->engine, "auto")) return 0;
@@ -132,14 +169,23 @@ static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron
   return 0;
 }
 
-/* --draw K, --draw-seed N and the variation options, taken out of argv:
- * *draw stays -1 when no draw is asked for. -1 to go on, or an exit
- * status. */
-static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uint64_t *seed) {
-  phx_variation_default(v);
-  *draw = -1;
-  *seed = 1;
-  int rc = phx_cli_variation(argc, argv, v, NULL);
+/* What export and spice take besides their own options: a chip's known
+ * faults and a drawn chip (--draw K, --draw-seed N, the variation options). */
+typedef struct drawn {
+  phx_variation v;
+  unsigned given;     /* PHX_VARY_* options on the command line */
+  int draw;           /* -1: no draw asked for */
+  uint64_t seed;
+  phx_faults *faults; /* NULL: none */
+} drawn;
+
+/* --draw K, --draw-seed N and the variation options, taken out of argv.
+ * -1 to go on, or an exit status. */
+static int draw_options(int *argc, char **argv, drawn *d) {
+  phx_variation_default(&d->v);
+  d->draw = -1;
+  d->seed = 1;
+  int rc = phx_cli_variation(argc, argv, &d->v, NULL, &d->given);
   if (rc >= 0) return rc;
   int n = 1;
   for (int i = 1; i < *argc; i++) {
@@ -155,32 +201,44 @@ static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uin
     if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
       return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
                           argv[i - 1], val);
-    if (is_draw) *draw = (int)x;
-    else *seed = x;
+    if (is_draw) d->draw = (int)x;
+    else d->seed = x;
   }
   *argc = n;
-  const int varied = v->levels || v->sigma > 0 || v->read_noise > 0 || v->stuck_off > 0 ||
-                     v->stuck_on > 0;
-  if (varied && *draw < 0)
+  if (d->given && d->draw < 0)
     return phx_cli_fail(PHX_EXIT_USAGE, "the variation options need --draw K");
   return -1;
 }
 
-/* The draw options, then the command's own: -1 to go on, or an exit status. */
+/* The draw options and --faults, then the command's own: -1 to go on, or
+ * an exit status. */
 static int parse_drawn(const phx_cli_spec *spec, unsigned opts2, int argc, char **argv,
-                       phx_cli *c, phx_variation *v, int *draw, uint64_t *seed) {
-  int rc = draw_options(&argc, argv, v, draw, seed);
-  return rc >= 0 ? rc : phx_cli_parse2(spec, opts2, argc, argv, c);
+                       phx_cli *c, drawn *d) {
+  d->faults = NULL;
+  int rc = draw_options(&argc, argv, d);
+  if (rc < 0) rc = phx_cli_faults(&argc, argv, &d->faults);
+  if (rc < 0) rc = phx_cli_parse2(spec, opts2, argc, argv, c);
+  if (rc >= 0) {
+    phx_faults_free(d->faults);
+    d->faults = NULL;
+  }
+  return rc;
 }
 
-/* Replaces *m by its chip `draw` (when one is asked for). */
-static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t seed) {
-  if (draw < 0) return 0;
+/* Pins the known faults of *m (and frees them), then replaces *m by its
+ * chip d->draw (when one is asked for) drawn from the variation the model
+ * was trained for, with the command line's options over it. */
+static int apply_draw(phx_model **m, drawn *d) {
+  int rc = phx_cli_apply_faults(d->faults, *m);
+  phx_faults_free(d->faults);
+  d->faults = NULL;
+  if (!rc && d->draw >= 0) rc = phx_cli_vary_merge(*m, &d->v, d->given);
+  if (rc || d->draw < 0) return rc;
   phx_err err = {0};
-  phx_model *d = NULL;
-  if (phx_model_draw(*m, v, seed, draw, &d, &err)) return phx_cli_err(&err);
+  phx_model *chip = NULL;
+  if (phx_model_draw(*m, &d->v, d->seed, d->draw, &chip, &err)) return phx_cli_err(&err);
   phx_model_free(*m);
-  *m = d;
+  *m = chip;
   return 0;
 }
 
@@ -215,25 +273,28 @@ static int export_csv(const phx_cli *c, const phx_model *m) {
 }
 
 int phx_cmd_export(int argc, char **argv) {
-  phx_variation v;
-  int draw;
-  uint64_t seed;
+  drawn d;
   phx_cli c;
-  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &d);
   if (rc >= 0) return rc;
-  if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
-  int spice = !strcmp(c.format, "spice");
-  if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
-    return phx_cli_fail(PHX_EXIT_USAGE,
-                        "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
-  if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
-    return phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
+  rc = 0;
+  int spice = c.format && !strcmp(c.format, "spice");
+  if (!c.format) rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
+  else if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
+    rc = phx_cli_fail(PHX_EXIT_USAGE,
+                      "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
+  else if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
   phx_err err = {0};
   phx_model *m = NULL;
   phx_dataset *test = NULL;
   phx_inverter inv;
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (!rc && phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (rc) {
+    phx_faults_free(d.faults);
+    return rc;
+  }
+  rc = apply_draw(&m, &d);
   if (rc) {
     phx_model_free(m);
     return rc;
@@ -298,6 +359,10 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
            "%.4f uW estimated (crossbar %.4f, neurons %.4f)\n",
            1e6 * r->power_mean_W, 1e6 * r->supply_power_W, 1e6 * r->input_power_W,
            1e6 * est->total_W, 1e6 * est->crossbar_W, 1e6 * est->neuron_W);
+    if (!isnan(r->returned_max_dv))
+      printf("return solved  max |dV| %.3f uV, mean %.3f uV, agreement %.2f %% (loads "
+             "returning to the column nodes)\n",
+             1e6 * r->returned_max_dv, 1e6 * r->returned_mean_dv, 100 * r->returned_agreement);
     printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
     for (int k = 0; k < r->count; k++)
       if (!s[k].converged) printf("sample %d: did not converge\n", k);
@@ -325,6 +390,12 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
                       {"estimated_neurons", est->neuron_W}};
   add_nums(o, top, sizeof top / sizeof *top);
   add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
+  if (!isnan(r->returned_max_dv)) {
+    const named ret[] = {{"max_dv", r->returned_max_dv},
+                         {"mean_dv", r->returned_mean_dv},
+                         {"agreement", r->returned_agreement}};
+    add_nums(cJSON_AddObjectToObject(o, "return_solved"), ret, sizeof ret / sizeof *ret);
+  }
   cJSON *arr = cJSON_AddArrayToObject(o, "samples");
   double *ref = malloc((size_t)K * sizeof *ref);
   if (!ref) {
@@ -353,11 +424,9 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
 }
 
 int phx_cmd_spice(int argc, char **argv) {
-  phx_variation v;
-  int draw;
-  uint64_t seed;
+  drawn d;
   phx_cli c;
-  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &d);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -365,8 +434,11 @@ int phx_cmd_spice(int argc, char **argv) {
   phx_neuron *neuron = NULL;
   phx_spice_opts so;
   phx_spice_opts_default(&so);
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (phx_model_load(c.args[0], &m, &err)) {
+    phx_faults_free(d.faults);
+    return phx_cli_err(&err);
+  }
+  rc = apply_draw(&m, &d);
   if (!rc) rc = cli_inverter(&c, &so.inv, &neuron);
   if (!rc) rc = load_sample(&c, m, &test);
   phx_spice_sample *s = NULL;
@@ -421,6 +493,11 @@ int phx_cmd_vtc(int argc, char **argv) {
   o.vdd = c.vdd;
   o.load = c.load;
   if (c.given2 & PHX_O2_STEP) o.step = c.step;
+  double loads[256];
+  if (c.loads) {
+    if ((o.nloads = parse_loads(c.loads, loads, 256)) < 0) return PHX_EXIT_USAGE;
+    o.loads = loads;
+  }
   o.engine = engine_of(&c);
   phx_err err = {0};
   phx_neuron *n = NULL;
@@ -465,6 +542,26 @@ int phx_cmd_vtc(int argc, char **argv) {
              lr, epochs);
     if (c.out) printf("wrote %s\n", c.out);
   }
+  phx_neuron_free(n);
+  return rc;
+}
+
+int phx_cli_neuron_table(const phx_cli *c, phx_model *m) {
+  if (!c->curve || strcmp(c->curve, "table")) return 0;
+  if (!c->neuron)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--curve table needs --neuron FILE (its sweeps)");
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  int nv = 0;
+  double v0 = 0, dv = 0;
+  const double *loads = NULL, *vals = NULL;
+  int L = phx_neuron_table(n, &nv, &v0, &dv, &loads, &vals, &err);
+  if (L > 0 && L < 2 && phx_model_get_opts(m)->load_aware)
+    fprintf(stderr, "phaxcl: note: --neuron %s has no loaded sweeps (phaxcl vtc --loads): "
+            "--load-aware sees no load\n", c->neuron);
+  int rc = L > 0 && !phx_model_set_table(m, L, nv, v0, dv, loads, vals, &err) ? 0
+                                                                               : phx_cli_err(&err);
   phx_neuron_free(n);
   return rc;
 }

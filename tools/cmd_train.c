@@ -37,6 +37,10 @@ static const char USAGE[] =
     "                     -0.0011,0.2490,-0.0203,193.0602)\n"
     "  --neuron FILE      fits and vdd of a neuron file from 'phaxcl vtc' (with its\n"
     "                     lr/epochs hint unless --lr/--epochs are given)\n"
+    "  --curve tanh|table the neuron as the tanh fits (default) or as the\n"
+    "                     --neuron file's sweep (monotone cubic, saved in the model)\n"
+    "  --load-aware       hidden neurons sag under the next crossbar's rows, from\n"
+    "                     the file's loaded sweeps (phaxcl vtc --loads)\n"
     "  --loss ce|mse      cross-entropy (default) or squared error\n"
     "  --init FILE        start from a checkpoint; its model options win\n"
     "  --seed N           initialisation and shuffling seed (default 1)\n"
@@ -49,8 +53,12 @@ static const char USAGE[] =
     "  --backend NAME     auto (default), c, c64 or opencl\n"
     "  --device SPEC      OpenCL device: P:D or part of its name\n"
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
-    "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
+    "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
+    "  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F\n"
+    "retraining a chip with known stuck cells (needs --init):\n"
+    "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
+    "                     or with a unit: 0.5uS); the cells stay at their values\n"
     "output:\n"
     "  --save FILE        write the trained model (safetensors) when done\n"
     "  --checkpoint FILE  write a resumable checkpoint (a model file plus the\n"
@@ -234,10 +242,17 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
   memcpy(want.c, c->vtc_c, sizeof want.c);
   memcpy(want.d, c->vtc_d, sizeof want.d);
   want.loss = c->loss;
+  want.load_aware = c->load_aware;
+  if (c->load_aware && (!c->curve || strcmp(c->curve, "table")))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--load-aware needs --curve table (and --neuron FILE)");
   if (phx_model_opts_check(&want, &err))
     return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
   phx_model *m = NULL;
   if (phx_model_new(&want, &m, &err)) return phx_cli_err(&err);
+  if ((rc = phx_cli_neuron_table(c, m))) {
+    phx_model_free(m);
+    return rc;
+  }
   phx_model_init(m, c->seed);
   *out = m;
   return 0;
@@ -313,20 +328,21 @@ static void log_header(report *r, const phx_cli *c, const phx_train_opts *t,
   log_line(r, o);
 }
 
-int phx_cmd_train(int argc, char **argv) {
-  phx_variation v;
-  phx_variation_default(&v);
-  int rc = phx_cli_variation(&argc, argv, &v, NULL);
-  if (rc >= 0) return rc;
-  const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
-                    v.stuck_on > 0;
+/* phaxcl train once the variation options and --faults are out of argv. */
+static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
+  int rc;
+  const int aware = phx_vary_any(v);
   phx_cli c;
-  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_LOG, argc, argv, &c);
+  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE | PHX_O2_LOG,
+                      argc, argv, &c);
   if (rc >= 0) return rc;
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
-  t.vary = aware ? &v : NULL;
+  t.vary = aware ? v : NULL;
+  t.faults = faults;
+  if (faults && !c.init && !c.resume)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--faults needs --init MODEL (the chip's trained model)");
   t.optimizer = c.optimizer;
   t.epochs = c.epochs;
   t.batch = c.batch;
@@ -349,6 +365,9 @@ int phx_cmd_train(int argc, char **argv) {
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = make_model(&c, train, &m);
+  if (!rc) rc = phx_cli_apply_faults(faults, m);
+  /* every variation field from the command line, checked against the model */
+  if (!rc && aware) rc = phx_cli_vary_merge(m, v, ~0u);
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
@@ -406,5 +425,17 @@ int phx_cmd_train(int argc, char **argv) {
   if (m) phx_model_free(m);
   if (train) phx_dataset_free(train);
   if (test) phx_dataset_free(test);
+  return rc;
+}
+
+int phx_cmd_train(int argc, char **argv) {
+  phx_variation v;
+  phx_variation_default(&v);
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, NULL);
+  if (rc >= 0) return rc;
+  phx_faults *faults = NULL;
+  if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
+  rc = train_with(argc, argv, &v, faults);
+  phx_faults_free(faults);
   return rc;
 }

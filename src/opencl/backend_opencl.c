@@ -32,7 +32,11 @@
   X(K_GEMM_XN, "phx_gemm_xn")                   \
   X(K_CROSSBAR_POWER, "phx_crossbar_power")     \
   X(K_VARY_CELLS, "phx_vary_cells")             \
-  X(K_VARY_COLUMNS, "phx_vary_columns")
+  X(K_VARY_COLUMNS, "phx_vary_columns")         \
+  X(K_ACTIVATE_TABLE, "phx_activate_table")     \
+  X(K_ACTIVATE_TABLE_BACKWARD, "phx_activate_table_backward") \
+  X(K_TABLE_LOAD_GRAD, "phx_table_load_grad")   \
+  X(K_ROW_LOAD, "phx_row_load")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -70,6 +74,7 @@ typedef struct phx_cl {
   phx_cl_tuning tune;    /* per-device choices and CLBlast parameters */
   cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
   cl_ulong allocated; /* bytes in live buffers (ours, not CLBlast's scratch) */
+  double gmin;        /* of the prepared model, for level lists in S */
 } phx_cl;
 
 static const phx_bops opencl_ops;
@@ -263,6 +268,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
  * the preferred one. */
 static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
   phx_cl *c = impl;
+  c->gmin = k->gmin;
   char *src = NULL;
   phx_status s = program_source(c->kernel_dir, &src, err);
   if (s != PHX_OK) return s;
@@ -493,9 +499,48 @@ static int cl_map_forward(void *impl, const phx_args_map_forward *p, phx_err *er
 static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *err) {
   phx_cl *c = impl;
   cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  cl_int ld = p->loads ? 1 : 0;
+  cl_mem dr = p->loads ? MEM(p->drow) : MEM(p->S); /* never read when !loads */
   const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p),
-                    KA(p->dWE->p), KA(p->dtheta->p)};
-  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 8, err);
+                    KA(p->dWE->p), KA(p->dtheta->p), KA(ld), KA(dr)};
+  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 10, err);
+}
+
+static int cl_activate_table(void *impl, const phx_args_activate_table *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, l = p->L, nv = p->NV, ld = p->loaded ? 1 : 0;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  cl_mem g = p->loaded ? MEM(p->G) : MEM(p->loads); /* never read when !loaded */
+  const karg a[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0), KA(dv),
+                    KA(ld),      KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(g),
+                    KA(p->U->p)};
+  return launch(c, K_ACTIVATE_TABLE, groups_for(c, (size_t)p->B * (size_t)p->M), a, 12, err);
+}
+
+static int cl_activate_table_backward(void *impl, const phx_args_activate_table_backward *p,
+                                      phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, l = p->L, nv = p->NV, ld = p->loaded ? 1 : 0;
+  cl_int acc = p->accumulate ? 1 : 0;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  cl_mem g = p->loaded ? MEM(p->G) : MEM(p->loads);
+  const karg a[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0),     KA(dv),
+                    KA(ld),      KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(g),
+                    KA(p->dU->p), KA(p->dZ->p)};
+  int s = launch(c, K_ACTIVATE_TABLE_BACKWARD, groups_for(c, (size_t)p->B * (size_t)p->M), a,
+                 13, err);
+  if (s || !p->loaded) return s;
+  const karg ga[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0),      KA(dv),
+                     KA(acc),     KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(p->G->p),
+                     KA(p->dU->p), KA(p->dG->p)};
+  return launch(c, K_TABLE_LOAD_GRAD, groups_for(c, (size_t)p->M), ga, 13, err);
+}
+
+static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int m = p->M, r = p->R;
+  const karg a[] = {KA(m), KA(r), KA(p->W->p), KA(p->S->p), KA(p->G->p)};
+  return launch(c, K_ROW_LOAD, groups_for(c, (size_t)p->R), a, 5, err);
 }
 
 /* Work-groups for B rows of `width` elements, PHX_GV per work-item. */
@@ -565,10 +610,17 @@ static int cl_map_vary(void *impl, const phx_args_map_vary *p, phx_err *err) {
   cl_float sg = (cl_float)v->sigma, rd = (cl_float)v->read_noise;
   cl_float off = (cl_float)v->stuck_off, on = (cl_float)v->stuck_on;
   cl_mem e = p->fold ? MEM(p->E) : MEM(p->W); /* E is never touched when !fold */
-  const karg a[] = {KA(n),  KA(key), KA(lv), KA(dist), KA(sg), KA(rd), KA(off), KA(on),
-                    KA(p->theta->p), KA(p->W->p)};
+  /* a level list in units of gmin, by value (PHX_MAX_LEVEL_LIST = 2 x 16) */
+  cl_int nl = v->nlist;
+  cl_float16 l0, l1;
+  memset(&l0, 0, sizeof l0);
+  memset(&l1, 0, sizeof l1);
+  for (int q = 0; q < v->nlist; q++)
+    (q < 16 ? l0.s : l1.s)[q % 16] = (cl_float)(v->list[q] / c->gmin);
+  const karg a[] = {KA(n),  KA(key), KA(lv),  KA(nl), KA(l0), KA(l1), KA(dist),
+                    KA(sg), KA(rd),  KA(off), KA(on), KA(p->theta->p), KA(p->W->p)};
   const karg b[] = {KA(m), KA(r), KA(f), KA(p->W->p), KA(p->S->p), KA(e)};
-  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 10, err);
+  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 13, err);
   return s ? s : launch2d(c, K_VARY_COLUMNS, (size_t)p->M, 1, b, 6, err);
 }
 

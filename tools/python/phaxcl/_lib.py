@@ -9,6 +9,7 @@ import os
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 MAX_LAYERS = 16
+MAX_LEVEL_LIST = 32
 
 
 def _find_library():
@@ -51,7 +52,8 @@ class Err(C.Structure):
 class ModelOpts(C.Structure):
     _fields_ = [("nlayers", C.c_int), ("sizes", C.c_int * (MAX_LAYERS + 1)),
                 ("vdd", C.c_double), ("gmin", C.c_double), ("ratio", C.c_double),
-                ("c", C.c_double * 4), ("d", C.c_double * 4), ("loss", C.c_int)]
+                ("c", C.c_double * 4), ("d", C.c_double * 4), ("loss", C.c_int),
+                ("load_aware", C.c_int)]
 
 
 class BackendOpts(C.Structure):
@@ -63,7 +65,8 @@ class BackendOpts(C.Structure):
 class Variation(C.Structure):
     _fields_ = [("levels", C.c_int), ("sigma", C.c_double), ("dist", C.c_int),
                 ("read_noise", C.c_double), ("stuck_off", C.c_double),
-                ("stuck_on", C.c_double)]
+                ("stuck_on", C.c_double), ("nlist", C.c_int),
+                ("list", C.c_double * MAX_LEVEL_LIST)]
 
 
 class TrainOpts(C.Structure):
@@ -72,7 +75,7 @@ class TrainOpts(C.Structure):
                 ("beta2", C.c_double), ("eps", C.c_double), ("seed", C.c_uint64),
                 ("limit", C.c_int), ("checkpoint", C.c_char_p),
                 ("checkpoint_every", C.c_int), ("resume", C.c_char_p),
-                ("vary", C.POINTER(Variation))]
+                ("vary", C.POINTER(Variation)), ("faults", C.c_void_p)]
 
 
 class EpochStats(C.Structure):
@@ -149,7 +152,9 @@ class SpiceResult(C.Structure):
                 ("sim_accuracy", C.c_double), ("model_accuracy", C.c_double),
                 ("power_mean_W", C.c_double), ("supply_power_W", C.c_double),
                 ("input_power_W", C.c_double), ("load_seconds", C.c_double),
-                ("sim_seconds", C.c_double), ("engine", C.c_char * 32)]
+                ("sim_seconds", C.c_double), ("engine", C.c_char * 32),
+                ("returned_max_dv", C.c_double), ("returned_mean_dv", C.c_double),
+                ("returned_agreement", C.c_double)]
 
 
 def struct_dict(s):

@@ -148,6 +148,8 @@ class Model:
                 o.loss = LOSSES[v]
             elif k in ("vdd", "gmin", "ratio"):
                 setattr(o, k, float(v))
+            elif k == "load_aware":
+                o.load_aware = int(bool(v))
             else:
                 raise TypeError(f"Model: unknown option '{k}'")
         call(lib.phx_model_opts_check, C.byref(o))
@@ -185,7 +187,8 @@ class Model:
         o = lib.phx_model_get_opts(self._h).contents
         return {"sizes": [o.sizes[i] for i in range(o.nlayers + 1)], "vdd": o.vdd,
                 "gmin": o.gmin, "ratio": o.ratio, "c": list(o.c), "d": list(o.d),
-                "loss": {v: k for k, v in LOSSES.items()}[o.loss]}
+                "loss": {v: k for k, v in LOSSES.items()}[o.loss],
+                "load_aware": bool(o.load_aware)}
 
     @property
     def sizes(self):
@@ -259,11 +262,13 @@ class Model:
         return np.argmax(self.forward(x), axis=-1)
 
     def copy(self):
-        m = Model(self.sizes, seed=None, **{k: v for k, v in self.opts.items()
-                                              if k != "sizes"})
-        for l in range(self.nlayers):
-            m.set_theta(l, self.theta(l))
-        return m
+        """An independent copy with everything the model file holds (theta,
+        options, neuron tables), through a save and a load."""
+        import tempfile
+        with tempfile.TemporaryDirectory(prefix="phaxcl-") as d:
+            path = os.path.join(d, "copy.safetensors")
+            self.save(path)
+            return Model.load(path)
 
     def __repr__(self):
         return f"<phaxcl.Model {'-'.join(map(str, self.sizes))}>"
@@ -426,7 +431,7 @@ def gradient(model, data, limit=0, *, backend="auto", device=None):
     """(mean loss, [dL/dtheta per layer]) over the first limit samples."""
     data = as_dataset(data)
     b = as_backend(backend, device)
-    g = Model(model.sizes, seed=None, **{k: v for k, v in model.opts.items() if k != "sizes"})
+    g = model.copy()  # the library overwrites its theta with the gradient
     loss = C.c_double()
     call(lib.phx_gradient, b._h, model._h, data._h, int(limit), C.byref(loss), g._h)
     return loss.value, g.thetas
