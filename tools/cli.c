@@ -47,6 +47,7 @@ static const opt_def OPTS2[] = {
     {"power", PHX_O2_POWER, 0},     {"engine", PHX_O2_ENGINE, 1},
     {"step", PHX_O2_STEP, 1},       {"loads", PHX_O2_LOADS, 1},
     {"curve", PHX_O2_CURVE, 1},     {"load-aware", PHX_O2_LOAD_AWARE, 0},
+    {"log", PHX_O2_LOG, 1},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -189,6 +190,7 @@ static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
       c->curve = v;
       return 0;
     case PHX_O2_LOAD_AWARE: c->load_aware = 1; return 0;
+    case PHX_O2_LOG: c->log = v; return 0;
     case PHX_O2_SAMPLE:
       return parse_int(d->name, v, 0, 2000000000, "a non-negative sample index", &c->sample);
     case PHX_O2_N: return parse_int(d->name, v, 1, 2000000000, "a positive integer", &c->n);
@@ -299,7 +301,8 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
 
 /* Option values must not be empty for names of files and devices. */
 static int check_nonempty(const opt_def *d, int second, const char *v) {
-  unsigned names = second ? (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
+  unsigned names = second ? (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON |
+                             PHX_O2_LOG)
                           : (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
                              PHX_O_FASHION | PHX_O_CHECKPOINT | PHX_O_RESUME);
   if (d->has_value && *v == '\0' && (d->bit & names))

@@ -56,6 +56,7 @@ enum {
   PHX_O2_LOADS = 1u << 11,
   PHX_O2_CURVE = 1u << 12,
   PHX_O2_LOAD_AWARE = 1u << 13,
+  PHX_O2_LOG = 1u << 14, /* train only */
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
@@ -98,6 +99,7 @@ typedef struct phx_cli {
   /* circuit commands */
   unsigned given2;
   const char *format, *inverter, *corner, *models, *neuron, *engine;
+  const char *log;  /* train --log: JSON lines per epoch */
   int sample, n, power;
   double load, step; /* S (given in uS), V (given in mV) */
   const char *loads, *curve; /* vtc --loads LIST|auto (uS); train --curve tanh|table */

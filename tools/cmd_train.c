@@ -70,6 +70,9 @@ static const char USAGE[] =
     "                     uninterrupted run, except lbfgs, which restarts its\n"
     "                     history; checkpoints go on to FILE unless --checkpoint\n"
     "  --json             one JSON object per epoch, then a summary object\n"
+    "  --log FILE         write the run as JSON lines to FILE as it goes: the\n"
+    "                     settings, one object per epoch (as --json), a summary\n"
+    "                     (for 'phaxcl plot curves')\n"
     "  --verbose          report the set-up and backend details on stderr\n"
     "  --help             this text\n";
 
@@ -89,7 +92,26 @@ typedef struct report {
   int bar_shown;
   int last_pct;  /* percentage last drawn: redraw only when it moves */
   double last_test;
+  FILE *log;     /* --log: JSON lines, flushed after each */
+  const char *log_path;
+  int log_failed;
 } report;
+
+/* One JSON object as a line of the --log file, freed; a failed write is
+ * reported once and training goes on (the log is a record, not a result). */
+static void log_line(report *r, cJSON *o) {
+  if (!r->log || r->log_failed) {
+    cJSON_Delete(o);
+    return;
+  }
+  char *txt = cJSON_PrintUnformatted(o);
+  cJSON_Delete(o);
+  if (!txt || fputs(txt, r->log) < 0 || fputc('\n', r->log) < 0 || fflush(r->log)) {
+    phx_cli_fail(0, "--log %s: write failed; the log stops here", r->log_path);
+    r->log_failed = 1;
+  }
+  free(txt);
+}
 
 /* Progress bar on a terminal, redrawn in place. */
 static void on_progress(long done, long total, void *user) {
@@ -113,7 +135,7 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
     printf("\r\033[K");
     r->bar_shown = 0;
   }
-  if (r->json) {
+  if (r->json || r->log) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "epoch", s->epoch);
     cJSON_AddNumberToObject(o, "epochs", s->epochs);
@@ -127,8 +149,11 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
       cJSON_AddNullToObject(o, "test_acc");
     }
     cJSON_AddNumberToObject(o, "seconds", s->seconds);
-    phx_cli_print_json(o);
-  } else {
+    if (r->log) log_line(r, cJSON_Duplicate(o, 1));
+    if (r->json) phx_cli_print_json(o);
+    else cJSON_Delete(o);
+  }
+  if (!r->json) {
     char test[32] = "     -";
     if (s->test_acc >= 0) snprintf(test, sizeof test, "%6.2f %%", 100.0 * s->test_acc);
     printf("epoch %*d/%d  loss %.6f  train %6.2f %%  test %s  %.2f s\n",
@@ -251,23 +276,30 @@ static int save_model(const phx_model *m, const char *path) {
   return 0;
 }
 
-/* The closing summary: backend, device, saved file. */
+/* The closing summary as JSON: model, backend, device, saved file. */
+static cJSON *summary_json(const phx_cli *c, const phx_backend *b, const char *sz,
+                           const report *r) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddTrueToObject(o, "done");
+  cJSON_AddStringToObject(o, "model", sz);
+  if (b) {
+    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+  }
+  if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
+  if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
+  else cJSON_AddNullToObject(o, "saved");
+  return o;
+}
+
+/* The closing summary: backend, device, saved file (and the log's last line). */
 static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
-                    const report *r) {
+                    report *r) {
   char sz[128];
   phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
+  if (r && r->log) log_line(r, summary_json(c, b, sz, r));
   if (c->json) {
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddTrueToObject(o, "done");
-    cJSON_AddStringToObject(o, "model", sz);
-    if (b) {
-      cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
-      cJSON_AddStringToObject(o, "device", phx_backend_device(b));
-    }
-    if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
-    if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
-    else cJSON_AddNullToObject(o, "saved");
-    phx_cli_print_json(o);
+    phx_cli_print_json(summary_json(c, b, sz, r));
   } else {
     if (b) printf("model %s on backend %s: %s\n", sz, phx_backend_name(b), phx_backend_device(b));
     else printf("model %s initialised (seed %llu)\n", sz, (unsigned long long)c->seed);
@@ -275,13 +307,34 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
   }
 }
 
+/* The --log file's first line: what this run is, so runs can be told apart
+ * on one figure. */
+static void log_header(report *r, const phx_cli *c, const phx_train_opts *t,
+                       const phx_model *m, const phx_backend *b, const char *dir) {
+  static const char *const names[] = {"sgd", "momentum", "adam", "lbfgs"};
+  char sz[128];
+  phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "run", c->save ? c->save : sz);
+  cJSON_AddStringToObject(o, "model", sz);
+  cJSON_AddStringToObject(o, "data", dir);
+  cJSON_AddStringToObject(o, "optimizer", names[t->optimizer]);
+  cJSON_AddNumberToObject(o, "epochs", t->epochs);
+  cJSON_AddNumberToObject(o, "batch", t->batch);
+  cJSON_AddNumberToObject(o, "lr", t->lr);
+  cJSON_AddNumberToObject(o, "seed", (double)t->seed);
+  cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+  cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+  log_line(r, o);
+}
+
 /* phaxcl train once the variation options and --faults are out of argv. */
 static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
   int rc;
   const int aware = phx_vary_any(v);
   phx_cli c;
-  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE, argc, argv,
-                      &c);
+  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE | PHX_O2_LOG,
+                      argc, argv, &c);
   if (rc >= 0) return rc;
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
@@ -331,12 +384,16 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
             sz, dir, phx_dataset_count(train), phx_dataset_count(test),
             names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
   }
-  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1};
+  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1,
+              .log_path = c.log};
   if (!rc && t.epochs == 0 && !c.resume) {
     if (c.save) rc = save_model(m, c.save);
     if (!rc) summary(&c, NULL, m, NULL);
   } else if (!rc) {
     rc = phx_cli_backend(&c, NULL, &b);
+    if (!rc && c.log && !(r.log = fopen(c.log, "w")))
+      rc = phx_cli_fail(PHX_EXIT_RUN, "--log %s: cannot open for writing", c.log);
+    if (!rc && r.log) log_header(&r, &c, &t, m, b, dir);
     if (!rc) {
       phx_err err = {0};
       phx_train_hooks hooks = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &r,
@@ -362,6 +419,8 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
     if (!rc && c.save) rc = save_model(m, c.save);
     if (!rc) summary(&c, b, m, &r);
   }
+  if (r.log && fclose(r.log) && !r.log_failed)
+    phx_cli_fail(0, "--log %s: write failed", c.log);
   if (b) phx_backend_free(b);
   if (m) phx_model_free(m);
   if (train) phx_dataset_free(train);

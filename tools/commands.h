@@ -16,6 +16,7 @@ int phx_cmd_mc(int argc, char **argv);      /* cmd_mc.c */
 int phx_cmd_export(int argc, char **argv);  /* cmd_circuit.c */
 int phx_cmd_spice(int argc, char **argv);   /* cmd_circuit.c */
 int phx_cmd_vtc(int argc, char **argv);     /* cmd_circuit.c */
+int phx_cmd_plot(int argc, char **argv);    /* cmd_plot.c */
 
 /* For train and eval (cmd_circuit.c). --neuron FILE into the model options
  * of c (fits, vdd; lr and epochs from the file's hint unless given); 0 or

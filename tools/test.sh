@@ -33,11 +33,13 @@ run meson test -C build --print-errorlogs --num-processes 2 --logbase main
 # Sanitizers: the ICD loader and PoCL's LLVM keep allocations until exit, so
 # leak checking covers the non-OpenCL suites only.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The python suite runs once, in the release build (it builds its own wheel).
 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
-  --num-processes 2 --no-suite opencl --no-suite slow --logbase san
+  --num-processes 2 --no-suite opencl --no-suite slow --no-suite python --logbase san
 ASAN_OPTIONS=detect_leaks=0 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --suite opencl --no-suite slow --logbase san-opencl
-run meson test -C build-min --print-errorlogs --num-processes 2 --logbase min
+run meson test -C build-min --print-errorlogs --num-processes 2 --no-suite python \
+  --logbase min
 # Fuzz each parser for 20 s (80 s of fuzzing, 40 s on two cores); longer
 # runs: tools/fuzz.sh SECONDS.
 PHX_FUZZ_SECONDS=20 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-fuzz \

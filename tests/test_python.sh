@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The python suite: a virtual environment under the build tree with the
+# pinned requirements (tests/python/requirements.txt), the package installed
+# by `pip install` from the source tree (meson-python; its build folder stays
+# under the build tree, so a rerun rebuilds only what changed), then pytest
+# on tests/python against the installed package and the CLI.
+# Usage: test_python.sh SOURCE_ROOT BUILD_ROOT PHAXCL_EXE
+# Exits 77 (skip) only when no virtual environment or no PyPI is at hand.
+set -euo pipefail
+src=$1 build=$2 cli=$3
+venv=$build/python-venv
+if [ ! -x "$venv/bin/python" ]; then
+  "${PHX_TEST_PYTHON:-python3}" -m venv "$venv" || {
+    echo "python: cannot create a virtual environment (Debian: apt-get install python3-venv)"
+    rm -rf "$venv"
+    exit 77
+  }
+fi
+req=$src/tests/python/requirements.txt
+if ! cmp -s "$req" "$venv/.requirements"; then
+  "$venv/bin/pip" install -q -r "$req" || {
+    echo "python: cannot install the pinned requirements (is PyPI reachable?)"
+    exit 77
+  }
+  cp "$req" "$venv/.requirements"
+fi
+"$venv/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall \
+  --config-settings=build-dir="$build/python-wheel" "$src"
+# The installed package and its own library, not the source tree's.
+unset PHAXCL_LIBRARY PYTHONPATH
+cd "$build"
+PHAXCL_CLI=$cli exec "$venv/bin/python" -m pytest -q -p no:cacheprovider "$src/tests/python"
