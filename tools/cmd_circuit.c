@@ -186,11 +186,7 @@ static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t 
 
 /* Test sample K of --data, checked against the model. */
 static int load_sample(const phx_cli *c, const phx_model *m, phx_dataset **test) {
-  int rc = phx_cli_load_data(c, NULL, test);
-  if (rc) return rc;
-  char what[1100];
-  snprintf(what, sizeof what, "the model in %s", c->args[0]);
-  return phx_cli_check_data(phx_model_get_opts(m), *test, phx_cli_data_dir(c), what);
+  return phx_cli_model_data(c, m, 0, test);
 }
 
 static int export_csv(const phx_cli *c, const phx_model *m) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "scaling.h"
 #include "vary.h"
 
 #define MC_BATCH 256
@@ -89,6 +90,11 @@ phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t s
       const double p = (g[l][i] / o.gmin - 1) / (o.ratio - 1);
       th[i] = (float)log(p / (1 - p));
     }
+  }
+  if (!s) { /* the drawn chip reads and writes data as the trained one */
+    phx_scaling sc;
+    phx_model_get_scaling(m, &sc);
+    s = phx_model_set_scaling(*out, &sc, err);
   }
   for (int l = 0; l < o.nlayers; l++) free(g[l]);
   if (s && *out) {
