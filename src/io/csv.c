@@ -197,7 +197,8 @@ static phx_status resolve_targets(const csv *r, const char *spec, int ncol, int 
     size_t n = e ? (size_t)(e - p) : strlen(p);
     char tok[256];
     if (n == 0 || n >= sizeof tok)
-      return phx_fail(err, PHX_EINVAL, "--target '%s': an empty or overlong column", spec);
+      return phx_fail(err, PHX_EINVAL, "%s: --target '%s': an empty or overlong column",
+                      r->path, spec);
     memcpy(tok, p, n);
     tok[n] = 0;
     char *end;
@@ -220,7 +221,8 @@ static phx_status resolve_targets(const csv *r, const char *spec, int ncol, int 
                         "header", r->path, tok);
     }
     if (is_target[col])
-      return phx_fail(err, PHX_EINVAL, "--target '%s': column %d named twice", spec, col);
+      return phx_fail(err, PHX_EINVAL, "%s: --target '%s': column %d named twice", r->path,
+                      spec, col);
     is_target[col] = 1;
     tcol[(*nt)++] = col;
     p = e ? e + 1 : p + n;
