@@ -62,12 +62,16 @@ static int to_classes(const char *path, phx_dataset **d) {
 
 /* A table file with the --target/--header options; task 1 classification,
  * 2 regression, 0 decided here (one column of integers 0..65535 is
- * classification), *task then set to the decision. */
+ * classification), *task then set to the decision. targets > 0: without
+ * --target, the last `targets` columns (a regression model's). */
 static int load_table(const phx_cli *c, const char *path, const char *labels, int *task,
-                      phx_dataset **out) {
+                      int targets, phx_dataset **out) {
   phx_table_opts o;
   phx_table_opts_default(&o);
-  o.target = c->target;
+  char last[4096] = "";
+  for (int j = targets; j > 0 && strlen(last) < sizeof last - 16; j--)
+    snprintf(last + strlen(last), sizeof last - strlen(last), "%s-%d", j < targets ? "," : "", j);
+  o.target = c->target ? c->target : targets > 0 ? last : NULL;
   o.header = c->header;
   o.regression = *task != 1;
   phx_err err = {0};
@@ -98,11 +102,11 @@ int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test)
   } else {
     int task = c->task;
     phx_dataset *all = NULL;
-    int rc = load_table(c, c->data, c->labels, &task, &all);
+    int rc = load_table(c, c->data, c->labels, &task, 0, &all);
     if (rc) return rc;
     if (c->test) {
       tr = all;
-      if ((rc = load_table(c, c->test, NULL, &task, &te))) {
+      if ((rc = load_table(c, c->test, NULL, &task, 0, &te))) {
         phx_dataset_free(tr);
         return rc;
       }
@@ -137,20 +141,21 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
     rc = phx_cli_load_data(c, want_train ? &d : NULL, want_train ? NULL : &d);
   } else {
     /* the task is the model's; the rows: --test, a --split part, or all */
-    int task = phx_model_targets(m) ? 2 : 1;
+    const int T = phx_model_targets(m);
+    int task = T ? 2 : 1;
     if (c->test && !want_train) {
-      rc = load_table(c, c->test, NULL, &task, &d);
+      rc = load_table(c, c->test, NULL, &task, T, &d);
     } else if (c->split > 0) {
       phx_dataset *all = NULL, *tr = NULL, *te = NULL;
       phx_err err = {0};
-      rc = load_table(c, c->data, c->labels, &task, &all);
+      rc = load_table(c, c->data, c->labels, &task, T, &all);
       if (!rc && phx_dataset_split(all, c->split, c->seed, &tr, &te, &err))
         rc = phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
       phx_dataset_free(all);
       d = want_train ? tr : te;
       phx_dataset_free(want_train ? te : tr);
     } else {
-      rc = load_table(c, c->data, c->labels, &task, &d);
+      rc = load_table(c, c->data, c->labels, &task, T, &d);
     }
   }
   char what[1100];

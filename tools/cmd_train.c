@@ -322,7 +322,8 @@ static int summary(const phx_cli *c, phx_backend *b, const phx_model *m, const r
       cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
       cJSON_AddStringToObject(o, "device", phx_backend_device(b));
     }
-    if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
+    if (r && r->last_test >= 0 && !r->regression)
+      cJSON_AddNumberToObject(o, "test_acc", r->last_test);
     if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
     else cJSON_AddNullToObject(o, "saved");
     phx_cli_print_json(o);

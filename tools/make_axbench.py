@@ -137,7 +137,7 @@ def main():
     ap.add_argument("--train", type=int, default=5000)
     ap.add_argument("--test", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
-    a = ap.parse_args()
+    a = ap.parse_intermixed_args()
     bad = [k for k in a.kernels if k not in KERNELS]
     if bad:
         sys.exit(f"make_axbench: unknown kernel {bad[0]} (have {', '.join(KERNELS)})")
