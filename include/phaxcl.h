@@ -638,7 +638,11 @@ typedef struct phx_regress_result {
   double max_err; /* largest |pred - y|, target units */
 } phx_regress_result;
 
-/* Evaluates a regression model on d (already through phx_model_scale_data).
+/* On regression data phx_train's and phx_evaluate's accuracies are 0 (there
+ * are no classes) and their loss is the squared error in V^2 summed over
+ * the outputs; phx_monte_carlo refuses a regression model (draw chips with
+ * phx_model_draw and score each with phx_evaluate_regression).
+ * Evaluates a regression model on d (already through phx_model_scale_data).
  * pred, when not NULL, receives count x targets predictions in target
  * units. */
 PHX_API phx_status phx_evaluate_regression(phx_backend *b, const phx_model *m,

@@ -55,6 +55,8 @@ static void print_json(const char *path, const phx_model *m) {
   cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(o->c, 4));
   cJSON_AddItemToObject(j, "d", cJSON_CreateDoubleArray(o->d, 4));
   cJSON_AddStringToObject(j, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  cJSON_AddStringToObject(j, "task", phx_model_targets(m) ? "regression" : "classification");
+  cJSON_AddBoolToObject(j, "scaled", phx_model_scaled(m));
   cJSON *layers = cJSON_AddArrayToObject(j, "layers");
   size_t total = 0;
   for (int l = 0; l < o->nlayers; l++) {
@@ -91,6 +93,14 @@ static void print_text(const char *path, const phx_model *m) {
   printf("vtc c       %g %g %g %g  (inverted)\n", o->c[0], o->c[1], o->c[2], o->c[3]);
   printf("vtc d       %g %g %g %g  (non-inverted)\n", o->d[0], o->d[1], o->d[2], o->d[3]);
   printf("loss        %s\n", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  if (phx_model_targets(m))
+    printf("task        regression, %d target%s (0 V at the output is %g in target 1's "
+           "units)\n", phx_model_targets(m), phx_model_targets(m) > 1 ? "s" : "",
+           phx_model_unscale_target(m, 0, 0.0));
+  else
+    printf("task        classification\n");
+  printf("scaling     %s\n", phx_model_scaled(m) ? "features by their training ranges "
+         "(fitted on a table)" : "none (inputs used as given)");
   printf("layer  inputs  neurons  rows  g min..max (uS)      R min..max (MOhm)\n");
   for (int l = 0; l < o->nlayers; l++) {
     range r = layer_range(m, l);

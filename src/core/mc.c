@@ -173,6 +173,9 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   if (draws < 1 || draws > 10000000)
     return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
+  if (phx_model_targets(m) || phx_dataset_targets(d))
+    return phx_fail(err, PHX_EINVAL, "phx_monte_carlo scores classes; a regression model's "
+                    "draws: phx_model_draw and phx_evaluate_regression");
   phx_status s = phx_variation_check(v, err);
   if (s) return s;
   int n = phx_dataset_count(d);
