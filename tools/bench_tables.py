@@ -10,8 +10,11 @@ initialisation), both on the same train/test files:
   scikit-learn's iris and breast-cancer (tools/make_sklearn.py): test
     accuracy within 1 point of PyTorch's.
 
-Each figure is the mean over --seeds seeds (one seed's last epoch swings
-by more than 10 %). A benchmark, not a test: it needs python3-torch and
+Each side runs --seeds seeds (default 5); the target compares the
+medians, since a run's outcome is bimodal (some initialisations settle in
+a worse minimum on both sides: fft's test MSE ranges 0.0002-0.003 over
+seeds), which moves a mean of a few runs by more than 10 %; the means are
+printed too. A benchmark, not a test: it needs python3-torch and
 python3-sklearn and takes minutes.
 
 usage: bench_tables.py [--build DIR] [--seeds N] [--threads N] [--quick]
@@ -19,6 +22,7 @@ usage: bench_tables.py [--build DIR] [--seeds N] [--threads N] [--quick]
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -46,7 +50,7 @@ def run_json(cmd):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--backend", default="c")
     ap.add_argument("--quick", action="store_true", help="1000 training rows per kernel")
@@ -80,17 +84,20 @@ def main():
                           "--threads", str(a.threads)])
             ref.append(r["test_mse"] if task == "regression" else
                        (r["test_loss"] if loss == "mse" and src == "ax" else r["test_acc"]))
-        p, t = sum(phx) / len(phx), sum(ref) / len(ref)
+        p, t = statistics.median(phx), statistics.median(ref)
+        pm, tm = statistics.mean(phx), statistics.mean(ref)
         if src == "sk":
             what, ok, rel = "accuracy", p >= t - 0.01, f"{100 * (p - t):+.2f} pt"
         else:
             what = "test mse" if task == "regression" else "test loss V^2"
             ok, rel = p <= 1.10 * t, f"{p / t:.3f}x"
         ok_all &= ok
-        rows.append((name, what, p, t, rel, ok, phx, ref))
-    print(f"{'kernel':14} {'figure':14} {'phaxcl':>12} {'pytorch':>12} {'ratio':>9}  target")
-    for name, what, p, t, rel, ok, phx, ref in rows:
-        print(f"{name:14} {what:14} {p:12.6g} {t:12.6g} {rel:>9}  {'ok' if ok else 'MISSED'}")
+        rows.append((name, what, p, t, rel, ok, phx, ref, pm, tm))
+    print(f"{'kernel':14} {'figure (median)':16} {'phaxcl':>11} {'pytorch':>11} {'ratio':>9}  "
+          f"target  {'mean phaxcl':>11} {'mean pytorch':>12}")
+    for name, what, p, t, rel, ok, phx, ref, pm, tm in rows:
+        print(f"{name:14} {what:16} {p:11.5g} {t:11.5g} {rel:>9}  {'ok' if ok else 'MISSED':6}  "
+              f"{pm:11.5g} {tm:12.5g}")
     print(json.dumps({"seeds": a.seeds, "rows": [
         {"kernel": r[0], "figure": r[1], "phaxcl": r[6], "pytorch": r[7]} for r in rows]}))
     subprocess.run(["rm", "-rf", tmp])
