@@ -594,6 +594,11 @@ typedef struct phx_table_opts {
   int regression; /* 1: targets are continuous; 0: one target column of class
                      labels 0, 1, 2 ... (integers) */
   char delimiter; /* 0: detect from the first line (',' ';' tab or space) */
+  /* Out, when not NULL: the header row's column names joined by ','
+   * (truncated to header_size), "" without a header; text tables only. To
+   * check that a test table has the training table's columns. */
+  char *header_out;
+  size_t header_size;
 } phx_table_opts;
 
 PHX_API void phx_table_opts_default(phx_table_opts *o);

@@ -59,6 +59,20 @@ static void good_csv(void) {
   const float *x = phx_dataset_x(d), *y = phx_dataset_y(d);
   CHECK(x[0] == 1 && x[1] == 3 && x[2] == 4 && x[3] == -6 && y[0] == 2 && y[1] == 0.5f);
   phx_dataset_free(d);
+  /* the header row handed back */
+  char head[64];
+  phx_table_opts ho;
+  phx_table_opts_default(&ho);
+  ho.header_out = head;
+  ho.header_size = sizeof head;
+  write_text(in_dir("h.csv"), "\"p q\";r\n1;2\n");
+  must(phx_dataset_load_table(in_dir("h.csv"), NULL, &ho, &d, &err), &err, "h.csv");
+  CHECKF(!strcmp(head, "p q,r"), "header '%s'", head);
+  phx_dataset_free(d);
+  write_text(in_dir("h.csv"), "1;2\n");
+  must(phx_dataset_load_table(in_dir("h.csv"), NULL, &ho, &d, &err), &err, "h.csv");
+  CHECK(head[0] == 0);
+  phx_dataset_free(d);
   /* no header, two targets by index (-1 the last), semicolons, quotes */
   must(load("b.csv", "\"1\";2;3;4\n5;6;7;8\n", "0,-1", 1, &d, &err), &err, "b.csv");
   CHECK(phx_dataset_count(d) == 2 && phx_dataset_dim(d) == 2 && phx_dataset_targets(d) == 2);

@@ -92,6 +92,9 @@ expect 1 "nan.csv: line 3, column 1: not a finite number 'NaN'" -- train --data 
 expect 1 "empty.csv: empty file" -- train --data "$T/empty.csv"
 expect 1 "--target column 'nope' is not in the header" -- train --data "$T/kmeans-train.csv" \
   --target nope
+sed '1s/t_theta2/t_other/' "$T/inversek2j-test.csv" >"$T/renamed.csv"
+expect 1 "--test $T/renamed.csv: line 1: the header (x,y,t_theta1,t_other) does not match" -- \
+  train --data "$T/inversek2j-train.csv" --test "$T/renamed.csv" --target -1
 expect 1 "missing.csv: cannot open: No such file" -- train --data "$T/missing.csv"
 printf 'x,y,class\n0.1,0.2,1\n0.3,0.4,0\n' >"$T/cls.csv"
 expect 1 "cls.csv: the data has 1 targets but the model 2" -- \

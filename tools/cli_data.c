@@ -65,9 +65,11 @@ static int to_classes(const char *path, phx_dataset **d) {
  * classification), *task then set to the decision. targets > 0: without
  * --target, the last `targets` columns (a regression model's). */
 static int load_table(const phx_cli *c, const char *path, const char *labels, int *task,
-                      int targets, phx_dataset **out) {
+                      int targets, char *header, size_t hsize, phx_dataset **out) {
   phx_table_opts o;
   phx_table_opts_default(&o);
+  o.header_out = header;
+  o.header_size = hsize;
   char last[4096] = "";
   for (int j = targets; j > 0 && strlen(last) < sizeof last - 16; j--)
     snprintf(last + strlen(last), sizeof last - strlen(last), "%s-%d", j < targets ? "," : "", j);
@@ -102,13 +104,21 @@ int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test)
   } else {
     int task = c->task;
     phx_dataset *all = NULL;
-    int rc = load_table(c, c->data, c->labels, &task, 0, &all);
+    char head[2][8192];
+    int rc = load_table(c, c->data, c->labels, &task, 0, head[0], sizeof head[0], &all);
     if (rc) return rc;
     if (c->test) {
       tr = all;
-      if ((rc = load_table(c, c->test, NULL, &task, 0, &te))) {
+      if ((rc = load_table(c, c->test, NULL, &task, 0, head[1], sizeof head[1], &te))) {
         phx_dataset_free(tr);
         return rc;
+      }
+      /* the same columns in the same order, when both name them */
+      if (head[0][0] && head[1][0] && strcmp(head[0], head[1])) {
+        phx_dataset_free(tr);
+        phx_dataset_free(te);
+        return phx_cli_fail(PHX_EXIT_RUN, "--test %s: line 1: the header (%.200s) does not "
+                            "match --data's (%.200s)", c->test, head[1], head[0]);
       }
     } else {
       phx_status s = phx_dataset_split(all, split_fraction(c), c->seed, &tr, &te, &err);
@@ -144,18 +154,18 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
     const int T = phx_model_targets(m);
     int task = T ? 2 : 1;
     if (c->test && !want_train) {
-      rc = load_table(c, c->test, NULL, &task, T, &d);
+      rc = load_table(c, c->test, NULL, &task, T, NULL, 0, &d);
     } else if (c->split > 0) {
       phx_dataset *all = NULL, *tr = NULL, *te = NULL;
       phx_err err = {0};
-      rc = load_table(c, c->data, c->labels, &task, T, &all);
+      rc = load_table(c, c->data, c->labels, &task, T, NULL, 0, &all);
       if (!rc && phx_dataset_split(all, c->split, c->seed, &tr, &te, &err))
         rc = phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
       phx_dataset_free(all);
       d = want_train ? tr : te;
       phx_dataset_free(want_train ? te : tr);
     } else {
-      rc = load_table(c, c->data, c->labels, &task, T, &d);
+      rc = load_table(c, c->data, c->labels, &task, T, NULL, 0, &d);
     }
   }
   char what[1100];

@@ -278,6 +278,13 @@ static phx_status read_table(csv *r, const phx_table_opts *o, phx_dataset **out,
       header = parse_num(r->field[i], &v) == 1;
     }
   }
+  if (o->header_out && o->header_size) {
+    size_t at = 0;
+    o->header_out[0] = 0;
+    for (int i = 0; header && i < ncol && at + 1 < o->header_size; i++)
+      at += (size_t)snprintf(o->header_out + at, o->header_size - at, "%s%s", i ? "," : "",
+                             r->field[i]);
+  }
   unsigned char *is_target = calloc((size_t)ncol, 1);
   int *tcol = malloc((size_t)ncol * sizeof *tcol), nt = 0;
   grow g = {0};
