@@ -61,6 +61,13 @@ expect 0 "test (80 samples)" -- train --data "$T/ik.csv.gz" --split 0.2 --seed 3
   --layers ,8, --epochs 2 --backend c --save "$T/ik2.st"
 expect 0 "regression on 80 samples" -- eval "$T/ik2.st" --data "$T/ik.csv.gz" --split 0.2 \
   --seed 3 --target -2,-1 --backend c
+# a checkpoint resumed ends where the run without a stop ends (the scaling
+# travels in the checkpoint)
+"$PHX" train "${IK[@]}" --layers ,8, --epochs 4 --backend c --json >"$T/full" 2>&1
+"$PHX" train "${IK[@]}" --layers ,8, --epochs 2 --backend c --checkpoint "$T/ck.st" >/dev/null 2>&1
+"$PHX" train "${IK[@]}" --resume "$T/ck.st" --epochs 4 --backend c --json >"$T/resumed" 2>&1
+[ "$(tail -1 "$T/full")" = "$(tail -1 "$T/resumed")" ] ||
+  fail "resumed regression run differs: $(tail -1 "$T/resumed") vs $(tail -1 "$T/full")"
 # mc, export, spice on the regression model
 expect 0 "test mse (target units): ideal" -- mc "$T/ik.st" --data "$T/inversek2j-test.csv" \
   --target -2,-1 --sigma 5 --draws 3 --backend c
