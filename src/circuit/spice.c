@@ -108,7 +108,8 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   if (o->count > 0 && o->count < n) n = o->count;
   if (n < 1) return phx_fail(err, PHX_EINVAL, "spice: no samples to simulate");
   phx_inverter inv = o->inv;
-  phx_status s = phx_inverter_check(&inv, err);
+  phx_status s = phx_circ_check_neuron(m, &inv, err);
+  if (!s) s = phx_inverter_check(&inv, err);
   if (s) return s;
 
   loop L = {0};
@@ -178,9 +179,26 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
     return s;
   }
   const int32_t *labels = phx_dataset_labels(d);
-  double sum_dv = 0;
-  int agree = 0, right = 0, model_right = 0;
+  double sum_dv = 0, ret_sum = 0;
+  int agree = 0, right = 0, model_right = 0, ret_agree = 0;
+  const int table = phx_model_table(m, NULL, NULL, NULL, NULL, NULL) > 0;
+  res->returned_max_dv = res->returned_mean_dv = res->returned_agreement = NAN;
+  if (table) res->returned_max_dv = 0;
   for (int k = 0; k < n; k++) {
+    if (table && L.smp[k].converged) { /* the return solve first: a overwritten below */
+      if ((s = phx_circ_forward_returned(m, phx_dataset_x(d) + (size_t)k * N, &a, err))) {
+        phx_circ_acts_free(&a);
+        loop_free(&L);
+        return s;
+      }
+      const double *rv = a.u[mo->nlayers] + 2, *sv = L.sim + (size_t)k * K;
+      for (int j = 0; j < K; j++) {
+        const double dv = fabs(sv[j] - rv[j]);
+        res->returned_max_dv = fmax(res->returned_max_dv, dv);
+        ret_sum += dv / K;
+      }
+      ret_agree += argmax(rv, K) == argmax(sv, K);
+    }
     phx_circ_forward(m, phx_dataset_x(d) + (size_t)k * N, &a);
     double *ref = L.ref + (size_t)k * K, *sim = L.sim + (size_t)k * K;
     memcpy(ref, a.u[mo->nlayers] + 2, (size_t)K * sizeof *ref);
@@ -215,7 +233,9 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   res->agreement = (double)agree / n;
   res->sim_accuracy = (double)right / n;
   res->model_accuracy = (double)model_right / n;
+  if (table) res->returned_agreement = (double)ret_agree / n;
   if (res->converged) {
+    if (table) res->returned_mean_dv = ret_sum / res->converged;
     res->mean_dv = sum_dv / res->converged;
     res->power_mean_W /= res->converged;
     res->supply_power_W /= res->converged;
