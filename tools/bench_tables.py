@@ -10,11 +10,13 @@ initialisation), both on the same train/test files:
   scikit-learn's iris and breast-cancer (tools/make_sklearn.py): test
     accuracy within 1 point of PyTorch's.
 
-Each side runs --seeds seeds (default 5); the target compares the
-medians, since a run's outcome is bimodal (some initialisations settle in
-a worse minimum on both sides: fft's test MSE ranges 0.0002-0.003 over
-seeds), which moves a mean of a few runs by more than 10 %; the means are
-printed too. A benchmark, not a test: it needs python3-torch and
+Both sides start from the same parameters, phaxcl's initialisation of each
+seed (train --epochs 0, read by torch_ref.py --init): a run's outcome
+depends mostly on its start (some initialisations settle in a worse
+minimum: fft's test MSE ranges 0.0002-0.003 over seeds), so independent
+starts would compare seeds rather than implementations. The sample order
+differs (each side shuffles with its own generator). The target compares
+the medians over --seeds seeds (default 5); the means are printed too. A benchmark, not a test: it needs python3-torch and
 python3-sklearn and takes minutes.
 
 usage: bench_tables.py [--build DIR] [--seeds N] [--threads N] [--quick]
@@ -68,11 +70,12 @@ def main():
         target = ",".join(str(-i) for i in range(k, 0, -1))
         phx, ref = [], []
         for seed in range(1, a.seeds + 1):
-            model = f"{tmp}/{name}-{seed}.st"
-            run_json([phaxcl, "train", "--data", tr, "--test", te, "--target", target,
-                      "--task", task, "--layers", f",{hid},", "--epochs", str(ep), "--lr",
-                      str(lr), "--loss", loss, "--seed", str(seed), "--backend", a.backend,
-                      "--save", model, "--json"])
+            model, init = f"{tmp}/{name}-{seed}.st", f"{tmp}/{name}-{seed}-init.st"
+            common = ["--data", tr, "--test", te, "--target", target, "--task", task,
+                      "--layers", f",{hid},", "--loss", loss, "--seed", str(seed)]
+            run_json([phaxcl, "train", *common, "--epochs", "0", "--save", init, "--json"])
+            run_json([phaxcl, "train", *common, "--init", init, "--epochs", str(ep), "--lr",
+                      str(lr), "--backend", a.backend, "--save", model, "--json"])
             e = run_json([phaxcl, "eval", model, "--data", te, "--target", target,
                           "--backend", a.backend, "--json"])
             phx.append(e["mse"] if task == "regression" else
@@ -81,7 +84,7 @@ def main():
                           "--train-csv", tr, "--test-csv", te, "--targets", str(k),
                           "--table-task", task, "--layers", str(hid), "--epochs", str(ep),
                           "--lr", str(lr), "--loss", loss, "--seed", str(seed),
-                          "--threads", str(a.threads)])
+                          "--threads", str(a.threads), "--init", init])
             ref.append(r["test_mse"] if task == "regression" else
                        (r["test_loss"] if loss == "mse" and src == "ax" else r["test_acc"]))
         p, t = statistics.median(phx), statistics.median(ref)

@@ -119,6 +119,22 @@ def fit_range(a):
     return torch.where(same, lo - 0.5, lo), torch.where(same, hi + 0.5, hi)
 
 
+def load_theta(path):
+    """theta of every layer from a phaxcl model file (safetensors: an 8-byte
+    header length, a JSON header, little-endian F32 tensors layers.{l}.theta)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    head = json.loads(data[8:8 + n])
+    body = data[8 + n:]
+    out = []
+    for l in range(int(head["__metadata__"]["nlayers"])):
+        t = head[f"layers.{l}.theta"]
+        b, e = t["data_offsets"]
+        out.append(torch.frombuffer(bytearray(body[b:e]), dtype=torch.float32).reshape(t["shape"]))
+    return out
+
+
 def table_main(a, gen):
     """Trains on a table; prints the test figures as one JSON object."""
     xtr, ytr = read_csv(a.train_csv, a.targets)
@@ -139,9 +155,16 @@ def table_main(a, gen):
     hidden = [int(s) for s in a.layers.split(",") if s] if a.layers else [16]
     sizes = [xtr.shape[1]] + hidden + [outs]
     model = Crossbar(sizes, a.vdd, a.ratio, gen)
+    if a.init:  # the very parameters phaxcl starts from
+        with torch.no_grad():
+            for th, t in zip(model.thetas, load_theta(a.init)):
+                if th.shape != t.shape:
+                    sys.exit(f"torch_ref: --init {a.init}: shape {tuple(t.shape)}, "
+                             f"expected {tuple(th.shape)}")
+                th.copy_(t)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     x, n, batch = scale_x(xtr), xtr.shape[0], a.batch or 16
-    for _ in range(a.epochs or 30):
+    for _ in range(30 if a.epochs is None else a.epochs):
         order = torch.randperm(n, generator=gen)
         for off in range(0, n, batch):
             idx = order[off:off + batch]
@@ -154,7 +177,7 @@ def table_main(a, gen):
             loss.backward()
             opt.step()
     out = {"impl": "pytorch", "torch": torch.__version__, "data": a.train_csv,
-           "layers": "-".join(map(str, sizes)), "epochs": a.epochs or 30, "batch": batch,
+           "layers": "-".join(map(str, sizes)), "epochs": 30 if a.epochs is None else a.epochs, "batch": batch,
            "lr": a.lr, "seed": a.seed}
     with torch.no_grad():
         o = model(scale_x(xte))
@@ -172,6 +195,7 @@ def main():
     ap.add_argument("--train-csv", help="a table with a header row (tables mode)")
     ap.add_argument("--test-csv", help="its test table")
     ap.add_argument("--targets", type=int, default=1, help="target columns, at the end")
+    ap.add_argument("--init", help="a phaxcl model file to start from (tables mode)")
     ap.add_argument("--table-task", choices=["regression", "classification"],
                     default="regression")
     ap.add_argument("--task", choices=["paper", "fashion"], default="paper")
