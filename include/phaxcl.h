@@ -657,6 +657,102 @@ typedef struct phx_power {
 PHX_API phx_status phx_power_estimate(const phx_model *m, const phx_dataset *d, int count,
                                       const phx_neuron *neuron, phx_power *mean, phx_err *err);
 
+/* ---- tabular data and regression (issue 12) -----------------------------
+ * Additive section owned by the tabular work (src/io/csv.c, npy.c,
+ * src/core/scaling.c). A regression dataset holds `targets` continuous
+ * values per sample instead of a class label; a regression model maps each
+ * target linearly onto its outputs' voltage range (the o- of its last
+ * layer, one neuron per target) and trains with squared error
+ * (docs/model.md, "Regression and tabular data"). */
+
+/* count x targets values y (copied; finite). Labels are all 0. */
+PHX_API phx_status phx_dataset_new_regression(int count, int dim, int targets, const float *x,
+                                              const float *y, phx_dataset **out, phx_err *err);
+/* Regression targets per sample; 0 for a dataset of class labels. */
+PHX_API int phx_dataset_targets(const phx_dataset *d);
+/* count x targets values, NULL for class labels. */
+PHX_API const float *phx_dataset_y(const phx_dataset *d);
+/* A seeded split: round(count * test_fraction) samples, drawn by a
+ * shuffle of seed, go to test, the rest to train, both in file order. */
+PHX_API phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
+                                     phx_dataset **train, phx_dataset **test, phx_err *err);
+
+/* How a table is read. */
+typedef struct phx_table_opts {
+  /* Target columns: comma-separated names (with a header) or 0-based
+   * indices ("-1" is the last column); NULL or "" = the last column. The
+   * other columns are the features. For .npz/.npy: unused. */
+  const char *target;
+  int header;     /* -1: detect (a first row with a non-numeric field), 0 no, 1 yes */
+  int regression; /* 1: targets are continuous; 0: one target column of class
+                     labels 0, 1, 2 ... (integers) */
+  char delimiter; /* 0: detect from the first line (',' ';' tab or space) */
+  /* Out, when not NULL: the header row's column names joined by ','
+   * (truncated to header_size), "" without a header; text tables only. To
+   * check that a test table has the training table's columns. */
+  char *header_out;
+  size_t header_size;
+} phx_table_opts;
+
+PHX_API void phx_table_opts_default(phx_table_opts *o);
+
+/* A table from a file, by its name: .csv, .tsv or .txt (optionally .gz)
+ * read as text, streaming with memory for the values only (refused
+ * with PHX_ENOMEM before the machine runs out); .npz (arrays named x and
+ * y, stored or deflated); .npy (the features; the targets come from a
+ * second .npy, y_path). Every defect is a one-line message naming the file
+ * and, for text, the line and column. y_path is NULL except for .npy. */
+PHX_API phx_status phx_dataset_load_table(const char *path, const char *y_path,
+                                          const phx_table_opts *o, phx_dataset **out,
+                                          phx_err *err);
+
+/* Fits the model's scaling on a training set: per feature, its range maps
+ * onto the input range [0, 1] (a constant feature maps to 0.5); for a
+ * regression set (targets must equal the model's outputs), each target's
+ * range maps linearly onto the middle 80 % of the o- output swing
+ * (c1 -+ 0.8 |c2|). Stored with the model (phx_model_save). */
+PHX_API phx_status phx_model_fit_scaling(phx_model *m, const phx_dataset *train, phx_err *err);
+/* d in the circuit's units: features through the model's input scaling
+ * and targets in volts (a copy; without scaling the features are copied
+ * unchanged). Refused when d's kind (labels / targets) does not match
+ * the model's. */
+PHX_API phx_status phx_model_scale_data(const phx_model *m, const phx_dataset *d,
+                                        phx_dataset **out, phx_err *err);
+/* 1 when the model carries a scaling (fitted on a table), else 0. */
+PHX_API int phx_model_scaled(const phx_model *m);
+/* Regression targets of the model (its output count); 0 for a classifier. */
+PHX_API int phx_model_targets(const phx_model *m);
+/* Output voltage v of target j back in the target's units. */
+PHX_API double phx_model_unscale_target(const phx_model *m, int j, double v);
+/* A feature value x of feature i in the circuit's [0, 1] input range. */
+PHX_API double phx_model_scale_feature(const phx_model *m, int i, double x);
+
+typedef struct phx_regress_result {
+  int count, targets;
+  double mse_v;   /* mean over samples and targets of (o - y)^2, V^2 */
+  double mse;     /* the same in target units */
+  double rmse;    /* sqrt(mse) */
+  double mre;     /* mean |pred - y| / max(|y|, 1e-3 * range of y over d), target units */
+  double max_err; /* largest |pred - y|, target units */
+} phx_regress_result;
+
+/* On regression data phx_train's and phx_evaluate's accuracies are 0 (there
+ * are no classes) and their loss is the squared error in V^2 summed over
+ * the outputs; phx_monte_carlo refuses a regression model (draw chips with
+ * phx_model_draw and score each with phx_evaluate_regression).
+ * Evaluates a regression model on d (already through phx_model_scale_data).
+ * pred, when not NULL, receives count x targets predictions in target
+ * units. */
+PHX_API phx_status phx_evaluate_regression(phx_backend *b, const phx_model *m,
+                                           const phx_dataset *d, phx_regress_result *res,
+                                           double *pred, phx_err *err);
+
+/* Writes rows x cols values as CSV (a header line first unless NULL;
+ * "%.9g", which reads back to the same float) atomically: the previous
+ * file stays whole until the new one is. Non-finite values are refused. */
+PHX_API phx_status phx_csv_save(const char *path, const char *header, const double *v, int rows,
+                                int cols, phx_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -63,8 +63,9 @@ static double **grad_on(const char *name, const phx_model_opts *o, const phx_dat
 }
 
 /* One network configuration; returns the number of failed comparisons. */
+/* regress: continuous target voltages (squared error) instead of labels. */
 static int check_case(const char *label, const int *sizes, int nlayers, phx_loss loss,
-                      double ratio, uint64_t seed, int load_aware) {
+                      double ratio, uint64_t seed, int load_aware, int regress) {
   phx_err err = {0};
   phx_model_opts o;
   phx_model_opts_default(&o);
@@ -81,8 +82,12 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
   int32_t y[NS];
   for (int i = 0; i < NS * N0; i++) x[i] = (float)phx_rng_uniform(&rng);
   for (int i = 0; i < NS; i++) y[i] = i % C; /* every class present */
+  float t[NS * 64];
+  for (int i = 0; i < NS * C; i++) t[i] = (float)(0.4 * phx_rng_uniform(&rng) - 0.2);
   phx_dataset *d;
-  if (phx_dataset_new(NS, N0, C, x, y, &d, &err)) die("dataset", &err);
+  if (regress ? phx_dataset_new_regression(NS, N0, C, x, t, &d, &err)
+              : phx_dataset_new(NS, N0, C, x, y, &d, &err))
+    die("dataset", &err);
 
   double *theta[PHX_MAX_LAYERS];
   size_t cnt[PHX_MAX_LAYERS];
@@ -105,8 +110,8 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
     if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
   const double L0 = net_loss(n, 0);
   int failures = 0;
-  printf("%s (loss %s, ratio %.2f, neuron %s, L = %.6f)\n", label,
-         loss == PHX_LOSS_CE ? "ce" : "mse", ratio,
+  printf("%s (loss %s%s, ratio %.2f, neuron %s, L = %.6f)\n", label,
+         loss == PHX_LOSS_CE ? "ce" : "mse", regress ? " on target voltages" : "", ratio,
          !g_curve ? "tanh" : load_aware ? "table, load-aware" : "table", L0);
   for (int l = 0; l < nlayers; l++) {
     double emax = 0, gmax = 0, fmax_ = 0;
@@ -168,18 +173,22 @@ int main(void) {
   int failures = 0;
   for (int loss = 0; loss <= 1; loss++) {
     phx_loss ls = loss ? PHX_LOSS_MSE : PHX_LOSS_CE;
-    failures += check_case("6-5-3", one_hidden, 2, ls, 8.33, 1, 0);
-    failures += check_case("6-5-4-3", two_hidden, 3, ls, 8.33, 2, 0);
+    failures += check_case("6-5-3", one_hidden, 2, ls, 8.33, 1, 0, 0);
+    failures += check_case("6-5-4-3", two_hidden, 3, ls, 8.33, 2, 0, 0);
   }
   /* The device's full conductance range. */
-  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3, 0);
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3, 0, 0);
+  /* Regression (issue 12): the loss against each sample's target row. */
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 7, 0, 1);
   /* Table neurons, unloaded and loaded by the next layer's rows: the load
    * gradient reaches theta through row_load and map_backward. */
   const phx_curve c = make_curve();
   g_curve = &c;
-  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 4, 0);
-  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 5, 1);
-  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 6, 1);
+  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 4, 0, 0);
+  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 5, 1, 0);
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 6, 1, 0);
+  /* ... and regression through the loaded table neurons */
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 8, 1, 1);
   printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
 }

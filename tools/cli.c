@@ -37,6 +37,9 @@ static const opt_def OPTS[] = {
     {"vtc-d", PHX_O_VTC_D, 1},
     {"checkpoint", PHX_O_CHECKPOINT, 1}, {"checkpoint-every", PHX_O_CHECKPOINT_EVERY, 1},
     {"resume", PHX_O_RESUME, 1},
+    {"target", PHX_O_TARGET, 1},   {"test", PHX_O_TEST, 1},
+    {"split", PHX_O_SPLIT, 1},     {"labels", PHX_O_LABELS, 1},
+    {"task", PHX_O_TASK, 1},       {"header", PHX_O_HEADER, 1},
 };
 /* The circuit commands' options: bits of the second set (PHX_O2_*). */
 static const opt_def OPTS2[] = {
@@ -48,6 +51,7 @@ static const opt_def OPTS2[] = {
     {"step", PHX_O2_STEP, 1},       {"loads", PHX_O2_LOADS, 1},
     {"curve", PHX_O2_CURVE, 1},     {"load-aware", PHX_O2_LOAD_AWARE, 0},
     {"log", PHX_O2_LOG, 1},
+    {"predictions", PHX_O2_PREDICTIONS, 1},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -209,6 +213,7 @@ static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
       return 0;
     }
     case PHX_O2_POWER: c->power = 1; return 0;
+    case PHX_O2_PREDICTIONS: c->predictions = v; return 0;
     case PHX_O2_ENGINE:
       if (strcmp(v, "auto") && strcmp(v, "lib") && strcmp(v, "binary"))
         return phx_cli_fail(PHX_EXIT_USAGE, "--engine: expected auto, lib or binary, got '%s'", v);
@@ -293,6 +298,29 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
     case PHX_O_CHECKPOINT_EVERY:
       return parse_int(d->name, v, 0, 1000000000, "a non-negative integer",
                        &c->checkpoint_every);
+    case PHX_O_TARGET: c->target = v; return 0;
+    case PHX_O_TEST: c->test = v; return 0;
+    case PHX_O_LABELS: c->labels = v; return 0;
+    case PHX_O_SPLIT:
+      if (parse_double(d->name, v, 0.0, "a test fraction in (0, 1)", &c->split)) return 1;
+      if (!(c->split < 1))
+        return phx_cli_fail(PHX_EXIT_USAGE, "--split: expected a test fraction in (0, 1), "
+                            "got '%s'", v);
+      return 0;
+    case PHX_O_TASK:
+      if (!strcmp(v, "auto")) c->task = 0;
+      else if (!strcmp(v, "classification")) c->task = 1;
+      else if (!strcmp(v, "regression")) c->task = 2;
+      else
+        return phx_cli_fail(PHX_EXIT_USAGE,
+                            "--task: expected auto, classification or regression, got '%s'", v);
+      return 0;
+    case PHX_O_HEADER:
+      if (!strcmp(v, "auto")) c->header = -1;
+      else if (!strcmp(v, "yes")) c->header = 1;
+      else if (!strcmp(v, "no")) c->header = 0;
+      else return phx_cli_fail(PHX_EXIT_USAGE, "--header: expected auto, yes or no, got '%s'", v);
+      return 0;
     case PHX_O_JSON: c->json = 1; return 0;
     case PHX_O_VERBOSE: c->verbose++; return 0;
     default: return phx_cli_fail(PHX_EXIT_USAGE, "--%s: not handled", d->name);
@@ -302,9 +330,10 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
 /* Option values must not be empty for names of files and devices. */
 static int check_nonempty(const opt_def *d, int second, const char *v) {
   unsigned names = second ? (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON |
-                             PHX_O2_LOG)
+                             PHX_O2_LOG | PHX_O2_PREDICTIONS)
                           : (PHX_O_DATA | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_OUT |
-                             PHX_O_FASHION | PHX_O_CHECKPOINT | PHX_O_RESUME);
+                             PHX_O_FASHION | PHX_O_CHECKPOINT | PHX_O_RESUME | PHX_O_TEST |
+                             PHX_O_LABELS | PHX_O_TARGET);
   if (d->has_value && *v == '\0' && (d->bit & names))
     return phx_cli_fail(PHX_EXIT_USAGE, "--%s: expected a value, got ''", d->name);
   return 0;
@@ -334,6 +363,7 @@ int phx_cli_parse2(const phx_cli_spec *spec, unsigned allowed2, int argc, char *
   memcpy(c->vtc_c, mo.c, sizeof c->vtc_c);
   memcpy(c->vtc_d, mo.d, sizeof c->vtc_d);
   c->loss = mo.loss;
+  c->header = -1;
   int only_args = 0;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
@@ -397,17 +427,6 @@ const char *phx_cli_data_dir(const phx_cli *c) {
   return PHX_SOURCE_DATADIR "/mnist14";
 }
 
-int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test) {
-  phx_err err = {0};
-  const char *dir = phx_cli_data_dir(c);
-  phx_dataset *tr = NULL, *te = NULL;
-  if (phx_dataset_load_dir(dir, c->pool, &tr, &te, &err)) return phx_cli_err(&err);
-  if (train) *train = tr;
-  else phx_dataset_free(tr);
-  if (test) *test = te;
-  else phx_dataset_free(te);
-  return 0;
-}
 
 int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b) {
   phx_err err = {0};

@@ -39,7 +39,16 @@ enum {
   PHX_O_CHECKPOINT = 1u << 23,       /* train only */
   PHX_O_CHECKPOINT_EVERY = 1u << 24, /* train only */
   PHX_O_RESUME = 1u << 25,           /* train only */
+  PHX_O_TARGET = 1u << 26,           /* tables (cli_data.c) */
+  PHX_O_TEST = 1u << 27,
+  PHX_O_SPLIT = 1u << 28,
+  PHX_O_LABELS = 1u << 29,
+  PHX_O_TASK = 1u << 30,
+  PHX_O_HEADER = 1u << 31,
 };
+/* The table options every data-reading command accepts. */
+#define PHX_O_TABLE (PHX_O_TARGET | PHX_O_TEST | PHX_O_SPLIT | PHX_O_LABELS | PHX_O_TASK | \
+                     PHX_O_HEADER)
 /* Second option set (phx_cli_spec.allowed2): the circuit commands'. */
 enum {
   PHX_O2_FORMAT = 1u << 0,
@@ -57,6 +66,7 @@ enum {
   PHX_O2_CURVE = 1u << 12,
   PHX_O2_LOAD_AWARE = 1u << 13,
   PHX_O2_LOG = 1u << 14, /* train only */
+  PHX_O2_PREDICTIONS = 1u << 15, /* eval */
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
@@ -94,6 +104,12 @@ typedef struct phx_cli {
   const char *checkpoint, *resume;
   int checkpoint_every;
   int json, verbose;
+  /* tables: --target, --test, --labels, --split fraction (0: not given),
+   * --task (0 auto, 1 classification, 2 regression), --header (-1 auto) */
+  const char *target, *test, *labels;
+  double split;
+  int task, header;
+  const char *predictions; /* eval --predictions FILE */
   const char *args[PHX_CLI_MAX_ARGS];
   int nargs;
   /* circuit commands */
@@ -131,8 +147,22 @@ int phx_cli_print_json(struct cJSON *j);
 /* --data, or the bundled data set (install prefix, then source tree). */
 const char *phx_cli_data_dir(const phx_cli *c);
 /* Loads --data (train and test sets; test may be left NULL by passing
- * NULL). Prints the error and returns 1 on failure, 0 on success. */
+ * NULL), as stored (features and targets not scaled). An IDX folder gives
+ * its two sets; a table (cli_data.c) gives --test FILE as the test set or
+ * a seeded --split of --data. Prints the error and returns 1 on failure,
+ * 0 on success. */
 int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test);
+/* --data names a table file rather than an IDX folder. */
+int phx_cli_is_table(const phx_cli *c);
+/* For commands on a saved model m: the samples to score (want_train 0:
+ * the test split of an IDX folder, or of a table the --split test part or
+ * else every row; 1: the training part), checked against m and through
+ * m's scaling (phx_model_scale_data). 0 or an exit status. */
+int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
+                       phx_dataset **out);
+/* Replaces *d by its copy through m's scaling; src names the data in
+ * messages. 0 or an exit status. */
+int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d);
 /* The first --backend (default "auto") with --device and --verbose. */
 int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b);
 

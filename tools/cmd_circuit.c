@@ -38,7 +38,9 @@ static const char EXPORT_USAGE[] =
     "                     (default: stdout)\n"
     INVERTER_HELP
     "  --sample K         standalone deck for test sample K of --data\n"
-    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --data DIR|FILE    MNIST-layout IDX folder (default: bundled mnist14), or a\n"
+    "                     table as for `phaxcl eval` (--target, --test, --split,\n"
+    "                     --labels, --header, --seed as there)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
@@ -56,9 +58,13 @@ static const char SPICE_USAGE[] =
     "Runs test samples through the model's netlist in ngspice (libngspice\n"
     "in-process, else the ngspice binary) and compares the simulated outputs\n"
     "with the model's: max and mean |dV|, class agreement, simulated accuracy,\n"
-    "supply power per inference (measured and estimated).\n"
+    "supply power per inference (measured and estimated). A regression model:\n"
+    "the outputs' error against the targets in volts and, as RMSE, in target\n"
+    "units, simulated and in the model.\n"
     "\n"
-    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --data DIR|FILE    MNIST-layout IDX folder (default: bundled mnist14), or a\n"
+    "                     table as for `phaxcl eval` (--target, --test, --split,\n"
+    "                     --labels, --header, --seed as there)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --n N              the first N test samples (default: all)\n"
     INVERTER_HELP
@@ -99,11 +105,12 @@ static const char VTC_USAGE[] =
 
 #define INV_OPTS (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
 
-static const phx_cli_spec EXPORT_SPEC = {"export", PHX_O_OUT | PHX_O_DATA | PHX_O_POOL, 1, 1,
-                                         EXPORT_USAGE};
+static const phx_cli_spec EXPORT_SPEC = {
+    "export", PHX_O_OUT | PHX_O_DATA | PHX_O_POOL | PHX_O_TABLE | PHX_O_SEED, 1, 1, EXPORT_USAGE};
 static const unsigned EXPORT_OPTS2 = PHX_O2_FORMAT | INV_OPTS | PHX_O2_SAMPLE;
 static const phx_cli_spec SPICE_SPEC = {
-    "spice", PHX_O_DATA | PHX_O_POOL | PHX_O_JSON | PHX_O_VERBOSE, 1, 1, SPICE_USAGE};
+    "spice", PHX_O_DATA | PHX_O_POOL | PHX_O_JSON | PHX_O_VERBOSE | PHX_O_TABLE | PHX_O_SEED, 1, 1,
+    SPICE_USAGE};
 static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
 static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
                                       0, 0, VTC_USAGE};
@@ -244,11 +251,7 @@ static int apply_draw(phx_model **m, drawn *d) {
 
 /* Test sample K of --data, checked against the model. */
 static int load_sample(const phx_cli *c, const phx_model *m, phx_dataset **test) {
-  int rc = phx_cli_load_data(c, NULL, test);
-  if (rc) return rc;
-  char what[1100];
-  snprintf(what, sizeof what, "the model in %s", c->args[0]);
-  return phx_cli_check_data(phx_model_get_opts(m), *test, phx_cli_data_dir(c), what);
+  return phx_cli_model_data(c, m, 0, test);
 }
 
 static int export_csv(const phx_cli *c, const phx_model *m) {
@@ -341,10 +344,65 @@ static void add_nums(cJSON *o, const named *n, size_t count) {
 
 static const char *const KIND_NAMES[] = {"behavioural", "sky130", "file"};
 
+/* A regression model's outputs against the targets over the converged
+ * samples: mean |sim - target| in volts, RMSE in target units of the
+ * simulated and of the model's outputs. */
+typedef struct regress_fig {
+  int n;
+  double dv_target, rmse_sim, rmse_model;
+} regress_fig;
+
+static regress_fig regress_figures(const phx_model *m, const phx_dataset *d,
+                                   const phx_spice_result *r, const phx_spice_sample *s,
+                                   const double *sim) {
+  regress_fig f = {0, 0, 0, 0};
+  const int K = r->outputs, N = phx_dataset_dim(d);
+  double *ref = malloc((size_t)K * sizeof *ref);
+  for (int k = 0; ref && k < r->count; k++) {
+    if (!s[k].converged) continue;
+    phx_model_forward64(m, phx_dataset_x(d) + (size_t)k * N, ref);
+    for (int j = 0; j < K; j++) {
+      const double t = phx_dataset_y(d)[(size_t)k * K + j], v = sim[(size_t)k * K + j];
+      const double yt = phx_model_unscale_target(m, j, t);
+      const double es = phx_model_unscale_target(m, j, v) - yt;
+      const double em = phx_model_unscale_target(m, j, ref[j]) - yt;
+      f.dv_target += fabs(v - t);
+      f.rmse_sim += es * es;
+      f.rmse_model += em * em;
+    }
+    f.n++;
+  }
+  free(ref);
+  if (f.n) {
+    f.dv_target /= (double)f.n * K;
+    f.rmse_sim = sqrt(f.rmse_sim / ((double)f.n * K));
+    f.rmse_model = sqrt(f.rmse_model / ((double)f.n * K));
+  }
+  return f;
+}
+
 static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *d,
                        const phx_spice_result *r, const phx_spice_sample *s, const double *sim,
                        const phx_power *est, const phx_inverter *inv) {
   int K = r->outputs;
+  const int regress = phx_model_targets(m) > 0;
+  const regress_fig rf = regress ? regress_figures(m, d, r, s, sim) : (regress_fig){0, 0, 0, 0};
+  if (!c->json && regress) {
+    printf("spice %s: %d samples through %s, inverter %s%s%s (regression)\n", c->args[0],
+           r->count, r->engine, KIND_NAMES[inv->kind],
+           inv->kind == PHX_INV_SKY130 ? " corner " : "",
+           inv->kind == PHX_INV_SKY130 ? inv->corner : "");
+    printf("converged      %d/%d\n", r->converged, r->count);
+    printf("max |dV|       %.3f uV (simulated - model)\n", 1e6 * r->max_dv);
+    printf("mean |dV|      %.3f uV (simulated - model), %.3f mV (simulated - target)\n",
+           1e6 * r->mean_dv, 1e3 * rf.dv_target);
+    printf("rmse           %.6g simulated, %.6g model (target units)\n", rf.rmse_sim,
+           rf.rmse_model);
+    printf("power          %.4f uW per inference measured, %.4f uW estimated\n",
+           1e6 * r->power_mean_W, 1e6 * est->total_W);
+    printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
+    return 0;
+  }
   if (!c->json) {
     printf("spice %s: %d samples through %s, inverter %s%s%s\n", c->args[0], r->count,
            r->engine, KIND_NAMES[inv->kind], inv->kind == PHX_INV_SKY130 ? " corner " : "",
@@ -389,6 +447,11 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
                       {"estimated_crossbar", est->crossbar_W},
                       {"estimated_neurons", est->neuron_W}};
   add_nums(o, top, sizeof top / sizeof *top);
+  if (regress) {
+    const named rg[] = {{"mean_dv_target", rf.dv_target}, {"rmse_sim", rf.rmse_sim},
+                        {"rmse_model", rf.rmse_model}};
+    add_nums(cJSON_AddObjectToObject(o, "regression"), rg, sizeof rg / sizeof *rg);
+  }
   add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
   if (!isnan(r->returned_max_dv)) {
     const named ret[] = {{"max_dv", r->returned_max_dv},

@@ -15,9 +15,18 @@ static const char EVAL_USAGE[] =
     "usage: phaxcl eval MODEL [OPTIONS]\n"
     "\n"
     "Accuracy, mean loss and confusion matrix (rows: true class, columns:\n"
-    "predicted) of the model in MODEL on the test set of --data.\n"
+    "predicted) of the model in MODEL on the test set of --data. A regression\n"
+    "model: MSE, RMSE, mean relative error and largest error in target units,\n"
+    "and the MSE in volts^2 at the outputs.\n"
     "\n"
-    "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --data DIR|FILE  MNIST-layout IDX folder (default: bundled mnist14), or a\n"
+    "                   table (.csv/.tsv/.txt[.gz], .npz, .npy); with --split P its\n"
+    "                   test part as in train (same --seed), else every row\n"
+    "  --target COLS    table target columns as in train (default: the last)\n"
+    "  --test FILE      a table to score instead of --data\n"
+    "  --split P  --labels FILE  --header auto|yes|no  --seed N   as in train\n"
+    "  --predictions FILE  write each sample's prediction (class, or targets in\n"
+    "                   target units) and truth as CSV\n"
     "  --pool N         average N x N pixel blocks (default 1)\n"
     "  --backend NAME   auto (default), c, c64 or opencl\n"
     "  --device SPEC    OpenCL device: P:D or part of its name\n"
@@ -54,13 +63,14 @@ static const char GRAD_USAGE[] =
 
 static const phx_cli_spec EVAL_SPEC = {
     "eval",
-    PHX_O_DATA | PHX_O_POOL | PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_JSON | PHX_O_VERBOSE,
+    PHX_O_DATA | PHX_O_POOL | PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_JSON | PHX_O_VERBOSE |
+        PHX_O_TABLE | PHX_O_SEED,
     1, 1, EVAL_USAGE};
 
 static const phx_cli_spec GRAD_SPEC = {
     "grad",
     PHX_O_DATA | PHX_O_POOL | PHX_O_LIMIT | PHX_O_OUT | PHX_O_BACKEND | PHX_O_DEVICE |
-        PHX_O_JSON | PHX_O_VERBOSE,
+        PHX_O_JSON | PHX_O_VERBOSE | PHX_O_TABLE | PHX_O_SEED,
     1, 1, GRAD_USAGE};
 
 /* Loads MODEL and one split of --data, checked against each other. */
@@ -90,11 +100,7 @@ static int load_inputs(const phx_cli *c, int want_train, const phx_faults *fault
   if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
   int rc = v ? eval_chip(m, faults, v, given) : 0;
   if (rc) return rc;
-  rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
-  if (rc) return rc;
-  char what[1100];
-  snprintf(what, sizeof what, "the model in %s", c->args[0]);
-  return phx_cli_check_data(phx_model_get_opts(*m), *d, phx_cli_data_dir(c), what);
+  return phx_cli_model_data(c, *m, want_train, d);
 }
 
 /* Adds the backend and device to o, prints it on one line and frees it. */
@@ -154,6 +160,96 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
   printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
 }
 
+/* --predictions: per sample the k predictions then the k truths, under
+ * a header pred0..,true0.., written atomically by the library. */
+static int save_preds(const char *path, int n, int k, const double *pred, const double *truth) {
+  double *v = malloc((size_t)n * 2 * (size_t)k * sizeof *v);
+  char *head = malloc((size_t)k * 24 + 1);
+  phx_err err = {0};
+  int rc = 0;
+  if (!v || !head) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  if (!rc) {
+    size_t at = 0;
+    for (int j = 0; j < 2 * k; j++)
+      at += (size_t)sprintf(head + at, "%s%s%d", j ? "," : "", j < k ? "pred" : "true",
+                            j < k ? j : j - k);
+    for (size_t i = 0; i < (size_t)n; i++)
+      for (size_t j = 0; j < (size_t)k; j++) {
+        v[i * 2 * k + j] = pred[i * k + j];
+        v[i * 2 * k + k + j] = truth[i * k + j];
+      }
+    if (phx_csv_save(path, head, v, n, 2 * k, &err)) rc = phx_cli_err(&err);
+  }
+  free(v);
+  free(head);
+  return rc;
+}
+
+/* A classifier's predicted and true class of every sample (the model's
+ * double-precision forward pass, argmax first on ties). */
+static int class_preds(const phx_cli *c, const phx_model *m, const phx_dataset *d) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const int n = phx_dataset_count(d), K = o->sizes[o->nlayers], N = phx_dataset_dim(d);
+  double *out = malloc((size_t)K * sizeof *out), *pred = malloc((size_t)n * sizeof *pred);
+  double *truth = malloc((size_t)n * sizeof *truth);
+  int rc = 0;
+  if (!out || !pred || !truth) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  for (int i = 0; !rc && i < n; i++) {
+    phx_model_forward64(m, phx_dataset_x(d) + (size_t)i * N, out);
+    int best = 0;
+    for (int j = 1; j < K; j++) best = out[j] > out[best] ? j : best;
+    pred[i] = best;
+    truth[i] = phx_dataset_labels(d)[i];
+  }
+  if (!rc) rc = save_preds(c->predictions, n, 1, pred, truth);
+  free(out);
+  free(pred);
+  free(truth);
+  return rc;
+}
+
+/* eval of a regression model: errors in target units, optional predictions. */
+static int eval_regression(const phx_cli *c, phx_backend *b, const phx_model *m,
+                           const phx_dataset *d) {
+  const int n = phx_dataset_count(d), T = phx_model_targets(m);
+  double *pred = malloc((size_t)n * T * sizeof *pred), *truth = malloc((size_t)n * T * sizeof *truth);
+  phx_err err = {0};
+  phx_regress_result r;
+  int rc = 0;
+  if (!pred || !truth) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d predictions", n);
+  else if (phx_evaluate_regression(b, m, d, &r, pred, &err))
+    rc = phx_cli_fail(PHX_EXIT_RUN, "%s: %s", c->args[0], err.msg);
+  if (!rc && c->predictions) {
+    for (size_t i = 0; i < (size_t)n * T; i++)
+      truth[i] = phx_model_unscale_target(m, (int)(i % (size_t)T), phx_dataset_y(d)[i]);
+    rc = save_preds(c->predictions, n, T, pred, truth);
+  }
+  if (!rc && c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->args[0]);
+    cJSON_AddStringToObject(o, "data", phx_cli_data_dir(c));
+    cJSON_AddStringToObject(o, "task", "regression");
+    cJSON_AddNumberToObject(o, "count", r.count);
+    cJSON_AddNumberToObject(o, "targets", r.targets);
+    cJSON_AddNumberToObject(o, "mse", r.mse);
+    cJSON_AddNumberToObject(o, "rmse", r.rmse);
+    cJSON_AddNumberToObject(o, "mre", r.mre);
+    cJSON_AddNumberToObject(o, "max_err", r.max_err);
+    cJSON_AddNumberToObject(o, "mse_v", r.mse_v);
+    put_json(o, b);
+  } else if (!rc) {
+    printf("regression on %d samples, %d target%s\n", r.count, r.targets,
+           r.targets > 1 ? "s" : "");
+    printf("mse %.6g  rmse %.6g  mean relative error %.4f %%  max error %.6g (target units)\n",
+           r.mse, r.rmse, 100 * r.mre, r.max_err);
+    printf("mse at the outputs %.6g V^2\n", r.mse_v);
+    printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
+  }
+  free(pred);
+  free(truth);
+  return rc;
+}
+
 int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
   phx_faults *faults = NULL;
@@ -167,7 +263,8 @@ int phx_cmd_eval(int argc, char **argv) {
   if (rc >= 0) return rc;
   rc = phx_cli_faults(&argc, argv, &faults);
   if (rc >= 0) return rc;
-  rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
+  rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON | PHX_O2_PREDICTIONS, argc,
+                      argv, &c);
   if (rc < 0 && c.neuron && !c.power)
     rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
   if (rc >= 0) {
@@ -181,7 +278,13 @@ int phx_cmd_eval(int argc, char **argv) {
   rc = load_inputs(&c, 0, faults, &v, given, &m, &d);
   phx_faults_free(faults);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
-  if (!rc) {
+  if (!rc && phx_model_targets(m)) {
+    phx_power pw;
+    rc = eval_regression(&c, b, m, d);
+    if (!rc && c.power && !(rc = phx_cli_power(&c, m, d, &pw)) && !c.json)
+      printf("power %.4f uW per inference estimated (crossbar %.4f uW, neurons %.4f uW)\n",
+             1e6 * pw.total_W, 1e6 * pw.crossbar_W, 1e6 * pw.neuron_W);
+  } else if (!rc) {
     const phx_model_opts *mo = phx_model_get_opts(m);
     int k = mo->sizes[mo->nlayers];
     conf = calloc((size_t)k * (size_t)k, sizeof *conf);
@@ -193,6 +296,7 @@ int phx_cmd_eval(int argc, char **argv) {
     else {
       phx_power pw;
       rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
+      if (!rc && c.predictions) rc = class_preds(&c, m, d);
       if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL, &v);
     }
   }

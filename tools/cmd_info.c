@@ -59,6 +59,8 @@ static void print_json(const char *path, const phx_model *m) {
   if (v) {
     phx_cli_vary_json(cJSON_AddObjectToObject(j, "variation"), v);
   }
+  cJSON_AddStringToObject(j, "task", phx_model_targets(m) ? "regression" : "classification");
+  cJSON_AddBoolToObject(j, "scaled", phx_model_scaled(m));
   cJSON *layers = cJSON_AddArrayToObject(j, "layers");
   size_t total = 0;
   for (int l = 0; l < o->nlayers; l++) {
@@ -98,6 +100,14 @@ static void print_text(const char *path, const phx_model *m) {
   const phx_variation *v = phx_model_get_variation(m);
   char vs[256];
   if (v) printf("trained for %s\n", phx_cli_vary_str(v, vs, sizeof vs));
+  if (phx_model_targets(m))
+    printf("task        regression, %d target%s (0 V at the output is %g in target 1's "
+           "units)\n", phx_model_targets(m), phx_model_targets(m) > 1 ? "s" : "",
+           phx_model_unscale_target(m, 0, 0.0));
+  else
+    printf("task        classification\n");
+  printf("scaling     %s\n", phx_model_scaled(m) ? "features by their training ranges "
+         "(fitted on a table)" : "none (inputs used as given)");
   printf("layer  inputs  neurons  rows  g min..max (uS)      R min..max (MOhm)\n");
   for (int l = 0; l < o->nlayers; l++) {
     range r = layer_range(m, l);

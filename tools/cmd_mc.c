@@ -2,6 +2,7 @@
  * device variation (levels, programming spread, read noise, stuck cells):
  * accuracy mean, spread, minimum and 5th percentile over the draws. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@ static const char USAGE[] =
     "usage: phaxcl mc MODEL [OPTIONS]\n"
     "\n"
     "Accuracy of the model in MODEL on the test set of --data over --draws\n"
+    "(a regression model: its test MSE, in target units, over the draws)\n"
     "chips, each drawn with the variation below (draw k depends on --seed and\n"
     "k alone: the same chips on every backend). Order per cell: levels,\n"
     "programming spread, read noise, stuck cells (docs/model.md). A model\n"
@@ -32,7 +34,12 @@ static const char USAGE[] =
     "                   per line), pinned before the draws\n"
     "  --seed N         draws seed (default 1)\n"
     "  --limit N        evaluate the first N test samples (default 0 = all)\n"
-    "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --data DIR|FILE  MNIST-layout IDX folder (default: bundled mnist14), or a\n"
+    "                   table (.csv/.tsv/.txt[.gz], .npz, .npy); with --split P its\n"
+    "                   test part as in train (same --seed), else every row\n"
+    "  --target COLS    table target columns as in train (default: the last)\n"
+    "  --test FILE      a table to score instead of --data\n"
+    "  --split P  --labels FILE  --header auto|yes|no   as in train\n"
     "  --pool N         average N x N pixel blocks (default 1)\n"
     "  --backend NAME   auto (default), c, c64 or opencl\n"
     "  --device SPEC    OpenCL device: P:D or part of its name\n"
@@ -43,7 +50,7 @@ static const char USAGE[] =
 static const phx_cli_spec SPEC = {
     "mc",
     PHX_O_DATA | PHX_O_POOL | PHX_O_SEED | PHX_O_LIMIT | PHX_O_BACKEND | PHX_O_DEVICE |
-        PHX_O_JSON | PHX_O_VERBOSE,
+        PHX_O_JSON | PHX_O_VERBOSE | PHX_O_TABLE,
     1, 1, USAGE};
 
 static void print_result(const phx_cli *c, const phx_backend *b, const phx_variation *v,
@@ -77,6 +84,62 @@ static void print_result(const phx_cli *c, const phx_backend *b, const phx_varia
          100 * r->max);
 }
 
+/* A regression model: each draw as a model of its own (phx_model_draw,
+ * the chips phx_monte_carlo draws), scored by its test MSE in target units. */
+static int mc_regression(const phx_cli *c, phx_backend *b, const phx_model *m,
+                         phx_dataset **test, const phx_variation *v, int draws, double *mse) {
+  phx_err err = {0};
+  phx_regress_result ideal, r;
+  int n = phx_dataset_count(*test);
+  if (c->limit > 0 && c->limit < n) { /* the first --limit samples */
+    phx_dataset *part = NULL;
+    if (phx_dataset_new_regression(c->limit, phx_dataset_dim(*test), phx_dataset_targets(*test),
+                                   phx_dataset_x(*test), phx_dataset_y(*test), &part, &err))
+      return phx_cli_err(&err);
+    phx_dataset_free(*test);
+    *test = part;
+    n = c->limit;
+  }
+  if (phx_evaluate_regression(b, m, *test, &ideal, NULL, &err)) return phx_cli_err(&err);
+  double sum = 0, sq = 0, lo = INFINITY, hi = -INFINITY;
+  for (int k = 0; k < draws; k++) {
+    phx_model *dm = NULL;
+    if (phx_model_draw(m, v, c->seed, k, &dm, &err) ||
+        phx_evaluate_regression(b, dm, *test, &r, NULL, &err)) {
+      phx_model_free(dm);
+      return phx_cli_err(&err);
+    }
+    phx_model_free(dm);
+    mse[k] = r.mse;
+    sum += r.mse;
+    sq += r.mse * r.mse;
+    lo = fmin(lo, r.mse);
+    hi = fmax(hi, r.mse);
+  }
+  const double mean = sum / draws, sd = sqrt(fmax(0, sq / draws - mean * mean));
+  if (c->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "model", c->args[0]);
+    cJSON_AddNumberToObject(o, "draws", draws);
+    cJSON_AddNumberToObject(o, "samples", n);
+    cJSON_AddNumberToObject(o, "seed", (double)c->seed);
+    cJSON_AddNumberToObject(o, "ideal_mse", ideal.mse);
+    cJSON_AddNumberToObject(o, "mean_mse", mean);
+    cJSON_AddNumberToObject(o, "std_mse", sd);
+    cJSON_AddNumberToObject(o, "min_mse", lo);
+    cJSON_AddNumberToObject(o, "max_mse", hi);
+    cJSON_AddItemToObject(o, "mse", cJSON_CreateDoubleArray(mse, draws));
+    cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
+    cJSON_AddStringToObject(o, "device", phx_backend_device(b));
+    return phx_cli_print_json(o);
+  }
+  printf("model %s (regression), %d draws on %d samples (%s, %s)\n", c->args[0], draws, n,
+         phx_backend_name(b), phx_backend_device(b));
+  printf("test mse (target units): ideal %.6g, mean %.6g, std %.3g, min %.6g, max %.6g\n",
+         ideal.mse, mean, sd, lo, hi);
+  return 0;
+}
+
 int phx_cmd_mc(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
@@ -103,18 +166,19 @@ int phx_cmd_mc(int argc, char **argv) {
     phx_faults_free(faults);
     return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
   }
-  char what[1100];
-  snprintf(what, sizeof what, "the model in %s", c.args[0]);
   if (phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
   if (!rc) rc = phx_cli_apply_faults(faults, m);
   if (!rc) rc = phx_cli_vary_merge(m, &v, given);
-  if (!rc) rc = phx_cli_load_data(&c, NULL, &test);
-  if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, phx_cli_data_dir(&c), what);
+  if (!rc) rc = phx_cli_model_data(&c, m, 0, &test);
   if (!rc) rc = phx_cli_backend(&c, c.nbackends ? c.backends[0] : "auto", &b);
   phx_mc_result r;
-  if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))
-    rc = phx_cli_err(&err);
-  if (!rc) print_result(&c, b, &v, &r, acc);
+  if (!rc && phx_model_targets(m)) {
+    rc = mc_regression(&c, b, m, &test, &v, draws, acc);
+  } else {
+    if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))
+      rc = phx_cli_err(&err);
+    if (!rc) print_result(&c, b, &v, &r, acc);
+  }
   phx_backend_free(b);
   phx_dataset_free(test);
   phx_model_free(m);

@@ -21,7 +21,23 @@ static const char USAGE[] =
     "the bundled data/mnist14) to >= 90 % test accuracy.\n"
     "\n"
     "data:\n"
-    "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
+    "  --data DIR|FILE    MNIST-layout IDX folder (default: bundled mnist14), or a\n"
+    "                     table: .csv/.tsv/.txt (optionally .gz; header optional),\n"
+    "                     .npz (arrays x and y) or .npy (features; --labels FILE\n"
+    "                     the targets). Features are scaled to [0, 1] by their\n"
+    "                     training ranges; regression targets map onto the\n"
+    "                     outputs' voltage range; both are saved with the model\n"
+    "  --target COLS      table target columns: names or 0-based indices, comma-\n"
+    "                     separated, -1 the last (default: the last column)\n"
+    "  --task T           auto (default: one column of integers 0, 1, ... is\n"
+    "                     classification), classification or regression (loss mse,\n"
+    "                     one output per target)\n"
+    "  --test FILE        the test table (default: --split of --data)\n"
+    "  --split P          fraction of --data held out for testing, drawn with\n"
+    "                     --seed (default 0.2 without --test)\n"
+    "  --labels FILE      the targets' .npy for a --data .npy of features\n"
+    "  --header auto|yes|no  whether a table's first row names its columns\n"
+    "                     (default auto: a row with a non-number is a header)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --limit N          use only the first N training samples (0 = all)\n"
     "model:\n"
@@ -82,7 +98,7 @@ static const phx_cli_spec SPEC = {
         PHX_O_OPTIMIZER | PHX_O_LOSS | PHX_O_SEED | PHX_O_MODEL |
         PHX_O_BACKEND | PHX_O_DEVICE | PHX_O_SAVE | PHX_O_INIT | PHX_O_LIMIT |
         PHX_O_JSON | PHX_O_VERBOSE | PHX_O_CHECKPOINT | PHX_O_CHECKPOINT_EVERY |
-        PHX_O_RESUME,
+        PHX_O_RESUME | PHX_O_TABLE,
     0, 0, USAGE};
 
 /* What the epoch hooks need. */
@@ -95,6 +111,7 @@ typedef struct report {
   FILE *log;     /* --log: JSON lines, flushed after each */
   const char *log_path;
   int log_failed;
+  int regression; /* no accuracies: losses only */
 } report;
 
 /* One JSON object as a line of the --log file, freed; a failed write is
@@ -140,8 +157,10 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
     cJSON_AddNumberToObject(o, "epoch", s->epoch);
     cJSON_AddNumberToObject(o, "epochs", s->epochs);
     cJSON_AddNumberToObject(o, "loss", s->loss);
-    cJSON_AddNumberToObject(o, "train_acc", s->train_acc);
-    if (s->test_acc >= 0) {
+    if (!r->regression) cJSON_AddNumberToObject(o, "train_acc", s->train_acc);
+    if (s->test_acc >= 0 && r->regression) {
+      cJSON_AddNumberToObject(o, "test_loss", s->test_loss);
+    } else if (s->test_acc >= 0) {
       cJSON_AddNumberToObject(o, "test_loss", s->test_loss);
       cJSON_AddNumberToObject(o, "test_acc", s->test_acc);
     } else {
@@ -153,7 +172,12 @@ static int on_epoch(const phx_epoch_stats *s, void *user) {
     if (r->json) phx_cli_print_json(o);
     else cJSON_Delete(o);
   }
-  if (!r->json) {
+  if (!r->json && r->regression) {
+    char test[32] = "-";
+    if (s->test_acc >= 0) snprintf(test, sizeof test, "%.6g", s->test_loss);
+    printf("epoch %*d/%d  loss %.6g V^2  test loss %s  %.2f s\n", s->epochs >= 100 ? 3 : 2,
+           s->epoch, s->epochs, s->loss, test, s->seconds);
+  } else if (!r->json) {
     char test[32] = "     -";
     if (s->test_acc >= 0) snprintf(test, sizeof test, "%6.2f %%", 100.0 * s->test_acc);
     printf("epoch %*d/%d  loss %.6f  train %6.2f %%  test %s  %.2f s\n",
@@ -208,7 +232,8 @@ static int resume_opts(const phx_cli *c, phx_train_opts *t) {
  * new from the options and the data. Returns 0 or an exit status. */
 static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
   phx_err err = {0};
-  int inputs = phx_dataset_dim(train), classes = phx_dataset_classes(train);
+  const int T = phx_dataset_targets(train);
+  int inputs = phx_dataset_dim(train), classes = T ? T : phx_dataset_classes(train);
   phx_model_opts want;
   phx_model_opts_default(&want);
   int rc = phx_cli_layers(c, inputs, classes, &want);
@@ -242,6 +267,9 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
   memcpy(want.c, c->vtc_c, sizeof want.c);
   memcpy(want.d, c->vtc_d, sizeof want.d);
   want.loss = c->loss;
+  if (T && (c->given & PHX_O_LOSS) && c->loss != PHX_LOSS_MSE)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--loss ce: regression trains with squared error");
+  if (T) want.loss = PHX_LOSS_MSE;
   want.load_aware = c->load_aware;
   if (c->load_aware && (!c->curve || strcmp(c->curve, "table")))
     return phx_cli_fail(PHX_EXIT_USAGE, "--load-aware needs --curve table (and --neuron FILE)");
@@ -255,6 +283,46 @@ static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **ou
   }
   phx_model_init(m, c->seed);
   *out = m;
+  return 0;
+}
+
+/* Tables: the model's scaling (fitted on train unless the model from
+ * --init/--resume has one), then both sets in the circuit's units. */
+static int scale_sets(const phx_cli *c, phx_model *m, phx_dataset **train, phx_dataset **test) {
+  phx_err err = {0};
+  if (!phx_cli_is_table(c)) return 0;
+  const int T = phx_dataset_targets(*train);
+  if (T && phx_model_targets(m) == 0 && (c->init || c->resume) &&
+      phx_model_get_opts(m)->loss != PHX_LOSS_MSE)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--%s: a classifier (loss ce) cannot train on "
+                        "regression targets", c->resume ? "resume" : "init");
+  if (!(c->init || c->resume) || !phx_model_scaled(m)) {
+    if (phx_model_fit_scaling(m, *train, &err))
+      return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+  }
+  int rc = phx_cli_scale(m, c->data, train);
+  if (!rc) rc = phx_cli_scale(m, c->test ? c->test : c->data, test);
+  return rc;
+}
+
+/* A regression run's closing figures on the test set, in target units. */
+static int regress_summary(const phx_cli *c, phx_backend *b, const phx_model *m,
+                           const phx_dataset *test, cJSON *o) {
+  phx_err err = {0};
+  phx_regress_result r;
+  if (phx_evaluate_regression(b, m, test, &r, NULL, &err)) return phx_cli_err(&err);
+  if (o) {
+    cJSON_AddStringToObject(o, "task", "regression");
+    cJSON_AddNumberToObject(o, "test_mse", r.mse);
+    cJSON_AddNumberToObject(o, "test_rmse", r.rmse);
+    cJSON_AddNumberToObject(o, "test_mre", r.mre);
+    cJSON_AddNumberToObject(o, "test_max_err", r.max_err);
+    cJSON_AddNumberToObject(o, "test_mse_v", r.mse_v);
+  } else {
+    printf("test (%d samples): mse %.6g  rmse %.6g  mean relative error %.4f %%  max error "
+           "%.6g (target units)\n", r.count, r.mse, r.rmse, 100 * r.mre, r.max_err);
+  }
+  (void)c;
   return 0;
 }
 
@@ -286,25 +354,36 @@ static cJSON *summary_json(const phx_cli *c, const phx_backend *b, const char *s
     cJSON_AddStringToObject(o, "backend", phx_backend_name(b));
     cJSON_AddStringToObject(o, "device", phx_backend_device(b));
   }
-  if (r && r->last_test >= 0) cJSON_AddNumberToObject(o, "test_acc", r->last_test);
+  if (r && r->last_test >= 0 && !r->regression)
+    cJSON_AddNumberToObject(o, "test_acc", r->last_test);
   if (c->save) cJSON_AddStringToObject(o, "saved", c->save);
   else cJSON_AddNullToObject(o, "saved");
   return o;
 }
 
-/* The closing summary: backend, device, saved file (and the log's last line). */
-static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
-                    report *r) {
+/* The closing summary: backend, device, saved file, a regression model's
+ * test errors (and the log's last line). */
+static int summary(const phx_cli *c, phx_backend *b, const phx_model *m, report *r,
+                   const phx_dataset *test) {
   char sz[128];
+  int rc = 0;
   phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
   if (r && r->log) log_line(r, summary_json(c, b, sz, r));
   if (c->json) {
-    phx_cli_print_json(summary_json(c, b, sz, r));
+    cJSON *o = summary_json(c, b, sz, r);
+    if (b && test && phx_model_targets(m) && (rc = regress_summary(c, b, m, test, o))) {
+      cJSON_Delete(o);
+      return rc;
+    }
+    phx_cli_print_json(o);
   } else {
+    if (b && test && phx_model_targets(m) && (rc = regress_summary(c, b, m, test, NULL)))
+      return rc;
     if (b) printf("model %s on backend %s: %s\n", sz, phx_backend_name(b), phx_backend_device(b));
     else printf("model %s initialised (seed %llu)\n", sz, (unsigned long long)c->seed);
     if (c->save) printf("saved %s\n", c->save);
   }
+  return 0;
 }
 
 /* The --log file's first line: what this run is, so runs can be told apart
@@ -374,6 +453,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   else snprintf(what, sizeof what, "%s", (c.given & PHX_O_LAYERS) ? "--layers" : "the model");
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), train, dir, what);
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, dir, what);
+  if (!rc) rc = scale_sets(&c, m, &train, &test);
   if (!rc && c.verbose) {
     char sz[128];
     phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);
@@ -385,10 +465,10 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
             names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
   }
   report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1,
-              .log_path = c.log};
+              .log_path = c.log, .regression = m && phx_model_targets(m) > 0};
   if (!rc && t.epochs == 0 && !c.resume) {
     if (c.save) rc = save_model(m, c.save);
-    if (!rc) summary(&c, NULL, m, NULL);
+    if (!rc) rc = summary(&c, NULL, m, NULL, NULL);
   } else if (!rc) {
     rc = phx_cli_backend(&c, NULL, &b);
     if (!rc && c.log && !(r.log = fopen(c.log, "w")))
@@ -417,7 +497,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
       catch_signals(0);
     }
     if (!rc && c.save) rc = save_model(m, c.save);
-    if (!rc) summary(&c, b, m, &r);
+    if (!rc) rc = summary(&c, b, m, &r, test);
   }
   if (r.log && fclose(r.log) && !r.log_failed)
     phx_cli_fail(0, "--log %s: write failed", c.log);

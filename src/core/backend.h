@@ -166,11 +166,13 @@ typedef struct phx_args_row_load {
 
 /* Loss of outputs o = U[b][2+j] against class labels[idx[ioff+b]]
  * (targets +vdd/2 for it, -vdd/2 otherwise; labels in [0, M), indices in
- * [0, count)). Writes lossv[ooff+b] (per-sample loss, summed over
+ * [0, count)), or, when has_targets, against the target voltages
+ * targets[idx[ioff+b]][j] (regression; labels then only feed pred's
+ * bookkeeping and are not read). Writes lossv[ooff+b] (per-sample loss, summed over
  * outputs) and pred[ooff+b] (argmax_j o, first on ties). When grad, writes
  * dU = scale * dloss/dU (columns other than the o- ones are zero). */
 typedef struct phx_args_loss {
-  int B, M, count, grad;
+  int B, M, count, grad, has_targets;
   double scale;
   const phx_buf *U;      /* in  B x (2M+2) */
   const phx_buf *labels; /* in  I32, count */
@@ -179,6 +181,7 @@ typedef struct phx_args_loss {
   phx_buf *lossv;        /* out ooff + B */
   phx_buf *pred;         /* out I32, ooff + B */
   phx_buf *dU;           /* out B x (2M+2), only when grad */
+  const phx_buf *targets; /* in  count x M volts, only when has_targets */
 } phx_args_loss;
 
 /* One optimizer step over n parameters: theta -= update(grad); m (momentum

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "net.h"
+#include "scaling.h"
 
 /* Largest batch used for a forward or gradient sweep. */
 #define SWEEP_BATCH 256
@@ -141,5 +142,77 @@ phx_status phx_gradient(phx_backend *b, const phx_model *m, const phx_dataset *d
   }
   if (!s && loss) *loss = sum / n;
   if (net) phx_net_free(net);
+  return s;
+}
+
+/* Forward passes batch by batch, reading each batch's outputs back and
+ * comparing them with the targets in the model's target units. */
+phx_status phx_evaluate_regression(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                   phx_regress_result *res, double *pred, phx_err *err) {
+  if (!b || !m || !d || !res)
+    return phx_fail(err, PHX_EINVAL,
+                    "phx_evaluate_regression: backend, model, data and result are required");
+  const int T = phx_model_targets(m);
+  if (!T) return phx_fail(err, PHX_EINVAL, "the model is a classifier, not a regression model");
+  if (phx_dataset_targets(d) != T)
+    return phx_fail(err, PHX_ESHAPE, "the data has %d targets but the model %d",
+                    phx_dataset_targets(d), T);
+  phx_status s = check_data(m, d, err);
+  if (s) return s;
+  const phx_model_opts *mo = phx_model_get_opts(m);
+  const int n = phx_dataset_count(d);
+  const float *yv = phx_dataset_y(d);
+  double *lo = calloc((size_t)T, sizeof *lo), *hi = calloc((size_t)T, sizeof *hi);
+  double *out = malloc((size_t)(n < SWEEP_BATCH ? n : SWEEP_BATCH) * (size_t)T * sizeof *out);
+  phx_net *net = NULL;
+  if (!lo || !hi || !out) s = phx_fail(err, PHX_ENOMEM, "out of memory for %d outputs", n);
+  /* the targets' range over d, in target units, bounds mre's denominator */
+  for (int j = 0; !s && j < T; j++) {
+    lo[j] = hi[j] = phx_model_unscale_target(m, j, yv[j]);
+    for (int i = 1; i < n; i++) {
+      const double y = phx_model_unscale_target(m, j, yv[(size_t)i * T + j]);
+      lo[j] = y < lo[j] ? y : lo[j];
+      hi[j] = y > hi[j] ? y : hi[j];
+    }
+  }
+  if (!s) s = phx_net_new(b, mo, n < SWEEP_BATCH ? n : SWEEP_BATCH, &net, err);
+  if (!s) s = phx_net_set_theta(net, m, err);
+  if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, d, 0, err);
+  double sv = 0, se = 0, sr = 0, mx = 0;
+  const int mb = net ? phx_net_max_batch(net) : 1;
+  for (int off = 0; !s && off < n; off += mb) {
+    const int B = n - off < mb ? n - off : mb;
+    s = phx_net_batch(net, PHX_SLOT_TEST, (size_t)off, B, 1.0, 0, 0, err);
+    if (!s) s = phx_net_outputs(net, B, out, err);
+    for (int i = 0; !s && i < B; i++)
+      for (int j = 0; j < T; j++) {
+        const size_t k = (size_t)(off + i) * T + j;
+        const double o = out[(size_t)i * T + j], ev = o - yv[k];
+        const double p = phx_model_unscale_target(m, j, o);
+        const double y = phx_model_unscale_target(m, j, yv[k]), e = fabs(p - y);
+        const double floor_y = 1e-3 * (hi[j] - lo[j]);
+        sv += ev * ev;
+        se += e * e;
+        sr += e / (fabs(y) > floor_y ? fabs(y) : floor_y > 0 ? floor_y : 1);
+        mx = e > mx ? e : mx;
+        if (pred) pred[k] = p;
+      }
+  }
+  if (!s && !(isfinite(sv) && isfinite(se)))
+    s = check_loss(NAN, n, err);
+  if (!s) {
+    const double cnt = (double)n * T;
+    res->count = n;
+    res->targets = T;
+    res->mse_v = sv / cnt;
+    res->mse = se / cnt;
+    res->rmse = sqrt(res->mse);
+    res->mre = sr / cnt;
+    res->max_err = mx;
+  }
+  if (net) phx_net_free(net);
+  free(lo);
+  free(hi);
+  free(out);
   return s;
 }

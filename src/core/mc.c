@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "scaling.h"
 #include "vary.h"
 
 #define MC_BATCH 256
@@ -112,6 +113,11 @@ phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t s
       th[i] = (float)log(p / (1 - p));
     }
   }
+  if (!s) { /* the drawn chip reads and writes data as the trained one */
+    phx_scaling sc;
+    phx_model_get_scaling(m, &sc);
+    s = phx_model_set_scaling(*out, &sc, err);
+  }
   for (int l = 0; l < o.nlayers; l++) free(g[l]);
   if (s && *out) {
     phx_model_free(*out);
@@ -189,6 +195,9 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   if (draws < 1 || draws > 10000000)
     return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
+  if (phx_model_targets(m) || phx_dataset_targets(d))
+    return phx_fail(err, PHX_EINVAL, "phx_monte_carlo scores classes; a regression model's "
+                    "draws: phx_model_draw and phx_evaluate_regression");
   phx_status s = phx_variation_check(v, err);
   if (!s) s = phx_variation_check_model(v, phx_model_get_opts(m), err);
   if (s) return s;

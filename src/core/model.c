@@ -12,6 +12,7 @@
 #include "curve.h"
 #include "net.h"
 #include "rng.h"
+#include "scaling.h"
 
 /* Largest layer width accepted; keeps R = 2N+2 and M*R within int. */
 #define PHX_MAX_SIZE 1000000
@@ -24,6 +25,8 @@ struct phx_model {
   float *data;
   phx_curve curve;              /* curve.L = 0: the tanh fits */
   double *curve_mem;            /* T then loads */
+  phx_scaling sc;               /* sc.x_lo etc. point into scale_data */
+  double *scale_data;
 };
 
 /* docs/model.md defaults, so every caller starts from the same circuit. */
@@ -156,6 +159,7 @@ phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err)
 void phx_model_free(phx_model *m) {
   if (!m) return;
   free(m->data);
+  free(m->scale_data);
   free(m->curve_mem);
   free(m);
 }
@@ -209,6 +213,40 @@ int phx_model_table(const phx_model *m, int *nv, double *v0, double *dv,
 
 const phx_curve *phx_model_curve(const phx_model *m) {
   return m->curve.L > 0 ? &m->curve : NULL;
+}
+
+
+void phx_model_get_scaling(const phx_model *m, phx_scaling *sc) { *sc = m->sc; }
+
+/* Copies sc into m after checking it against m's sizes; features 0 and
+ * targets 0 clear the scaling. */
+phx_status phx_model_set_scaling(phx_model *m, const phx_scaling *sc, phx_err *err) {
+  const int F = sc->features, T = sc->targets;
+  if ((F != 0 && F != m->opts.sizes[0]) ||
+      (T != 0 && T != m->opts.sizes[m->opts.nlayers]))
+    return phx_fail(err, PHX_ESHAPE, "scaling: %d features and %d targets do not fit a model "
+                    "of %d inputs and %d outputs", F, T, m->opts.sizes[0],
+                    m->opts.sizes[m->opts.nlayers]);
+  const size_t n = 2 * (size_t)F + 2 * (size_t)T;
+  double *buf = n ? malloc(n * sizeof *buf) : NULL;
+  if (n && !buf) return phx_fail(err, PHX_ENOMEM, "scaling: out of memory");
+  for (int i = 0; i < F; i++) {
+    buf[i] = sc->x_lo[i];
+    buf[F + i] = sc->x_hi[i];
+  }
+  for (int j = 0; j < T; j++) {
+    buf[2 * F + j] = sc->y_lo[j];
+    buf[2 * F + T + j] = sc->y_hi[j];
+  }
+  free(m->scale_data);
+  m->scale_data = buf;
+  m->sc = *sc;
+  m->sc.x_lo = F ? buf : NULL;
+  m->sc.x_hi = F ? buf + F : NULL;
+  m->sc.y_lo = T ? buf + 2 * F : NULL;
+  m->sc.y_hi = T ? buf + 2 * F + T : NULL;
+  if (!T) m->sc.v_lo = m->sc.v_hi = 0;
+  return PHX_OK;
 }
 
 /* Glorot-uniform draw from one generator over all layers in order, row-major,

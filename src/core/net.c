@@ -27,6 +27,7 @@ typedef struct net_layer {
 typedef struct net_slot {
   int count;               /* bound samples; 0 = nothing bound */
   phx_buf *X, *labels, *order, *lossv, *pred;
+  phx_buf *targets;        /* count x M target volts (regression), else NULL */
   int32_t *h_order, *h_labels; /* host copies for phx_net_metrics' truth */
 } net_slot;
 
@@ -66,6 +67,7 @@ static void slot_clear(phx_net *n, net_slot *s) {
   net_release(n, &s->order);
   net_release(n, &s->lossv);
   net_release(n, &s->pred);
+  net_release(n, &s->targets);
   free(s->h_order);
   free(s->h_labels);
   memset(s, 0, sizeof *s);
@@ -264,7 +266,10 @@ phx_status phx_net_bind(phx_net *n, int slot, const phx_dataset *d, int count,
   if (dim != n->opts.sizes[0])
     return phx_fail(err, PHX_ESHAPE, "net: samples have %d features, the model %d inputs",
                     dim, n->opts.sizes[0]);
-  const int classes = n->opts.sizes[n->L];
+  const int classes = n->opts.sizes[n->L], T = phx_dataset_targets(d);
+  if (T && T != classes)
+    return phx_fail(err, PHX_ESHAPE, "net: samples have %d targets, the model %d outputs", T,
+                    classes);
   const int32_t *lab = phx_dataset_labels(d);
   for (int i = 0; i < count; i++)
     if (lab[i] < 0 || lab[i] >= classes)
@@ -289,6 +294,10 @@ phx_status phx_net_bind(phx_net *n, int slot, const phx_dataset *d, int count,
       (rc = phx_buf_write(n->b, s->X, 0, cnt * dim, phx_dataset_x(d), PHX_HOST_F32, err)) ||
       (rc = phx_buf_write(n->b, s->labels, 0, cnt, lab, PHX_HOST_I32, err)) ||
       (rc = phx_buf_write(n->b, s->order, 0, cnt, s->h_order, PHX_HOST_I32, err)))
+    goto fail;
+  if (T && ((rc = net_alloc(n, &s->targets, PHX_BUF_REAL, cnt * (size_t)T, err)) ||
+            (rc = phx_buf_write(n->b, s->targets, 0, cnt * (size_t)T, phx_dataset_y(d),
+                                PHX_HOST_F32, err))))
     goto fail;
   s->count = count;
   return PHX_OK;
@@ -427,7 +436,8 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   const phx_args_loss la = {.B = B, .M = yl->M, .count = s->count, .grad = want_grad,
                             .scale = scale, .U = yl->U, .labels = s->labels,
                             .idx = s->order, .ioff = ioff, .ooff = ioff,
-                            .lossv = s->lossv, .pred = s->pred, .dU = yl->dU};
+                            .lossv = s->lossv, .pred = s->pred, .dU = yl->dU,
+                            .has_targets = s->targets != NULL, .targets = s->targets};
   if ((rc = phx_op_loss(be, &la, err))) return rc;
   if (!want_grad) return PHX_OK;
   /* Backward: dZ from dU, then the weight gradient and dU of the layer below. */
@@ -537,7 +547,7 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
   for (size_t i = 0; i < cnt; i++) {
     const int32_t t = s->h_labels[s->h_order[i]];
     sum += lv[i];
-    ok += pr[i] == t;
+    ok += pr[i] == t && !s->targets; /* regression has no classes to hit */
     if (truth) truth[i] = t;
   }
   if (loss_sum) *loss_sum = sum;
@@ -612,6 +622,20 @@ phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer,
     if (per_layer) per_layer[l] += sum;
   }
   free(h);
+  return rc;
+}
+
+phx_status phx_net_outputs(phx_net *n, int B, double *out, phx_err *err) {
+  const net_layer *y = &n->lay[n->L - 1];
+  if (B < 1 || B > n->max_batch)
+    return phx_fail(err, PHX_EINVAL, "net: %d outputs asked, batch holds %d", B, n->max_batch);
+  const size_t RU = 2 * (size_t)y->M + 2, cnt = (size_t)B * RU;
+  double *u = malloc(cnt * sizeof *u);
+  if (!u) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  int rc = phx_buf_read(n->b, y->U, 0, cnt, u, PHX_HOST_F64, err);
+  for (int b = 0; !rc && b < B; b++)
+    memcpy(out + (size_t)b * (size_t)y->M, u + (size_t)b * RU + 2, (size_t)y->M * sizeof *u);
+  free(u);
   return rc;
 }
 

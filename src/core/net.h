@@ -74,6 +74,10 @@ phx_status phx_net_get_map64(phx_net *n, int l, double **W, double **S, phx_err 
  * over the B samples into per_layer[l] (may be NULL). */
 phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer, phx_err *err);
 
+/* The network outputs (last layer's o-, B x M, in sample order) of the
+ * last phx_net_batch of B samples. */
+phx_status phx_net_outputs(phx_net *n, int B, double *out, phx_err *err);
+
 int phx_net_max_batch(const phx_net *n);
 
 /* The model's neuron table, or NULL when it uses the tanh fits (model.c). */

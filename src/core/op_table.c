@@ -440,7 +440,7 @@ static const phx_op_desc d_activate_backward = {
 
 /* ---- loss ---- */
 
-enum { LS_U, LS_LABELS, LS_IDX, LS_LOSSV, LS_PRED, LS_DU };
+enum { LS_U, LS_LABELS, LS_IDX, LS_LOSSV, LS_PRED, LS_DU, LS_TARGETS };
 
 static int ls_shape(const void *args, size_t *need, phx_err *err) {
   const phx_args_loss *a = args;
@@ -450,15 +450,16 @@ static int ls_shape(const void *args, size_t *need, phx_err *err) {
   if (a->M < 1) return phx_fail(err, PHX_EINVAL, "loss needs at least one output");
   const size_t RU = 2 * (size_t)a->M + 2;
   need[LS_U] = (size_t)a->B * RU;
-  need[LS_LABELS] = (size_t)a->count;
+  need[LS_LABELS] = a->has_targets ? 0 : (size_t)a->count;
+  need[LS_TARGETS] = a->has_targets ? (size_t)a->count * (size_t)a->M : 0;
   need[LS_IDX] = a->ioff + (size_t)a->B;
   need[LS_LOSSV] = need[LS_PRED] = a->ooff + (size_t)a->B;
   need[LS_DU] = a->grad ? (size_t)a->B * RU : 0;
   return 0;
 }
 
-/* Cross-entropy and squared error with their gradients, and cross-entropy
- * without. */
+/* Cross-entropy and squared error with their gradients, cross-entropy
+ * without, and squared error against target voltages (regression). */
 static void ls_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   phx_args_loss *a = ARGS(c, phx_args_loss);
   a->B = sz->B;
@@ -468,8 +469,10 @@ static void ls_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   a->scale = 1.0 / sz->B;
   a->ioff = 1;
   a->ooff = 2;
-  c->k.loss = i == 1 ? PHX_LOSS_MSE : PHX_LOSS_CE;
-  snprintf(c->label, sizeof c->label, "%s%s", i == 1 ? "mse" : "ce", a->grad ? "" : ",nograd");
+  a->has_targets = i == 3;
+  c->k.loss = i == 1 || i == 3 ? PHX_LOSS_MSE : PHX_LOSS_CE;
+  snprintf(c->label, sizeof c->label, "%s%s%s", c->k.loss == PHX_LOSS_MSE ? "mse" : "ce",
+           a->grad ? "" : ",nograd", a->has_targets ? ",targets" : "");
 }
 
 /* Labels of the classes, a shuffled order, and outputs beyond the rails
@@ -478,7 +481,8 @@ static void ls_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
 static void ls_fill(const phx_op_case *c, double **h, phx_rng *rng) {
   const phx_args_loss *a = CARGS(c, phx_args_loss);
   const size_t RU = 2 * (size_t)a->M + 2;
-  for (int i = 0; i < a->count; i++) h[LS_LABELS][i] = (double)phx_rng_below(rng, (uint64_t)a->M);
+  for (int i = 0; i < a->count && !a->has_targets; i++)
+    h[LS_LABELS][i] = (double)phx_rng_below(rng, (uint64_t)a->M);
   fill_perm(h[LS_IDX], a->ioff + (size_t)a->B, a->count, rng);
   for (size_t i = 0; i < (size_t)a->B * RU; i++) {
     const size_t col = i % RU;
@@ -493,7 +497,9 @@ static void ls_ref(const phx_op_case *c, double **h) {
   const double vdd = c->k.vdd, half = vdd / 2;
   const size_t RU = 2 * (size_t)a->M + 2;
   for (int b = 0; b < a->B; b++) {
-    const int y = (int)h[LS_LABELS][(size_t)h[LS_IDX][a->ioff + (size_t)b]];
+    const size_t smp = (size_t)h[LS_IDX][a->ioff + (size_t)b];
+    const int y = a->has_targets ? -1 : (int)h[LS_LABELS][smp];
+    const double *tg = a->has_targets ? h[LS_TARGETS] + smp * (size_t)a->M : NULL;
     const double *o = h[LS_U] + b * RU + 2;
     double *g = a->grad ? h[LS_DU] + b * RU : NULL;
     if (g) memset(g, 0, RU * sizeof *g);
@@ -501,9 +507,9 @@ static void ls_ref(const phx_op_case *c, double **h) {
     int best = 0;
     for (int j = 0; j < a->M; j++) {
       if (o[j] > o[best]) best = j;
-      const double t = j == y ? half : -half;
+      const double t = tg ? tg[j] : j == y ? half : -half;
       double dl;
-      if (c->k.loss == PHX_LOSS_MSE) {
+      if (tg || c->k.loss == PHX_LOSS_MSE) {
         l += (o[j] - t) * (o[j] - t);
         dl = 2 * (o[j] - t);
       } else {
@@ -521,14 +527,15 @@ static void ls_ref(const phx_op_case *c, double **h) {
 }
 
 static const phx_op_desc d_loss = {
-    "loss", PHX_OP_loss, sizeof(phx_args_loss), 6,
+    "loss", PHX_OP_loss, sizeof(phx_args_loss), 7,
     {BUF(phx_args_loss, U, REAL, IN, -0.3, 0.3, 0),
      BUF(phx_args_loss, labels, I32, IN, 0, 0, 0),
      BUF(phx_args_loss, idx, I32, IN, 0, 0, 0),
      BUF(phx_args_loss, lossv, REAL, OUT, -1, 1, TOL_SUM),
      BUF(phx_args_loss, pred, I32, OUT, 0, 0, 0),
-     BUF(phx_args_loss, dU, REAL, OUT, -1, 1, TOL_SUM)},
-    ls_shape, 3, ls_make, ls_fill, ls_ref, 0};
+     BUF(phx_args_loss, dU, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_loss, targets, REAL, IN, -0.2, 0.2, 0)},
+    ls_shape, 4, ls_make, ls_fill, ls_ref, 0};
 
 /* ---- opt_step ---- */
 

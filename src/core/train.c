@@ -94,6 +94,12 @@ static phx_status check_data(const phx_model_opts *mo, const phx_dataset *d,
     return phx_fail(err, PHX_ESHAPE,
                     "%s set has %d classes but the model has only %d outputs",
                     what, phx_dataset_classes(d), out);
+  const int T = phx_dataset_targets(d);
+  if (T && T != out)
+    return phx_fail(err, PHX_ESHAPE, "%s set has %d targets but the model has %d outputs",
+                    what, T, out);
+  if (T && mo->loss != PHX_LOSS_MSE)
+    return phx_fail(err, PHX_EINVAL, "--loss: regression trains with squared error (mse)");
   return PHX_OK;
 }
 

@@ -521,17 +521,20 @@ static int FN(loss)(void *impl, const phx_args_loss *a, phx_err *err) {
   const phx_buf *pred = a->pred, *dU = a->grad ? a->dU : NULL;
   const size_t ioff = a->ioff, ooff = a->ooff;
   const double scale = a->scale;
-  const int32_t *ix = (const int32_t *)idx->p + ioff, *lab = labels->p;
+  const int32_t *ix = (const int32_t *)idx->p + ioff;
+  const int32_t *lab = labels ? (const int32_t *)labels->p : NULL;
   const CPU_REAL vdd = (CPU_REAL)c->vdd, half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL inv = (CPU_REAL)(1 / c->vdd), sc = (CPU_REAL)scale;
   const CPU_REAL lo = (CPU_REAL)1e-7, hi = (CPU_REAL)(1 - 1e-7);
   CPU_REAL *lv = (CPU_REAL *)lossv->p + ooff;
   int32_t *pr = (int32_t *)pred->p + ooff;
+  const CPU_REAL *tv = a->has_targets ? a->targets->p : NULL;
   for (int b = 0; b < B; b++) {
-    if (ix[b] < 0 || ix[b] >= a->count || lab[ix[b]] < 0 || lab[ix[b]] >= M)
+    if (ix[b] < 0 || ix[b] >= a->count || (!tv && (lab[ix[b]] < 0 || lab[ix[b]] >= M)))
       return phx_fail(err, PHX_EINVAL, "cpu backend: sample index %d or its label out of range",
                       (int)ix[b]);
-    const int y = lab[ix[b]];
+    const int y = tv ? -1 : lab[ix[b]];
+    const CPU_REAL *t = tv ? tv + (size_t)ix[b] * (size_t)M : NULL;
     const CPU_REAL *o = (const CPU_REAL *)U->p + (size_t)b * RU + 2;
     CPU_REAL *g = dU ? (CPU_REAL *)dU->p + (size_t)b * RU : NULL;
     if (g) memset(g, 0, sizeof *g * (size_t)RU);
@@ -540,8 +543,8 @@ static int FN(loss)(void *impl, const phx_args_loss *a, phx_err *err) {
     for (int j = 0; j < M; j++) {
       if (o[j] > o[best]) best = j;
       CPU_REAL dl;
-      if (c->loss == PHX_LOSS_MSE) {
-        CPU_REAL e = o[j] - (j == y ? half : -half);
+      if (t || c->loss == PHX_LOSS_MSE) {
+        CPU_REAL e = o[j] - (t ? t[j] : j == y ? half : -half);
         l += (double)(e * e);
         dl = 2 * e;
       } else {

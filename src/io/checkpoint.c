@@ -30,6 +30,10 @@ uint64_t phx_ckpt_data_hash(const phx_dataset *d, int n) {
   for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
   p = (const unsigned char *)phx_dataset_labels(d);
   for (size_t i = 0; i < (size_t)n * sizeof(int32_t); i++) h = (h ^ p[i]) * 0x100000001b3ULL;
+  /* regression targets too (classification data hashes as before) */
+  p = (const unsigned char *)phx_dataset_y(d);
+  bytes = p ? (size_t)n * (size_t)phx_dataset_targets(d) * sizeof(float) : 0;
+  for (size_t i = 0; i < bytes; i++) h = (h ^ p[i]) * 0x100000001b3ULL;
   return h;
 }
 

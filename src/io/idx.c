@@ -1,5 +1,5 @@
-/* Datasets: in-memory construction and loading from IDX files (the MNIST
- * layout, plain or gzip-compressed), with optional pool x pool averaging.
+/* Datasets from IDX files (the MNIST layout, plain or gzip-compressed),
+ * with optional pool x pool averaging.
  * Every malformed input is refused with a one-line message naming the file. */
 #include <errno.h>
 #include <math.h>
@@ -12,77 +12,12 @@
 #include <zlib.h>
 
 #include "backend.h"
+#include "dataset.h"
 #include "file.h"
 
 #define IDX_IMAGES_MAGIC 0x00000803u /* unsigned bytes, 3 dimensions */
 #define IDX_LABELS_MAGIC 0x00000801u /* unsigned bytes, 1 dimension */
 #define IDX_MAX_LABEL 254
-
-struct phx_dataset {
-  int count, dim, classes;
-  float *x;        /* count x dim */
-  int32_t *labels; /* count */
-};
-
-/* ---- in-memory datasets ---------------------------------------------------- */
-
-/* Allocates an uninitialised dataset of the given shape. */
-static phx_status dataset_alloc(int count, int dim, int classes, phx_dataset **out,
-                                phx_err *err) {
-  phx_dataset *d = calloc(1, sizeof *d);
-  float *x = malloc((size_t)count * (size_t)dim * sizeof *x);
-  int32_t *y = malloc((size_t)count * sizeof *y);
-  if (!d || !x || !y) {
-    free(d), free(x), free(y);
-    return phx_fail(err, PHX_ENOMEM, "dataset: cannot allocate %d x %d values", count, dim);
-  }
-  d->count = count;
-  d->dim = dim;
-  d->classes = classes;
-  d->x = x;
-  d->labels = y;
-  *out = d;
-  return PHX_OK;
-}
-
-/* Copies caller data after checking shape, finiteness and label range. */
-phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
-                           const int32_t *labels, phx_dataset **out, phx_err *err) {
-  if (!out) return phx_fail(err, PHX_EINVAL, "dataset: out is NULL");
-  *out = NULL;
-  if (count < 1 || dim < 1 || classes < 1)
-    return phx_fail(err, PHX_EINVAL,
-                    "dataset: count, dim and classes must be >= 1 (got %d, %d, %d)", count,
-                    dim, classes);
-  if (!x || !labels) return phx_fail(err, PHX_EINVAL, "dataset: x or labels is NULL");
-  size_t n = (size_t)count * (size_t)dim;
-  for (size_t i = 0; i < n; i++)
-    if (!isfinite(x[i]))
-      return phx_fail(err, PHX_ENAN, "dataset: sample %zu, feature %zu is not finite (%g)",
-                      i / (size_t)dim, i % (size_t)dim, x[i]);
-  for (int i = 0; i < count; i++)
-    if (labels[i] < 0 || labels[i] >= classes)
-      return phx_fail(err, PHX_EINVAL, "dataset: label %d of sample %d is outside 0..%d",
-                      (int)labels[i], i, classes - 1);
-  phx_status s = dataset_alloc(count, dim, classes, out, err);
-  if (s) return s;
-  memcpy((*out)->x, x, n * sizeof *x);
-  memcpy((*out)->labels, labels, (size_t)count * sizeof *labels);
-  return PHX_OK;
-}
-
-void phx_dataset_free(phx_dataset *d) {
-  if (!d) return;
-  free(d->x);
-  free(d->labels);
-  free(d);
-}
-
-int phx_dataset_count(const phx_dataset *d) { return d->count; }
-int phx_dataset_dim(const phx_dataset *d) { return d->dim; }
-int phx_dataset_classes(const phx_dataset *d) { return d->classes; }
-const float *phx_dataset_x(const phx_dataset *d) { return d->x; }
-const int32_t *phx_dataset_labels(const phx_dataset *d) { return d->labels; }
 
 /* ---- IDX files ----------------------------------------------------------- */
 
@@ -343,7 +278,7 @@ static phx_status load_pair(const char *images, const char *labels, int pool,
     if (lab[i] > maxl) maxl = lab[i];
   }
   phx_dataset *d;
-  if ((s = dataset_alloc(count, pr * pc, maxl + 1, &d, err))) goto out;
+  if ((s = phx_dataset_alloc(count, pr * pc, maxl + 1, 0, &d, err))) goto out;
   /* Block average of pool x pool pixels, then scale to [0, 1]. */
   double denom = 255.0 * pool * pool;
   for (int i = 0; i < count; i++) {

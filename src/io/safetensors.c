@@ -17,6 +17,7 @@
 
 #include "file.h"
 #include "safetensors.h"
+#include "scaling.h"
 
 #define ST_MAX_HEADER (100u * 1024u * 1024u) /* same cap as the reference */
 #define ST_FORMAT "phaxcl"
@@ -75,6 +76,37 @@ static int add_entry(cJSON *root, const char *name, const char *dtype, const int
   *off += bytes;
   snprintf(num, sizeof num, "%llu", *off);
   ok = ok && cJSON_AddItemToArray(offs, cJSON_CreateRaw(num));
+  return ok;
+}
+
+/* Adds "key": "v0,v1,..." (n exact doubles); 0 when out of memory. */
+static int add_list(cJSON *meta, const char *key, const double *v, int n) {
+  char *text = malloc((size_t)n * 32 + 1), num[40];
+  if (!text) return 0;
+  size_t len = 0;
+  text[0] = 0;
+  for (int i = 0; i < n; i++) {
+    fmt_double(num, sizeof num, v[i]);
+    len += (size_t)sprintf(text + len, i ? ",%s" : "%s", num);
+  }
+  int ok = cJSON_AddStringToObject(meta, key, text) != NULL;
+  free(text);
+  return ok;
+}
+
+/* The model's data scaling as metadata "scale.*" (none when it has none). */
+static int add_scaling(cJSON *meta, const phx_model *m) {
+  phx_scaling sc;
+  phx_model_get_scaling(m, &sc);
+  int ok = 1;
+  if (sc.features)
+    ok = add_list(meta, "scale.x_lo", sc.x_lo, sc.features) &&
+         add_list(meta, "scale.x_hi", sc.x_hi, sc.features);
+  if (ok && sc.targets) {
+    const double v[2] = {sc.v_lo, sc.v_hi};
+    ok = add_list(meta, "scale.y_lo", sc.y_lo, sc.targets) &&
+         add_list(meta, "scale.y_hi", sc.y_hi, sc.targets) && add_list(meta, "scale.v", v, 2);
+  }
   return ok;
 }
 
@@ -143,6 +175,7 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
     }
     if (v->nlist > 0) ok = ok && cJSON_AddStringToObject(meta, "variation.levels_list", buf);
   }
+  ok = ok && add_scaling(meta, m);
 
   for (int i = 0; ok && i < nmeta; i++)
     ok = cJSON_AddStringToObject(meta, extra_meta[2 * i], extra_meta[2 * i + 1]) != NULL;
@@ -354,6 +387,54 @@ static int parse_int(const char *s, const char **rest) {
   if (rest) *rest = s;
   else if (*s) return -1;
   return (int)v;
+}
+
+/* n doubles of metadata key into out: 0 when absent (*present = 0), else
+ * exactly n finite numbers or an error naming the key. */
+static phx_status meta_list(const cJSON *meta, const char *key, int n, double *out,
+                            int *present, const char *path, phx_err *err) {
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, key);
+  *present = v != NULL;
+  if (!v) return PHX_OK;
+  if (parse_doubles(v->valuestring, out, n))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata %s is not %d finite numbers", path, key, n);
+  return PHX_OK;
+}
+
+/* The "scale.*" metadata into m: either none, or the feature ranges and/or
+ * the target ranges with their voltages, each range non-empty. */
+static phx_status parse_scaling(const cJSON *meta, const char *path, phx_model *m,
+                                phx_err *err) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const int F = o->sizes[0], T = o->sizes[o->nlayers];
+  double *buf = malloc((2 * (size_t)F + 2 * (size_t)T + 2) * sizeof *buf);
+  if (!buf) return phx_fail(err, PHX_ENOMEM, "%s: out of memory", path);
+  double *xl = buf, *xh = buf + F, *yl = xh + F, *yh = yl + T, *v = yh + T;
+  int p[5];
+  phx_status s = meta_list(meta, "scale.x_lo", F, xl, &p[0], path, err);
+  if (!s) s = meta_list(meta, "scale.x_hi", F, xh, &p[1], path, err);
+  if (!s) s = meta_list(meta, "scale.y_lo", T, yl, &p[2], path, err);
+  if (!s) s = meta_list(meta, "scale.y_hi", T, yh, &p[3], path, err);
+  if (!s) s = meta_list(meta, "scale.v", 2, v, &p[4], path, err);
+  if (!s && (p[0] != p[1] || p[2] != p[3] || p[2] != p[4]))
+    s = phx_fail(err, PHX_EFORMAT, "%s: metadata scale.*: a range without its other end",
+                 path);
+  for (int i = 0; !s && p[0] && i < F; i++)
+    if (!(xh[i] > xl[i]))
+      s = phx_fail(err, PHX_EFORMAT, "%s: metadata scale.x: feature %d has an empty range",
+                   path, i);
+  for (int j = 0; !s && p[2] && j < T; j++)
+    if (!(yh[j] > yl[j]))
+      s = phx_fail(err, PHX_EFORMAT, "%s: metadata scale.y: target %d has an empty range",
+                   path, j);
+  if (!s && p[2] && !(v[1] != v[0]))
+    s = phx_fail(err, PHX_EFORMAT, "%s: metadata scale.v: an empty voltage range", path);
+  if (!s) {
+    const phx_scaling sc = {p[0] ? F : 0, xl, xh, p[2] ? T : 0, yl, yh, v[0], v[1]};
+    s = phx_model_set_scaling(m, &sc, err);
+  }
+  free(buf);
+  return s;
 }
 
 /* Model options from the metadata, checked like CLI options. */
@@ -801,6 +882,8 @@ phx_status phx_st_load(const char *path, phx_model **out, phx_st_tensor **xout, 
     }
   }
   if (!s) s = attach_table(root, path, m, x, nx, err);
+  if (!s) s = parse_scaling(cJSON_GetObjectItemCaseSensitive(root, "__metadata__"), path, m,
+                            err);
   if (s) {
     phx_model_free(m);
     goto out;

@@ -590,11 +590,14 @@ static int cl_loss(void *impl, const phx_args_loss *p, phx_err *err) {
   cl_int b = p->B, m = p->M, cnt = p->count, want = p->grad != 0;
   cl_float sc = (cl_float)p->scale;
   cl_mem du = want ? MEM(p->dU) : MEM(p->lossv); /* untouched when !want */
+  cl_int ht = p->has_targets != 0;
+  cl_mem tg = ht ? MEM(p->targets) : MEM(p->U); /* not read when !ht */
+  cl_mem lab = ht ? MEM(p->U) : MEM(p->labels); /* not read when ht */
   const karg a[] = {KA(b),          KA(m),         KA(cnt),      KA(p->U->p),
-                    KA(p->labels->p), KA(p->idx->p), KA(io),     KA(sc),
+                    KA(lab),        KA(p->idx->p), KA(io),     KA(sc),
                     KA(p->lossv->p), KA(p->pred->p), KA(oo),     KA(want),
-                    KA(du)};
-  return launch(c, K_LOSS, groups_for(c, (size_t)p->B), a, 13, err);
+                    KA(du),         KA(ht),        KA(tg)};
+  return launch(c, K_LOSS, groups_for(c, (size_t)p->B), a, 15, err);
 }
 
 static int cl_crossbar_power(void *impl, const phx_args_crossbar_power *p, phx_err *err) {

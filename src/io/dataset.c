@@ -1,0 +1,154 @@
+/* In-memory datasets: construction from caller arrays (class labels or
+ * regression targets), accessors, and the seeded train/test split. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h"
+#include "rng.h"
+
+phx_status phx_dataset_alloc(int count, int dim, int classes, int targets,
+                             phx_dataset **out, phx_err *err) {
+  phx_dataset *d = calloc(1, sizeof *d);
+  float *x = malloc((size_t)count * (size_t)dim * sizeof *x);
+  int32_t *lab = calloc((size_t)count, sizeof *lab);
+  float *y = targets > 0 ? malloc((size_t)count * (size_t)targets * sizeof *y) : NULL;
+  if (!d || !x || !lab || (targets > 0 && !y)) {
+    free(d), free(x), free(lab), free(y);
+    return phx_fail(err, PHX_ENOMEM, "dataset: cannot allocate %d x %d values", count, dim);
+  }
+  d->count = count;
+  d->dim = dim;
+  d->classes = classes;
+  d->targets = targets > 0 ? targets : 0;
+  d->x = x;
+  d->labels = lab;
+  d->y = y;
+  *out = d;
+  return PHX_OK;
+}
+
+/* Shape and finiteness of caller arrays, shared by both constructors. */
+static phx_status check_new(int count, int dim, const float *x, phx_dataset **out,
+                            phx_err *err) {
+  if (!out) return phx_fail(err, PHX_EINVAL, "dataset: out is NULL");
+  *out = NULL;
+  if (count < 1 || dim < 1)
+    return phx_fail(err, PHX_EINVAL, "dataset: count and dim must be >= 1 (got %d, %d)",
+                    count, dim);
+  if (!x) return phx_fail(err, PHX_EINVAL, "dataset: x is NULL");
+  size_t n = (size_t)count * (size_t)dim;
+  for (size_t i = 0; i < n; i++)
+    if (!isfinite(x[i]))
+      return phx_fail(err, PHX_ENAN, "dataset: sample %zu, feature %zu is not finite (%g)",
+                      i / (size_t)dim, i % (size_t)dim, x[i]);
+  return PHX_OK;
+}
+
+/* Copies caller data after checking shape, finiteness and label range. */
+phx_status phx_dataset_new(int count, int dim, int classes, const float *x,
+                           const int32_t *labels, phx_dataset **out, phx_err *err) {
+  phx_status s = check_new(count, dim, x, out, err);
+  if (s) return s;
+  if (classes < 1)
+    return phx_fail(err, PHX_EINVAL, "dataset: classes must be >= 1 (got %d)", classes);
+  if (!labels) return phx_fail(err, PHX_EINVAL, "dataset: labels is NULL");
+  for (int i = 0; i < count; i++)
+    if (labels[i] < 0 || labels[i] >= classes)
+      return phx_fail(err, PHX_EINVAL, "dataset: label %d of sample %d is outside 0..%d",
+                      (int)labels[i], i, classes - 1);
+  if ((s = phx_dataset_alloc(count, dim, classes, 0, out, err))) return s;
+  memcpy((*out)->x, x, (size_t)count * (size_t)dim * sizeof *x);
+  memcpy((*out)->labels, labels, (size_t)count * sizeof *labels);
+  return PHX_OK;
+}
+
+phx_status phx_dataset_new_regression(int count, int dim, int targets, const float *x,
+                                      const float *y, phx_dataset **out, phx_err *err) {
+  phx_status s = check_new(count, dim, x, out, err);
+  if (s) return s;
+  if (targets < 1)
+    return phx_fail(err, PHX_EINVAL, "dataset: targets must be >= 1 (got %d)", targets);
+  if (!y) return phx_fail(err, PHX_EINVAL, "dataset: y is NULL");
+  size_t ny = (size_t)count * (size_t)targets;
+  for (size_t i = 0; i < ny; i++)
+    if (!isfinite(y[i]))
+      return phx_fail(err, PHX_ENAN, "dataset: sample %zu, target %zu is not finite (%g)",
+                      i / (size_t)targets, i % (size_t)targets, y[i]);
+  if ((s = phx_dataset_alloc(count, dim, 1, targets, out, err))) return s;
+  memcpy((*out)->x, x, (size_t)count * (size_t)dim * sizeof *x);
+  memcpy((*out)->y, y, ny * sizeof *y);
+  return PHX_OK;
+}
+
+void phx_dataset_free(phx_dataset *d) {
+  if (!d) return;
+  free(d->x);
+  free(d->labels);
+  free(d->y);
+  free(d);
+}
+
+int phx_dataset_count(const phx_dataset *d) { return d->count; }
+int phx_dataset_dim(const phx_dataset *d) { return d->dim; }
+int phx_dataset_classes(const phx_dataset *d) { return d->classes; }
+const float *phx_dataset_x(const phx_dataset *d) { return d->x; }
+const int32_t *phx_dataset_labels(const phx_dataset *d) { return d->labels; }
+int phx_dataset_targets(const phx_dataset *d) { return d->targets; }
+const float *phx_dataset_y(const phx_dataset *d) { return d->y; }
+
+/* Samples idx[0..n) of d as a new dataset (classes kept from d). */
+static phx_status subset(const phx_dataset *d, const int32_t *idx, int n, phx_dataset **out,
+                         phx_err *err) {
+  phx_status s = phx_dataset_alloc(n, d->dim, d->classes, d->targets, out, err);
+  if (s) return s;
+  const size_t D = (size_t)d->dim, T = (size_t)d->targets;
+  for (int i = 0; i < n; i++) {
+    const size_t k = (size_t)idx[i];
+    memcpy((*out)->x + (size_t)i * D, d->x + k * D, D * sizeof *d->x);
+    (*out)->labels[i] = d->labels[k];
+    if (T) memcpy((*out)->y + (size_t)i * T, d->y + k * T, T * sizeof *d->y);
+  }
+  return PHX_OK;
+}
+
+/* A seeded Fisher-Yates shuffle; the first round(count * (1 - f)) samples
+ * of it train, the rest test, each kept in file order. */
+phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
+                             phx_dataset **train, phx_dataset **test, phx_err *err) {
+  if (!d || !train || !test) return phx_fail(err, PHX_EINVAL, "split: NULL argument");
+  *train = *test = NULL;
+  if (!(test_fraction > 0 && test_fraction < 1))
+    return phx_fail(err, PHX_EINVAL, "--split: the test fraction must be in (0, 1) (got %g)",
+                    test_fraction);
+  const int n = d->count;
+  const int ntest = (int)lround(n * test_fraction), ntrain = n - ntest;
+  if (ntest < 1 || ntrain < 1)
+    return phx_fail(err, PHX_EINVAL, "--split %g: %d samples leave %d to train and %d to test",
+                    test_fraction, n, ntrain, ntest);
+  int32_t *perm = malloc((size_t)n * sizeof *perm);
+  unsigned char *is_test = calloc((size_t)n, 1);
+  int32_t *idx = malloc((size_t)n * sizeof *idx);
+  phx_status s = PHX_OK;
+  if (!perm || !is_test || !idx) {
+    s = phx_fail(err, PHX_ENOMEM, "split: out of memory for %d samples", n);
+    goto out;
+  }
+  phx_rng rng;
+  phx_rng_seed(&rng, seed);
+  for (int i = 0; i < n; i++) perm[i] = i;
+  phx_rng_shuffle(&rng, perm, n);
+  for (int i = ntrain; i < n; i++) is_test[perm[i]] = 1;
+  int a = 0, b = ntrain;
+  for (int i = 0; i < n; i++) idx[is_test[i] ? b++ : a++] = i;
+  if ((s = subset(d, idx, ntrain, train, err))) goto out;
+  if ((s = subset(d, idx + ntrain, ntest, test, err))) {
+    phx_dataset_free(*train);
+    *train = NULL;
+  }
+out:
+  free(perm);
+  free(is_test);
+  free(idx);
+  return s;
+}
