@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 
 #define INVERTER_HELP                                                            \
   "  --inverter KIND    behavioural (default: B-sources with the model's fits),\n" \
@@ -352,6 +353,55 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   return phx_cli_print_json(o);
 }
 
+/* Under mpirun: rank r simulates its contiguous share of the n samples
+ * (whole sweeps of PHX_SPICE_SWEEP, so each sample's result is the one a
+ * single process computes),
+ * every share is gathered (per sample: its fields, then the outputs) and
+ * the report is recomputed in sample order, as one process computes it. */
+enum { SPICE_FIELDS = 10 };
+static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts *so, int n,
+                       phx_spice_result *r, phx_spice_sample *s, double *sim) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const int K = o->sizes[o->nlayers], W = SPICE_FIELDS + K;
+  int first, count;
+  phx_par_range(n, PHX_SPICE_SWEEP, phx_par_rank(), &first, &count);
+  phx_err err = {0};
+  double *all = calloc((size_t)n * W, sizeof *all);
+  if (!all) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  phx_spice_result mine = {0};
+  so->first = first;
+  so->count = count;
+  so->threads = 1; /* one core per rank */
+  int rc = count > 0 && phx_spice_run(m, d, so, &mine, s + first, sim + (size_t)first * K, &err)
+               ? phx_cli_err(&err)
+               : 0;
+  for (int k = first; !rc && k < first + count; k++) {
+    double *row = all + (size_t)k * W;
+    const phx_spice_sample *p = &s[k];
+    const double f[SPICE_FIELDS] = {p->index,   p->label,  p->converged, p->model_class,
+                                    p->sim_class, p->max_dv, p->mean_dv, p->power_W,
+                                    p->rails_W, p->inputs_W};
+    memcpy(row, f, sizeof f);
+    memcpy(row + SPICE_FIELDS, sim + (size_t)k * K, (size_t)K * sizeof *row);
+  }
+  if (!rc && phx_par_gather_range(n, PHX_SPICE_SWEEP, W, all, &err)) rc = phx_cli_err(&err);
+  for (int k = 0; !rc && k < n; k++) {
+    const double *row = all + (size_t)k * W;
+    s[k] = (phx_spice_sample){(int)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4],
+                              row[5],      row[6],      row[7],      row[8],      row[9]};
+    memcpy(sim + (size_t)k * K, row + SPICE_FIELDS, (size_t)K * sizeof *sim);
+  }
+  free(all);
+  if (!rc && phx_spice_summary(s, n, K, r, &err)) rc = phx_cli_err(&err);
+  if (!rc) {
+    /* rank 0's engine and times: it loaded the same circuit, its share */
+    snprintf(r->engine, sizeof r->engine, "%s", mine.engine);
+    r->load_seconds = mine.load_seconds;
+    r->sim_seconds = mine.sim_seconds;
+  }
+  return rc;
+}
+
 int phx_cmd_spice(int argc, char **argv) {
   phx_variation v;
   int draw;
@@ -383,9 +433,10 @@ int phx_cmd_spice(int argc, char **argv) {
     phx_spice_result r;
     phx_power est;
     if (!s || !sim) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+    else if (phx_par_size() > 1) rc = spice_ranks(m, test, &so, n, &r, s, sim);
     else if (phx_spice_run(m, test, &so, &r, s, sim, &err)) rc = phx_cli_err(&err);
-    else if (phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
-    else rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
+    if (!rc && phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
+    if (!rc) rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
   }
   free(s);
   free(sim);

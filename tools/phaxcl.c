@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 #include "phx_config.h"
 
 static const char USAGE[] =
@@ -54,6 +55,10 @@ int main(int argc, char **argv) {
     return PHX_EXIT_OK;
   }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
-    if (!strcmp(cmd, COMMANDS[i].name)) return COMMANDS[i].fn(argc - 1, argv + 1);
+    if (!strcmp(cmd, COMMANDS[i].name)) {
+      /* under mpirun every command runs on every rank (par.h) */
+      int rc = phx_par_init(&argc, &argv);
+      return rc ? rc : phx_par_finish(COMMANDS[i].fn(argc - 1, argv + 1));
+    }
   return phx_cli_fail(PHX_EXIT_USAGE, "unknown command '%s' (see 'phaxcl --help')", cmd);
 }
