@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 
 static const char USAGE[] =
     "usage: phaxcl train [OPTIONS]\n"
@@ -48,6 +49,10 @@ static const char USAGE[] =
     "  --lr X             learning rate (default 0.1)\n"
     "  --backend NAME     auto (default), c, c64 or opencl\n"
     "  --device SPEC      OpenCL device: P:D or part of its name\n"
+    "  --grad-blocks N    data-parallel gradients: each batch as N fixed blocks\n"
+    "                     (a power of two, default 8) summed over one tree, so\n"
+    "                     that `mpirun -np K` trains the same theta for any K <= N;\n"
+    "                     on by itself under mpirun (rank 0 prints and saves)\n"
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
     "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F\n"
@@ -265,6 +270,10 @@ int phx_cmd_train(int argc, char **argv) {
   phx_variation_default(&v);
   int rc = phx_cli_variation(&argc, argv, &v, NULL);
   if (rc >= 0) return rc;
+  phx_train_parallel par;
+  int parallel;
+  if ((rc = phx_par_train_options(&argc, argv, &par, &parallel)) >= 0) return rc;
+  const int saver = phx_par_rank() == 0; /* only rank 0 writes files */
   const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
                     v.stuck_on > 0;
   phx_cli c;
@@ -314,14 +323,14 @@ int phx_cmd_train(int argc, char **argv) {
   }
   report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1};
   if (!rc && t.epochs == 0 && !c.resume) {
-    if (c.save) rc = save_model(m, c.save);
+    if (c.save && saver) rc = save_model(m, c.save);
     if (!rc) summary(&c, NULL, m, NULL);
   } else if (!rc) {
     rc = phx_cli_backend(&c, NULL, &b);
     if (!rc) {
       phx_err err = {0};
       phx_train_hooks hooks = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &r,
-                               .stop = &stop_signal};
+                               .stop = &stop_signal, .parallel = parallel ? &par : NULL};
       catch_signals(1);
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
@@ -340,7 +349,7 @@ int phx_cmd_train(int argc, char **argv) {
       }
       catch_signals(0);
     }
-    if (!rc && c.save) rc = save_model(m, c.save);
+    if (!rc && c.save && saver) rc = save_model(m, c.save);
     if (!rc) summary(&c, b, m, &r);
   }
   if (b) phx_backend_free(b);

@@ -22,6 +22,8 @@ int phx_par_init(int *argc, char ***argv);
  * is printed and the job aborted with rc (never returns then). */
 int phx_par_finish(int rc);
 
+/* 1 when mpirun started this process (even as its only rank). */
+int phx_par_active(void);
 int phx_par_rank(void);
 int phx_par_size(void);
 /* Rank and rank count on this node (for choosing devices and threads). */
@@ -39,5 +41,11 @@ phx_status phx_par_gather_range(int n, int unit, int width, double *all, phx_err
  * rank order into all, on every rank (phx_train_parallel's gather). */
 phx_status phx_par_allgather(void *user, const double *mine, const size_t *counts, double *all,
                              phx_err *err);
+
+/* train's --grad-blocks N, taken out of argv (par_train.c): p becomes the
+ * data-parallel set-up of this rank, used when *use is set (under mpirun,
+ * or --grad-blocks given: the same blocks in one process give the same
+ * theta as any rank count). Returns -1 to go on, or an exit status. */
+int phx_par_train_options(int *argc, char **argv, phx_train_parallel *p, int *use);
 
 #endif /* PHX_PAR_H */

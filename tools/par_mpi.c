@@ -42,6 +42,11 @@ static void quiet_rank(void) {
 
 int phx_par_init(int *argc, char ***argv) {
   if (!under_launcher()) return 0;
+  /* One BLAS thread per rank (ranks are the parallelism; the ranks' sums
+   * then match a one-thread process bit for bit). OpenBLAS reads this when
+   * it loads, so the process starts again once with it set. */
+  if (!getenv("OPENBLAS_NUM_THREADS") && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
+    execv("/proc/self/exe", *argv);
   if (MPI_Init(argc, argv) != MPI_SUCCESS) {
     fputs("phaxcl: MPI_Init failed\n", stderr);
     return 1;
@@ -88,6 +93,7 @@ int phx_par_finish(int rc) {
   return rc;
 }
 
+int phx_par_active(void) { return g_on; }
 int phx_par_rank(void) { return g_rank; }
 int phx_par_size(void) { return g_size; }
 int phx_par_local_rank(void) { return g_lrank; }

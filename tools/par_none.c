@@ -10,6 +10,7 @@ int phx_par_init(int *argc, char ***argv) {
 }
 
 int phx_par_finish(int rc) { return rc; }
+int phx_par_active(void) { return 0; }
 int phx_par_rank(void) { return 0; }
 int phx_par_size(void) { return 1; }
 int phx_par_local_rank(void) { return 0; }
