@@ -69,6 +69,16 @@ else
   echo "spice unavailable here ($(cat "$T/err")): not compared"
 fi
 
+# sweep: runs split over ranks, one line per run in run order
+S=(--hidden 20:30,10 --seeds 1,2,3 --sigmas 10 --draws 4 --epochs 2 --backend c)
+"$PHX" sweep "${S[@]}" | untimed >"$T/w1" || exit 99
+[ "$(grep -c '"run"' "$T/w1")" = 6 ] || fail "sweep: $(cat "$T/w1")"
+for np in 2 3; do
+  "${MPI[@]}" -np $np "$PHX" sweep "${S[@]}" 2>"$T/err" | untimed >"$T/w$np" \
+    || fail "sweep -np $np: $(cat "$T/err")"
+  cmp -s "$T/w1" "$T/w$np" || fail "sweep -np $np: lines differ from one process"
+done
+
 # failures: one rank's bad input ends the job with its one line, no file
 "${MPI[@]}" -np 1 "$PHX" train --epochs 50 --save "$T/f.st" : \
   -np 1 "$PHX" train --epochs 50 --data "$T/nowhere" --save "$T/f.st" >/dev/null 2>"$T/err"

@@ -178,7 +178,7 @@ static int resume_opts(const phx_cli *c, phx_train_opts *t) {
 
 /* The model: loaded from --init (its options win, --layers must agree) or
  * new from the options and the data. Returns 0 or an exit status. */
-static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
+int phx_cli_make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
   phx_err err = {0};
   int inputs = phx_dataset_dim(train), classes = phx_dataset_classes(train);
   phx_model_opts want;
@@ -304,7 +304,7 @@ int phx_cmd_train(int argc, char **argv) {
   rc = c.save ? check_save_dir(c.save) : 0;
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
-  if (!rc) rc = make_model(&c, train, &m);
+  if (!rc) rc = phx_cli_make_model(&c, train, &m);
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);

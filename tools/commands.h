@@ -16,12 +16,16 @@ int phx_cmd_mc(int argc, char **argv);      /* cmd_mc.c */
 int phx_cmd_export(int argc, char **argv);  /* cmd_circuit.c */
 int phx_cmd_spice(int argc, char **argv);   /* cmd_circuit.c */
 int phx_cmd_vtc(int argc, char **argv);     /* cmd_circuit.c */
+int phx_cmd_sweep(int argc, char **argv);   /* cmd_sweep.c */
 
 /* For train and eval (cmd_circuit.c). --neuron FILE into the model options
  * of c (fits, vdd; lr and epochs from the file's hint unless given); 0 or
  * an exit status. */
 struct phx_cli;
 int phx_cli_apply_neuron(struct phx_cli *c);
+/* For train and sweep (cmd_train.c): the model --layers, the model options
+ * and --init/--resume describe, initialised from --seed; 0 or an exit status. */
+int phx_cli_make_model(const struct phx_cli *c, const phx_dataset *train, phx_model **out);
 /* eval --power: the static power estimate per inference of m on d, with
  * --neuron's supply current when given; 0 or an exit status. */
 int phx_cli_power(const struct phx_cli *c, const phx_model *m, const phx_dataset *d,

@@ -25,6 +25,7 @@ static const char USAGE[] =
     "  export   conductances as CSV, the network as an ngspice netlist\n"
     "  spice    run test samples through the netlist in ngspice, compare\n"
     "  vtc      characterise a neuron in ngspice, fit its curves\n"
+    "  sweep    train over lists of sizes, seeds, neurons; mc per variation level\n"
     "\n"
     "Run 'phaxcl COMMAND --help' for a command's options.\n"
     "  phaxcl --version   print the version\n";
@@ -37,7 +38,7 @@ static const struct {
     {"train", phx_cmd_train}, {"eval", phx_cmd_eval},       {"grad", phx_cmd_grad},
     {"info", phx_cmd_info},   {"devices", phx_cmd_devices}, {"check", phx_cmd_check},
     {"bench", phx_cmd_bench}, {"mc", phx_cmd_mc},           {"export", phx_cmd_export},
-    {"spice", phx_cmd_spice}, {"vtc", phx_cmd_vtc},
+    {"spice", phx_cmd_spice}, {"vtc", phx_cmd_vtc},         {"sweep", phx_cmd_sweep},
 };
 
 int main(int argc, char **argv) {
