@@ -42,6 +42,12 @@ phx_status phx_par_gather_range(int n, int unit, int width, double *all, phx_err
 phx_status phx_par_allgather(void *user, const double *mine, const size_t *counts, double *all,
                              phx_err *err);
 
+/* The OpenCL device for this rank (par_device.c): `given` (--device) when
+ * set, else with several ranks on the node and no $PHAXCL_DEVICE its GPUs
+ * and accelerators dealt out by local rank ("P:D" in buf); NULL: the
+ * backend's own choice. */
+const char *phx_par_device(const char *given, char *buf, size_t len);
+
 /* train's --grad-blocks N, taken out of argv (par_train.c): p becomes the
  * data-parallel set-up of this rank, used when *use is set (under mpirun,
  * or --grad-blocks given: the same blocks in one process give the same
