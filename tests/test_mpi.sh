@@ -3,10 +3,11 @@
 # train report what one process reports, bit for bit (times aside); only
 # rank 0 writes; a rank that fails ends the job with one error line and no
 # file written. Skipped (77) only in builds without MPI.
-# usage: test_mpi.sh PHAXCL HAVE_MPI(0|1)
+# usage: test_mpi.sh PHAXCL SOURCE_ROOT HAVE_MPI(0|1)
 set -u
-PHX=${1:?usage: test_mpi.sh PHAXCL HAVE_MPI}
-[ "${2:-0}" = 1 ] || { echo "built without MPI: skipped"; exit 77; }
+PHX=${1:?usage: test_mpi.sh PHAXCL SOURCE_ROOT HAVE_MPI}
+SRC=${2:?usage: test_mpi.sh PHAXCL SOURCE_ROOT HAVE_MPI}
+[ "${3:-0}" = 1 ] || { echo "built without MPI: skipped"; exit 77; }
 command -v mpirun >/dev/null || { echo "FAIL: an MPI build without mpirun on PATH"; exit 1; }
 command -v python3 >/dev/null || { echo "no python3: skipped"; exit 77; }
 MPI=(mpirun -q --oversubscribe)
@@ -15,16 +16,7 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 fails=0
 fail() { echo "FAIL: $*"; fails=$((fails + 1)); }
-# JSON lines without their timings, for comparing runs.
-untimed() {
-  python3 -c '
-import json, sys
-for line in sys.stdin:
-    d = json.loads(line)
-    for k in ("seconds", "load_seconds", "sim_seconds"):
-        d.pop(k, None)
-    print(json.dumps(d, sort_keys=True))'
-}
+untimed() { python3 "$SRC/tools/untimed_json.py"; }
 export OPENBLAS_NUM_THREADS=1 # the one-process reference as each rank runs
 
 "$PHX" train --epochs 3 --backend c --save "$T/m.st" >/dev/null || exit 99

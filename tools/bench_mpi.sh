@@ -13,15 +13,7 @@ MPI=(mpirun -q -np "$np")
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
-untimed() {
-  python3 -c '
-import json, sys
-for line in sys.stdin:
-    d = json.loads(line)
-    for k in ("seconds", "load_seconds", "sim_seconds"):
-        d.pop(k, None)
-    print(json.dumps(d, sort_keys=True))'
-}
+untimed() { python3 "$PWD/tools/untimed_json.py"; }
 now() { date +%s.%N; }
 # job name, then the command's arguments (run as one process and under mpirun)
 row() {
