@@ -479,6 +479,11 @@ typedef struct phx_spice_opts {
   int verbose;      /* ngspice's own messages on stderr */
   int first;        /* the samples from here on (count of them); 0: from the start */
   int threads;      /* libngspice's OpenMP threads; 0: its default */
+  int sweep;        /* samples per DC sweep, 0: one sweep. Each sweep starts from
+                       a fresh operating point (costly) and warm-starts the
+                       samples after its first; sweeps start at multiples of
+                       this in the whole set, so any range that starts at one
+                       gives each sample the bits a run over the whole set does */
 } phx_spice_opts;
 
 PHX_API void phx_spice_opts_default(phx_spice_opts *o);
@@ -586,13 +591,6 @@ PHX_API phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m,
  * draw order) and the ideal accuracy on count samples. */
 PHX_API phx_status phx_mc_summary(const double *acc, int draws, double ideal, int count,
                                   phx_mc_result *res, phx_err *err);
-
-/* Samples per DC sweep of phx_spice_run. Each sweep starts from a fresh
- * operating point and warm-starts the samples after its first; sweeps start
- * at multiples of this in the whole set (not at phx_spice_opts.first), so a
- * range that starts at such a multiple gives every sample bit for bit the
- * result a run over the whole set gives it. */
-#define PHX_SPICE_SWEEP 8
 
 /* phx_spice_run's report from its per-sample results (n of them, in sample
  * order, outputs classes); load and simulation times are left at zero. */

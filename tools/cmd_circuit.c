@@ -58,6 +58,9 @@ static const char SPICE_USAGE[] =
     "  --data DIR         MNIST-layout IDX folder (default: bundled mnist14)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --n N              the first N test samples (default: all)\n"
+    "  --sweep N          samples per DC sweep (default: 50, or N/64 when more);\n"
+    "                     each starts from a fresh operating point, the rest warm;\n"
+    "                     under mpirun ranks take whole sweeps\n"
     INVERTER_HELP
     "  --engine E         auto (default), lib or binary\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
@@ -353,9 +356,29 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   return phx_cli_print_json(o);
 }
 
+/* spice's --sweep N, taken out of argv; -1 to go on, else an exit status. */
+static int sweep_option(int *argc, char **argv, int *sweep) {
+  int k = 1;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--sweep") != 0) {
+      argv[k++] = argv[i];
+      continue;
+    }
+    char *end = NULL;
+    long v = i + 1 < *argc ? strtol(argv[i + 1], &end, 10) : 0;
+    if (!end || *end || v < 1 || v > 1 << 30)
+      return phx_cli_fail(PHX_EXIT_USAGE, "--sweep: expected a sample count, got '%s'",
+                          i + 1 < *argc ? argv[i + 1] : "");
+    *sweep = (int)v;
+    i++;
+  }
+  *argc = k;
+  return -1;
+}
+
 /* Under mpirun: rank r simulates its contiguous share of the n samples
- * (whole sweeps of PHX_SPICE_SWEEP, so each sample's result is the one a
- * single process computes),
+ * (whole sweeps, so each sample's result is the one a single process
+ * computes),
  * every share is gathered (per sample: its fields, then the outputs) and
  * the report is recomputed in sample order, as one process computes it. */
 enum { SPICE_FIELDS = 10 };
@@ -364,7 +387,7 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
   const phx_model_opts *o = phx_model_get_opts(m);
   const int K = o->sizes[o->nlayers], W = SPICE_FIELDS + K;
   int first, count;
-  phx_par_range(n, PHX_SPICE_SWEEP, phx_par_rank(), &first, &count);
+  phx_par_range(n, so->sweep, phx_par_rank(), &first, &count);
   phx_err err = {0};
   double *all = calloc((size_t)n * W, sizeof *all);
   if (!all) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
@@ -384,7 +407,7 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
     memcpy(row, f, sizeof f);
     memcpy(row + SPICE_FIELDS, sim + (size_t)k * K, (size_t)K * sizeof *row);
   }
-  if (!rc && phx_par_gather_range(n, PHX_SPICE_SWEEP, W, all, &err)) rc = phx_cli_err(&err);
+  if (!rc && phx_par_gather_range(n, so->sweep, W, all, &err)) rc = phx_cli_err(&err);
   for (int k = 0; !rc && k < n; k++) {
     const double *row = all + (size_t)k * W;
     s[k] = (phx_spice_sample){(int)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4],
@@ -407,7 +430,9 @@ int phx_cmd_spice(int argc, char **argv) {
   int draw;
   uint64_t seed;
   phx_cli c;
-  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  int sweep = 0;
+  int rc = sweep_option(&argc, argv, &sweep);
+  if (rc < 0) rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -426,6 +451,11 @@ int phx_cmd_spice(int argc, char **argv) {
     if (c.n > 0 && c.n < n) n = c.n;
     const phx_model_opts *o = phx_model_get_opts(m);
     so.count = n;
+    /* Sweeps of 50 samples, or n / 64: a fresh operating point costs about
+     * 20 warm-started samples (behavioural 196-100-10), and 64 sweeps are
+     * enough ranks; the same for any rank count, so ranks split at them. */
+    so.sweep = n / 64 + (n % 64 != 0) > 50 ? n / 64 + (n % 64 != 0) : 50;
+    if (sweep) so.sweep = sweep;
     so.engine = engine_of(&c);
     so.verbose = c.verbose;
     s = calloc((size_t)n, sizeof *s);

@@ -157,9 +157,10 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   char cmd[96], why[sizeof(((phx_err *)0)->msg)] = "";
   int start = 0, fails_in_row = 0;
   while (start < n) {
-    /* sweeps end at multiples of PHX_SPICE_SWEEP in the whole set */
-    int end = ((first + start) / PHX_SPICE_SWEEP + 1) * PHX_SPICE_SWEEP - first;
-    if (end > n) end = n;
+    /* sweeps end at multiples of o->sweep in the whole set */
+    int end = n;
+    if (o->sweep > 0 && ((first + start) / o->sweep + 1) * (long)o->sweep - first < n)
+      end = ((first + start) / o->sweep + 1) * o->sweep - first;
     snprintf(cmd, sizeof cmd, "dc vidx %d %d 1", first + start,
              first + (end - 1 > start ? end - 1 : start + 1));
     phx_err e2 = {0};
