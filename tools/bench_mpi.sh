@@ -14,30 +14,33 @@ T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 
 untimed() { python3 "$PWD/tools/untimed_json.py"; }
-now() { date +%s.%N; }
-# job name, then the command's arguments (run as one process and under mpirun)
+# job name, then the command's arguments (run as one process and under
+# mpirun): wall and CPU seconds (user + system, every rank) side by side.
+# On a machine others load, the CPU ratio says what idle cores would give.
 row() {
   local name=$1 same
   shift
-  local t0 t1 t2
-  t0=$(now)
-  "$PHX" "$@" | untimed >"$T/one"
-  t1=$(now)
-  "${MPI[@]}" "$PHX" "$@" | untimed >"$T/mpi"
-  t2=$(now)
+  /usr/bin/time -f "%e %U %S" -o "$T/t1" "$PHX" "$@" | untimed >"$T/one"
+  /usr/bin/time -f "%e %U %S" -o "$T/t2" "${MPI[@]}" "$PHX" "$@" | untimed >"$T/mpi"
   if cmp -s "$T/one" "$T/mpi"; then same=yes; else same=no; fi
-  python3 -c "import sys; a=float(sys.argv[2])-float(sys.argv[1]); b=float(sys.argv[3])-float(sys.argv[2]); \
-print('%-8s %14.2f %16.2f %9.2fx   %s' % (sys.argv[4], a, b, a / b, sys.argv[5]))" \
-    "$t0" "$t1" "$t2" "$name" "$same"
+  python3 - "$name" "$same" "$T/t1" "$T/t2" <<'PY'
+import sys
+name, same = sys.argv[1:3]
+w1, u1, s1 = map(float, open(sys.argv[3]).read().split()[-3:])
+w2, u2, s2 = map(float, open(sys.argv[4]).read().split()[-3:])
+print("%-7s %9.2f %9.2f %8.2fx %9.2f %9.2f %8.2f   %s"
+      % (name, w1, w2, w1 / w2, u1 + s1, u2 + s2, (u1 + s1) / (u2 + s2), same))
+PY
 }
 
 "$PHX" train --epochs 20 --save "$T/m.st" >/dev/null
 echo "machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg); mpirun -np $np"
-printf '%-8s %14s %16s %10s   %s\n' job "one process s" "mpirun -np $np s" speed-up "same report"
-# spice: ngspice single-threaded per rank; the one process as users run it
-row spice spice "$T/m.st" --json
+printf '%-7s %9s %9s %9s %9s %9s %8s   %s\n' job "wall 1" "wall $np" speed-up "cpu 1" "cpu $np" "cpu 1/$np" \
+  "same report"
+# spice: single-threaded ngspice in the one process and in every rank
+row spice spice "$T/m.st" --threads 1 --json
 # mc: the one process uses every core (threads), each rank one
-row mc mc "$T/m.st" --draws 400 --sigma 20 --stuck-off 0.02 --backend c --json
+row mc mc "$T/m.st" --draws 4000 --sigma 20 --stuck-off 0.02 --backend c --json
 # train: data-parallel; the reference is the same blocks in one process
 # (OpenBLAS on every core there, one thread per rank under mpirun)
-row train train --layers ,400, --batch 256 --epochs 10 --backend c --grad-blocks 8 --json
+row train train --layers ,400, --batch 256 --epochs 20 --backend c --grad-blocks 8 --json

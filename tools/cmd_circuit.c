@@ -61,6 +61,8 @@ static const char SPICE_USAGE[] =
     "  --sweep N          samples per DC sweep (default: 50, or N/64 when more);\n"
     "                     each starts from a fresh operating point, the rest warm;\n"
     "                     under mpirun ranks take whole sweeps\n"
+    "  --threads N        ngspice's OpenMP threads (libngspice; default: its own\n"
+    "                     2, under mpirun 1 per rank)\n"
     INVERTER_HELP
     "  --engine E         auto (default), lib or binary\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
@@ -356,20 +358,22 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   return phx_cli_print_json(o);
 }
 
-/* spice's --sweep N, taken out of argv; -1 to go on, else an exit status. */
-static int sweep_option(int *argc, char **argv, int *sweep) {
+/* spice's --sweep N and --threads N, taken out of argv; -1 to go on, else
+ * an exit status. */
+static int spice_options(int *argc, char **argv, int *sweep, int *threads) {
   int k = 1;
   for (int i = 1; i < *argc; i++) {
-    if (strcmp(argv[i], "--sweep") != 0) {
+    const int is_sweep = !strcmp(argv[i], "--sweep");
+    if (!is_sweep && strcmp(argv[i], "--threads") != 0) {
       argv[k++] = argv[i];
       continue;
     }
     char *end = NULL;
     long v = i + 1 < *argc ? strtol(argv[i + 1], &end, 10) : 0;
     if (!end || *end || v < 1 || v > 1 << 30)
-      return phx_cli_fail(PHX_EXIT_USAGE, "--sweep: expected a sample count, got '%s'",
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a positive count, got '%s'", argv[i],
                           i + 1 < *argc ? argv[i + 1] : "");
-    *sweep = (int)v;
+    *(is_sweep ? sweep : threads) = (int)v;
     i++;
   }
   *argc = k;
@@ -394,7 +398,7 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
   phx_spice_result mine = {0};
   so->first = first;
   so->count = count;
-  so->threads = 1; /* one core per rank */
+  if (!so->threads) so->threads = 1; /* one core per rank */
   int rc = count > 0 && phx_spice_run(m, d, so, &mine, s + first, sim + (size_t)first * K, &err)
                ? phx_cli_err(&err)
                : 0;
@@ -430,8 +434,8 @@ int phx_cmd_spice(int argc, char **argv) {
   int draw;
   uint64_t seed;
   phx_cli c;
-  int sweep = 0;
-  int rc = sweep_option(&argc, argv, &sweep);
+  int sweep = 0, threads = 0;
+  int rc = spice_options(&argc, argv, &sweep, &threads);
   if (rc < 0) rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
   if (rc >= 0) return rc;
   phx_err err = {0};
@@ -456,6 +460,7 @@ int phx_cmd_spice(int argc, char **argv) {
      * enough ranks; the same for any rank count, so ranks split at them. */
     so.sweep = n / 64 + (n % 64 != 0) > 50 ? n / 64 + (n % 64 != 0) : 50;
     if (sweep) so.sweep = sweep;
+    so.threads = threads;
     so.engine = engine_of(&c);
     so.verbose = c.verbose;
     s = calloc((size_t)n, sizeof *s);

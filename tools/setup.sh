@@ -9,7 +9,7 @@ PKGS=(build-essential clang pkg-config meson ninja-build
       ocl-icd-opencl-dev opencl-headers libclblast-dev clblast-utils clinfo
       pocl-opencl-icd oclgrind zlib1g-dev libopenblas-dev liblbfgs-dev
       libcjson-dev valgrind python3 python3-torch dataset-fashion-mnist
-      ngspice libngspice0-dev python3-pip libopenmpi-dev openmpi-bin)
+      ngspice libngspice0-dev python3-pip libopenmpi-dev openmpi-bin time)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
