@@ -42,5 +42,6 @@ row spice spice "$T/m.st" --threads 1 --json
 # mc: the one process uses every core (threads), each rank one
 row mc mc "$T/m.st" --draws 4000 --sigma 20 --stuck-off 0.02 --backend c --json
 # train: data-parallel; the reference is the same blocks in one process
-# (OpenBLAS on every core there, one thread per rank under mpirun)
-row train train --layers ,400, --batch 256 --epochs 20 --backend c --grad-blocks 8 --json
+# (OpenBLAS on every core there, one thread per rank under mpirun: the same
+# theta needs OPENBLAS_NUM_THREADS=1 in the one process)
+row train train --layers ,400, --batch 256 --epochs 100 --backend c --grad-blocks 8 --json

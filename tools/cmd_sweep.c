@@ -58,7 +58,8 @@ static int split(const char *opt, const char *s, char sep, char **keep, char **o
   if (!*keep) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
   *n = 0;
   for (char *p = *keep;;) {
-    if (*n == MAX_ITEMS) return phx_cli_fail(PHX_EXIT_USAGE, "%s: more than %d items", opt, MAX_ITEMS);
+    if (*n == MAX_ITEMS)
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: more than %d items", opt, MAX_ITEMS);
     out[(*n)++] = p;
     char *e = strchr(p, sep);
     if (!e) break;
@@ -79,7 +80,8 @@ static int numbers(const char *opt, const char *s, double lo, double hi, double 
     if (end == p || (*end && *end != ',') || !(v >= lo && v <= hi))
       return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected numbers from %g to %g, got '%s'", opt,
                           lo, hi, s);
-    if (*n == MAX_ITEMS) return phx_cli_fail(PHX_EXIT_USAGE, "%s: more than %d items", opt, MAX_ITEMS);
+    if (*n == MAX_ITEMS)
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: more than %d items", opt, MAX_ITEMS);
     out[(*n)++] = v;
     if (!*end) return 0;
     p = end + 1;

@@ -321,7 +321,9 @@ int phx_cmd_train(int argc, char **argv) {
             sz, dir, phx_dataset_count(train), phx_dataset_count(test),
             names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
   }
-  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1};
+  /* no progress bar from ranks: their stdout is a tty of mpirun's, whatever its own is */
+  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO) && !phx_par_active(),
+              .last_test = -1};
   if (!rc && t.epochs == 0 && !c.resume) {
     if (c.save && saver) rc = save_model(m, c.save);
     if (!rc) summary(&c, NULL, m, NULL);

@@ -149,8 +149,22 @@ phx_status phx_par_allgather(void *user, const double *mine, const size_t *count
   return rc == MPI_SUCCESS ? PHX_OK : mpi_fail(rc, "allgather", err);
 }
 
+/* Waits for every rank without spinning: a rank done with its share of a
+ * long job would otherwise burn the core a slower rank needs (OpenMPI
+ * polls in blocking collectives). */
+static phx_status wait_all(phx_err *err) {
+  MPI_Request req;
+  int rc = MPI_Ibarrier(MPI_COMM_WORLD, &req), done = 0;
+  while (rc == MPI_SUCCESS && !done) {
+    rc = MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+    if (rc == MPI_SUCCESS && !done) usleep(2000);
+  }
+  return rc == MPI_SUCCESS ? PHX_OK : mpi_fail(rc, "barrier", err);
+}
+
 phx_status phx_par_gather_range(int n, int unit, int width, double *all, phx_err *err) {
   if (!g_on || g_size == 1) return PHX_OK;
+  if (wait_all(err)) return err->status;
   size_t *counts = malloc((size_t)g_size * sizeof *counts);
   if (!counts) return par_fail(err, PHX_ENOMEM, "out of memory for the gather");
   int first = 0, count = 0;

@@ -171,7 +171,8 @@ static int mc_workers(const phx_backend *b, int draws) {
 static phx_status mc_check(phx_backend *b, const phx_model *m, const phx_dataset *d, int limit,
                            const phx_variation *v, int draws, int *n, phx_err *err) {
   if (!b || !m || !d || !v)
-    return phx_fail(err, PHX_EINVAL, "monte carlo: backend, model, data and variation are required");
+    return phx_fail(err, PHX_EINVAL,
+                    "monte carlo: backend, model, data and variation are required");
   if (draws < 1 || draws > 10000000)
     return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
@@ -197,8 +198,9 @@ phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m, const phx_d
   pthread_t th[MC_MAX_THREADS];
   int started = 0;
   for (int t = 0; t < T; t++) {
-    jobs[t] = (mc_job){b,     m,    d,   v,   n,           first + t,         T,
-                       first + count, first, seed, acc, t == 0 ? ideal : NULL, PHX_OK, {PHX_OK, ""}};
+    jobs[t] = (mc_job){.b = b, .m = m, .d = d, .v = v, .n = n, .first = first + t, .step = T,
+                       .end = first + count, .base = first, .seed = seed, .acc = acc,
+                       .ideal = t == 0 ? ideal : NULL, .s = PHX_OK, .err = {PHX_OK, ""}};
     /* worker 0 runs here; the others on threads (none when one fails to start) */
     if (t > 0 && pthread_create(&th[t], NULL, mc_work, &jobs[t]) != 0) {
       jobs[t].s = phx_fail(&jobs[t].err, PHX_ENOMEM, "monte carlo: cannot start a thread");
@@ -216,7 +218,8 @@ phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m, const phx_d
 phx_status phx_mc_summary(const double *acc, int draws, double ideal, int count,
                           phx_mc_result *res, phx_err *err) {
   if (!acc || !res || draws < 1)
-    return phx_fail(err, PHX_EINVAL, "phx_mc_summary: accuracies, at least one draw and result required");
+    return phx_fail(err, PHX_EINVAL,
+                    "phx_mc_summary: accuracies, at least one draw and result required");
   double *a = malloc((size_t)draws * sizeof *a);
   if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
   memset(res, 0, sizeof *res);
