@@ -54,11 +54,10 @@ cmp -s "$T/l1.st" "$T/l2.st" || fail "lbfgs -np 2: theta differs"
 
 # spice: samples split at sweep starts, the same per-sample results
 if "$PHX" spice "$T/m.st" --n 20 --sweep 6 --json 2>"$T/err" | untimed >"$T/s1"; then
-  for np in 2 3; do
-    "${MPI[@]}" -np $np "$PHX" spice "$T/m.st" --n 20 --sweep 6 --json 2>"$T/err" | untimed \
-      >"$T/s$np" || fail "spice -np $np: $(cat "$T/err")"
-    cmp -s "$T/s1" "$T/s$np" || fail "spice -np $np: report differs from one process"
-  done
+  # ranks take 12 and 8 samples, the second from a sweep start mid-set
+  "${MPI[@]}" -np 2 "$PHX" spice "$T/m.st" --n 20 --sweep 6 --json 2>"$T/err" | untimed \
+    >"$T/s2" || fail "spice -np 2: $(cat "$T/err")"
+  cmp -s "$T/s1" "$T/s2" || fail "spice -np 2: report differs from one process"
 else
   echo "spice unavailable here ($(cat "$T/err")): not compared"
 fi
