@@ -72,6 +72,10 @@ for np in 2 3; do
   cmp -s "$T/w1" "$T/w$np" || fail "sweep -np $np: lines differ from one process"
 done
 
+# a command without ranks (eval) runs once, on rank 0
+"${MPI[@]}" -np 2 "$PHX" eval "$T/m.st" >"$T/ev" 2>"$T/err" || fail "eval -np 2: $(cat "$T/err")"
+[ "$(grep -c '^accuracy' "$T/ev")" = 1 ] || fail "eval -np 2: $(cat "$T/ev")"
+
 # failures: one rank's bad input ends the job with its one line, no file
 "${MPI[@]}" -np 1 "$PHX" train --epochs 50 --save "$T/f.st" : \
   -np 1 "$PHX" train --epochs 50 --data "$T/nowhere" --save "$T/f.st" >/dev/null 2>"$T/err"

@@ -30,15 +30,18 @@ static const char USAGE[] =
     "Run 'phaxcl COMMAND --help' for a command's options.\n"
     "  phaxcl --version   print the version\n";
 
-/* Subcommand table. */
+/* Subcommand table; `ranks`: the command splits its work over mpirun's
+ * ranks (the others run on rank 0 alone, the rest wait). */
 static const struct {
   const char *name;
   int (*fn)(int, char **);
+  int ranks;
 } COMMANDS[] = {
-    {"train", phx_cmd_train}, {"eval", phx_cmd_eval},       {"grad", phx_cmd_grad},
-    {"info", phx_cmd_info},   {"devices", phx_cmd_devices}, {"check", phx_cmd_check},
-    {"bench", phx_cmd_bench}, {"mc", phx_cmd_mc},           {"export", phx_cmd_export},
-    {"spice", phx_cmd_spice}, {"vtc", phx_cmd_vtc},         {"sweep", phx_cmd_sweep},
+    {"train", phx_cmd_train, 1},     {"eval", phx_cmd_eval, 0},   {"grad", phx_cmd_grad, 0},
+    {"info", phx_cmd_info, 0},       {"devices", phx_cmd_devices, 0},
+    {"check", phx_cmd_check, 0},     {"bench", phx_cmd_bench, 0}, {"mc", phx_cmd_mc, 1},
+    {"export", phx_cmd_export, 0},   {"spice", phx_cmd_spice, 1}, {"vtc", phx_cmd_vtc, 0},
+    {"sweep", phx_cmd_sweep, 1},
 };
 
 int main(int argc, char **argv) {
@@ -57,9 +60,11 @@ int main(int argc, char **argv) {
   }
   for (size_t i = 0; i < sizeof COMMANDS / sizeof *COMMANDS; i++)
     if (!strcmp(cmd, COMMANDS[i].name)) {
-      /* under mpirun every command runs on every rank (par.h) */
+      /* under mpirun: par.h; commands without ranks run on rank 0 */
       int rc = phx_par_init(&argc, &argv);
-      return rc ? rc : phx_par_finish(COMMANDS[i].fn(argc - 1, argv + 1));
+      if (rc) return rc;
+      if (!COMMANDS[i].ranks && phx_par_rank() > 0) return phx_par_finish(0);
+      return phx_par_finish(COMMANDS[i].fn(argc - 1, argv + 1));
     }
   return phx_cli_fail(PHX_EXIT_USAGE, "unknown command '%s' (see 'phaxcl --help')", cmd);
 }
