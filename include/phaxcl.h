@@ -87,6 +87,10 @@ typedef struct phx_model_opts {
   double c[4];
   double d[4];
   phx_loss loss;
+  /* Table neurons only (phx_model_set_table): 1 = every hidden neuron's
+   * outputs sag under the load of the next crossbar's rows (docs/model.md,
+   * "Table neurons and loading"); 0 = ideal sources, as old models. */
+  int load_aware;
 } phx_model_opts;
 
 /* Fills docs/model.md defaults: 196-100-10, vdd 0.5, gmin 0.12 uS, ratio 8.33,
@@ -107,6 +111,18 @@ PHX_API const phx_model_opts *phx_model_get_opts(const phx_model *m);
 /* Layer l's theta, row-major M x R (R = 2N+2, rows in docs/model.md order). */
 PHX_API float *phx_model_theta(phx_model *m, int l);
 PHX_API const float *phx_model_theta_const(const phx_model *m, int l);
+/* The neuron as a table instead of the tanh fits c, d (docs/model.md,
+ * "Table neurons and loading"): one inverter's output at nv inputs
+ * v0 + i dv for L loads to 0 V (loads[0] = 0, increasing, S); values is
+ * L x nv (V). Both inverters of a neuron use it; slopes are made here
+ * (monotone cubic). L = 0 removes the table. Saved with the model. */
+PHX_API phx_status phx_model_set_table(phx_model *m, int L, int nv, double v0, double dv,
+                                       const double *loads, const double *values,
+                                       phx_err *err);
+/* The table's L (0 when the model uses the tanh fits) and its layout;
+ * any pointer may be NULL. T is L x nv x 2 (value, dF/dv). */
+PHX_API int phx_model_table(const phx_model *m, int *nv, double *v0, double *dv,
+                            const double **loads, const double **T);
 PHX_API int phx_model_rows(const phx_model *m, int l); /* M */
         PHX_API int phx_model_cols(const phx_model *m, int l); /* R */
         /* safetensors: tensors layers.{l}.theta (F32 [M, R]) plus metadata.
@@ -496,6 +512,10 @@ typedef struct phx_spice_sample {
   double max_dv, mean_dv; /* |simulated - model| over the outputs, V */
   double power_W;        /* delivered by rails and input drivers */
   double rails_W, inputs_W; /* power_W's two parts */
+  /* table-neuron models (phx_spice_result.returned_*): against the host
+   * solve with returning row loads; NaN and -1 otherwise */
+  double returned_max_dv, returned_mean_dv;
+  int returned_class;
 } phx_spice_sample;
 
 typedef struct phx_spice_result {
@@ -510,6 +530,11 @@ typedef struct phx_spice_result {
   double input_power_W;     /* of that: the input drivers */
   double load_seconds, sim_seconds;
   char engine[32];          /* "libngspice" or "ngspice binary" */
+  /* Table-neuron models: the simulation against the same table neurons with
+   * each row's load returning to the next crossbar's column nodes, solved
+   * on the host (docs/model.md, "Table neurons and loading"); NaN for tanh
+   * models. What of the gap to the model that return explains. */
+  double returned_max_dv, returned_mean_dv, returned_agreement;
 } phx_spice_result;
 
 /* Runs the first o->count samples of d through ngspice: the circuit is
@@ -536,6 +561,11 @@ typedef struct phx_vtc_opts {
   double load;     /* conductance (S) from each output to 0 V */
   double step;     /* sweep step, V */
   int engine;      /* as phx_spice_opts */
+  /* Also sweep one inverter with each of these loads (S, increasing, the
+   * first 0) from its output to 0 V: the table of table neurons
+   * (phx_neuron_table). nloads 0: none. */
+  int nloads;
+  const double *loads;
 } phx_vtc_opts;
 
 PHX_API void phx_vtc_opts_default(phx_vtc_opts *o);
@@ -556,6 +586,13 @@ PHX_API const phx_inverter *phx_neuron_inverter(const phx_neuron *n);
 PHX_API int phx_neuron_sweep(const phx_neuron *n, const double **z, const double **om,
                              const double **op, const double **rout_m, const double **rout_p,
                              const double **isup);
+/* The table of one inverter under load (phx_model_set_table's layout): the
+ * loaded sweeps of `vtc --loads` when the file has them, else the unloaded
+ * neuron's o- sweep as one load of 0 S (the second inverter is the same
+ * circuit, driven by o-). Returns L, or 0 with err set when the sweep is
+ * not on an even grid. */
+PHX_API int phx_neuron_table(const phx_neuron *n, int *nv, double *v0, double *dv,
+                             const double **loads, const double **values, phx_err *err);
 /* Static supply current (A) of one neuron at input z, interpolated. */
 PHX_API double phx_neuron_supply_current(const phx_neuron *n, double z);
 /* Training hint stored with the neuron (0 when none): steep curves need a

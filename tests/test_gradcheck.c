@@ -29,15 +29,25 @@ static double net_loss(phx_net *n, int grad) {
   return sum / NS;
 }
 
+/* The table neuron of the table cases (NULL: the tanh fits). */
+static const phx_curve *g_curve;
+
+/* A net on backend `name` for options o with the current neuron. */
+static void net_on(const char *name, const phx_model_opts *o, const phx_dataset *d,
+                   phx_backend **b, phx_net **n) {
+  phx_err err = {0};
+  if (phx_backend_new(name, NULL, 0, b, &err) || phx_net_new(*b, o, 4, n, &err) ||
+      phx_net_set_curve(*n, g_curve, &err) || phx_net_bind(*n, PHX_SLOT_TRAIN, d, 0, &err))
+    die("setup", &err);
+}
+
 /* The analytic gradient of every layer at theta on backend `name`. */
 static double **grad_on(const char *name, const phx_model_opts *o, const phx_dataset *d,
                         double **theta) {
   phx_err err = {0};
   phx_backend *b;
   phx_net *n;
-  if (phx_backend_new(name, NULL, 0, &b, &err) || phx_net_new(b, o, 4, &n, &err) ||
-      phx_net_bind(n, PHX_SLOT_TRAIN, d, 0, &err))
-    die("setup", &err);
+  net_on(name, o, d, &b, &n);
   for (int l = 0; l < o->nlayers; l++)
     if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
   net_loss(n, 1);
@@ -54,10 +64,11 @@ static double **grad_on(const char *name, const phx_model_opts *o, const phx_dat
 
 /* One network configuration; returns the number of failed comparisons. */
 static int check_case(const char *label, const int *sizes, int nlayers, phx_loss loss,
-                      double ratio, uint64_t seed) {
+                      double ratio, uint64_t seed, int load_aware) {
   phx_err err = {0};
   phx_model_opts o;
   phx_model_opts_default(&o);
+  o.load_aware = load_aware;
   o.nlayers = nlayers;
   for (int l = 0; l <= nlayers; l++) o.sizes[l] = sizes[l];
   o.loss = loss;
@@ -89,15 +100,14 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
   /* Central differences on c64, one parameter at a time. */
   phx_backend *b;
   phx_net *n;
-  if (phx_backend_new("c64", NULL, 0, &b, &err) || phx_net_new(b, &o, 4, &n, &err) ||
-      phx_net_bind(n, PHX_SLOT_TRAIN, d, 0, &err))
-    die("setup", &err);
+  net_on("c64", &o, d, &b, &n);
   for (int l = 0; l < nlayers; l++)
     if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
   const double L0 = net_loss(n, 0);
   int failures = 0;
-  printf("%s (loss %s, ratio %.2f, L = %.6f)\n", label, loss == PHX_LOSS_CE ? "ce" : "mse",
-         ratio, L0);
+  printf("%s (loss %s, ratio %.2f, neuron %s, L = %.6f)\n", label,
+         loss == PHX_LOSS_CE ? "ce" : "mse", ratio,
+         !g_curve ? "tanh" : load_aware ? "table, load-aware" : "table", L0);
   for (int l = 0; l < nlayers; l++) {
     double emax = 0, gmax = 0, fmax_ = 0;
     for (size_t i = 0; i < cnt[l]; i++) {
@@ -134,16 +144,42 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
   return failures;
 }
 
+/* A table neuron like a weak inverter: a steep curve that sags under
+ * load through 100 kOhm and shifts a little; loads 0 to 5 uS, past what
+ * the small nets' rows see (0.36 to 4 uS at ratio 8.33). */
+enum { TL = 6, TNV = 101 };
+static double t_table[TL * TNV * 2];
+static const double t_loads[TL] = {0, 0.5e-6, 1e-6, 2e-6, 3e-6, 5e-6};
+
+static phx_curve make_curve(void) {
+  const double v0 = -0.25, dv = 0.5 / (TNV - 1);
+  for (int k = 0; k < TL; k++)
+    for (int i = 0; i < TNV; i++) {
+      const double v = v0 + i * dv, G = t_loads[k];
+      t_table[(k * TNV + i) * 2] = -0.25 * tanh(20 * (v + 0.02 + 2e3 * G)) / (1 + 1e5 * G);
+    }
+  phx_curve_slopes(t_table, TL, TNV, dv);
+  const phx_curve c = {TL, TNV, v0, dv, t_table, t_loads};
+  return c;
+}
+
 int main(void) {
   static const int one_hidden[] = {6, 5, 3}, two_hidden[] = {6, 5, 4, 3};
   int failures = 0;
   for (int loss = 0; loss <= 1; loss++) {
     phx_loss ls = loss ? PHX_LOSS_MSE : PHX_LOSS_CE;
-    failures += check_case("6-5-3", one_hidden, 2, ls, 8.33, 1);
-    failures += check_case("6-5-4-3", two_hidden, 3, ls, 8.33, 2);
+    failures += check_case("6-5-3", one_hidden, 2, ls, 8.33, 1, 0);
+    failures += check_case("6-5-4-3", two_hidden, 3, ls, 8.33, 2, 0);
   }
   /* The device's full conductance range. */
-  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3);
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3, 0);
+  /* Table neurons, unloaded and loaded by the next layer's rows: the load
+   * gradient reaches theta through row_load and map_backward. */
+  const phx_curve c = make_curve();
+  g_curve = &c;
+  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 4, 0);
+  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 5, 1);
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 6, 1);
   printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
 }

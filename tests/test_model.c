@@ -1,6 +1,9 @@
 /* Model options (defaults, every range check), model allocation and the
  * seeded initialisation: deterministic, seed-dependent, within +-e, drawn
- * layer after layer in row-major order from phx_rng. */
+ * layer after layer in row-major order from phx_rng. Table neurons: their
+ * checks, and the table and load_aware through a model file. */
+#define _XOPEN_SOURCE 700
+#define TEST_UTIL_TMPDIR
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,10 +148,58 @@ static void test_init(void) {
   phx_model_free(c);
 }
 
+/* A table neuron survives save and load exactly (values; slopes remade the
+ * same), with load_aware; bad tables are refused naming the fault. */
+static void test_table(void) {
+  phx_err err = {0};
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.load_aware = 1;
+  phx_model *m = NULL;
+  must(phx_model_new(&o, &m, &err), &err, "new");
+  enum { L = 3, NV = 9 };
+  double loads[L] = {0, 1e-6, 3e-6}, vals[L * NV];
+  for (int i = 0; i < L * NV; i++) vals[i] = -0.25 * tanh(10 * ((i % NV) - 4) / 8.0) / (1 + i / NV);
+  CHECK(phx_model_table(m, NULL, NULL, NULL, NULL, NULL) == 0);
+  must(phx_model_set_table(m, L, NV, -0.25, 0.0625, loads, vals, &err), &err, "set_table");
+  if (tmpdir_make("model")) die("tmpdir", NULL);
+  must(phx_model_save(m, in_dir("t.st"), &err), &err, "save");
+  phx_model *b = NULL;
+  must(phx_model_load(in_dir("t.st"), &b, &err), &err, "load");
+  int nv, nv2;
+  double v0, dv, v02, dv2;
+  const double *la, *ta, *lb, *tb;
+  CHECK(phx_model_table(m, &nv, &v0, &dv, &la, &ta) == L);
+  CHECK(phx_model_table(b, &nv2, &v02, &dv2, &lb, &tb) == L);
+  CHECK(nv == nv2 && v0 == v02 && dv == dv2);
+  CHECK(memcmp(la, lb, L * sizeof *la) == 0 && memcmp(ta, tb, 2 * L * NV * sizeof *ta) == 0);
+  CHECK(phx_model_get_opts(b)->load_aware == 1);
+  /* monotone cubic: each load's slopes have the sign of its curve */
+  for (int i = 0; i < L * NV; i++) CHECK(ta[2 * i + 1] <= 0);
+  phx_model_free(b);
+  loads[0] = 1e-7;
+  CHECK(phx_model_set_table(m, L, NV, -0.25, 0.0625, loads, vals, &err) == PHX_EINVAL);
+  CHECK(strstr(err.msg, "first load must be 0") != NULL);
+  loads[0] = 0;
+  loads[2] = 0.5e-6;
+  CHECK(phx_model_set_table(m, L, NV, -0.25, 0.0625, loads, vals, &err) == PHX_EINVAL);
+  CHECK(strstr(err.msg, "loads must increase") != NULL);
+  loads[2] = 3e-6;
+  vals[5] = NAN;
+  CHECK(phx_model_set_table(m, L, NV, -0.25, 0.0625, loads, vals, &err) == PHX_ENAN);
+  /* a load-aware model without its table is not saved */
+  must(phx_model_set_table(m, 0, 0, 0, 0, NULL, NULL, &err), &err, "clear");
+  CHECK(phx_model_save(m, in_dir("u.st"), &err) == PHX_EINVAL);
+  CHECK(strstr(err.msg, "load_aware needs a table neuron") != NULL);
+  tmpdir_remove();
+  phx_model_free(m);
+}
+
 int main(void) {
   test_defaults();
   test_checks();
   test_new();
   test_init();
+  test_table();
   return finish("model");
 }

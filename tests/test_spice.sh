@@ -131,6 +131,19 @@ if [ "$PART" = behavioural ]; then
   expect 2 "drop --vtc-c/--vtc-d" train --neuron "$SRC/data/sky130-neuron.json" --vtc-c 0,1,0,1
   expect 0 "power" eval "$T/paper.st" --power
   for cmd in export spice vtc; do expect 0 "" $cmd --help; done
+
+  # ---- table neurons: the shipped neuron's o- sweep as the table ----
+  expect 2 "--load-aware needs --curve table" train --load-aware --epochs 1
+  expect 2 "--curve table needs --neuron FILE" train --curve table --epochs 1
+  expect 2 "--curve: expected tanh or table, got 'cubic'" train --curve cubic --epochs 1
+  "$PHX" train --neuron "$SRC/data/sky130-neuron.json" --curve table --epochs 2 \
+    --save "$T/table.st" >"$T/t.out" 2>&1 || fail "train --curve table: $(tail -2 "$T/t.out")"
+  "$PHX" eval "$T/table.st" >"$T/t.out" 2>&1 || fail "eval of a table model: $(cat "$T/t.out")"
+  expect 1 "behavioural neurons are tanh fits" spice "$T/table.st" --n 2
+  expect 1 "behavioural neurons are tanh fits" export "$T/table.st" --format spice
+  expect 0 "" train --neuron "$SRC/data/sky130-neuron.json" --curve table --load-aware --epochs 1
+  grep -q "no loaded sweeps" "$T/err" || fail "train --load-aware without loaded sweeps: no note"
+  expect 2 "--loads: expected auto or uS values" vtc --loads 1,x
 else
   # ---- sky130: models fetched once into the build tree's cache ----
   lib=$("$SRC/tools/fetch_sky130.sh" 2>"$T/fetch.err") || { echo "sky130 models unavailable: $(tail -1 "$T/fetch.err")"; exit 77; }
@@ -148,6 +161,21 @@ else
     || fail "spice sky130: $(cat "$T/k.json")"
   json "$T/k.json" "d['converged'] == 4 and d['corner'] == 'tt' and 0 < d['mean_dv'] < 0.5 or sys.exit(1)" >/dev/null \
     || fail "spice sky130: $(head -c 600 "$T/k.json")"
+  # table neurons under load: a coarse loaded sweep, a load-aware model, the
+  # transistor circuit; the model file carries the table
+  "$PHX" vtc --loads 0,1,2,4,8,16 --step 2 --out "$T/nl.json" >/dev/null || fail "vtc --loads"
+  json "$T/nl.json" "len(d['loaded']['loads_S']) == 6 and len(d['loaded']['out_V'][5]) == len(d['sweep']['z_V']) or sys.exit(1)" \
+    >/dev/null || fail "vtc --loads: no loaded sweeps in the file"
+  "$PHX" train --neuron "$T/nl.json" --curve table --load-aware --epochs 3 --save "$T/la.st" \
+    >"$T/t.out" 2>&1 || fail "train --load-aware: $(tail -2 "$T/t.out")"
+  "$PHX" spice "$T/la.st" --inverter sky130 --neuron "$T/nl.json" --n 3 --json >"$T/la.json" \
+    || fail "spice of a load-aware model: $(head -c 300 "$T/la.json")"
+  json "$T/la.json" "d['converged'] == 3 and d['mean_dv'] < 0.5 or sys.exit(1)" >/dev/null \
+    || fail "spice of a load-aware model: $(head -c 600 "$T/la.json")"
+  # the host solve with loads returning to the column nodes is the closer model
+  json "$T/la.json" "d['return_solved']['mean_dv'] < d['mean_dv'] or sys.exit(1)" >/dev/null \
+    || fail "return solve not closer to the circuit than the model: $(head -c 900 "$T/la.json")"
+  expect 1 "--loads: must start at 0" vtc --loads 1,2 --step 5
   # power: the estimate (crossbar + the neurons' measured supply current) within 10 %
   json "$T/k.json" "abs(d['power_W']['estimated'] / d['power_W']['measured'] - 1) < 0.1 or sys.exit(1)" >/dev/null \
     || fail "power: estimate and measurement more than 10 % apart: $(json "$T/k.json" "d['power_W']")"

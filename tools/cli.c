@@ -46,7 +46,8 @@ static const opt_def OPTS2[] = {
     {"sample", PHX_O2_SAMPLE, 1},   {"n", PHX_O2_N, 1},
     {"neuron", PHX_O2_NEURON, 1},   {"load", PHX_O2_LOAD, 1},
     {"power", PHX_O2_POWER, 0},     {"engine", PHX_O2_ENGINE, 1},
-    {"step", PHX_O2_STEP, 1},
+    {"step", PHX_O2_STEP, 1},       {"loads", PHX_O2_LOADS, 1},
+    {"curve", PHX_O2_CURVE, 1},     {"load-aware", PHX_O2_LOAD_AWARE, 0},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -182,6 +183,13 @@ static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
     case PHX_O2_CORNER: c->corner = v; return 0;
     case PHX_O2_MODELS: c->models = v; return 0;
     case PHX_O2_NEURON: c->neuron = v; return 0;
+    case PHX_O2_LOADS: c->loads = v; return 0;
+    case PHX_O2_CURVE:
+      if (strcmp(v, "tanh") && strcmp(v, "table"))
+        return phx_cli_fail(PHX_EXIT_USAGE, "--curve: expected tanh or table, got '%s'", v);
+      c->curve = v;
+      return 0;
+    case PHX_O2_LOAD_AWARE: c->load_aware = 1; return 0;
     case PHX_O2_SAMPLE:
       return parse_int(d->name, v, 0, 2000000000, "a non-negative sample index", &c->sample);
     case PHX_O2_N: return parse_int(d->name, v, 1, 2000000000, "a positive integer", &c->n);

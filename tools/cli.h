@@ -53,6 +53,9 @@ enum {
   PHX_O2_POWER = 1u << 8,
   PHX_O2_ENGINE = 1u << 9,
   PHX_O2_STEP = 1u << 10,
+  PHX_O2_LOADS = 1u << 11,
+  PHX_O2_CURVE = 1u << 12,
+  PHX_O2_LOAD_AWARE = 1u << 13,
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
@@ -97,6 +100,8 @@ typedef struct phx_cli {
   const char *format, *inverter, *corner, *models, *neuron, *engine;
   int sample, n, power;
   double load, step; /* S (given in uS), V (given in mV) */
+  const char *loads, *curve; /* vtc --loads LIST|auto (uS); train --curve tanh|table */
+  int load_aware;
 } phx_cli;
 
 /* Parses argv (argv[0] is the subcommand). Returns -1 to go on, or the

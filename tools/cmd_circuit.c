@@ -87,6 +87,9 @@ static const char VTC_USAGE[] =
     "  --vdd V            supply (default 0.5); rails at +-V/2\n"
     "  --load G           conductance in uS from each output to 0 V (default 0)\n"
     "  --step MV          sweep step in mV (default 0.25)\n"
+    "  --loads LIST|auto  also sweep one inverter into each load (uS, from 0\n"
+    "                     up; auto: 0 and 0.05 to 500 uS in 20 % steps): the\n"
+    "                     table of train --curve table --load-aware\n"
     "  --out FILE         write the neuron file (JSON) for train/export/spice --neuron\n"
     "  --engine E         auto (default), lib or binary\n"
     "  --json             one JSON object\n"
@@ -103,7 +106,33 @@ static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
 static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
                                       0, 0, VTC_USAGE};
 static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
-                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE;
+                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS;
+
+/* vtc --loads: a list in uS (0 first), or auto: 0 and 0.05 uS to 500 uS in
+ * steps of 20 % (the paper net's rows see 1.2 to 10 uS, a 256-wide layer's
+ * up to 256 uS). Returns the count, or -1 after printing why. */
+static int parse_loads(const char *v, double *out, int max) {
+  int n = 0;
+  if (!strcmp(v, "auto")) {
+    out[n++] = 0;
+    for (double g = 0.05e-6; g < 500.1e-6 && n < max; g *= 1.2) out[n++] = g;
+    return n;
+  }
+  const char *p = v;
+  while (*p && n < max) {
+    char *end;
+    errno = 0;
+    double us = strtod(p, &end);
+    if (end == p || errno || !isfinite(us) || us < 0 || (*end && *end != ',')) {
+      phx_cli_fail(PHX_EXIT_USAGE, "--loads: expected auto or uS values like 0,1,2.5, got '%s'",
+                   v);
+      return -1;
+    }
+    out[n++] = us * 1e-6;
+    p = *end ? end + 1 : end;
+  }
+  return n;
+}
 
 static int engine_of(const phx_cli *c) {
   if (!c->engine || !strcmp(c->engine, "auto")) return 0;
@@ -304,6 +333,10 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
            "%.4f uW estimated (crossbar %.4f, neurons %.4f)\n",
            1e6 * r->power_mean_W, 1e6 * r->supply_power_W, 1e6 * r->input_power_W,
            1e6 * est->total_W, 1e6 * est->crossbar_W, 1e6 * est->neuron_W);
+    if (!isnan(r->returned_max_dv))
+      printf("return solved  max |dV| %.3f uV, mean %.3f uV, agreement %.2f %% (loads "
+             "returning to the column nodes)\n",
+             1e6 * r->returned_max_dv, 1e6 * r->returned_mean_dv, 100 * r->returned_agreement);
     printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
     for (int k = 0; k < r->count; k++)
       if (!s[k].converged) printf("sample %d: did not converge\n", k);
@@ -331,6 +364,12 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
                       {"estimated_neurons", est->neuron_W}};
   add_nums(o, top, sizeof top / sizeof *top);
   add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
+  if (!isnan(r->returned_max_dv)) {
+    const named ret[] = {{"max_dv", r->returned_max_dv},
+                         {"mean_dv", r->returned_mean_dv},
+                         {"agreement", r->returned_agreement}};
+    add_nums(cJSON_AddObjectToObject(o, "return_solved"), ret, sizeof ret / sizeof *ret);
+  }
   cJSON *arr = cJSON_AddArrayToObject(o, "samples");
   double *ref = malloc((size_t)K * sizeof *ref);
   if (!ref) {
@@ -385,7 +424,7 @@ static int spice_options(int *argc, char **argv, int *sweep, int *threads) {
  * computes),
  * every share is gathered (per sample: its fields, then the outputs) and
  * the report is recomputed in sample order, as one process computes it. */
-enum { SPICE_FIELDS = 10 };
+enum { SPICE_FIELDS = 13 };
 static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts *so, int n,
                        phx_spice_result *r, phx_spice_sample *s, double *sim) {
   const phx_model_opts *o = phx_model_get_opts(m);
@@ -405,17 +444,20 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
   for (int k = first; !rc && k < first + count; k++) {
     double *row = all + (size_t)k * W;
     const phx_spice_sample *p = &s[k];
-    const double f[SPICE_FIELDS] = {p->index,   p->label,  p->converged, p->model_class,
-                                    p->sim_class, p->max_dv, p->mean_dv, p->power_W,
-                                    p->rails_W, p->inputs_W};
+    const double f[SPICE_FIELDS] = {p->index,     p->label,           p->converged,
+                                    p->model_class, p->sim_class,      p->max_dv,
+                                    p->mean_dv,     p->power_W,        p->rails_W,
+                                    p->inputs_W,    p->returned_max_dv, p->returned_mean_dv,
+                                    p->returned_class};
     memcpy(row, f, sizeof f);
     memcpy(row + SPICE_FIELDS, sim + (size_t)k * K, (size_t)K * sizeof *row);
   }
   if (!rc && phx_par_gather_range(n, so->sweep, W, all, &err)) rc = phx_cli_err(&err);
   for (int k = 0; !rc && k < n; k++) {
     const double *row = all + (size_t)k * W;
-    s[k] = (phx_spice_sample){(int)row[0], (int)row[1], (int)row[2], (int)row[3], (int)row[4],
-                              row[5],      row[6],      row[7],      row[8],      row[9]};
+    s[k] = (phx_spice_sample){(int)row[0], (int)row[1], (int)row[2],  (int)row[3], (int)row[4],
+                              row[5],      row[6],      row[7],       row[8],      row[9],
+                              row[10],     row[11],     (int)row[12]};
     memcpy(sim + (size_t)k * K, row + SPICE_FIELDS, (size_t)K * sizeof *sim);
   }
   free(all);
@@ -507,6 +549,11 @@ int phx_cmd_vtc(int argc, char **argv) {
   o.vdd = c.vdd;
   o.load = c.load;
   if (c.given2 & PHX_O2_STEP) o.step = c.step;
+  double loads[256];
+  if (c.loads) {
+    if ((o.nloads = parse_loads(c.loads, loads, 256)) < 0) return PHX_EXIT_USAGE;
+    o.loads = loads;
+  }
   o.engine = engine_of(&c);
   phx_err err = {0};
   phx_neuron *n = NULL;
@@ -551,6 +598,26 @@ int phx_cmd_vtc(int argc, char **argv) {
              lr, epochs);
     if (c.out) printf("wrote %s\n", c.out);
   }
+  phx_neuron_free(n);
+  return rc;
+}
+
+int phx_cli_neuron_table(const phx_cli *c, phx_model *m) {
+  if (!c->curve || strcmp(c->curve, "table")) return 0;
+  if (!c->neuron)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--curve table needs --neuron FILE (its sweeps)");
+  phx_err err = {0};
+  phx_neuron *n = NULL;
+  if (phx_neuron_load(c->neuron, &n, &err)) return phx_cli_err(&err);
+  int nv = 0;
+  double v0 = 0, dv = 0;
+  const double *loads = NULL, *vals = NULL;
+  int L = phx_neuron_table(n, &nv, &v0, &dv, &loads, &vals, &err);
+  if (L > 0 && L < 2 && phx_model_get_opts(m)->load_aware)
+    fprintf(stderr, "phaxcl: note: --neuron %s has no loaded sweeps (phaxcl vtc --loads): "
+            "--load-aware sees no load\n", c->neuron);
+  int rc = L > 0 && !phx_model_set_table(m, L, nv, v0, dv, loads, vals, &err) ? 0
+                                                                               : phx_cli_err(&err);
   phx_neuron_free(n);
   return rc;
 }

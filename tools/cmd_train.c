@@ -38,6 +38,10 @@ static const char USAGE[] =
     "                     -0.0011,0.2490,-0.0203,193.0602)\n"
     "  --neuron FILE      fits and vdd of a neuron file from 'phaxcl vtc' (with its\n"
     "                     lr/epochs hint unless --lr/--epochs are given)\n"
+    "  --curve tanh|table the neuron as the tanh fits (default) or as the\n"
+    "                     --neuron file's sweep (monotone cubic, saved in the model)\n"
+    "  --load-aware       hidden neurons sag under the next crossbar's rows, from\n"
+    "                     the file's loaded sweeps (phaxcl vtc --loads)\n"
     "  --loss ce|mse      cross-entropy (default) or squared error\n"
     "  --init FILE        start from a checkpoint; its model options win\n"
     "  --seed N           initialisation and shuffling seed (default 1)\n"
@@ -214,10 +218,17 @@ int phx_cli_make_model(const phx_cli *c, const phx_dataset *train, phx_model **o
   memcpy(want.c, c->vtc_c, sizeof want.c);
   memcpy(want.d, c->vtc_d, sizeof want.d);
   want.loss = c->loss;
+  want.load_aware = c->load_aware;
+  if (c->load_aware && (!c->curve || strcmp(c->curve, "table")))
+    return phx_cli_fail(PHX_EXIT_USAGE, "--load-aware needs --curve table (and --neuron FILE)");
   if (phx_model_opts_check(&want, &err))
     return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
   phx_model *m = NULL;
   if (phx_model_new(&want, &m, &err)) return phx_cli_err(&err);
+  if ((rc = phx_cli_neuron_table(c, m))) {
+    phx_model_free(m);
+    return rc;
+  }
   phx_model_init(m, c->seed);
   *out = m;
   return 0;
@@ -277,7 +288,8 @@ int phx_cmd_train(int argc, char **argv) {
   const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
                     v.stuck_on > 0;
   phx_cli c;
-  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON, argc, argv, &c);
+  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE, argc, argv,
+                      &c);
   if (rc >= 0) return rc;
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;

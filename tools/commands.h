@@ -26,6 +26,8 @@ int phx_cli_apply_neuron(struct phx_cli *c);
 /* For train and sweep (cmd_train.c): the model --layers, the model options
  * and --init/--resume describe, initialised from --seed; 0 or an exit status. */
 int phx_cli_make_model(const struct phx_cli *c, const phx_dataset *train, phx_model **out);
+/* --curve table: the neuron file's table onto m (cmd_circuit.c). */
+int phx_cli_neuron_table(const struct phx_cli *c, phx_model *m);
 /* eval --power: the static power estimate per inference of m on d, with
  * --neuron's supply current when given; 0 or an exit status. */
 int phx_cli_power(const struct phx_cli *c, const phx_model *m, const phx_dataset *d,

@@ -22,6 +22,19 @@ typedef struct phx_circ_acts {
 phx_status phx_circ_acts_new(const phx_model_opts *o, phx_circ_acts *a, phx_err *err);
 void phx_circ_acts_free(phx_circ_acts *a);
 void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a);
+/* The same circuit with table neurons as the circuit has them, whatever
+ * the model's load_aware: every hidden row loaded by the next crossbar,
+ * its current returning to that crossbar's column nodes (not to 0 V, as
+ * the load-aware model has it), rows and columns solved together. The
+ * reference that shows how much of a spice gap that return leaves
+ * (docs/model.md, "Table neurons and loading"). PHX_EINVAL for a tanh
+ * model, PHX_ESIM when a layer does not settle. */
+phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_circ_acts *a,
+                                     phx_err *err);
+
+/* A table-neuron model's netlist needs a real inverter: behavioural
+ * neurons are the tanh fits. PHX_EINVAL naming the way out. */
+phx_status phx_circ_check_neuron(const phx_model *m, const phx_inverter *inv, phx_err *err);
 
 /* Node names of the netlist, shared by the deck writer and the runner. */
 void phx_circ_out_node(char *buf, size_t len, int layer, int j, int plus);

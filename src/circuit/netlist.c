@@ -290,10 +290,18 @@ phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
   return ferror(f) ? PHX_EIO : PHX_OK;
 }
 
+phx_status phx_circ_check_neuron(const phx_model *m, const phx_inverter *inv, phx_err *err) {
+  if (inv->kind == PHX_INV_BEHAVIOURAL && phx_model_table(m, NULL, NULL, NULL, NULL, NULL))
+    return phx_fail(err, PHX_EINVAL, "the model's neurons are a table (--curve table): "
+                    "behavioural neurons are tanh fits; use --inverter sky130 or FILE");
+  return PHX_OK;
+}
+
 phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv_in, const float *x,
                             const char *path, phx_err *err) {
   phx_inverter inv = *inv_in;
-  phx_status s = phx_inverter_check(&inv, err);
+  phx_status s = phx_circ_check_neuron(m, &inv, err);
+  if (!s) s = phx_inverter_check(&inv, err);
   if (s) return s;
   FILE *f = path ? fopen(path, "w") : stdout;
   if (!f) return phx_fail(err, PHX_EIO, "--out %s: %s", path, strerror(errno));

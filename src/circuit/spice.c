@@ -112,7 +112,8 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
   if (o->count > 0 && o->count < n) n = o->count;
   if (n < 1) return phx_fail(err, PHX_EINVAL, "spice: no samples to simulate");
   phx_inverter inv = o->inv;
-  phx_status s = phx_inverter_check(&inv, err);
+  phx_status s = phx_circ_check_neuron(m, &inv, err);
+  if (!s) s = phx_inverter_check(&inv, err);
   if (s) return s;
 
   loop L = {0};
@@ -199,11 +200,29 @@ phx_status phx_spice_run(const phx_model *m, const phx_dataset *d, const phx_spi
     return s;
   }
   const int32_t *labels = phx_dataset_labels(d) + first;
+  const int table = phx_model_table(m, NULL, NULL, NULL, NULL, NULL) > 0;
   for (int k = 0; k < n; k++) {
+    phx_spice_sample *sp = &L.smp[k];
+    sp->returned_class = -1;
+    sp->returned_max_dv = sp->returned_mean_dv = NAN;
+    if (table && sp->converged) { /* the return solve first: a overwritten below */
+      if ((s = phx_circ_forward_returned(m, L.x + (size_t)k * N, &a, err))) {
+        phx_circ_acts_free(&a);
+        loop_free(&L);
+        return s;
+      }
+      const double *rv = a.u[mo->nlayers] + 2, *sv = L.sim + (size_t)k * K;
+      sp->returned_max_dv = sp->returned_mean_dv = 0;
+      for (int j = 0; j < K; j++) {
+        const double dv = fabs(sv[j] - rv[j]);
+        sp->returned_max_dv = fmax(sp->returned_max_dv, dv);
+        sp->returned_mean_dv += dv / K;
+      }
+      sp->returned_class = argmax(rv, K);
+    }
     phx_circ_forward(m, L.x + (size_t)k * N, &a);
     double *ref = L.ref + (size_t)k * K, *sim = L.sim + (size_t)k * K;
     memcpy(ref, a.u[mo->nlayers] + 2, (size_t)K * sizeof *ref);
-    phx_spice_sample *sp = &L.smp[k];
     sp->index = first + k;
     sp->label = labels[k];
     sp->model_class = argmax(ref, K);
@@ -242,12 +261,20 @@ phx_status phx_spice_summary(const phx_spice_sample *smp, int n, int K, phx_spic
   if (!smp || !res || n < 1 || K < 1)
     return phx_fail(err, PHX_EINVAL, "phx_spice_summary: samples, outputs and result required");
   memset(res, 0, sizeof *res);
-  double sum_dv = 0;
-  int agree = 0, right = 0, model_right = 0;
+  double sum_dv = 0, ret_sum = 0;
+  int agree = 0, right = 0, model_right = 0, ret_agree = 0, table = 0;
+  for (int k = 0; k < n; k++) table |= smp[k].returned_class >= 0;
+  res->returned_max_dv = res->returned_mean_dv = res->returned_agreement = NAN;
+  if (table) res->returned_max_dv = 0;
   for (int k = 0; k < n; k++) {
     const phx_spice_sample *sp = &smp[k];
     model_right += sp->model_class == sp->label;
     if (!sp->converged) continue;
+    if (table) {
+      res->returned_max_dv = fmax(res->returned_max_dv, sp->returned_max_dv);
+      ret_sum += sp->returned_mean_dv;
+      ret_agree += sp->returned_class == sp->sim_class;
+    }
     res->converged++;
     sum_dv += sp->mean_dv;
     if (sp->max_dv > res->max_dv) res->max_dv = sp->max_dv;
@@ -262,7 +289,9 @@ phx_status phx_spice_summary(const phx_spice_sample *smp, int n, int K, phx_spic
   res->agreement = (double)agree / n;
   res->sim_accuracy = (double)right / n;
   res->model_accuracy = (double)model_right / n;
+  if (table) res->returned_agreement = (double)ret_agree / n;
   if (res->converged) {
+    if (table) res->returned_mean_dv = ret_sum / res->converged;
     res->mean_dv = sum_dv / res->converged;
     res->power_mean_W /= res->converged;
     res->supply_power_W /= res->converged;

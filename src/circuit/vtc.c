@@ -22,6 +22,8 @@ struct phx_neuron {
   int n;                                  /* sweep points */
   double *z, *om, *op, *rom, *rop, *isup; /* one allocation, 6 x n */
   char engine[32];
+  int nl;              /* loaded single-inverter sweeps (vtc --loads) */
+  double *loads, *lv;  /* nl loads (S), nl x n outputs on the grid z */
 };
 
 /* ---- the fitter ---- */
@@ -172,7 +174,19 @@ static phx_status neuron_alloc(phx_neuron **out, int n, phx_err *err) {
 void phx_neuron_free(phx_neuron *n) {
   if (!n) return;
   free(n->z);
+  free(n->loads);
   free(n);
+}
+
+/* Room for nl loaded sweeps of n points (loads then values, one block). */
+static phx_status neuron_alloc_loads(phx_neuron *nr, int nl, phx_err *err) {
+  double *m = malloc(((size_t)nl + (size_t)nl * nr->n) * sizeof *m);
+  if (!m) return phx_fail(err, PHX_ENOMEM, "out of memory for the loaded sweeps");
+  free(nr->loads);
+  nr->loads = m;
+  nr->lv = m + nl;
+  nr->nl = nl;
+  return PHX_OK;
 }
 
 /* Test current for the output resistance: small against what a row load
@@ -200,11 +214,29 @@ static void vtc_deck(FILE *f, const phx_vtc_opts *o, const phx_inverter *inv) {
               1 / o->load);
   }
   fprintf(f, "ITB 0 omb DC %g\nITC 0 opc DC %g\n", RTEST_A, RTEST_A);
+  /* one inverter per load, its output to 0 V through 1/G (table neurons) */
+  if (o->nloads > 0) {
+    const char *inv_name = inv->kind == PHX_INV_FILE ? inv->subckt_name : "phx_inv";
+    fprintf(f, "VDDL vddl 0 DC %.17g\nVSSL vssl 0 DC %.17g\n", o->vdd / 2, -o->vdd / 2);
+    for (int k = 0; k < o->nloads; k++) {
+      fprintf(f, "XL%d in ol%d vddl vssl %s\n", k, k, inv_name);
+      if (o->loads[k] > 0) fprintf(f, "RL%d ol%d 0 %.10e\n", k, k, 1 / o->loads[k]);
+    }
+  }
 }
 
 phx_status phx_vtc_run(const phx_vtc_opts *o, phx_neuron **out, phx_err *err) {
   if (!(o->vdd > 0) || !(o->step > 0) || !(o->step < o->vdd) || !(o->load >= 0))
     return phx_fail(err, PHX_EINVAL, "vtc: need vdd > 0, 0 < step < vdd, load >= 0");
+  if (o->nloads < 0 || o->nloads > 4096 || (o->nloads > 0 && !o->loads))
+    return phx_fail(err, PHX_EINVAL, "--loads: 1 to 4096 loads");
+  for (int k = 0; k < o->nloads; k++)
+    if (!isfinite(o->loads[k]) || (k == 0 ? o->loads[k] != 0 : !(o->loads[k] > o->loads[k - 1])))
+      return phx_fail(err, PHX_EINVAL, "--loads: must start at 0 and increase (load %d: %g S)",
+                      k + 1, o->loads[k]);
+  if (o->nloads > 0 && o->inv.kind == PHX_INV_BEHAVIOURAL)
+    return phx_fail(err, PHX_EINVAL, "--loads: a behavioural neuron has no inverter to load; "
+                    "use --inverter sky130 or file");
   phx_inverter inv = o->inv;
   phx_status s = phx_inverter_check(&inv, err);
   if (s) return s;
@@ -256,6 +288,16 @@ phx_status phx_vtc_run(const phx_vtc_opts *o, phx_neuron **out, phx_err *err) {
       nr->isup[i] = p / o->vdd;
     }
   }
+  if (!s && o->nloads > 0) s = neuron_alloc_loads(nr, o->nloads, err);
+  for (int k = 0; !s && k < o->nloads; k++) {
+    char name[32];
+    int len = 0;
+    snprintf(name, sizeof name, "ol%d", k);
+    const double *v = phx_engine_vec(e, name, &len);
+    if (!v || len < n) s = phx_fail(err, PHX_ESIM, "vtc: ngspice gave no vector %s", name);
+    else memcpy(nr->lv + (size_t)k * n, v, (size_t)n * sizeof *v);
+    nr->loads[k] = o->loads[k];
+  }
   phx_engine_close(e);
   if (!s) s = phx_fit_tanh(nr->z, nr->om, n, nr->c, &nr->rms[0], err);
   if (!s) s = phx_fit_tanh(nr->z, nr->op, n, nr->d, &nr->rms[1], err);
@@ -300,6 +342,29 @@ int phx_neuron_sweep(const phx_neuron *n, const double **z, const double **om,
 void phx_neuron_train_hint(const phx_neuron *n, double *lr, int *epochs) {
   if (lr) *lr = n->lr;
   if (epochs) *epochs = n->epochs;
+}
+
+int phx_neuron_table(const phx_neuron *n, int *nv, double *v0, double *dv,
+                     const double **loads, const double **values, phx_err *err) {
+  static const double zero = 0;
+  if (n->n < 5) {
+    phx_fail(err, PHX_EINVAL, "neuron table: the file has no sweep");
+    return 0;
+  }
+  /* the cubic needs an even grid: what `dc` sweeps, up to rounding */
+  const double step = (n->z[n->n - 1] - n->z[0]) / (n->n - 1);
+  for (int i = 1; i < n->n; i++)
+    if (fabs(n->z[i] - n->z[i - 1] - step) > 1e-3 * step) {
+      phx_fail(err, PHX_EINVAL, "neuron table: sweep point %d is off the even grid of "
+               "step %g V", i, step);
+      return 0;
+    }
+  *nv = n->n;
+  *v0 = n->z[0];
+  *dv = step;
+  *loads = n->nl ? n->loads : &zero;
+  *values = n->nl ? n->lv : n->om;
+  return n->nl ? n->nl : 1;
 }
 
 double phx_neuron_supply_current(const phx_neuron *n, double z) {
@@ -389,6 +454,13 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
   cJSON_AddItemToObject(sw, "rout_om_Ohm", sweep_json(n->rom, n->n));
   cJSON_AddItemToObject(sw, "rout_op_Ohm", sweep_json(n->rop, n->n));
   cJSON_AddItemToObject(sw, "i_supply_A", sweep_json(n->isup, n->n));
+  if (n->nl > 0) { /* vtc --loads: one inverter per load, outputs on sweep.z_V */
+    cJSON *ls = cJSON_AddObjectToObject(j, "loaded");
+    cJSON_AddItemToObject(ls, "loads_S", exact_json(n->loads, n->nl));
+    cJSON *outs = cJSON_AddArrayToObject(ls, "out_V");
+    for (int k = 0; k < n->nl; k++)
+      cJSON_AddItemToArray(outs, sweep_json(n->lv + (size_t)k * n->n, n->n));
+  }
   char *txt = cJSON_Print(j);
   cJSON_Delete(j);
   if (!txt) return phx_fail(err, PHX_ENOMEM, "out of memory writing %s", path);
@@ -488,6 +560,37 @@ static phx_status parse_neuron(const cJSON *j, const char *path, phx_neuron **ou
       snprintf(nr->inv.subckt_file, sizeof nr->inv.subckt_file, "%s", sf->valuestring);
       if (cJSON_IsString(mf))
         snprintf(nr->inv.models_file, sizeof nr->inv.models_file, "%s", mf->valuestring);
+    }
+  }
+  const cJSON *ls = cJSON_GetObjectItemCaseSensitive(j, "loaded");
+  if (!why && ls) {
+    const cJSON *jl = cJSON_GetObjectItemCaseSensitive(ls, "loads_S");
+    const cJSON *outs = cJSON_GetObjectItemCaseSensitive(ls, "out_V");
+    int nl = cJSON_IsArray(jl) ? cJSON_GetArraySize(jl) : 0;
+    if (nl < 1 || nl > 4096 || !cJSON_IsArray(outs) || cJSON_GetArraySize(outs) != nl)
+      why = "loaded needs loads_S (1 to 4096) and as many out_V sweeps";
+    else if ((s = neuron_alloc_loads(nr, nl, err))) {
+      phx_neuron_free(nr);
+      return s;
+    } else if (get_doubles(ls, "loads_S", nr->loads, nl))
+      why = "loaded.loads_S must be finite numbers";
+    for (int k = 0; !why && k < nl; k++) {
+      const cJSON *a = cJSON_GetArrayItem(outs, k);
+      if (!cJSON_IsArray(a) || cJSON_GetArraySize(a) != n) {
+        why = "loaded.out_V sweeps must have sweep.z_V's length";
+        break;
+      }
+      int i = 0;
+      const cJSON *x;
+      cJSON_ArrayForEach(x, a) {
+        if (!cJSON_IsNumber(x) || !isfinite(x->valuedouble)) {
+          why = "loaded.out_V holds a non-finite value";
+          break;
+        }
+        nr->lv[(size_t)k * n + i++] = x->valuedouble;
+      }
+      if (!why && (k == 0 ? nr->loads[0] != 0 : !(nr->loads[k] > nr->loads[k - 1])))
+        why = "loaded.loads_S must start at 0 and increase";
     }
   }
   if (why) {

@@ -73,6 +73,10 @@ typedef struct phx_args_map_backward {
   const phx_buf *theta, *W, *S; /* in, as map_forward */
   const phx_buf *dWE;           /* in  M x R, or M x (N+1) when fold */
   phx_buf *dtheta;              /* out M x R */
+  int loads;                    /* 1: drow is given (never with fold) */
+  const phx_buf *drow;          /* in  R, when loads: dL/dG_r of the row
+                                 * loads G_r = sum_j g_jr (row_load), added
+                                 * to every dg[j][r] */
 } phx_args_map_backward;
 
 /* Input layer operand: V (B x (N+1)), V[b][0] = 1,
@@ -113,6 +117,52 @@ typedef struct phx_args_activate_backward {
   const phx_buf *dU; /* in  B x (2M+2) */
   phx_buf *dZ;       /* out B x M */
 } phx_args_activate_backward;
+
+/* The neuron as a table (docs/model.md, "Table neurons and loading"): one
+ * inverter's output F(v; G) for input v and a load G to 0 V, tabulated at
+ * NV inputs v0 + i dv and L loads (loads[0] = 0, increasing); T holds, per
+ * load and input, the value and its slope dF/dv (L x NV x 2). F is the
+ * monotone cubic Hermite of those in v (constant outside the table) and
+ * linear in G between loads (constant beyond the last). A neuron is two
+ * inverters in series:
+ *   o-_j = F(z_j; Gm_j),  o+_j = F(o-_j; Gp_j),
+ * with Gm_j = G[2+j], Gp_j = G[2+M+j] when loaded (G laid out as the rows
+ * of U: the loads of the next layer's rows, row_load), else 0.
+ * Z (B x M) -> U (B x (2M+2)) = [vdd/2, -vdd/2, o-, o+]. */
+typedef struct phx_args_activate_table {
+  int B, M, L, NV, loaded;
+  double v0, dv;
+  const phx_buf *Z;     /* in  B x M */
+  const phx_buf *T;     /* in  L x NV x 2 */
+  const phx_buf *loads; /* in  L */
+  const phx_buf *G;     /* in  2M+2, when loaded */
+  phx_buf *U;           /* out B x (2M+2) */
+} phx_args_activate_table;
+
+/* dL/dU -> dL/dZ through the table neuron, and when loaded the load
+ * gradient summed over the batch (written when !accumulate, added to
+ * otherwise; dG[0], dG[1] stay 0):
+ *   a  = dU[2+j] + dU[2+M+j] F_v(o-_j; Gp_j)
+ *   dZ = a F_v(z_j; Gm_j)
+ *   dG[2+j]   (+)= sum_b a F_G(z_j; Gm_j)
+ *   dG[2+M+j] (+)= sum_b dU[2+M+j] F_G(o-_j; Gp_j)                     */
+typedef struct phx_args_activate_table_backward {
+  int B, M, L, NV, loaded, accumulate;
+  double v0, dv;
+  const phx_buf *Z, *T, *loads; /* in, as activate_table */
+  const phx_buf *G;             /* in  2M+2, when loaded */
+  const phx_buf *dU;            /* in  B x (2M+2) */
+  phx_buf *dZ;                  /* out B x M */
+  phx_buf *dG;                  /* in/out 2M+2, when loaded */
+} phx_args_activate_table_backward;
+
+/* The load on each row of a layer: G[r] = sum_j W[j][r] S[j] (the sum of
+ * the row's conductances g_jr over the layer's M columns). */
+typedef struct phx_args_row_load {
+  int M, R;
+  const phx_buf *W, *S; /* in  M x R, M (as map_forward) */
+  phx_buf *G;           /* out R */
+} phx_args_row_load;
 
 /* Loss of outputs o = U[b][2+j] against class labels[idx[ioff+b]]
  * (targets +vdd/2 for it, -vdd/2 otherwise; labels in [0, M), indices in
@@ -208,7 +258,10 @@ typedef struct phx_args_map_vary {
   X(opt_step, phx_args_opt_step, 0)                        \
   X(step_map, phx_args_step_map, 1)                        \
   X(crossbar_power, phx_args_crossbar_power, 0)            \
-  X(map_vary, phx_args_map_vary, 0)
+  X(map_vary, phx_args_map_vary, 0)                        \
+  X(activate_table, phx_args_activate_table, 0)            \
+  X(activate_table_backward, phx_args_activate_table_backward, 0) \
+  X(row_load, phx_args_row_load, 0)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "backend.h"
+#include "curve.h"
 #include "net.h"
 #include "rng.h"
 
@@ -19,6 +20,8 @@ struct phx_model {
   phx_model_opts opts;
   float *theta[PHX_MAX_LAYERS]; /* theta[l] points into one allocation */
   float *data;
+  phx_curve curve;              /* curve.L = 0: the tanh fits */
+  double *curve_mem;            /* T then loads */
 };
 
 /* docs/model.md defaults, so every caller starts from the same circuit. */
@@ -93,6 +96,8 @@ phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err) {
   if (s) return s;
   if (o->loss != PHX_LOSS_CE && o->loss != PHX_LOSS_MSE)
     return phx_fail(err, PHX_EINVAL, "--loss: must be ce or mse (got %d)", (int)o->loss);
+  if (o->load_aware != 0 && o->load_aware != 1)
+    return phx_fail(err, PHX_EINVAL, "--load-aware: must be 0 or 1 (got %d)", o->load_aware);
   return PHX_OK;
 }
 
@@ -149,7 +154,59 @@ phx_status phx_model_new(const phx_model_opts *o, phx_model **out, phx_err *err)
 void phx_model_free(phx_model *m) {
   if (!m) return;
   free(m->data);
+  free(m->curve_mem);
   free(m);
+}
+
+phx_status phx_model_set_table(phx_model *m, int L, int nv, double v0, double dv,
+                               const double *loads, const double *values, phx_err *err) {
+  if (!m) return phx_fail(err, PHX_EINVAL, "neuron table: no model");
+  if (L == 0) {
+    free(m->curve_mem);
+    m->curve_mem = NULL;
+    memset(&m->curve, 0, sizeof m->curve);
+    return PHX_OK;
+  }
+  if (L < 1 || L > 4096 || nv < 5 || nv > 1000000 || !loads || !values)
+    return phx_fail(err, PHX_EINVAL, "neuron table: need 1 to 4096 loads and 5 to 1000000 "
+                    "inputs (got %d x %d)", L, nv);
+  if (!isfinite(v0) || !(dv > 0) || !isfinite(dv))
+    return phx_fail(err, PHX_EINVAL, "neuron table: input grid v0 %g, step %g is not valid",
+                    v0, dv);
+  if (loads[0] != 0)
+    return phx_fail(err, PHX_EINVAL, "neuron table: the first load must be 0 S (got %g)",
+                    loads[0]);
+  for (int k = 1; k < L; k++)
+    if (!(loads[k] > loads[k - 1]) || !isfinite(loads[k]))
+      return phx_fail(err, PHX_EINVAL, "neuron table: loads must increase (load %d: %g)", k,
+                      loads[k]);
+  for (size_t i = 0; i < (size_t)L * nv; i++)
+    if (!isfinite(values[i]))
+      return phx_fail(err, PHX_ENAN, "neuron table: value %zu is not finite", i);
+  double *mem = malloc(((size_t)L * nv * 2 + (size_t)L) * sizeof *mem);
+  if (!mem) return phx_fail(err, PHX_ENOMEM, "neuron table: out of memory");
+  for (size_t i = 0; i < (size_t)L * nv; i++) mem[2 * i] = values[i];
+  phx_curve_slopes(mem, L, nv, dv);
+  double *ld = mem + (size_t)L * nv * 2;
+  memcpy(ld, loads, (size_t)L * sizeof *ld);
+  free(m->curve_mem);
+  m->curve_mem = mem;
+  m->curve = (phx_curve){L, nv, v0, dv, mem, ld};
+  return PHX_OK;
+}
+
+int phx_model_table(const phx_model *m, int *nv, double *v0, double *dv,
+                    const double **loads, const double **T) {
+  if (nv) *nv = m->curve.NV;
+  if (v0) *v0 = m->curve.v0;
+  if (dv) *dv = m->curve.dv;
+  if (loads) *loads = m->curve.loads;
+  if (T) *T = m->curve.T;
+  return m->curve.L;
+}
+
+const phx_curve *phx_model_curve(const phx_model *m) {
+  return m->curve.L > 0 ? &m->curve : NULL;
 }
 
 /* Glorot-uniform draw from one generator over all layers in order, row-major,

@@ -20,6 +20,8 @@ typedef struct net_layer {
   phx_buf *Z, *dZ;         /* maxB x M */
   phx_buf *U, *dU;         /* maxB x (2M+2) */
   phx_buf *Pw;             /* maxB: crossbar power, made on first use */
+  phx_buf *G, *dG;         /* 2M+2: loads of the next layer's rows and their
+                            * gradient (load-aware hidden layers only) */
 } net_layer;
 
 typedef struct net_slot {
@@ -37,6 +39,11 @@ struct phx_net {
   net_layer lay[PHX_MAX_LAYERS];
   phx_buf *V;              /* maxB x (N0+1) input operand */
   net_slot slot[PHX_SLOTS];
+  /* Table neurons (set_curve): the table, its loads and layout; loaded:
+   * hidden layers see their rows' loads (options' load_aware). */
+  phx_buf *T, *loads;
+  int tL, tNV, loaded;
+  double tv0, tdv;
 };
 
 /* Allocates one buffer or reports why not. */
@@ -67,13 +74,54 @@ void phx_net_free(phx_net *n) {
   if (!n) return;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW,
-                      &y->m, &y->v, &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw};
+    phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW, &y->m, &y->v,
+                      &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
+  net_release(n, &n->T);
+  net_release(n, &n->loads);
   for (int s = 0; s < PHX_SLOTS; s++) slot_clear(n, &n->slot[s]);
   free(n);
+}
+
+phx_status phx_net_set_curve(phx_net *n, const phx_curve *c, phx_err *err) {
+  int rc;
+  net_release(n, &n->T);
+  net_release(n, &n->loads);
+  for (int l = 0; l < n->L; l++) {
+    net_release(n, &n->lay[l].G);
+    net_release(n, &n->lay[l].dG);
+  }
+  n->tL = n->loaded = 0;
+  n->fused = phx_op_supported(n->b, PHX_OP_step_map) && n->lay[0].P;
+  n->mapped = 0;
+  if (!c) {
+    if (n->opts.load_aware)
+      return phx_fail(err, PHX_EINVAL, "--load-aware needs a table neuron (--curve table)");
+    return PHX_OK;
+  }
+  const size_t nt = (size_t)c->L * c->NV * 2;
+  if ((rc = net_alloc(n, &n->T, PHX_BUF_REAL, nt, err)) ||
+      (rc = net_alloc(n, &n->loads, PHX_BUF_REAL, (size_t)c->L, err)) ||
+      (rc = phx_buf_write(n->b, n->T, 0, nt, c->T, PHX_HOST_F64, err)) ||
+      (rc = phx_buf_write(n->b, n->loads, 0, (size_t)c->L, c->loads, PHX_HOST_F64, err)))
+    return rc;
+  n->tL = c->L;
+  n->tNV = c->NV;
+  n->tv0 = c->v0;
+  n->tdv = c->dv;
+  if (!n->opts.load_aware) return PHX_OK;
+  for (int l = 0; l + 1 < n->L; l++) {
+    const size_t RU = 2 * (size_t)n->lay[l].M + 2;
+    if ((rc = net_alloc(n, &n->lay[l].G, PHX_BUF_REAL, RU, err)) ||
+        (rc = net_alloc(n, &n->lay[l].dG, PHX_BUF_REAL, RU, err)))
+      return rc;
+  }
+  /* the row loads' gradient enters map_backward, which step_map lacks */
+  n->loaded = 1;
+  n->fused = 0;
+  return PHX_OK;
 }
 
 /* Sizes are checked here as well as in model.c so that the net never asks
@@ -152,6 +200,7 @@ static int net_check_model(const phx_net *n, const phx_model *m, phx_err *err) {
 phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
   int rc;
   if ((rc = net_check_model(n, m, err))) return rc;
+  if ((rc = phx_net_set_curve(n, phx_model_curve(m), err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     if ((rc = phx_buf_write(n->b, y->theta, 0, (size_t)y->M * y->R,
@@ -305,14 +354,43 @@ static int net_gemm(phx_backend *b, int ta, int tb, int m, int n, int k, const p
   return phx_op_gemm(b, &a, err);
 }
 
-static int net_activate(phx_backend *b, int B, const net_layer *y, phx_err *err) {
-  const phx_args_activate a = {B, y->M, y->Z, y->U};
-  return phx_op_activate(b, &a, err);
+/* The neurons of layer y: the tanh fits, or the table (loaded by the next
+ * layer's rows when y->G exists). */
+static int net_activate(phx_net *n, int B, const net_layer *y, phx_err *err) {
+  if (!n->tL) {
+    const phx_args_activate a = {B, y->M, y->Z, y->U};
+    return phx_op_activate(n->b, &a, err);
+  }
+  const phx_args_activate_table a = {.B = B, .M = y->M, .L = n->tL, .NV = n->tNV,
+                                     .loaded = y->G != NULL, .v0 = n->tv0, .dv = n->tdv,
+                                     .Z = y->Z, .T = n->T, .loads = n->loads, .G = y->G,
+                                     .U = y->U};
+  return phx_op_activate_table(n->b, &a, err);
 }
 
-static int net_activate_backward(phx_backend *b, int B, const net_layer *y, phx_err *err) {
-  const phx_args_activate_backward a = {B, y->M, y->Z, y->dU, y->dZ};
-  return phx_op_activate_backward(b, &a, err);
+static int net_activate_backward(phx_net *n, int B, const net_layer *y, int accumulate,
+                                 phx_err *err) {
+  if (!n->tL) {
+    const phx_args_activate_backward a = {B, y->M, y->Z, y->dU, y->dZ};
+    return phx_op_activate_backward(n->b, &a, err);
+  }
+  const phx_args_activate_table_backward a = {
+      .B = B, .M = y->M, .L = n->tL, .NV = n->tNV, .loaded = y->G != NULL,
+      .accumulate = accumulate, .v0 = n->tv0, .dv = n->tdv, .Z = y->Z, .T = n->T,
+      .loads = n->loads, .G = y->G, .dU = y->dU, .dZ = y->dZ, .dG = y->dG};
+  return phx_op_activate_table_backward(n->b, &a, err);
+}
+
+/* The loads every load-aware hidden layer's rows see: the row sums of the
+ * next layer's conductances, from its current (ideal or drawn) map. */
+static int net_row_loads(phx_net *n, phx_err *err) {
+  for (int l = 0; n->loaded && l + 1 < n->L; l++) {
+    const net_layer *nx = &n->lay[l + 1];
+    const phx_args_row_load a = {nx->M, nx->R, nx->W, nx->S, n->lay[l].G};
+    int rc = phx_op_row_load(n->b, &a, err);
+    if (rc) return rc;
+  }
+  return 0;
 }
 
 phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
@@ -324,7 +402,7 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   if (B < 1 || B > n->max_batch || ioff > (size_t)s->count || (size_t)B > s->count - ioff)
     return phx_fail(err, PHX_EINVAL, "net: batch of %d at %zu outside 1..%d / %d samples",
                     B, ioff, n->max_batch, s->count);
-  if ((rc = net_map(n, err))) return rc;
+  if ((rc = net_map(n, err)) || (rc = net_row_loads(n, err))) return rc;
   phx_backend *be = n->b;
   net_layer *y0 = &n->lay[0];
   const int N0 = y0->N;
@@ -332,12 +410,12 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   const phx_args_gather_input ga = {N0, B, s->count, s->X, s->order, ioff, n->V};
   if ((rc = phx_op_gather_input(be, &ga, err)) ||
       (rc = net_gemm(be, 0, 1, B, y0->M, N0 + 1, n->V, y0->E, 0.0, y0->Z, err)) ||
-      (rc = net_activate(be, B, y0, err)))
+      (rc = net_activate(n, B, y0, err)))
     return rc;
   for (int l = 1; l < n->L; l++) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
     if ((rc = net_gemm(be, 0, 1, B, y->M, y->R, p->U, y->W, 0.0, y->Z, err)) ||
-        (rc = net_activate(be, B, y, err)))
+        (rc = net_activate(n, B, y, err)))
       return rc;
   }
   net_layer *yl = &n->lay[n->L - 1];
@@ -351,12 +429,12 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   const double beta = accumulate ? 1.0 : 0.0;
   for (int l = n->L - 1; l >= 1; l--) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
-    if ((rc = net_activate_backward(be, B, y, err)) ||
+    if ((rc = net_activate_backward(n, B, y, accumulate, err)) ||
         (rc = net_gemm(be, 1, 0, y->M, y->R, B, y->dZ, p->U, beta, y->dW, err)) ||
         (rc = net_gemm(be, 0, 0, B, y->R, y->M, y->dZ, y->W, 0.0, p->dU, err)))
       return rc;
   }
-  if ((rc = net_activate_backward(be, B, y0, err)) ||
+  if ((rc = net_activate_backward(n, B, y0, accumulate, err)) ||
       (rc = net_gemm(be, 1, 0, y0->M, N0 + 1, B, y0->dZ, n->V, beta, y0->dW, err)))
     return rc;
   return PHX_OK;
@@ -367,8 +445,12 @@ phx_status phx_net_grad_finish(phx_net *n, phx_err *err) {
   if ((rc = net_map(n, err))) return rc;
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    const phx_args_map_backward a = {y->M, y->R, l == 0, y->theta, y->W, y->S, y->dW,
-                                     y->dtheta};
+    /* a loaded layer below adds its rows' load gradient (row_load) */
+    const phx_buf *drow = l > 0 && n->loaded ? n->lay[l - 1].dG : NULL;
+    const phx_args_map_backward a = {.M = y->M, .R = y->R, .fold = l == 0,
+                                     .theta = y->theta, .W = y->W, .S = y->S, .dWE = y->dW,
+                                     .dtheta = y->dtheta, .loads = drow != NULL,
+                                     .drow = drow};
     if ((rc = phx_op_map_backward(n->b, &a, err))) return rc;
   }
   return PHX_OK;

@@ -5,6 +5,7 @@
 #define PHX_NET_H
 
 #include "backend.h"
+#include "curve.h"
 
 enum { PHX_SLOT_TRAIN = 0, PHX_SLOT_TEST = 1, PHX_SLOTS = 2 };
 
@@ -77,6 +78,13 @@ phx_status phx_net_get_map64(phx_net *n, int l, double **W, double **S, phx_err 
 phx_status phx_net_power(phx_net *n, int B, double *watts, double *per_layer, phx_err *err);
 
 int phx_net_max_batch(const phx_net *n);
+
+/* The model's neuron table, or NULL when it uses the tanh fits (model.c). */
+const phx_curve *phx_model_curve(const phx_model *m);
+/* Makes the net's neurons the table c (NULL: the tanh fits of its
+ * options); phx_net_set_theta does this from the model. With the options'
+ * load_aware, hidden neurons are loaded by the next layer's rows. */
+phx_status phx_net_set_curve(phx_net *n, const phx_curve *c, phx_err *err);
 phx_backend *phx_net_backend(phx_net *n);
 
 /* ---- issue 9: memory check, checkpoint state (additive section) ---------- */

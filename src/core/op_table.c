@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "curve.h"
 #include "op_desc.h"
 #include "vary.h"
 
@@ -57,7 +58,7 @@ static void ref_map(const phx_consts *k, int M, int R, const double *th, double 
  * the sigmoid mapping. */
 static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const double *th,
                              const double *W, const double *S, const double *dWE,
-                             double *dt) {
+                             const double *drow, double *dt) {
   const int N = (R - 2) / 2;
   for (int j = 0; j < M; j++) {
     double g[R > 0 ? R : 1];
@@ -76,7 +77,8 @@ static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const 
     for (int q = 0; q < R; q++) dot += g[q] * W[j * R + q];
     for (int r = 0; r < R; r++) {
       const double s1 = sig(th[j * R + r]);
-      dt[j * R + r] = (g[r] - dot) / S[j] * k->gmin * k->k * s1 * (1 - s1);
+      const double dg = (g[r] - dot) / S[j] + (drow ? drow[r] : 0);
+      dt[j * R + r] = dg * k->gmin * k->k * s1 * (1 - s1);
     }
   }
 }
@@ -167,7 +169,7 @@ static const phx_op_desc d_map_forward = {
 
 /* ---- map_backward ---- */
 
-enum { MB_THETA, MB_W, MB_S, MB_DWE, MB_DTHETA };
+enum { MB_THETA, MB_W, MB_S, MB_DWE, MB_DTHETA, MB_DROW };
 
 static int mb_shape(const void *args, size_t *need, phx_err *err) {
   const phx_args_map_backward *a = args;
@@ -177,14 +179,21 @@ static int mb_shape(const void *args, size_t *need, phx_err *err) {
   need[MB_THETA] = need[MB_W] = need[MB_DTHETA] = MR;
   need[MB_S] = (size_t)a->M;
   need[MB_DWE] = a->fold ? (size_t)a->M * (N + 1) : MR;
+  if (a->loads && a->fold)
+    return phx_fail(err, PHX_EINVAL, "map_backward: row loads need an unfolded layer");
+  need[MB_DROW] = a->loads ? (size_t)a->R : 0;
   return 0;
 }
 
 static void mb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   phx_args_map_backward *a = ARGS(c, phx_args_map_backward);
   int mrf[3];
-  map_make(i, sz, c, mrf);
+  map_make(i & 1, sz, c, mrf);
   a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
+  if (i == 2) { /* case 2: the row loads' gradient of a load-aware net */
+    a->loads = 1;
+    snprintf(c->label, sizeof c->label, "loads");
+  }
 }
 
 /* W and S of the random theta, so that the inputs are a real map. */
@@ -197,17 +206,18 @@ static void mb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
 static void mb_ref(const phx_op_case *c, double **h) {
   const phx_args_map_backward *a = CARGS(c, phx_args_map_backward);
   ref_map_backward(&c->k, a->M, a->R, a->fold, h[MB_THETA], h[MB_W], h[MB_S], h[MB_DWE],
-                   h[MB_DTHETA]);
+                   a->loads ? h[MB_DROW] : NULL, h[MB_DTHETA]);
 }
 
 static const phx_op_desc d_map_backward = {
-    "map_backward", PHX_OP_map_backward, sizeof(phx_args_map_backward), 5,
+    "map_backward", PHX_OP_map_backward, sizeof(phx_args_map_backward), 6,
     {BUF(phx_args_map_backward, theta, REAL, IN, -4, 4, 0),
      BUF(phx_args_map_backward, W, REAL, IN, 0, 1, 0),
      BUF(phx_args_map_backward, S, REAL, IN, 1, 2, 0),
      BUF(phx_args_map_backward, dWE, REAL, IN, -1, 1, 0),
-     BUF(phx_args_map_backward, dtheta, REAL, OUT, -1, 1, TOL_SUM)},
-    mb_shape, 2, mb_make, mb_fill, mb_ref, 0};
+     BUF(phx_args_map_backward, dtheta, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_map_backward, drow, REAL, IN, -1e6, 1e6, 0)},
+    mb_shape, 3, mb_make, mb_fill, mb_ref, 0};
 
 /* ---- gather_input ---- */
 
@@ -599,7 +609,7 @@ static void sm_fill(const phx_op_case *c, double **h, phx_rng *rng) {
 static void sm_ref(const phx_op_case *c, double **h) {
   const phx_args_step_map *a = CARGS(c, phx_args_step_map);
   if (a->o) {
-    ref_map_backward(&c->k, a->M, a->R, a->fold, h[SM_THETA], h[SM_W], h[SM_S], h[SM_DWE],
+    ref_map_backward(&c->k, a->M, a->R, a->fold, h[SM_THETA], h[SM_W], h[SM_S], h[SM_DWE], NULL,
                      h[SM_DTHETA]);
     ref_update(a->o, (size_t)a->M * a->R, h[SM_THETA], h[SM_DTHETA], h[SM_M], h[SM_V]);
   }
@@ -767,6 +777,204 @@ static const phx_op_desc d_map_vary = {
     mv_shape, 3, mv_make, NULL, mv_ref, 0};
 
 /* ---- the table ---- */
+
+/* ---- activate_table, activate_table_backward, row_load ---- */
+
+enum { AT_Z, AT_T, AT_LOADS, AT_G, AT_U };
+enum { ATB_Z, ATB_T, ATB_LOADS, ATB_G, ATB_DU, ATB_DZ, ATB_DG };
+
+/* The test table: 5 loads up to 8 uS, 201 inputs over the rails. */
+#define AT_L 5
+#define AT_NV 201
+
+static int at_sizes(int B, int M, int L, int NV, double dv, phx_err *err) {
+  if (bad_size(B) || bad_size(M) || L < 1 || NV < 2 || (long)L * NV > (1L << 28))
+    return fail_sizes("B, M, L (>= 1) or NV (>= 2)", err);
+  if (!(dv > 0)) return phx_fail(err, PHX_EINVAL, "table step dv must be > 0");
+  return 0;
+}
+
+static int at_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate_table *a = args;
+  int rc = at_sizes(a->B, a->M, a->L, a->NV, a->dv, err);
+  if (rc) return rc;
+  const size_t RU = 2 * (size_t)a->M + 2;
+  need[AT_Z] = (size_t)a->B * a->M;
+  need[AT_T] = (size_t)a->L * a->NV * 2;
+  need[AT_LOADS] = (size_t)a->L;
+  need[AT_G] = a->loaded ? RU : 0;
+  need[AT_U] = (size_t)a->B * RU;
+  return 0;
+}
+
+static int atb_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate_table_backward *a = args;
+  int rc = at_sizes(a->B, a->M, a->L, a->NV, a->dv, err);
+  if (rc) return rc;
+  const size_t RU = 2 * (size_t)a->M + 2;
+  need[ATB_Z] = need[ATB_DZ] = (size_t)a->B * a->M;
+  need[ATB_T] = (size_t)a->L * a->NV * 2;
+  need[ATB_LOADS] = (size_t)a->L;
+  need[ATB_G] = need[ATB_DG] = a->loaded ? RU : 0;
+  need[ATB_DU] = (size_t)a->B * RU;
+  return 0;
+}
+
+/* Case 0: unloaded; 1: loaded; 2 (backward): loaded, accumulating. */
+static void at_common(int i, const phx_op_sizes *sz, phx_op_case *c, int *BMLN, int *loaded,
+                      double *v0, double *dv) {
+  BMLN[0] = sz->B;
+  BMLN[1] = sz->M;
+  BMLN[2] = AT_L;
+  BMLN[3] = AT_NV;
+  *loaded = i > 0;
+  *v0 = -c->k.vdd / 2;
+  *dv = c->k.vdd / (AT_NV - 1);
+  snprintf(c->label, sizeof c->label, "%s", i == 0 ? "" : i == 1 ? "loaded" : "loaded+acc");
+}
+
+static void at_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_activate_table *a = ARGS(c, phx_args_activate_table);
+  int q[4];
+  at_common(i, sz, c, q, &a->loaded, &a->v0, &a->dv);
+  a->B = q[0], a->M = q[1], a->L = q[2], a->NV = q[3];
+}
+
+static void atb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_activate_table_backward *a = ARGS(c, phx_args_activate_table_backward);
+  int q[4];
+  at_common(i, sz, c, q, &a->loaded, &a->v0, &a->dv);
+  a->B = q[0], a->M = q[1], a->L = q[2], a->NV = q[3];
+  a->accumulate = i == 2;
+}
+
+/* A plausible inverter under load: a steep tanh that sags as the load
+ * draws current through 150 kOhm; loads 0, 1, 2, 4, 8 uS. */
+static void at_table(double *T, double *loads, double vdd, double v0, double dv) {
+  for (int k = 0; k < AT_L; k++) {
+    loads[k] = k ? 1e-6 * (double)(1 << (k - 1)) : 0;
+    for (int n = 0; n < AT_NV; n++) {
+      const double v = v0 + n * dv;
+      T[(k * AT_NV + n) * 2] = -vdd / 2 * tanh(30 * (v + 0.02)) / (1 + 1.5e5 * loads[k]);
+    }
+  }
+  phx_curve_slopes(T, AT_L, AT_NV, dv);
+}
+
+static void at_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_activate_table *a = CARGS(c, phx_args_activate_table);
+  at_table(h[AT_T], h[AT_LOADS], c->k.vdd, a->v0, a->dv);
+}
+
+static void atb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_activate_table_backward *a = CARGS(c, phx_args_activate_table_backward);
+  at_table(h[ATB_T], h[ATB_LOADS], c->k.vdd, a->v0, a->dv);
+}
+
+static phx_curve at_curve(int L, int NV, double v0, double dv, const double *T,
+                          const double *loads) {
+  const phx_curve cv = {L, NV, v0, dv, T, loads};
+  return cv;
+}
+
+static void at_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate_table *a = CARGS(c, phx_args_activate_table);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[AT_T], h[AT_LOADS]);
+  const size_t M = (size_t)a->M, RU = 2 * M + 2;
+  for (int b = 0; b < a->B; b++) {
+    double *u = h[AT_U] + b * RU, fv, fg;
+    u[0] = c->k.vdd / 2;
+    u[1] = -c->k.vdd / 2;
+    for (size_t j = 0; j < M; j++) {
+      phx_curve_eval(&cv, h[AT_Z][b * M + j], a->loaded ? h[AT_G][2 + j] : 0, &u[2 + j], &fv,
+                     &fg);
+      phx_curve_eval(&cv, u[2 + j], a->loaded ? h[AT_G][2 + M + j] : 0, &u[2 + M + j], &fv,
+                     &fg);
+    }
+  }
+}
+
+static void atb_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate_table_backward *a = CARGS(c, phx_args_activate_table_backward);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[ATB_T], h[ATB_LOADS]);
+  const size_t M = (size_t)a->M, RU = 2 * M + 2;
+  const double *G = a->loaded ? h[ATB_G] : NULL;
+  double *dG = a->loaded ? h[ATB_DG] : NULL;
+  if (dG && !a->accumulate)
+    for (size_t r = 0; r < RU; r++) dG[r] = 0;
+  for (int b = 0; b < a->B; b++)
+    for (size_t j = 0; j < M; j++) {
+      const double *du = h[ATB_DU] + b * RU;
+      double om, omv, omg, op, opv, opg;
+      phx_curve_eval(&cv, h[ATB_Z][b * M + j], G ? G[2 + j] : 0, &om, &omv, &omg);
+      phx_curve_eval(&cv, om, G ? G[2 + M + j] : 0, &op, &opv, &opg);
+      const double da = du[2 + j] + du[2 + M + j] * opv;
+      h[ATB_DZ][b * M + j] = da * omv;
+      if (dG) {
+        dG[2 + j] += da * omg;
+        dG[2 + M + j] += du[2 + M + j] * opg;
+      }
+    }
+}
+
+/* Inputs past both rails (the table's ends), loads past the last one. */
+static const phx_op_desc d_activate_table = {
+    "activate_table", PHX_OP_activate_table, sizeof(phx_args_activate_table), 5,
+    {BUF(phx_args_activate_table, Z, REAL, IN, -0.27, 0.27, 0),
+     BUF(phx_args_activate_table, T, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_table, loads, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_table, G, REAL, IN, 0, 10e-6, 0),
+     BUF(phx_args_activate_table, U, REAL, OUT, -1, 1, TOL_SUM)},
+    at_shape, 2, at_make, at_fill, at_ref, 0};
+
+static const phx_op_desc d_activate_table_backward = {
+    "activate_table_backward", PHX_OP_activate_table_backward,
+    sizeof(phx_args_activate_table_backward), 7,
+    {BUF(phx_args_activate_table_backward, Z, REAL, IN, -0.27, 0.27, 0),
+     BUF(phx_args_activate_table_backward, T, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_table_backward, loads, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_table_backward, G, REAL, IN, 0, 10e-6, 0),
+     BUF(phx_args_activate_table_backward, dU, REAL, IN, -1, 1, 0),
+     BUF(phx_args_activate_table_backward, dZ, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_activate_table_backward, dG, REAL, IN | OUT, -1e3, 1e3, TOL_SUM)},
+    atb_shape, 3, atb_make, atb_fill, atb_ref, 0};
+
+enum { RL_W, RL_S, RL_G };
+
+static int rl_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_row_load *a = args;
+  int rc = map_shape(a->M, a->R, err);
+  if (rc) return rc;
+  need[RL_W] = (size_t)a->M * a->R;
+  need[RL_S] = (size_t)a->M;
+  need[RL_G] = (size_t)a->R;
+  return 0;
+}
+
+static void rl_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  (void)i;
+  phx_args_row_load *a = ARGS(c, phx_args_row_load);
+  a->M = sz->M;
+  a->R = 2 * sz->N + 2;
+}
+
+static void rl_ref(const phx_op_case *c, double **h) {
+  const phx_args_row_load *a = CARGS(c, phx_args_row_load);
+  for (int r = 0; r < a->R; r++) {
+    double g = 0;
+    for (int j = 0; j < a->M; j++) g += h[RL_W][(size_t)j * a->R + r] * h[RL_S][j];
+    h[RL_G][r] = g;
+  }
+}
+
+static const phx_op_desc d_row_load = {
+    "row_load", PHX_OP_row_load, sizeof(phx_args_row_load), 3,
+    {BUF(phx_args_row_load, W, REAL, IN, 0, 0.1, 0),
+     BUF(phx_args_row_load, S, REAL, IN, 1e-6, 2e-5, 0),
+     BUF(phx_args_row_load, G, REAL, OUT, -1, 1, TOL_SUM)},
+    rl_shape, 1, rl_make, NULL, rl_ref, 0};
 
 const phx_op_desc *const phx_op_descs[PHX_OP_COUNT] = {
 #define PHX_OP_DESC_ENTRY(name, type, opt) [PHX_OP_##name] = &d_##name,

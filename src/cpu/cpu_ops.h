@@ -230,7 +230,12 @@ CPU_HOT static int FN(map_backward)(void *impl, const phx_args_map_backward *a,
     } else {
       const CPU_REAL *gj = g + (size_t)j * R;
       const CPU_REAL dot = FN(dot)(gj, wj, R);
-      for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot;
+      if (a->loads) { /* + dL/dG_r, times S_j as dj holds 1/S_j */
+        const CPU_REAL *dr = a->drow->p, sj = s[j];
+        for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot + sj * dr[r];
+      } else {
+        for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot;
+      }
     }
   }
   return 0;
@@ -375,6 +380,136 @@ CPU_HOT static int FN(activate_backward)(void *impl, const phx_args_activate_bac
       gz[j] = gm[j] * cs * FN(sech2)(c4 * (z[j] - c3)) +
               gp[j] * ds * FN(sech2)(d4 * (z[j] - d3));
   }
+  return 0;
+}
+
+/* ---- table neurons (backend.h, activate_table) ------------------------- */
+
+typedef struct FN(curve) {
+  int L, NV;
+  CPU_REAL v0, dv;
+  const CPU_REAL *T, *loads;
+} FN(curve);
+
+/* One load's cubic at x steps from v0 (clamped into the table). */
+CPU_INLINE void FN(curve_row)(const CPU_REAL *row, int NV, CPU_REAL x, CPU_REAL dv,
+                              CPU_REAL *f, CPU_REAL *fv) {
+  int i = (int)x;
+  if (i > NV - 2) i = NV - 2;
+  const CPU_REAL t = x - (CPU_REAL)i, t2 = t * t, t3 = t2 * t;
+  const CPU_REAL y0 = row[2 * i], m0 = row[2 * i + 1] * dv;
+  const CPU_REAL y1 = row[2 * i + 2], m1 = row[2 * i + 3] * dv;
+  *f = (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0 + (3 * t2 - 2 * t3) * y1 +
+       (t3 - t2) * m1;
+  *fv = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0 + (6 * t - 6 * t2) * y1 +
+         (3 * t2 - 2 * t) * m1) / dv;
+}
+
+/* F(v; G), dF/dv, dF/dG as core/curve.h defines them. */
+CPU_INLINE void FN(curve_eval)(const FN(curve) *c, CPU_REAL v, CPU_REAL G, CPU_REAL *f,
+                               CPU_REAL *fv, CPU_REAL *fg) {
+  if (v != v) {
+    *f = *fv = *fg = v;
+    return;
+  }
+  CPU_REAL x = (v - c->v0) / c->dv, w = 0;
+  int inside = 1, k = 0;
+  if (!(x > 0)) x = 0, inside = 0;
+  if (x > (CPU_REAL)(c->NV - 1)) x = (CPU_REAL)(c->NV - 1), inside = 0;
+  const int L = c->L;
+  if (L > 1 && G > c->loads[0]) {
+    if (G >= c->loads[L - 1]) {
+      k = L - 2;
+      w = 1;
+    } else {
+      int hi = L - 1;
+      while (hi - k > 1) {
+        const int mid = (k + hi) / 2;
+        if (c->loads[mid] <= G) k = mid;
+        else hi = mid;
+      }
+      w = (G - c->loads[k]) / (c->loads[k + 1] - c->loads[k]);
+    }
+  }
+  const CPU_REAL *r0 = c->T + (size_t)k * c->NV * 2;
+  CPU_REAL f0, d0, f1 = 0, d1 = 0;
+  FN(curve_row)(r0, c->NV, x, c->dv, &f0, &d0);
+  if (L > 1) FN(curve_row)(r0 + (size_t)c->NV * 2, c->NV, x, c->dv, &f1, &d1);
+  *f = (1 - w) * f0 + w * f1;
+  *fv = inside ? (1 - w) * d0 + w * d1 : 0;
+  *fg = L > 1 && G > c->loads[0] && G < c->loads[L - 1]
+            ? (f1 - f0) / (c->loads[k + 1] - c->loads[k])
+            : 0;
+}
+
+CPU_INLINE FN(curve) FN(curve_of)(int L, int NV, double v0, double dv, const phx_buf *T,
+                                  const phx_buf *loads) {
+  const FN(curve) c = {L, NV, (CPU_REAL)v0, (CPU_REAL)dv, T->p, loads->p};
+  return c;
+}
+
+/* Both inverters of every neuron through the table, loaded by G. */
+static int FN(activate_table)(void *impl, const phx_args_activate_table *a, phx_err *err) {
+  (void)err;
+  const cpu_impl *c = impl;
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  const FN(curve) cv = FN(curve_of)(a->L, a->NV, a->v0, a->dv, a->T, a->loads);
+  const CPU_REAL *G = a->loaded ? a->G->p : NULL, half = (CPU_REAL)(c->vdd / 2);
+  for (int b = 0; b < B; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    CPU_REAL *u = (CPU_REAL *)a->U->p + (size_t)b * RU;
+    u[0] = half;
+    u[1] = -half;
+    for (int j = 0; j < M; j++) {
+      CPU_REAL fv, fg;
+      FN(curve_eval)(&cv, z[j], G ? G[2 + j] : 0, &u[2 + j], &fv, &fg);
+      FN(curve_eval)(&cv, u[2 + j], G ? G[2 + M + j] : 0, &u[2 + M + j], &fv, &fg);
+    }
+  }
+  return 0;
+}
+
+/* dL/dU -> dL/dZ and the loads' gradient, summed over the batch in sample
+ * order. */
+static int FN(activate_table_backward)(void *impl, const phx_args_activate_table_backward *a,
+                                       phx_err *err) {
+  (void)impl;
+  (void)err;
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  const FN(curve) cv = FN(curve_of)(a->L, a->NV, a->v0, a->dv, a->T, a->loads);
+  const CPU_REAL *G = a->loaded ? a->G->p : NULL;
+  CPU_REAL *dG = a->loaded ? a->dG->p : NULL;
+  if (dG && !a->accumulate)
+    for (int r = 0; r < RU; r++) dG[r] = 0;
+  for (int b = 0; b < B; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    const CPU_REAL *du = (const CPU_REAL *)a->dU->p + (size_t)b * RU;
+    CPU_REAL *dz = (CPU_REAL *)a->dZ->p + (size_t)b * M;
+    for (int j = 0; j < M; j++) {
+      CPU_REAL om, omv, omg, op, opv, opg;
+      FN(curve_eval)(&cv, z[j], G ? G[2 + j] : 0, &om, &omv, &omg);
+      FN(curve_eval)(&cv, om, G ? G[2 + M + j] : 0, &op, &opv, &opg);
+      const CPU_REAL da = du[2 + j] + du[2 + M + j] * opv;
+      dz[j] = da * omv;
+      if (dG) {
+        dG[2 + j] += da * omg;
+        dG[2 + M + j] += du[2 + M + j] * opg;
+      }
+    }
+  }
+  return 0;
+}
+
+/* G[r] = sum_j W[j][r] S[j]: every row's conductance to the columns. */
+static int FN(row_load)(void *impl, const phx_args_row_load *a, phx_err *err) {
+  (void)impl;
+  (void)err;
+  const int M = a->M, R = a->R;
+  const CPU_REAL *w = a->W->p, *s = a->S->p;
+  CPU_REAL *g = a->G->p;
+  for (int r = 0; r < R; r++) g[r] = 0;
+  for (int j = 0; j < M; j++)
+    for (int r = 0; r < R; r++) g[r] += w[(size_t)j * R + r] * s[j];
   return 0;
 }
 

@@ -108,6 +108,16 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
   fmt_fit(buf, sizeof buf, o->d);
   ok = ok && cJSON_AddStringToObject(meta, "d", buf);
   ok = ok && cJSON_AddStringToObject(meta, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  /* written only when set, so that files of tanh models stay as they were */
+  if (o->load_aware) ok = ok && cJSON_AddStringToObject(meta, "load_aware", "1");
+  double tv0, tdv;
+  if (phx_model_table(m, NULL, &tv0, &tdv, NULL, NULL) > 0) {
+    ok = ok && cJSON_AddStringToObject(meta, "neuron", "table");
+    fmt_double(num, sizeof num, tv0);
+    ok = ok && cJSON_AddStringToObject(meta, "neuron.v0", num);
+    fmt_double(num, sizeof num, tdv);
+    ok = ok && cJSON_AddStringToObject(meta, "neuron.dv", num);
+  }
 
   for (int i = 0; ok && i < nmeta; i++)
     ok = cJSON_AddStringToObject(meta, extra_meta[2 * i], extra_meta[2 * i + 1]) != NULL;
@@ -183,6 +193,8 @@ static int write_body(FILE *f, const void *ctx) {
 /* Refuses what must never reach a file: non-finite parameters or state. */
 static phx_status check_saveable(const phx_model *m, const char *path,
                                  const phx_st_tensor *x, int nx, phx_err *err) {
+  if (phx_model_get_opts(m)->load_aware && !phx_model_table(m, NULL, NULL, NULL, NULL, NULL))
+    return phx_fail(err, PHX_EINVAL, "%s: not saved: load_aware needs a table neuron", path);
   for (int l = 0; l < phx_model_get_opts(m)->nlayers; l++) {
     const float *th = phx_model_theta_const(m, l);
     size_t R = (size_t)phx_model_cols(m, l), n = (size_t)phx_model_rows(m, l) * R;
@@ -210,13 +222,29 @@ phx_status phx_st_save(const phx_model *m, const char *path, const phx_st_tensor
   if (nx < 0 || nx > PHX_ST_MAX_EXTRA)
     return phx_fail(err, PHX_EINVAL, "%s: %d extra tensors (at most %d)", path, nx,
                     PHX_ST_MAX_EXTRA);
-  phx_status s = check_saveable(m, path, x, nx, err);
-  if (s) return s;
-  char *header = build_header(m, x, nx, meta, nmeta);
-  if (!header) return phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
-  st_out w = {m, header, x, nx};
-  s = phx_file_save_atomic(path, write_body, &w, err);
+  /* A table neuron travels as two more tensors ahead of the caller's. */
+  phx_st_tensor all[PHX_ST_MAX_EXTRA + 2];
+  int na = 0, nv;
+  const double *loads, *T;
+  const int L = phx_model_table(m, &nv, NULL, NULL, &loads, &T);
+  double *vals = NULL;
+  if (L > 0) {
+    vals = malloc((size_t)L * nv * sizeof *vals);
+    if (!vals) return phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
+    for (size_t i = 0; i < (size_t)L * nv; i++) vals[i] = T[2 * i]; /* slopes are remade */
+    all[na++] = (phx_st_tensor){"neuron.loads", PHX_ST_F64, (size_t)L, (void *)loads};
+    all[na++] = (phx_st_tensor){"neuron.table", PHX_ST_F64, (size_t)L * nv, vals};
+  }
+  for (int i = 0; i < nx; i++) all[na++] = x[i];
+  phx_status s = check_saveable(m, path, all, na, err);
+  char *header = s ? NULL : build_header(m, all, na, meta, nmeta);
+  if (!s && !header) s = phx_fail(err, PHX_ENOMEM, "%s: out of memory while saving", path);
+  if (!s) {
+    st_out w = {m, header, all, na};
+    s = phx_file_save_atomic(path, write_body, &w, err);
+  }
   free(header);
+  free(vals);
   return s;
 }
 
@@ -369,9 +397,58 @@ static phx_status parse_meta(const cJSON *root, const char *path,
   else
     return phx_fail(err, PHX_EFORMAT, "%s: metadata loss \"%s\" is not ce or mse", path, v);
 
+  const cJSON *la = cJSON_GetObjectItemCaseSensitive(meta, "load_aware");
+  if (la) {
+    if (strcmp(la->valuestring, "0") && strcmp(la->valuestring, "1"))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata load_aware \"%s\" is not 0 or 1", path,
+                      la->valuestring);
+    o->load_aware = la->valuestring[0] == '1';
+  }
   phx_err e2;
   if (phx_model_opts_check(o, &e2))
     return phx_fail(err, PHX_EFORMAT, "%s: metadata: %s", path, e2.msg);
+  return PHX_OK;
+}
+
+/* The table neuron of the metadata ("neuron": "table", its grid) and the
+ * tensors neuron.loads and neuron.table onto m; a tanh model has none. */
+static phx_status attach_table(const cJSON *root, const char *path, phx_model *m,
+                               const phx_st_tensor *x, int nx, phx_err *err) {
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(meta, "neuron");
+  const phx_st_tensor *ld = NULL, *tb = NULL;
+  for (int i = 0; i < nx; i++) {
+    if (!strcmp(x[i].name, "neuron.loads")) ld = &x[i];
+    if (!strcmp(x[i].name, "neuron.table")) tb = &x[i];
+  }
+  if (!kind || !strcmp(kind->valuestring, "tanh")) {
+    if (ld || tb)
+      return phx_fail(err, PHX_EFORMAT, "%s: neuron tensors without metadata neuron=table",
+                      path);
+    if (phx_model_get_opts(m)->load_aware)
+      return phx_fail(err, PHX_EFORMAT, "%s: load_aware needs a table neuron", path);
+    return PHX_OK;
+  }
+  if (strcmp(kind->valuestring, "table"))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata neuron \"%s\" is not tanh or table", path,
+                    kind->valuestring);
+  double g[2];
+  static const char *const keys[2] = {"neuron.v0", "neuron.dv"};
+  for (int i = 0; i < 2; i++) {
+    const char *v = meta_str(meta, keys[i], path, err);
+    if (!v) return PHX_EFORMAT;
+    if (parse_doubles(v, &g[i], 1))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata %s \"%s\" is not a finite number", path,
+                      keys[i], v);
+  }
+  if (!ld || !tb || ld->dtype != PHX_ST_F64 || tb->dtype != PHX_ST_F64 || ld->count == 0 ||
+      tb->count % ld->count)
+    return phx_fail(err, PHX_EFORMAT, "%s: neuron.loads and neuron.table (F64, loads x "
+                    "inputs) missing or inconsistent", path);
+  phx_err e2;
+  if (phx_model_set_table(m, (int)ld->count, (int)(tb->count / ld->count), g[0], g[1],
+                          ld->data, tb->data, &e2))
+    return phx_fail(err, PHX_EFORMAT, "%s: %s", path, e2.msg);
   return PHX_OK;
 }
 
@@ -469,7 +546,8 @@ static phx_status check_table(const cJSON *root, const char *path,
     }
     long long shape[2];
     phx_status s;
-    if (strncmp(t->string, PHX_ST_EXTRA_PREFIX, strlen(PHX_ST_EXTRA_PREFIX)) == 0) {
+    if (strncmp(t->string, PHX_ST_EXTRA_PREFIX, strlen(PHX_ST_EXTRA_PREFIX)) == 0 ||
+        strcmp(t->string, "neuron.loads") == 0 || strcmp(t->string, "neuron.table") == 0) {
       if (nextra == PHX_ST_MAX_EXTRA || strlen(t->string) >= sizeof x->name)
         return phx_fail(err, PHX_EFORMAT, "%s: too many extra tensors or name too long (%s)",
                         path, t->string);
@@ -628,12 +706,12 @@ phx_status phx_st_load(const char *path, phx_model **out, phx_st_tensor **xout, 
   span spans[PHX_MAX_LAYERS + PHX_ST_MAX_EXTRA];
   const unsigned char *data = buf + 8 + hlen;
   long long dlen = (long long)(size - 8 - hlen);
-  if (xout && !(x = calloc(PHX_ST_MAX_EXTRA, sizeof *x))) {
+  if (!(x = calloc(PHX_ST_MAX_EXTRA, sizeof *x))) {
     s = phx_fail(err, PHX_ENOMEM, "%s: out of memory", path);
     goto out;
   }
   if ((s = check_table(root, path, &o, dlen, spans, x, &nx, err))) goto out;
-  if (x && (s = decode_extras(path, data, spans, x, nx, err))) goto out;
+  if ((s = decode_extras(path, data, spans, x, nx, err))) goto out;
 
   phx_model *m = NULL;
   if ((s = phx_model_new(&o, &m, err))) goto out;
@@ -652,10 +730,18 @@ phx_status phx_st_load(const char *path, phx_model **out, phx_st_tensor **xout, 
       }
     }
   }
+  if (!s) s = attach_table(root, path, m, x, nx, err);
   if (s) {
     phx_model_free(m);
     goto out;
   }
+  /* the caller sees the train.* extras only */
+  int keep = 0;
+  for (int t = 0; t < nx; t++) {
+    if (strncmp(x[t].name, "neuron.", 7) == 0) free(x[t].data);
+    else x[keep++] = x[t];
+  }
+  nx = keep;
   *out = m;
   if (xout) {
     *xout = x;

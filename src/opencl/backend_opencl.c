@@ -32,7 +32,11 @@
   X(K_GEMM_XN, "phx_gemm_xn")                   \
   X(K_CROSSBAR_POWER, "phx_crossbar_power")     \
   X(K_VARY_CELLS, "phx_vary_cells")             \
-  X(K_VARY_COLUMNS, "phx_vary_columns")
+  X(K_VARY_COLUMNS, "phx_vary_columns")         \
+  X(K_ACTIVATE_TABLE, "phx_activate_table")     \
+  X(K_ACTIVATE_TABLE_BACKWARD, "phx_activate_table_backward") \
+  X(K_TABLE_LOAD_GRAD, "phx_table_load_grad")   \
+  X(K_ROW_LOAD, "phx_row_load")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -493,9 +497,48 @@ static int cl_map_forward(void *impl, const phx_args_map_forward *p, phx_err *er
 static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *err) {
   phx_cl *c = impl;
   cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
+  cl_int ld = p->loads ? 1 : 0;
+  cl_mem dr = p->loads ? MEM(p->drow) : MEM(p->S); /* never read when !loads */
   const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p),
-                    KA(p->dWE->p), KA(p->dtheta->p)};
-  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 8, err);
+                    KA(p->dWE->p), KA(p->dtheta->p), KA(ld), KA(dr)};
+  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 10, err);
+}
+
+static int cl_activate_table(void *impl, const phx_args_activate_table *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, l = p->L, nv = p->NV, ld = p->loaded ? 1 : 0;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  cl_mem g = p->loaded ? MEM(p->G) : MEM(p->loads); /* never read when !loaded */
+  const karg a[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0), KA(dv),
+                    KA(ld),      KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(g),
+                    KA(p->U->p)};
+  return launch(c, K_ACTIVATE_TABLE, groups_for(c, (size_t)p->B * (size_t)p->M), a, 12, err);
+}
+
+static int cl_activate_table_backward(void *impl, const phx_args_activate_table_backward *p,
+                                      phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, l = p->L, nv = p->NV, ld = p->loaded ? 1 : 0;
+  cl_int acc = p->accumulate ? 1 : 0;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  cl_mem g = p->loaded ? MEM(p->G) : MEM(p->loads);
+  const karg a[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0),     KA(dv),
+                    KA(ld),      KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(g),
+                    KA(p->dU->p), KA(p->dZ->p)};
+  int s = launch(c, K_ACTIVATE_TABLE_BACKWARD, groups_for(c, (size_t)p->B * (size_t)p->M), a,
+                 13, err);
+  if (s || !p->loaded) return s;
+  const karg ga[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0),      KA(dv),
+                     KA(acc),     KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(p->G->p),
+                     KA(p->dU->p), KA(p->dG->p)};
+  return launch(c, K_TABLE_LOAD_GRAD, groups_for(c, (size_t)p->M), ga, 13, err);
+}
+
+static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int m = p->M, r = p->R;
+  const karg a[] = {KA(m), KA(r), KA(p->W->p), KA(p->S->p), KA(p->G->p)};
+  return launch(c, K_ROW_LOAD, groups_for(c, (size_t)p->R), a, 5, err);
 }
 
 /* Work-groups for B rows of `width` elements, PHX_GV per work-item. */
