@@ -242,12 +242,19 @@ __kernel void phx_step_map(const int M, const int R, const int fold,
 
 /* map_forward of a chip drawn with variation (backend.h, map_vary): one
  * work-item per column, cells in order; uniforms from phx_vary_uniform. */
-float phx_vary_cell(float gu, const int levels, const int dist, const float sigma,
-                    const float read, const float off, const float on, const uint key,
-                    const uint i) {
+float phx_vary_cell(float gu, const int levels, const int nl, const float *lv, const int dist,
+                    const float sigma, const float read, const float off, const float on,
+                    const uint key, const uint i) {
   if (levels >= 2) {
     const float step = PHX_K / (float)(levels - 1);
     gu = 1.0f + rint((gu - 1.0f) / step) * step;
+  }
+  if (nl > 0) {
+    /* a level list (units of gmin): the nearest, the lower on a tie */
+    float best = lv[0];
+    for (int q = 1; q < nl; q++)
+      if (fabs(lv[q] - gu) < fabs(best - gu)) best = lv[q];
+    gu = best;
   }
   if (sigma > 0.0f) {
     const float u1 = phx_vary_uniform(key, i, 0), u2 = phx_vary_uniform(key, i, 1);
@@ -273,12 +280,16 @@ float phx_vary_cell(float gu, const int levels, const int dist, const float sigm
  * work-item vectoriser of CPU devices packs them), then per column the
  * sum in order, W /= sum, S and E. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
-void phx_vary_cells(const uint n, const uint key, const int levels, const int dist,
-                    const float sigma, const float read, const float off, const float on,
+void phx_vary_cells(const uint n, const uint key, const int levels, const int nl,
+                    const float16 l0, const float16 l1, const int dist, const float sigma,
+                    const float read, const float off, const float on,
                     __global const float *theta, __global float *W) {
   const uint i = (uint)get_global_id(0);
   if (i >= n) return;
-  W[i] = phx_vary_cell(phx_gunit(theta[i]), levels, dist, sigma, read, off, on, key, i);
+  float lv[32]; /* PHX_MAX_LEVEL_LIST, passed by value as two float16 */
+  vstore16(l0, 0, lv);
+  vstore16(l1, 1, lv);
+  W[i] = phx_vary_cell(phx_gunit(theta[i]), levels, nl, lv, dist, sigma, read, off, on, key, i);
 }
 
 __kernel void phx_vary_columns(const int M, const int R, const int fold, __global float *W,

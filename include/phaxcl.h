@@ -230,6 +230,11 @@ typedef struct phx_train_opts {
    * seed), gradients pass straight through the drawn perturbation
    * (docs/model.md). NULL trains the ideal circuit. */
   const struct phx_variation *vary;
+  /* Retraining around a chip's known stuck cells (phx_faults_load): they
+   * are pinned at their values from the start and stay there, gradients
+   * for them dropped, so the result is the faulty chip's best parameters.
+   * NULL: none. */
+  const struct phx_faults *faults;
 } phx_train_opts;
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50
@@ -306,23 +311,39 @@ typedef enum { PHX_VAR_LOGNORMAL = 0, PHX_VAR_GAUSSIAN = 1 } phx_var_dist;
  * this order (docs/model.md, "Device variation"):
  *  levels      programmable levels, evenly spaced from gmin to gmax, the
  *              nearest taken; 0 = continuous
+ *  nlist, list instead of levels (which must then be 0): the device's own
+ *              levels in S, strictly ascending, within the model's
+ *              [gmin, gmax] (phx_levels_load reads them from a file); the
+ *              nearest taken, the lower one on a tie
  *  sigma       programming variation (fraction, 0.2 = 20 %): g e^(sigma n)
  *              (lognormal) or g (1 + sigma n) (Gaussian, cut at 0)
  *  read_noise  multiplicative Gaussian read noise (fraction), one read per
  *              draw
  *  stuck_off, stuck_on  fractions of cells stuck at gmin and at gmax */
+#define PHX_MAX_LEVEL_LIST 32
 typedef struct phx_variation {
   int levels;
   double sigma;
   phx_var_dist dist;
   double read_noise;
   double stuck_off, stuck_on;
+  int nlist;
+  double list[PHX_MAX_LEVEL_LIST];
 } phx_variation;
 
 /* No variation: every field zero, lognormal. */
 PHX_API void phx_variation_default(phx_variation *v);
 /* Checks ranges; the message names the option (--sigma, --levels ...). */
 PHX_API phx_status phx_variation_check(const phx_variation *v, phx_err *err);
+/* A level list's levels within o's [gmin, gmax] (1e-9 relative slack). */
+PHX_API phx_status phx_variation_check_model(const phx_variation *v, const phx_model_opts *o,
+                                             phx_err *err);
+/* A device's levels from a text file: one conductance a line, strictly
+ * ascending, 2 to PHX_MAX_LEVEL_LIST of them, in S unless a "unit uS"
+ * (S, mS, uS, nS) line comes first; a number may carry its own unit
+ * (0.5uS). '#' starts a comment. Into v->list and v->nlist (v->levels set
+ * to 0); errors name the file and line. */
+PHX_API phx_status phx_levels_load(const char *path, phx_variation *v, phx_err *err);
 
 typedef struct phx_mc_result {
   int draws, count;  /* draws, and samples per draw */
@@ -345,6 +366,13 @@ PHX_API phx_status phx_draw_conductances(const phx_model *m, const phx_variation
 PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
                                   int draw, phx_model **out, phx_err *err);
 
+/* The device variation a model was trained for (variation-aware training
+ * records it; it is saved in the model file, metadata "variation"), or
+ * NULL: `mc`, `eval`, `export` and `spice` take it as their default. */
+PHX_API const phx_variation *phx_model_get_variation(const phx_model *m);
+/* Records v (checked; NULL clears it). */
+PHX_API phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err *err);
+
 /* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
  * k alone, the same on every backend), each evaluated on the first
  * `limit` samples of d (0 = all). acc, when not NULL, receives each
@@ -352,6 +380,25 @@ PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, ui
 PHX_API phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
                                    int limit, const phx_variation *v, int draws, uint64_t seed,
                                    phx_mc_result *res, double *acc, phx_err *err);
+
+/* ---- stuck-cell maps ---------------------------------------------------- */
+
+/* A chip's known stuck cells, read from a fault file: one cell a line,
+ *   layer row column value
+ * layer, row and column 0-based (rows in docs/model.md order: the bias
+ * pair, then p and n of each input; columns are the layer's neurons, as
+ * the netlist's R<layer>_<column>_<row>), value gmin, gmax or a
+ * conductance in S with an optional unit (5e-7, 0.5uS). '#' starts a
+ * comment; commas count as blanks. Errors name the file and line. */
+typedef struct phx_faults phx_faults;
+PHX_API phx_status phx_faults_load(const char *path, phx_faults **out, phx_err *err);
+PHX_API void phx_faults_free(phx_faults *f);
+PHX_API int phx_faults_count(const phx_faults *f);
+/* Pins the faulty cells of m at their values (theta saturated at +-100
+ * for gmin and gmax, the logit of a conductance between them), after
+ * checking every fault against m: cells inside the layers, conductances
+ * within [gmin, gmax], no cell twice. On error m is unchanged. */
+PHX_API phx_status phx_model_apply_faults(phx_model *m, const phx_faults *f, phx_err *err);
 
 /* ---- benchmark helper (for `phaxcl bench`) ------------------------------- */
 

@@ -244,6 +244,63 @@ expect 0 "saved $T/zero.st" -- train --init "$T/zero.st" --epochs 1 --limit 100 
 "$PHX" train --epochs 0 --seed 9 --layers 40 --save "$T/zero3.st" >/dev/null
 cmp -s "$T/zero2.st" "$T/zero3.st" || fail "--epochs 0 with one seed is not reproducible"
 
+# ---- --faults: a chip's stuck cells ------------------------------------------
+printf '# layer row column value\n0 0 0 gmax\n0 5 3 gmin\n1 7 2 0.5uS\n' >"$T/ok.faults"
+printf '0 0 0 gmax\n0 0 0 gmin\n' >"$T/dup.faults"
+printf '0 0 0 gmax\n2 0 0 gmin\n' >"$T/layer.faults"
+printf '0 0 0 gmax\n0 1 2 3 4\n' >"$T/fields.faults"
+expect 0 "accuracy" -- eval "$T/m.st" --faults "$T/ok.faults"
+expect 1 "$T/dup.faults: line 2: layer 0 cell (0, 0) is already on line 1" -- eval "$T/m.st" --faults "$T/dup.faults"
+expect 1 "$T/layer.faults: line 2: layer 2, the model has layers 0 to 1" -- mc "$T/m.st" --draws 2 --faults "$T/layer.faults"
+expect 1 "$T/fields.faults: line 2: expected 'layer row column value'" -- export "$T/m.st" --format csv --faults "$T/fields.faults"
+expect 1 "$T/nofile.faults" -- spice "$T/m.st" --faults "$T/nofile.faults"
+expect 2 "--faults needs a value" -- eval "$T/m.st" --faults
+expect 2 "--faults needs --init MODEL" -- train --faults "$T/ok.faults" --epochs 1
+expect 1 "--faults needs a mini-batch optimizer" -- train --init "$T/m.st" --faults "$T/ok.faults" --optimizer lbfgs --epochs 1
+cp "$T/m.st" "$T/keepf.st"
+expect 1 "line 2" -- train --init "$T/m.st" --faults "$T/dup.faults" --epochs 1 --save "$T/keepf.st"
+cmp -s "$T/m.st" "$T/keepf.st" || fail "a refused fault map changed the --save file"
+expect 0 "saved $T/chip.st" -- train --init "$T/m.st" --faults "$T/ok.faults" --epochs 2 --limit 200 --save "$T/chip.st"
+# the retrained chip holds its faults: pinning them again changes nothing
+"$PHX" eval "$T/chip.st" >"$T/e1" && "$PHX" eval "$T/chip.st" --faults "$T/ok.faults" >"$T/e2" &&
+  cmp -s "$T/e1" "$T/e2" || fail "train --faults: the saved model does not hold the faults"
+"$PHX" export "$T/chip.st" --format spice --faults "$T/ok.faults" --out "$T/chip.cir" >/dev/null 2>&1 &&
+  grep -q '^R0_0_0 vdd z0_0 1.00040016' "$T/chip.cir" || fail "export --faults: R0_0_0 is not at gmax"
+
+# ---- the variation a model was trained for --------------------------------------
+OLD=$SRC/tests/data/model-main-2dd7bbb.safetensors   # written by main at 2dd7bbb
+expect 0 "accuracy 80.50 % (161/200)  loss 1.345630" -- eval "$OLD" --backend c
+expect 0 "ideal 80.50 %, mean 79.60 %, std 2.43, min 75.00 %, 5th percentile 75.95 %" -- mc "$OLD" --backend c --draws 20 --sigma 10
+"$PHX" info "$OLD" | grep -q "trained for" && fail "info: an old model shows a variation"
+H="--sigma 20 --levels 8 --stuck-off 0.05 --stuck-on 0.05"
+expect 0 "saved $T/aw.st" -- train $H --epochs 1 --limit 100 --save "$T/aw.st" --checkpoint "$T/aw.ck"
+expect 0 "trained for levels 8, lognormal spread 20 %, read noise 0 %, stuck 0.05 at gmin, 0.05 at gmax" -- info "$T/aw.st"
+expect 0 "trained for levels 8" -- info "$T/aw.ck"
+expect 0 "variation: levels 8, lognormal spread 20 %, read noise 0 %, stuck 0.05 at gmin, 0.05 at gmax" -- mc "$T/aw.st" --draws 3
+expect 0 "variation: levels 4, lognormal spread 20 %, read noise 0 %, stuck 0 at gmin, 0.05 at gmax" -- mc "$T/aw.st" --draws 3 --levels 4 --stuck-off 0
+expect 2 "--stuck-off 0.05, --stuck-on 0.99" -- mc "$T/aw.st" --draws 3 --stuck-on 0.99
+expect 0 "conductances on 8 levels" -- eval "$T/aw.st"
+"$PHX" eval "$T/aw.st" --levels 0 | grep -q "levels" && fail "eval --levels 0 still on levels"
+expect 2 "eval: of the variation options only --levels" -- eval "$T/aw.st" --sigma 5
+"$PHX" export "$T/aw.st" --format csv --draw 4 >"$T/d1" && "$PHX" export "$T/aw.st" --format csv --draw 4 $H >"$T/d2" &&
+  cmp -s "$T/d1" "$T/d2" || fail "export --draw: the model's variation is not the default"
+
+# ---- --levels-file: a device's own levels --------------------------------------
+printf '# device\nunit uS\n0.12\n0.25\n0.5\n0.9996\n' >"$T/dev.levels"
+printf 'unit uS\n0.12\n0.1\n' >"$T/down.levels"
+printf 'unit uS\n0.05\n0.5\n' >"$T/low.levels"
+expect 0 "conductances on the 4 listed levels" -- eval "$T/m.st" --levels-file "$T/dev.levels"
+expect 0 "variation: 4 listed levels 0.12..0.9996 uS" -- mc "$T/m.st" --draws 3 --levels-file "$T/dev.levels"
+expect 1 "$T/down.levels: line 3: 1e-07 S is not above the level before" -- mc "$T/m.st" --levels-file "$T/down.levels"
+expect 2 "--levels-file: level 1 (5e-08 S) is outside the model's" -- mc "$T/m.st" --levels-file "$T/low.levels"
+expect 2 "--levels and --levels-file exclude each other" -- mc "$T/m.st" --levels 4 --levels-file "$T/dev.levels"
+expect 2 "--levels-file needs a value" -- train --levels-file
+expect 0 "saved $T/lv.st" -- train --levels-file "$T/dev.levels" --sigma 5 --epochs 1 --limit 100 --save "$T/lv.st"
+expect 0 "trained for 4 listed levels" -- info "$T/lv.st"
+expect 0 "conductances on the 4 listed levels" -- eval "$T/lv.st"
+expect 0 "saved" -- train --levels-file "$T/dev.levels" --epochs 1 --limit 100 --save "$T/lv2.st"
+expect 0 "levels 6," -- mc "$T/lv.st" --draws 2 --levels 6
+
 # ---- OpenCL failures keep the last good checkpoint ---------------------------
 # Oclgrind reports 128 MiB of device memory: a too-large model is refused
 # with a clear message, and an existing --save file stays as it was.

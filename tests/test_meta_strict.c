@@ -70,6 +70,31 @@ int main(void) {
   expect("\"vdd\":\"0.5\"", "\"vdd\":\"0x1p-1\"", 0);
   expect("\"vdd\":\"0.5\"", "\"vdd\":\"00.5\"", 0);
   expect("\"vdd\":\"0.5\"", "\"vdd\":\"5e-1\"", 1);
+
+  /* the variation a model was trained for: all six keys, checked */
+  static const char *const L = "\"loss\":\"ce\"";
+  char vary[512];
+  const char *const fmt =
+      "\"loss\":\"ce\",\"variation.levels\":\"%s\",\"variation.sigma\":\"%s\","
+      "\"variation.read_noise\":\"0\",\"variation.stuck_off\":\"0.05\","
+      "\"variation.stuck_on\":\"0.05\",\"variation.dist\":\"%s\"";
+  snprintf(vary, sizeof vary, fmt, "8", "0.2", "lognormal");
+  expect(L, vary, 1);
+  m = NULL;
+  must(phx_model_load(in_dir("v.st"), &m, &err), &err, "variation");
+  const phx_variation *v = phx_model_get_variation(m);
+  CHECK(v && v->levels == 8 && v->sigma == 0.2 && v->stuck_on == 0.05 && v->read_noise == 0 &&
+        v->dist == PHX_VAR_LOGNORMAL);
+  phx_model_free(m);
+  snprintf(vary, sizeof vary, fmt, "08", "0.2", "lognormal");
+  expect(L, vary, 0);
+  snprintf(vary, sizeof vary, fmt, "1", "0.2", "lognormal");
+  expect(L, vary, 0);
+  snprintf(vary, sizeof vary, fmt, "8", "-0.2", "lognormal");
+  expect(L, vary, 0);
+  snprintf(vary, sizeof vary, fmt, "8", "0.2", "uniform");
+  expect(L, vary, 0);
+  expect(L, "\"loss\":\"ce\",\"variation.levels\":\"8\"", 0); /* the others missing */
   free(file);
   tmpdir_remove();
   return finish("meta_strict");

@@ -148,7 +148,34 @@ int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
 
 /* The device-variation options (--levels, --sigma, --dist, --read-noise,
  * --stuck-off, --stuck-on, and --draws when draws is not NULL) taken out
- * of argv into v (cli_vary.c). -1 to go on, or the exit status. */
-int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws);
+ * of argv into v (cli_vary.c); *given (when not NULL) gets a PHX_VARY_*
+ * bit for each one that appeared. -1 to go on, or the exit status. */
+enum {
+  PHX_VARY_LEVELS = 1u << 0,
+  PHX_VARY_SIGMA = 1u << 1,
+  PHX_VARY_DIST = 1u << 2,
+  PHX_VARY_READ = 1u << 3,
+  PHX_VARY_OFF = 1u << 4,
+  PHX_VARY_ON = 1u << 5,
+};
+int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws, unsigned *given);
+/* The variation a command uses: the one m was trained for (saved in its
+ * file), with the options in `given` taken from v instead; v itself when
+ * m has none. Checked against m (a level list within its [gmin, gmax]).
+ * 0, or prints the error and returns an exit status. */
+int phx_cli_vary_merge(const phx_model *m, phx_variation *v, unsigned given);
+/* v perturbs the chip at all. */
+int phx_vary_any(const phx_variation *v);
+/* "levels 8, lognormal spread 20 %, ..." into buf. */
+const char *phx_cli_vary_str(const phx_variation *v, char *buf, size_t len);
+/* v's fields into the JSON object o (levels, sigma_pct, dist, ...). */
+void phx_cli_vary_json(struct cJSON *o, const phx_variation *v);
+
+/* --faults FILE taken out of argv and read into *out (NULL when absent;
+ * the caller frees it) (cli_faults.c). -1 to go on, or the exit status. */
+int phx_cli_faults(int *argc, char **argv, phx_faults **out);
+/* Pins f's cells in m (nothing when f is NULL): 0, or prints the error
+ * and returns an exit status. */
+int phx_cli_apply_faults(const phx_faults *f, phx_model *m);
 
 #endif /* PHX_CLI_H */

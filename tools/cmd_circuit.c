@@ -43,8 +43,12 @@ static const char EXPORT_USAGE[] =
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
+    "                     --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
+    "                     variation the model was trained for)\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --help             this text\n";
 
 static const char SPICE_USAGE[] =
@@ -67,8 +71,12 @@ static const char SPICE_USAGE[] =
     "  --engine E         auto (default), lib or binary\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
     "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --sigma, --dist, --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc`\n"
+    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
+    "                     --read-noise,\n"
+    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
+    "                     variation the model was trained for)\n"
+    "  --faults FILE      a chip's known stuck cells (layer row column\n"
+    "                     gmin|gmax|G per line), pinned before any draw\n"
     "  --json             one JSON object with every sample\n"
     "  --verbose          ngspice's messages on stderr\n"
     "  --help             this text\n";
@@ -167,14 +175,23 @@ static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron
   return 0;
 }
 
-/* --draw K, --draw-seed N and the variation options, taken out of argv:
- * *draw stays -1 when no draw is asked for. -1 to go on, or an exit
- * status. */
-static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uint64_t *seed) {
-  phx_variation_default(v);
-  *draw = -1;
-  *seed = 1;
-  int rc = phx_cli_variation(argc, argv, v, NULL);
+/* What export and spice take besides their own options: a chip's known
+ * faults and a drawn chip (--draw K, --draw-seed N, the variation options). */
+typedef struct drawn {
+  phx_variation v;
+  unsigned given;     /* PHX_VARY_* options on the command line */
+  int draw;           /* -1: no draw asked for */
+  uint64_t seed;
+  phx_faults *faults; /* NULL: none */
+} drawn;
+
+/* --draw K, --draw-seed N and the variation options, taken out of argv.
+ * -1 to go on, or an exit status. */
+static int draw_options(int *argc, char **argv, drawn *d) {
+  phx_variation_default(&d->v);
+  d->draw = -1;
+  d->seed = 1;
+  int rc = phx_cli_variation(argc, argv, &d->v, NULL, &d->given);
   if (rc >= 0) return rc;
   int n = 1;
   for (int i = 1; i < *argc; i++) {
@@ -190,32 +207,44 @@ static int draw_options(int *argc, char **argv, phx_variation *v, int *draw, uin
     if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
       return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
                           argv[i - 1], val);
-    if (is_draw) *draw = (int)x;
-    else *seed = x;
+    if (is_draw) d->draw = (int)x;
+    else d->seed = x;
   }
   *argc = n;
-  const int varied = v->levels || v->sigma > 0 || v->read_noise > 0 || v->stuck_off > 0 ||
-                     v->stuck_on > 0;
-  if (varied && *draw < 0)
+  if (d->given && d->draw < 0)
     return phx_cli_fail(PHX_EXIT_USAGE, "the variation options need --draw K");
   return -1;
 }
 
-/* The draw options, then the command's own: -1 to go on, or an exit status. */
+/* The draw options and --faults, then the command's own: -1 to go on, or
+ * an exit status. */
 static int parse_drawn(const phx_cli_spec *spec, unsigned opts2, int argc, char **argv,
-                       phx_cli *c, phx_variation *v, int *draw, uint64_t *seed) {
-  int rc = draw_options(&argc, argv, v, draw, seed);
-  return rc >= 0 ? rc : phx_cli_parse2(spec, opts2, argc, argv, c);
+                       phx_cli *c, drawn *d) {
+  d->faults = NULL;
+  int rc = draw_options(&argc, argv, d);
+  if (rc < 0) rc = phx_cli_faults(&argc, argv, &d->faults);
+  if (rc < 0) rc = phx_cli_parse2(spec, opts2, argc, argv, c);
+  if (rc >= 0) {
+    phx_faults_free(d->faults);
+    d->faults = NULL;
+  }
+  return rc;
 }
 
-/* Replaces *m by its chip `draw` (when one is asked for). */
-static int apply_draw(phx_model **m, const phx_variation *v, int draw, uint64_t seed) {
-  if (draw < 0) return 0;
+/* Pins the known faults of *m (and frees them), then replaces *m by its
+ * chip d->draw (when one is asked for) drawn from the variation the model
+ * was trained for, with the command line's options over it. */
+static int apply_draw(phx_model **m, drawn *d) {
+  int rc = phx_cli_apply_faults(d->faults, *m);
+  phx_faults_free(d->faults);
+  d->faults = NULL;
+  if (!rc && d->draw >= 0) rc = phx_cli_vary_merge(*m, &d->v, d->given);
+  if (rc || d->draw < 0) return rc;
   phx_err err = {0};
-  phx_model *d = NULL;
-  if (phx_model_draw(*m, v, seed, draw, &d, &err)) return phx_cli_err(&err);
+  phx_model *chip = NULL;
+  if (phx_model_draw(*m, &d->v, d->seed, d->draw, &chip, &err)) return phx_cli_err(&err);
   phx_model_free(*m);
-  *m = d;
+  *m = chip;
   return 0;
 }
 
@@ -250,25 +279,28 @@ static int export_csv(const phx_cli *c, const phx_model *m) {
 }
 
 int phx_cmd_export(int argc, char **argv) {
-  phx_variation v;
-  int draw;
-  uint64_t seed;
+  drawn d;
   phx_cli c;
-  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  int rc = parse_drawn(&EXPORT_SPEC, EXPORT_OPTS2, argc, argv, &c, &d);
   if (rc >= 0) return rc;
-  if (!c.format) return phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
-  int spice = !strcmp(c.format, "spice");
-  if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
-    return phx_cli_fail(PHX_EXIT_USAGE,
-                        "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
-  if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
-    return phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
+  rc = 0;
+  int spice = c.format && !strcmp(c.format, "spice");
+  if (!c.format) rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --format csv|spice is required");
+  else if (!spice && (c.given2 & (INV_OPTS | PHX_O2_SAMPLE)))
+    rc = phx_cli_fail(PHX_EXIT_USAGE,
+                      "export: --inverter/--corner/--models/--neuron/--sample need --format spice");
+  else if ((c.given & PHX_O_DATA) && !(c.given2 & PHX_O2_SAMPLE))
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "export: --data needs --sample K");
   phx_err err = {0};
   phx_model *m = NULL;
   phx_dataset *test = NULL;
   phx_inverter inv;
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (!rc && phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (rc) {
+    phx_faults_free(d.faults);
+    return rc;
+  }
+  rc = apply_draw(&m, &d);
   if (rc) {
     phx_model_free(m);
     return rc;
@@ -472,13 +504,11 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
 }
 
 int phx_cmd_spice(int argc, char **argv) {
-  phx_variation v;
-  int draw;
-  uint64_t seed;
+  drawn d;
   phx_cli c;
   int sweep = 0, threads = 0;
   int rc = spice_options(&argc, argv, &sweep, &threads);
-  if (rc < 0) rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &v, &draw, &seed);
+  if (rc < 0) rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &d);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -486,8 +516,11 @@ int phx_cmd_spice(int argc, char **argv) {
   phx_neuron *neuron = NULL;
   phx_spice_opts so;
   phx_spice_opts_default(&so);
-  if (phx_model_load(c.args[0], &m, &err)) return phx_cli_err(&err);
-  rc = apply_draw(&m, &v, draw, seed);
+  if (phx_model_load(c.args[0], &m, &err)) {
+    phx_faults_free(d.faults);
+    return phx_cli_err(&err);
+  }
+  rc = apply_draw(&m, &d);
   if (!rc) rc = cli_inverter(&c, &so.inv, &neuron);
   if (!rc) rc = load_sample(&c, m, &test);
   phx_spice_sample *s = NULL;

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 #include "commands.h"
@@ -24,6 +25,12 @@ static const char EVAL_USAGE[] =
     "                   crossbar dissipation sum g (u - z)^2 plus the neurons'\n"
     "                   supply current from --neuron FILE (phaxcl vtc)\n"
     "  --neuron FILE    neuron file for --power\n"
+    "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
+    "                   per line): evaluate that chip\n"
+    "  --levels N       conductances programmed to N levels from gmin to gmax\n"
+    "  --levels-file F  ... or to a device's own levels (one conductance a line)\n"
+    "                   (default: the levels the model was trained for, else 0:\n"
+    "                   continuous; the random parts of a variation are `mc`'s)\n"
     "  --json           one JSON object\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -57,10 +64,33 @@ static const phx_cli_spec GRAD_SPEC = {
     1, 1, GRAD_USAGE};
 
 /* Loads MODEL and one split of --data, checked against each other. */
-static int load_inputs(const phx_cli *c, int want_train, phx_model **m, phx_dataset **d) {
+/* The chip eval scores: m's faults pinned, then its conductances on the
+ * levels of v (the model's, or --levels) when there are any. */
+static int eval_chip(phx_model **m, const phx_faults *faults, phx_variation *v,
+                     unsigned given) {
+  int rc = phx_cli_apply_faults(faults, *m);
+  if (!rc) rc = phx_cli_vary_merge(*m, v, given);
+  if (rc || (v->levels < 2 && v->nlist == 0)) return rc;
+  phx_variation lv;
+  phx_variation_default(&lv);
+  lv.levels = v->levels;
+  lv.nlist = v->nlist;
+  memcpy(lv.list, v->list, sizeof lv.list);
+  phx_model *chip = NULL;
+  phx_err err = {0};
+  if (phx_model_draw(*m, &lv, 0, 0, &chip, &err)) return phx_cli_err(&err);
+  phx_model_free(*m);
+  *m = chip;
+  return 0;
+}
+
+static int load_inputs(const phx_cli *c, int want_train, const phx_faults *faults,
+                       phx_variation *v, unsigned given, phx_model **m, phx_dataset **d) {
   phx_err err = {0};
   if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
-  int rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
+  int rc = v ? eval_chip(m, faults, v, given) : 0;
+  if (rc) return rc;
+  rc = phx_cli_load_data(c, want_train ? d : NULL, want_train ? NULL : d);
   if (rc) return rc;
   char what[1100];
   snprintf(what, sizeof what, "the model in %s", c->args[0]);
@@ -76,7 +106,8 @@ static void put_json(cJSON *o, const phx_backend *b) {
 
 /* Prints the evaluation as text or JSON. */
 static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_result *r,
-                       const int64_t *conf, int k, const phx_power *pw) {
+                       const int64_t *conf, int k, const phx_power *pw,
+                       const phx_variation *v) {
   if (c->json) {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "model", c->args[0]);
@@ -84,6 +115,9 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     cJSON_AddNumberToObject(o, "count", r->count);
     cJSON_AddNumberToObject(o, "accuracy", r->accuracy);
     cJSON_AddNumberToObject(o, "loss", r->loss);
+    cJSON_AddNumberToObject(o, "levels", v->levels);
+    if (v->nlist > 0)
+      cJSON_AddItemToObject(o, "levels_S", cJSON_CreateDoubleArray(v->list, v->nlist));
     cJSON *rows = cJSON_AddArrayToObject(o, "confusion");
     for (int i = 0; i < k; i++) {
       cJSON *row = cJSON_CreateArray();
@@ -115,19 +149,37 @@ static void print_eval(const phx_cli *c, const phx_backend *b, const phx_eval_re
     printf("power %.4f uW per inference estimated (crossbar %.4f uW, neurons %.4f uW%s)\n",
            1e6 * pw->total_W, 1e6 * pw->crossbar_W, 1e6 * pw->neuron_W,
            c->neuron ? "" : ": no --neuron");
+  if (v->levels >= 2) printf("conductances on %d levels from gmin to gmax\n", v->levels);
+  if (v->nlist > 0) printf("conductances on the %d listed levels\n", v->nlist);
   printf("backend %s: %s\n", phx_backend_name(b), phx_backend_device(b));
 }
 
 int phx_cmd_eval(int argc, char **argv) {
   phx_cli c;
-  int rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
+  phx_faults *faults = NULL;
+  phx_variation v;
+  phx_variation_default(&v);
+  unsigned given = 0;
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, &given);
+  if (rc < 0 && (given & ~(unsigned)PHX_VARY_LEVELS))
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: of the variation options only --levels and "
+                      "--levels-file; the others draw chips: phaxcl mc");
   if (rc >= 0) return rc;
-  if (c.neuron && !c.power) return phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
+  rc = phx_cli_faults(&argc, argv, &faults);
+  if (rc >= 0) return rc;
+  rc = phx_cli_parse2(&EVAL_SPEC, PHX_O2_POWER | PHX_O2_NEURON, argc, argv, &c);
+  if (rc < 0 && c.neuron && !c.power)
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: --neuron needs --power");
+  if (rc >= 0) {
+    phx_faults_free(faults);
+    return rc;
+  }
   phx_model *m = NULL;
   phx_dataset *d = NULL;
   phx_backend *b = NULL;
   int64_t *conf = NULL;
-  rc = load_inputs(&c, 0, &m, &d);
+  rc = load_inputs(&c, 0, faults, &v, given, &m, &d);
+  phx_faults_free(faults);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc) {
     const phx_model_opts *mo = phx_model_get_opts(m);
@@ -141,7 +193,7 @@ int phx_cmd_eval(int argc, char **argv) {
     else {
       phx_power pw;
       rc = c.power ? phx_cli_power(&c, m, d, &pw) : 0;
-      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL);
+      if (!rc) print_eval(&c, b, &r, conf, k, c.power ? &pw : NULL, &v);
     }
   }
   free(conf);
@@ -170,7 +222,7 @@ int phx_cmd_grad(int argc, char **argv) {
   phx_backend *b = NULL;
   phx_err err = {0};
   double loss = 0;
-  rc = load_inputs(&c, 1, &m, &d);
+  rc = load_inputs(&c, 1, NULL, NULL, 0, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))

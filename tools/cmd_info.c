@@ -55,6 +55,10 @@ static void print_json(const char *path, const phx_model *m) {
   cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(o->c, 4));
   cJSON_AddItemToObject(j, "d", cJSON_CreateDoubleArray(o->d, 4));
   cJSON_AddStringToObject(j, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  const phx_variation *v = phx_model_get_variation(m);
+  if (v) {
+    phx_cli_vary_json(cJSON_AddObjectToObject(j, "variation"), v);
+  }
   cJSON *layers = cJSON_AddArrayToObject(j, "layers");
   size_t total = 0;
   for (int l = 0; l < o->nlayers; l++) {
@@ -91,6 +95,9 @@ static void print_text(const char *path, const phx_model *m) {
   printf("vtc c       %g %g %g %g  (inverted)\n", o->c[0], o->c[1], o->c[2], o->c[3]);
   printf("vtc d       %g %g %g %g  (non-inverted)\n", o->d[0], o->d[1], o->d[2], o->d[3]);
   printf("loss        %s\n", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  const phx_variation *v = phx_model_get_variation(m);
+  char vs[256];
+  if (v) printf("trained for %s\n", phx_cli_vary_str(v, vs, sizeof vs));
   printf("layer  inputs  neurons  rows  g min..max (uS)      R min..max (MOhm)\n");
   for (int l = 0; l < o->nlayers; l++) {
     range r = layer_range(m, l);

@@ -16,15 +16,21 @@ static const char USAGE[] =
     "Accuracy of the model in MODEL on the test set of --data over --draws\n"
     "chips, each drawn with the variation below (draw k depends on --seed and\n"
     "k alone: the same chips on every backend). Order per cell: levels,\n"
-    "programming spread, read noise, stuck cells (docs/model.md).\n"
+    "programming spread, read noise, stuck cells (docs/model.md). A model\n"
+    "trained for a chip (train --sigma ...) brings its variation as the\n"
+    "default; the options below override it one by one.\n"
     "\n"
     "  --draws N        chips to draw (default 100)\n"
     "  --levels N       programmable levels from gmin to gmax (default 0: continuous)\n"
+    "  --levels-file F  a device's own levels instead: one conductance a line, in S\n"
+    "                   or with a unit (0.5uS), or after a 'unit uS' line\n"
     "  --sigma PCT      programming spread in %% (default 0)\n"
     "  --dist NAME      lognormal (default: g e^(sigma n)) or gaussian (g (1 + sigma n))\n"
     "  --read-noise PCT multiplicative read noise in %% (default 0)\n"
     "  --stuck-off F    fraction of cells stuck at gmin (default 0)\n"
     "  --stuck-on F     fraction of cells stuck at gmax (default 0)\n"
+    "  --faults FILE    a chip's known stuck cells (layer row column gmin|gmax|G\n"
+    "                   per line), pinned before the draws\n"
     "  --seed N         draws seed (default 1)\n"
     "  --limit N        evaluate the first N test samples (default 0 = all)\n"
     "  --data DIR       MNIST-layout IDX folder (default: bundled mnist14)\n"
@@ -48,12 +54,7 @@ static void print_result(const phx_cli *c, const phx_backend *b, const phx_varia
     cJSON_AddStringToObject(o, "model", c->args[0]);
     cJSON_AddNumberToObject(o, "draws", r->draws);
     cJSON_AddNumberToObject(o, "samples", r->count);
-    cJSON_AddNumberToObject(o, "levels", v->levels);
-    cJSON_AddNumberToObject(o, "sigma_pct", v->sigma * 100);
-    cJSON_AddStringToObject(o, "dist", v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal");
-    cJSON_AddNumberToObject(o, "read_noise_pct", v->read_noise * 100);
-    cJSON_AddNumberToObject(o, "stuck_off", v->stuck_off);
-    cJSON_AddNumberToObject(o, "stuck_on", v->stuck_on);
+    phx_cli_vary_json(o, v);
     cJSON_AddNumberToObject(o, "seed", (double)c->seed);
     cJSON_AddNumberToObject(o, "ideal", r->ideal);
     cJSON_AddNumberToObject(o, "mean", r->mean);
@@ -69,10 +70,8 @@ static void print_result(const phx_cli *c, const phx_backend *b, const phx_varia
   }
   printf("model %s, %d draws on %d samples (%s, %s)\n", c->args[0], r->draws, r->count,
          phx_backend_name(b), phx_backend_device(b));
-  printf("variation: levels %d, %s spread %.3g %%, read noise %.3g %%, stuck %.3g at gmin, "
-         "%.3g at gmax\n",
-         v->levels, v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal", v->sigma * 100,
-         v->read_noise * 100, v->stuck_off, v->stuck_on);
+  char vs[256];
+  printf("variation: %s\n", phx_cli_vary_str(v, vs, sizeof vs));
   printf("accuracy: ideal %.2f %%, mean %.2f %%, std %.2f, min %.2f %%, 5th percentile "
          "%.2f %%, max %.2f %%\n",
          100 * r->ideal, 100 * r->mean, 100 * r->std, 100 * r->min, 100 * r->p5,
@@ -102,11 +101,17 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
   int draws = 100;
-  int rc = phx_cli_variation(&argc, argv, &v, &draws);
+  unsigned given = 0;
+  int rc = phx_cli_variation(&argc, argv, &v, &draws, &given);
   if (rc >= 0) return rc;
+  phx_faults *faults = NULL;
+  if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
   phx_cli c;
   rc = phx_cli_parse(&SPEC, argc, argv, &c);
-  if (rc >= 0) return rc;
+  if (rc >= 0) {
+    phx_faults_free(faults);
+    return rc;
+  }
   rc = 0;
   if (!(c.given & PHX_O_SEED)) c.seed = 1;
   phx_err err = {PHX_OK, ""};
@@ -114,10 +119,15 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_dataset *test = NULL;
   phx_backend *b = NULL;
   double *acc = malloc((size_t)draws * sizeof *acc);
-  if (!acc) return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
+  if (!acc) {
+    phx_faults_free(faults);
+    return phx_cli_fail(PHX_EXIT_RUN, "out of memory for %d draws", draws);
+  }
   char what[1100];
   snprintf(what, sizeof what, "the model in %s", c.args[0]);
   if (phx_model_load(c.args[0], &m, &err)) rc = phx_cli_err(&err);
+  if (!rc) rc = phx_cli_apply_faults(faults, m);
+  if (!rc) rc = phx_cli_vary_merge(m, &v, given);
   if (!rc) rc = phx_cli_load_data(&c, NULL, &test);
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, phx_cli_data_dir(&c), what);
   if (!rc) rc = phx_cli_backend(&c, c.nbackends ? c.backends[0] : "auto", &b);
@@ -129,6 +139,7 @@ int phx_cmd_mc(int argc, char **argv) {
   phx_backend_free(b);
   phx_dataset_free(test);
   phx_model_free(m);
+  phx_faults_free(faults);
   free(acc);
   return rc;
 }

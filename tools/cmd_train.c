@@ -58,8 +58,12 @@ static const char USAGE[] =
     "                     that `mpirun -np K` trains the same theta for any K <= N;\n"
     "                     on by itself under mpirun (rank 0 prints and saves)\n"
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
-    "  --levels N  --sigma PCT  --dist lognormal|gaussian  --read-noise PCT\n"
+    "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
+    "  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F\n"
+    "retraining a chip with known stuck cells (needs --init):\n"
+    "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
+    "                     or with a unit: 0.5uS); the cells stay at their values\n"
     "output:\n"
     "  --save FILE        write the trained model (safetensors) when done\n"
     "  --checkpoint FILE  write a resumable checkpoint (a model file plus the\n"
@@ -276,17 +280,14 @@ static void summary(const phx_cli *c, const phx_backend *b, const phx_model *m,
   }
 }
 
-int phx_cmd_train(int argc, char **argv) {
-  phx_variation v;
-  phx_variation_default(&v);
-  int rc = phx_cli_variation(&argc, argv, &v, NULL);
-  if (rc >= 0) return rc;
+/* phaxcl train once the variation options and --faults are out of argv. */
+static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
   phx_train_parallel par;
   int parallel;
-  if ((rc = phx_par_train_options(&argc, argv, &par, &parallel)) >= 0) return rc;
+  int rc = phx_par_train_options(&argc, argv, &par, &parallel);
+  if (rc >= 0) return rc;
   const int saver = phx_par_rank() == 0; /* only rank 0 writes files */
-  const int aware = v.levels || v.sigma > 0 || v.read_noise > 0 || v.stuck_off > 0 ||
-                    v.stuck_on > 0;
+  const int aware = phx_vary_any(v);
   phx_cli c;
   rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE, argc, argv,
                       &c);
@@ -294,7 +295,10 @@ int phx_cmd_train(int argc, char **argv) {
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
-  t.vary = aware ? &v : NULL;
+  t.vary = aware ? v : NULL;
+  t.faults = faults;
+  if (faults && !c.init && !c.resume)
+    return phx_cli_fail(PHX_EXIT_USAGE, "--faults needs --init MODEL (the chip's trained model)");
   t.optimizer = c.optimizer;
   t.epochs = c.epochs;
   t.batch = c.batch;
@@ -317,6 +321,9 @@ int phx_cmd_train(int argc, char **argv) {
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
   if (!rc) rc = phx_cli_make_model(&c, train, &m);
+  if (!rc) rc = phx_cli_apply_faults(faults, m);
+  /* every variation field from the command line, checked against the model */
+  if (!rc && aware) rc = phx_cli_vary_merge(m, v, ~0u);
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
@@ -370,5 +377,17 @@ int phx_cmd_train(int argc, char **argv) {
   if (m) phx_model_free(m);
   if (train) phx_dataset_free(train);
   if (test) phx_dataset_free(test);
+  return rc;
+}
+
+int phx_cmd_train(int argc, char **argv) {
+  phx_variation v;
+  phx_variation_default(&v);
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, NULL);
+  if (rc >= 0) return rc;
+  phx_faults *faults = NULL;
+  if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
+  rc = train_with(argc, argv, &v, faults);
+  phx_faults_free(faults);
   return rc;
 }

@@ -7,7 +7,7 @@
 # With --coverage, then replays each corpus through a coverage build
 # (build-fuzz-cov) and prints llvm-cov's line coverage of src/io.
 # usage: tools/fuzz.sh [--coverage] [SECONDS [HARNESS...]]
-#   HARNESS: idx idx_gz model checkpoint neuron (default: all)
+#   HARNESS: idx idx_gz model checkpoint neuron faults levels (default: all)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cov=0
@@ -15,7 +15,7 @@ if [ "${1:-}" = --coverage ]; then cov=1; shift; fi
 secs=${1:-600}
 shift || true
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(idx idx_gz model checkpoint neuron)
+[ ${#names[@]} -eq 0 ] && names=(idx idx_gz model checkpoint neuron faults levels)
 opts=(-Dfuzz=enabled -Dopencl=disabled -Dblas=disabled -Dbuildtype=debugoptimized)
 if [ ! -f build-fuzz/build.ninja ]; then
   CC=clang meson setup build-fuzz "${opts[@]}" -Db_sanitize=address,undefined \

@@ -96,17 +96,24 @@ void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
 /* One inverter with input v whose load G returns to zb instead of 0 V:
  * where the load line I = G (u - zb) crosses the output curve the table
  * samples, (u_k, I_k = G_k u_k) for the tabulated loads G_k; linear
- * between samples, the last one past the table. */
+ * between samples. Past either end (a return voltage beyond the open
+ * output pushes current in) the end segment is extended. */
 static double solve_row(const phx_curve *c, double v, double G, double zb) {
-  double u, fv, fg, pu = 0, pf = 0;
+  double u[2], f[2], fv, fg, u0 = 0, f0 = 0, u1 = 0, f1 = 0;
   for (int k = 0; k < c->L; k++) {
-    phx_curve_eval(c, v, c->loads[k], &u, &fv, &fg);
-    const double f = c->loads[k] * u - G * (u - zb);
-    if (k > 0 && (f > 0) != (pf > 0)) return pu + pf / (pf - f) * (u - pu);
-    pu = u;
-    pf = f;
+    u[k & 1] = 0;
+    phx_curve_eval(c, v, c->loads[k], &u[k & 1], &fv, &fg);
+    f[k & 1] = c->loads[k] * u[k & 1] - G * (u[k & 1] - zb);
+    if (k == 1) u0 = u[0], f0 = f[0], u1 = u[1], f1 = f[1];
+    if (k > 0 && (f[k & 1] > 0) != (f[!(k & 1)] > 0)) {
+      const double pu = u[!(k & 1)], pf = f[!(k & 1)];
+      return pu + pf / (pf - f[k & 1]) * (u[k & 1] - pu);
+    }
   }
-  return pu;
+  if (c->L < 2) return u[0];
+  const int k = c->L - 1;
+  if (fabs(f[k & 1]) < fabs(f0)) u0 = u[!(k & 1)], f0 = f[!(k & 1)], u1 = u[k & 1], f1 = f[k & 1];
+  return f1 != f0 ? u0 + f0 / (f0 - f1) * (u1 - u0) : u1;
 }
 
 /* The column voltages z (M) of rows u (R) through theta t. */

@@ -32,6 +32,15 @@ phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
   if (!(v->read_noise >= 0 && v->read_noise <= 10))
     return phx_fail(err, PHX_EINVAL, "--read-noise: %g (expected 0 to 1000 %%)",
                     v->read_noise * 100);
+  if (v->nlist < 0 || v->nlist == 1 || v->nlist > PHX_MAX_LEVEL_LIST)
+    return phx_fail(err, PHX_EINVAL, "--levels-file: %d levels (expected 2 to %d)", v->nlist,
+                    PHX_MAX_LEVEL_LIST);
+  if (v->nlist && v->levels)
+    return phx_fail(err, PHX_EINVAL, "--levels and --levels-file exclude each other");
+  for (int q = 0; q < v->nlist; q++)
+    if (!(isfinite(v->list[q]) && v->list[q] > 0 && (q == 0 || v->list[q] > v->list[q - 1])))
+      return phx_fail(err, PHX_EINVAL, "--levels-file: level %d (%g S) is not positive and "
+                      "above the one before", q + 1, v->list[q]);
   if (!(v->stuck_off >= 0 && v->stuck_off <= 1) || !(v->stuck_on >= 0 && v->stuck_on <= 1) ||
       !(v->stuck_off + v->stuck_on <= 1))
     return phx_fail(err, PHX_EINVAL,
@@ -40,12 +49,25 @@ phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
   return PHX_OK;
 }
 
+phx_status phx_variation_check_model(const phx_variation *v, const phx_model_opts *o,
+                                     phx_err *err) {
+  if (!v || !o) return phx_fail(err, PHX_EINVAL, "variation and model options required");
+  const double gmax = o->gmin * o->ratio;
+  for (int q = 0; q < v->nlist; q++)
+    if (!(v->list[q] >= o->gmin * (1 - 1e-9) && v->list[q] <= gmax * (1 + 1e-9)))
+      return phx_fail(err, PHX_EINVAL,
+                      "--levels-file: level %d (%g S) is outside the model's [%g, %g] S", q + 1,
+                      v->list[q], o->gmin, gmax);
+  return PHX_OK;
+}
+
 phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
                                  uint64_t seed, int draw, int l, double *g, phx_err *err) {
   if (!m || !g) return phx_fail(err, PHX_EINVAL, "phx_draw_conductances: model and output required");
-  phx_status s = phx_variation_check(v, err);
-  if (s) return s;
   const phx_model_opts *o = phx_model_get_opts(m);
+  phx_status s = phx_variation_check(v, err);
+  if (!s) s = phx_variation_check_model(v, o, err);
+  if (s) return s;
   if (l < 0 || l >= o->nlayers) return phx_fail(err, PHX_EINVAL, "no layer %d", l);
   if (draw < 0) return phx_fail(err, PHX_EINVAL, "--draw: must be >= 0 (got %d)", draw);
   const double k = o->ratio - 1;
@@ -54,7 +76,7 @@ phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
   const size_t n = (size_t)phx_model_rows(m, l) * (size_t)phx_model_cols(m, l);
   for (size_t i = 0; i < n; i++) {
     const double gu = 1 + k / (1 + exp(-(double)th[i]));
-    g[i] = o->gmin * phx_vary_cell_ref(gu, v, k, key, (uint32_t)i);
+    g[i] = o->gmin * phx_vary_cell_ref(gu, v, k, o->gmin, key, (uint32_t)i);
   }
   return PHX_OK;
 }
@@ -177,6 +199,7 @@ static phx_status mc_check(phx_backend *b, const phx_model *m, const phx_dataset
     return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
   phx_status s = phx_variation_check(v, err);
+  if (!s) s = phx_variation_check_model(v, phx_model_get_opts(m), err);
   if (s) return s;
   *n = phx_dataset_count(d);
   if (limit > 0 && limit < *n) *n = limit;

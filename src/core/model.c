@@ -18,6 +18,8 @@
 
 struct phx_model {
   phx_model_opts opts;
+  int has_vary;       /* the chip it was trained for (saved with it) */
+  phx_variation vary;
   float *theta[PHX_MAX_LAYERS]; /* theta[l] points into one allocation */
   float *data;
   phx_curve curve;              /* curve.L = 0: the tanh fits */
@@ -239,4 +241,20 @@ int phx_model_rows(const phx_model *m, int l) {
 
 int phx_model_cols(const phx_model *m, int l) {
   return (l >= 0 && l < m->opts.nlayers) ? 2 * m->opts.sizes[l] + 2 : 0;
+}
+
+const phx_variation *phx_model_get_variation(const phx_model *m) {
+  return m && m->has_vary ? &m->vary : NULL;
+}
+
+phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err *err) {
+  if (!m) return phx_fail(err, PHX_EINVAL, "phx_model_set_variation: model is NULL");
+  if (v) {
+    phx_status s = phx_variation_check(v, err);
+    if (!s) s = phx_variation_check_model(v, &m->opts, err);
+    if (s) return s;
+    m->vary = *v;
+  }
+  m->has_vary = v != NULL;
+  return PHX_OK;
 }

@@ -729,19 +729,22 @@ static int mv_shape(const void *args, size_t *need, phx_err *err) {
 }
 
 /* A hard chip (8 levels, 20 % lognormal, read noise, 5 % stuck each way),
- * a Gaussian one, folded, and no variation at all (map_forward's result). */
-static const phx_variation mv_cases[3] = {
-    {8, 0.2, PHX_VAR_LOGNORMAL, 0.02, 0.05, 0.05},
-    {0, 0.1, PHX_VAR_GAUSSIAN, 0, 0, 0},
-    {0, 0, PHX_VAR_LOGNORMAL, 0, 0, 0},
+ * a Gaussian one, folded, no variation at all (map_forward's result), and
+ * a device's own uneven levels (in S, for the default gmin 0.12 uS) with a
+ * 10 % spread, folded. */
+static const phx_variation mv_cases[4] = {
+    {8, 0.2, PHX_VAR_LOGNORMAL, 0.02, 0.05, 0.05, 0, {0}},
+    {0, 0.1, PHX_VAR_GAUSSIAN, 0, 0, 0, 0, {0}},
+    {0, 0, PHX_VAR_LOGNORMAL, 0, 0, 0, 0, {0}},
+    {0, 0.1, PHX_VAR_LOGNORMAL, 0, 0.02, 0, 6, {0.12e-6, 0.15e-6, 0.21e-6, 0.33e-6, 0.6e-6, 0.99e-6}},
 };
 
 static void mv_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
-  static const char *names[] = {"hard", "gaussian,fold", "ideal"};
+  static const char *names[] = {"hard", "gaussian,fold", "ideal", "level list,fold"};
   phx_args_map_vary *a = ARGS(c, phx_args_map_vary);
   a->M = sz->M;
   a->R = 2 * sz->N + 2;
-  a->fold = i == 1;
+  a->fold = i == 1 || i == 3;
   a->v = &mv_cases[i];
   a->key = phx_vary_key(7, i, 1);
   snprintf(c->label, sizeof c->label, "%s", names[i]);
@@ -756,7 +759,7 @@ static void mv_ref(const phx_op_case *c, double **h) {
     double sum = 0, *w = h[MV_W] + (size_t)j * R;
     for (int r = 0; r < R; r++) {
       const uint32_t i = (uint32_t)(j * R + r);
-      const double gu = phx_vary_cell_ref(1 + k * sig(h[MV_THETA][i]), v, k, a->key, i);
+      const double gu = phx_vary_cell_ref(1 + k * sig(h[MV_THETA][i]), v, k, gmin, a->key, i);
       sum += w[r] = gu;
     }
     for (int r = 0; r < R; r++) w[r] /= sum;
@@ -774,7 +777,7 @@ static const phx_op_desc d_map_vary = {
      BUF(phx_args_map_vary, W, REAL, OUT, -1, 1, TOL_SUM),
      BUF(phx_args_map_vary, S, REAL, OUT, -1, 1, TOL_SUM),
      BUF(phx_args_map_vary, E, REAL, OUT, -1, 1, TOL_SUM)},
-    mv_shape, 3, mv_make, NULL, mv_ref, 0};
+    mv_shape, 4, mv_make, NULL, mv_ref, 0};
 
 /* ---- the table ---- */
 

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "checkpoint.h"
+#include "faults.h"
 #include "net.h"
 #include "rng.h"
 #include "train_parallel.h"
@@ -113,6 +114,7 @@ typedef struct run {
   int start_offset;  /* samples of the next epoch done before this call */
   long start_step;   /* optimizer steps done before this call */
   phx_dp *dp;        /* data-parallel gradients, or NULL */
+  int repin;         /* the fault map has cells between gmin and gmax */
 } run;
 
 /* One optimizer step on the batch at off: here, or combined over ranks. */
@@ -121,6 +123,28 @@ static phx_status batch_step(run *r, int off, int B, phx_optim *opt, phx_err *er
                        : phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
   opt->t++;
   if (!s) s = r->dp ? phx_net_step(r->net, opt, err) : phx_net_grad_step(r->net, opt, err);
+  return s;
+}
+
+/* Sets the known stuck cells' parameters on the net (all, or only those
+ * between gmin and gmax, which the optimizer would move: gmin and gmax
+ * cells sit where the gradient vanishes). */
+static phx_status pin_faults(run *r, const phx_model_opts *mo, int free_only, phx_err *err) {
+  phx_status s = PHX_OK;
+  for (int l = 0; l < mo->nlayers && !s; l++) {
+    int here = 0;
+    for (int i = 0; i < r->o->faults->count && !here; i++)
+      here = r->o->faults->f[i].layer == l &&
+             (!free_only || phx_fault_is_free(&r->o->faults->f[i], mo));
+    if (!here) continue;
+    const size_t n = (size_t)(2 * mo->sizes[l] + 2) * (size_t)mo->sizes[l + 1];
+    double *th = malloc(n * sizeof *th);
+    if (!th) return phx_fail(err, PHX_ENOMEM, "out of memory pinning the faults");
+    s = phx_net_get_theta64(r->net, l, th, err);
+    phx_faults_pin64(r->o->faults, mo, l, free_only, th);
+    if (!s) s = phx_net_set_theta64(r->net, l, th, err);
+    free(th);
+  }
   return s;
 }
 
@@ -243,7 +267,7 @@ void phx_epoch_order(uint64_t seed, int epoch, int32_t *order, int n) {
 /* Mini-batch training: shuffle from (seed, epoch), step per batch, test
  * pass and metrics once per epoch. A resumed run starts at its position;
  * the stop hook is polled after every step. */
-static phx_status train_minibatch(run *r, phx_err *err) {
+static phx_status train_minibatch(run *r, const phx_model_opts *mo, phx_err *err) {
   const phx_train_opts *o = r->o;
   phx_optim opt = {.kind = o->optimizer, .lr = o->lr, .momentum = o->momentum,
                    .beta1 = o->beta1, .beta2 = o->beta2, .eps = o->eps, .t = r->start_step};
@@ -260,6 +284,7 @@ static phx_status train_minibatch(run *r, phx_err *err) {
       /* variation-aware: this step's forward pass on chip number t */
       if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
       if (!s) s = batch_step(r, off, B, &opt, err);
+      if (!s && r->repin) s = pin_faults(r, mo, 1, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
       /* Mid-epoch only: a stop after the last batch ends the epoch first. */
@@ -543,10 +568,16 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   phx_status s = check_opts(o, err);
   if (!s) s = check_data(mo, train, "training", err);
   if (!s && test) s = check_data(mo, test, "test", err);
+  if (!s && o->faults) s = phx_faults_check(o->faults, mo, err);
+  if (!s && o->vary) s = phx_variation_check_model(o->vary, mo, err);
   if (s) return s;
   if (o->epochs == 0) return PHX_OK;
 
   run r = {.o = o, .hooks = hooks};
+  for (int i = 0; o->faults && i < o->faults->count; i++)
+    r.repin |= phx_fault_is_free(&o->faults->f[i], mo);
+  if (o->faults && o->optimizer == PHX_OPT_LBFGS)
+    return phx_fail(err, PHX_EINVAL, "--faults needs a mini-batch optimizer, not lbfgs");
   r.n = phx_dataset_count(train);
   if (o->limit > 0 && o->limit < r.n) r.n = o->limit;
   r.ntest = test ? phx_dataset_count(test) : 0;
@@ -564,17 +595,22 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   if (!s && par)
     s = phx_dp_new(par, mo, r.n, o->optimizer == PHX_OPT_LBFGS ? r.n : r.batch, &r.dp, err);
   if (!s) s = phx_model_new(mo, &r.copy, err);
+  /* the chip trained for goes with the model (and its checkpoints) */
+  const phx_variation *chip = o->vary ? o->vary : phx_model_get_variation(m);
+  if (!s) s = phx_model_set_variation(r.copy, chip, err);
   if (!s) s = phx_net_new(b, mo, r.eval_batch, &r.net, err);
   if (!s) s = phx_net_set_theta(r.net, m, err);
   if (!s) s = phx_net_bind(r.net, PHX_SLOT_TRAIN, train, r.n, err);
   if (!s && test) s = phx_net_bind(r.net, PHX_SLOT_TEST, test, 0, err);
   if (!s && o->optimizer != PHX_OPT_LBFGS) s = phx_net_reset_state(r.net, err);
   if (!s && o->resume) s = apply_resume(&r, m, err);
+  if (!s && o->faults) s = pin_faults(&r, mo, 0, err);
   if (!s && r.start_epoch < o->epochs)
     s = o->optimizer == PHX_OPT_LBFGS ? train_lbfgs(&r, m, err)
-                                      : train_minibatch(&r, err);
+                                      : train_minibatch(&r, mo, err);
   if (!s) s = phx_net_get_theta(r.net, r.copy, err);
   if (!s) s = check_finite(r.copy, &r, err);
+  if (!s && o->vary) s = phx_model_set_variation(m, o->vary, err);
   if (!s) {
     for (int l = 0; l < mo->nlayers; l++)
       memcpy(phx_model_theta(m, l), phx_model_theta_const(r.copy, l),

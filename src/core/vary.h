@@ -46,12 +46,20 @@ static inline float phx_vary_uniformf(uint32_t key, uint32_t i, uint32_t s) {
 enum { PHX_VS_PROG = 0, PHX_VS_STUCK = 2, PHX_VS_READ = 3 };
 
 /* One drawn crosspoint in double, from the definition (backend.h,
- * map_vary), in units of gmin: gu is 1 + k s(theta). The op table's
+ * map_vary), in units of gmin: gu is 1 + k s(theta) (a level list is
+ * in S, hence gmin). The op table's
  * reference and phx_draw_conductances use it; the backends have their own
  * bodies. */
 static inline double phx_vary_cell_ref(double gu, const phx_variation *v, double k,
-                                       uint32_t key, uint32_t i) {
+                                       double gmin, uint32_t key, uint32_t i) {
   if (v->levels >= 2) gu = 1 + nearbyint((gu - 1) / (k / (v->levels - 1))) * (k / (v->levels - 1));
+  if (v->nlist > 0) {
+    /* the nearest listed level, the lower one on a tie */
+    double best = v->list[0] / gmin;
+    for (int q = 1; q < v->nlist; q++)
+      if (fabs(v->list[q] / gmin - gu) < fabs(best - gu)) best = v->list[q] / gmin;
+    gu = best;
+  }
   if (v->sigma > 0) {
     const double u1 = phx_vary_uniform(key, i, PHX_VS_PROG);
     const double u2 = phx_vary_uniform(key, i, PHX_VS_PROG + 1);

@@ -720,11 +720,20 @@ CPU_HOT static int FN(step_map)(void *impl, const phx_args_step_map *a, phx_err 
  * each step is its own branch-free pass over the row (in L1), so that the
  * float path vectorises, hash included. */
 CPU_INLINE void FN(vary_row)(CPU_REAL *g, const CPU_REAL *th, int R, const phx_variation *v,
-                             CPU_REAL k, uint32_t key, uint32_t i0) {
+                             const CPU_REAL *lu, CPU_REAL k, uint32_t key, uint32_t i0) {
   for (int r = 0; r < R; r++) g[r] = 1 + k / (1 + CPU_EXP(-th[r]));
   if (v->levels >= 2) {
     const CPU_REAL step = k / (CPU_REAL)(v->levels - 1), inv = 1 / step;
     for (int r = 0; r < R; r++) g[r] = 1 + CPU_RINT((g[r] - 1) * inv) * step;
+  }
+  /* a level list (lu: in units of gmin): the nearest, the lower on a tie */
+  for (int r = 0; r < R && v->nlist > 0; r++) {
+    CPU_REAL best = lu[0];
+    for (int q = 1; q < v->nlist; q++) {
+      const CPU_REAL dq = lu[q] - g[r], db = best - g[r];
+      if ((dq < 0 ? -dq : dq) < (db < 0 ? -db : db)) best = lu[q];
+    }
+    g[r] = best;
   }
   if (v->sigma > 0) {
     const CPU_REAL sg = (CPU_REAL)v->sigma;
@@ -765,9 +774,11 @@ CPU_HOT static int FN(map_vary)(void *impl, const phx_args_map_vary *a, phx_err 
   const CPU_REAL k = (CPU_REAL)c->k, half = (CPU_REAL)(c->vdd / 2);
   const CPU_REAL *th = a->theta->p;
   CPU_REAL *w = a->W->p, *s = a->S->p;
+  CPU_REAL lu[PHX_MAX_LEVEL_LIST];
+  for (int q = 0; q < a->v->nlist; q++) lu[q] = (CPU_REAL)(a->v->list[q] / c->gmin);
   for (int j = 0; j < M; j++) {
     CPU_REAL *wj = w + (size_t)j * R;
-    FN(vary_row)(wj, th + (size_t)j * R, R, a->v, k, a->key, (uint32_t)((size_t)j * R));
+    FN(vary_row)(wj, th + (size_t)j * R, R, a->v, lu, k, a->key, (uint32_t)((size_t)j * R));
     const CPU_REAL sum = FN(sum)(wj, R);
     if (!(sum > 0))
       return phx_fail(err, PHX_ENAN, "map_vary: column %d has no conductance left", j);

@@ -57,6 +57,34 @@ static char *dir_of(const char *path) {
   return d;
 }
 
+phx_status phx_file_lines(const char *path, const char *opt, phx_file_line_fn line, void *ctx,
+                          phx_err *err) {
+  int fd = -1;
+  phx_status s = phx_file_open_regular(path, &fd, err);
+  if (s) return s;
+  FILE *fp = fdopen(fd, "r");
+  if (!fp) {
+    close(fd);
+    return phx_fail(err, PHX_EIO, "%s %s: %s", opt, path, strerror(errno));
+  }
+  char *buf = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  for (int n = 1; !s && (len = getline(&buf, &cap, fp)) >= 0; n++) {
+    if (n == 100000000) s = phx_fail(err, PHX_EFORMAT, "%s: too many lines", path);
+    else if (strlen(buf) != (size_t)len)
+      s = phx_fail(err, PHX_EFORMAT, "%s: line %d: a NUL byte (not a text file?)", path, n);
+    if (s) break;
+    char *hash = strchr(buf, '#');
+    if (hash) *hash = '\0';
+    s = line(buf, n, ctx, err);
+  }
+  if (!s && ferror(fp)) s = phx_fail(err, PHX_EIO, "%s %s: read error", opt, path);
+  free(buf);
+  fclose(fp);
+  return s;
+}
+
 #define TMP_SUFFIX ".tmp."
 #define TMP_RANDOM 6 /* characters after TMP_SUFFIX, as mkstemp's XXXXXX */
 

@@ -14,6 +14,15 @@
  * refused without blocking: PHX_EIO with a message naming path. */
 phx_status phx_file_open_regular(const char *path, int *fd, phx_err *err);
 
+/* Reads the text file path line by line for the small formats users
+ * write (fault maps, level lists): each line, '#' comment cut, goes to
+ * line(text, number, ctx, err), which stops the read by returning an
+ * error. A NUL byte is an error naming the line; opt names the option in
+ * open and read errors ("--faults"). */
+typedef phx_status (*phx_file_line_fn)(char *text, int number, void *ctx, phx_err *err);
+phx_status phx_file_lines(const char *path, const char *opt, phx_file_line_fn line, void *ctx,
+                          phx_err *err);
+
 /* Writes the whole content; returns 0 or an errno value. */
 typedef int (*phx_file_writer)(FILE *f, const void *ctx);
 

@@ -21,6 +21,12 @@
 #define ST_MAX_HEADER (100u * 1024u * 1024u) /* same cap as the reference */
 #define ST_FORMAT "phaxcl"
 
+/* The metadata of a model's recorded variation (phx_model_get_variation):
+ * these four numbers, then variation.levels and variation.dist; all or
+ * none. */
+static const char *const VARY_KEYS[4] = {"variation.sigma", "variation.read_noise",
+                                         "variation.stuck_off", "variation.stuck_on"};
+
 /* ---- encoding helpers ---------------------------------------------------- */
 
 /* Shortest "%.{15,16,17}g" text that reads back to exactly v. */
@@ -117,6 +123,25 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
     ok = ok && cJSON_AddStringToObject(meta, "neuron.v0", num);
     fmt_double(num, sizeof num, tdv);
     ok = ok && cJSON_AddStringToObject(meta, "neuron.dv", num);
+  }
+  const phx_variation *v = phx_model_get_variation(m);
+  if (v) {
+    snprintf(buf, sizeof buf, "%d", v->levels);
+    ok = ok && cJSON_AddStringToObject(meta, "variation.levels", buf);
+    const double x[4] = {v->sigma, v->read_noise, v->stuck_off, v->stuck_on};
+    for (int i = 0; ok && i < 4; i++) {
+      fmt_double(num, sizeof num, x[i]);
+      ok = cJSON_AddStringToObject(meta, VARY_KEYS[i], num) != NULL;
+    }
+    ok = ok && cJSON_AddStringToObject(meta, "variation.dist",
+                                       v->dist == PHX_VAR_GAUSSIAN ? "gaussian" : "lognormal");
+    size_t at = 0;
+    buf[0] = 0;
+    for (int q = 0; ok && q < v->nlist; q++) {
+      fmt_double(num, sizeof num, v->list[q]);
+      at += (size_t)snprintf(buf + at, sizeof buf - at, q ? ",%s" : "%s", num);
+    }
+    if (v->nlist > 0) ok = ok && cJSON_AddStringToObject(meta, "variation.levels_list", buf);
   }
 
   for (int i = 0; ok && i < nmeta; i++)
@@ -452,6 +477,50 @@ static phx_status attach_table(const cJSON *root, const char *path, phx_model *m
   return PHX_OK;
 }
 
+/* The variation the model was trained for, when its keys are there (all
+ * of them, checked like the CLI options). Files without them load as
+ * before. */
+static phx_status parse_vary(const cJSON *root, const char *path, phx_model *m,
+                             phx_err *err) {
+  const cJSON *meta = cJSON_GetObjectItemCaseSensitive(root, "__metadata__");
+  const cJSON *it;
+  int any = 0;
+  cJSON_ArrayForEach(it, meta) any |= strncmp(it->string, "variation.", 10) == 0;
+  if (!any) return PHX_OK;
+  phx_variation v;
+  phx_variation_default(&v);
+  const char *s = meta_str(meta, "variation.levels", path, err);
+  if (!s) return PHX_EFORMAT;
+  if ((v.levels = parse_int(s, NULL)) < 0)
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata variation.levels \"%s\" is not a count",
+                    path, s);
+  double *x[4] = {&v.sigma, &v.read_noise, &v.stuck_off, &v.stuck_on};
+  for (int i = 0; i < 4; i++) {
+    if (!(s = meta_str(meta, VARY_KEYS[i], path, err))) return PHX_EFORMAT;
+    if (parse_doubles(s, x[i], 1))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata %s \"%s\" is not a finite number",
+                      path, VARY_KEYS[i], s);
+  }
+  const cJSON *ll = cJSON_GetObjectItemCaseSensitive(meta, "variation.levels_list");
+  if (ll) {
+    int n = 1;
+    for (const char *c = ll->valuestring; *c; c++) n += *c == ',';
+    if (n > PHX_MAX_LEVEL_LIST || parse_doubles(ll->valuestring, v.list, n))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata variation.levels_list \"%.60s\" is not "
+                      "a list of up to %d numbers", path, ll->valuestring, PHX_MAX_LEVEL_LIST);
+    v.nlist = n;
+  }
+  if (!(s = meta_str(meta, "variation.dist", path, err))) return PHX_EFORMAT;
+  if (strcmp(s, "gaussian") == 0) v.dist = PHX_VAR_GAUSSIAN;
+  else if (strcmp(s, "lognormal") != 0)
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: metadata variation.dist \"%s\" is not lognormal or gaussian", path, s);
+  phx_err e2;
+  if (phx_model_set_variation(m, &v, &e2))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata: %s", path, e2.msg);
+  return PHX_OK;
+}
+
 /* A JSON number that is an exact integer in [0, 2^53]; -1 otherwise. */
 static long long json_uint(const cJSON *v) {
   if (!cJSON_IsNumber(v)) return -1;
@@ -715,6 +784,7 @@ phx_status phx_st_load(const char *path, phx_model **out, phx_st_tensor **xout, 
 
   phx_model *m = NULL;
   if ((s = phx_model_new(&o, &m, err))) goto out;
+  s = parse_vary(root, path, m, err);
   for (int l = 0; l < o.nlayers && !s; l++) {
     float *th = phx_model_theta(m, l);
     int R = phx_model_cols(m, l);

@@ -74,6 +74,7 @@ typedef struct phx_cl {
   phx_cl_tuning tune;    /* per-device choices and CLBlast parameters */
   cl_ulong max_alloc; /* CL_DEVICE_MAX_MEM_ALLOC_SIZE */
   cl_ulong allocated; /* bytes in live buffers (ours, not CLBlast's scratch) */
+  double gmin;        /* of the prepared model, for level lists in S */
 } phx_cl;
 
 static const phx_bops opencl_ops;
@@ -267,6 +268,7 @@ static phx_status build_program(phx_cl *c, const phx_consts *k,
  * the preferred one. */
 static int cl_prepare(void *impl, const phx_consts *k, phx_err *err) {
   phx_cl *c = impl;
+  c->gmin = k->gmin;
   char *src = NULL;
   phx_status s = program_source(c->kernel_dir, &src, err);
   if (s != PHX_OK) return s;
@@ -608,10 +610,17 @@ static int cl_map_vary(void *impl, const phx_args_map_vary *p, phx_err *err) {
   cl_float sg = (cl_float)v->sigma, rd = (cl_float)v->read_noise;
   cl_float off = (cl_float)v->stuck_off, on = (cl_float)v->stuck_on;
   cl_mem e = p->fold ? MEM(p->E) : MEM(p->W); /* E is never touched when !fold */
-  const karg a[] = {KA(n),  KA(key), KA(lv), KA(dist), KA(sg), KA(rd), KA(off), KA(on),
-                    KA(p->theta->p), KA(p->W->p)};
+  /* a level list in units of gmin, by value (PHX_MAX_LEVEL_LIST = 2 x 16) */
+  cl_int nl = v->nlist;
+  cl_float16 l0, l1;
+  memset(&l0, 0, sizeof l0);
+  memset(&l1, 0, sizeof l1);
+  for (int q = 0; q < v->nlist; q++)
+    (q < 16 ? l0.s : l1.s)[q % 16] = (cl_float)(v->list[q] / c->gmin);
+  const karg a[] = {KA(n),  KA(key), KA(lv),  KA(nl), KA(l0), KA(l1), KA(dist),
+                    KA(sg), KA(rd),  KA(off), KA(on), KA(p->theta->p), KA(p->W->p)};
   const karg b[] = {KA(m), KA(r), KA(f), KA(p->W->p), KA(p->S->p), KA(e)};
-  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 10, err);
+  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 13, err);
   return s ? s : launch2d(c, K_VARY_COLUMNS, (size_t)p->M, 1, b, 6, err);
 }
 
