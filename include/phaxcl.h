@@ -264,6 +264,7 @@ typedef struct phx_train_hooks {
   phx_progress_fn on_progress;
   void *user;
   const volatile sig_atomic_t *stop;
+  const struct phx_train_parallel *parallel; /* NULL: one process (issue 11, below) */
 } phx_train_hooks;
 
 /* Trains m in place on backend b. test may be NULL. Returns PHX_EINTR when
@@ -552,6 +553,13 @@ typedef struct phx_spice_opts {
   int count;        /* samples from the start of the set; 0 = all */
   int engine;       /* 0 auto (library, else binary), 1 library, 2 binary */
   int verbose;      /* ngspice's own messages on stderr */
+  int first;        /* the samples from here on (count of them); 0: from the start */
+  int threads;      /* libngspice's OpenMP threads; 0: its default */
+  int sweep;        /* samples per DC sweep, 0: one sweep. Each sweep starts from
+                       a fresh operating point (costly) and warm-starts the
+                       samples after its first; sweeps start at multiples of
+                       this in the whole set, so any range that starts at one
+                       gives each sample the bits a run over the whole set does */
 } phx_spice_opts;
 
 PHX_API void phx_spice_opts_default(phx_spice_opts *o);
@@ -563,6 +571,11 @@ typedef struct phx_spice_sample {
   int model_class, sim_class;
   double max_dv, mean_dv; /* |simulated - model| over the outputs, V */
   double power_W;        /* delivered by rails and input drivers */
+  double rails_W, inputs_W; /* power_W's two parts */
+  /* table-neuron models (phx_spice_result.returned_*): against the host
+   * solve with returning row loads; NaN and -1 otherwise */
+  double returned_max_dv, returned_mean_dv;
+  int returned_class;
 } phx_spice_sample;
 
 typedef struct phx_spice_result {
@@ -752,6 +765,50 @@ PHX_API phx_status phx_evaluate_regression(phx_backend *b, const phx_model *m,
  * file stays whole until the new one is. Non-finite values are refused. */
 PHX_API phx_status phx_csv_save(const char *path, const char *header, const double *v, int rows,
                                 int cols, phx_err *err);
+/* ---- scale-out (issue 11): what the CLI's MPI layer builds on ------------
+ * The library has no MPI in it: Monte Carlo and spice work on ranges whose
+ * per-item results are independent of the split (a draw depends on seed and
+ * draw number alone, a sample on itself), the summaries recompute the
+ * reports from gathered per-item results in item order, and data-parallel
+ * training takes a gather callback. */
+
+/* Draws first .. first+count-1 of phx_monte_carlo's (each a pure function of
+ * seed and draw number): acc[k - first] receives draw k's accuracy; ideal,
+ * when not NULL, the accuracy without variation. */
+PHX_API phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m,
+                                         const phx_dataset *d, int limit,
+                                         const phx_variation *v, uint64_t seed, int first,
+                                         int count, double *acc, double *ideal, phx_err *err);
+/* phx_monte_carlo's report from every draw's accuracy (draws of them, in
+ * draw order) and the ideal accuracy on count samples. */
+PHX_API phx_status phx_mc_summary(const double *acc, int draws, double ideal, int count,
+                                  phx_mc_result *res, phx_err *err);
+
+/* phx_spice_run's report from its per-sample results (n of them, in sample
+ * order, outputs classes); load and simulation times are left at zero. */
+PHX_API phx_status phx_spice_summary(const phx_spice_sample *s, int n, int outputs,
+                                     phx_spice_result *res, phx_err *err);
+
+/* Every rank's `mine` (counts[r] doubles from rank r) concatenated in rank
+ * order into all, on every rank (MPI_Allgatherv). */
+typedef phx_status (*phx_gather_fn)(void *user, const double *mine, const size_t *counts,
+                                    double *all, phx_err *err);
+
+/* Data-parallel training (phx_train_hooks.parallel): every batch is cut
+ * into `blocks` fixed blocks (a power of two, 1 to 1024; the same on every
+ * rank), rank r computes the gradients of its contiguous share of the
+ * blocks, and the block gradients are summed in double over one fixed
+ * binary tree whatever rank computed them, so the trained theta is the same
+ * bit for bit for any rank count up to `blocks` (and differs from a run
+ * without `parallel` by float rounding only). Every rank trains the same
+ * model; per-sample metrics are gathered each epoch, so every rank reports
+ * the same epochs. Checkpoints and resume are refused (PHX_EINVAL). */
+typedef struct phx_train_parallel {
+  int rank, size;
+  int blocks;
+  phx_gather_fn gather;
+  void *user;
+} phx_train_parallel;
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
  * number parsing with messages that quote the bad value, and helpers to
  * find the data, open backends and resolve --layers against the data. */
 #include "cli.h"
+#include "par.h"
 
 #include <cjson/cJSON.h>
 
@@ -431,7 +432,11 @@ const char *phx_cli_data_dir(const phx_cli *c) {
 int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b) {
   phx_err err = {0};
   if (!name) name = c->nbackends ? c->backends[0] : "auto";
-  if (phx_backend_new(name, c->device, c->verbose, b, &err)) return phx_cli_err(&err);
+  char spec[32];
+  const char *device = c->device;
+  if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0)
+    device = phx_par_device(c->device, spec, sizeof spec); /* one device per rank */
+  if (phx_backend_new(name, device, c->verbose, b, &err)) return phx_cli_err(&err);
   return 0;
 }
 

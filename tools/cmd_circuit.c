@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 
 #define INVERTER_HELP                                                            \
   "  --inverter KIND    behavioural (default: B-sources with the model's fits),\n" \
@@ -67,6 +68,11 @@ static const char SPICE_USAGE[] =
     "                     --labels, --header, --seed as there)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
     "  --n N              the first N test samples (default: all)\n"
+    "  --sweep N          samples per DC sweep (default: 50, or N/64 when more);\n"
+    "                     each starts from a fresh operating point, the rest warm;\n"
+    "                     under mpirun ranks take whole sweeps\n"
+    "  --threads N        ngspice's OpenMP threads (libngspice; default: its own\n"
+    "                     2, under mpirun 1 per rank)\n"
     INVERTER_HELP
     "  --engine E         auto (default), lib or binary\n"
     "  --draw K           chip K drawn with the variation options below (as\n"
@@ -486,10 +492,86 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   return phx_cli_print_json(o);
 }
 
+/* spice's --sweep N and --threads N, taken out of argv; -1 to go on, else
+ * an exit status. */
+static int spice_options(int *argc, char **argv, int *sweep, int *threads) {
+  int k = 1;
+  for (int i = 1; i < *argc; i++) {
+    const int is_sweep = !strcmp(argv[i], "--sweep");
+    if (!is_sweep && strcmp(argv[i], "--threads") != 0) {
+      argv[k++] = argv[i];
+      continue;
+    }
+    char *end = NULL;
+    long v = i + 1 < *argc ? strtol(argv[i + 1], &end, 10) : 0;
+    if (!end || *end || v < 1 || v > 1 << 30)
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a positive count, got '%s'", argv[i],
+                          i + 1 < *argc ? argv[i + 1] : "");
+    *(is_sweep ? sweep : threads) = (int)v;
+    i++;
+  }
+  *argc = k;
+  return -1;
+}
+
+/* Under mpirun: rank r simulates its contiguous share of the n samples
+ * (whole sweeps, so each sample's result is the one a single process
+ * computes),
+ * every share is gathered (per sample: its fields, then the outputs) and
+ * the report is recomputed in sample order, as one process computes it. */
+enum { SPICE_FIELDS = 13 };
+static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts *so, int n,
+                       phx_spice_result *r, phx_spice_sample *s, double *sim) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const int K = o->sizes[o->nlayers], W = SPICE_FIELDS + K;
+  int first, count;
+  phx_par_range(n, so->sweep, phx_par_rank(), &first, &count);
+  phx_err err = {0};
+  double *all = calloc((size_t)n * W, sizeof *all);
+  if (!all) return phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+  phx_spice_result mine = {0};
+  so->first = first;
+  so->count = count;
+  if (!so->threads) so->threads = 1; /* one core per rank */
+  int rc = count > 0 && phx_spice_run(m, d, so, &mine, s + first, sim + (size_t)first * K, &err)
+               ? phx_cli_err(&err)
+               : 0;
+  for (int k = first; !rc && k < first + count; k++) {
+    double *row = all + (size_t)k * W;
+    const phx_spice_sample *p = &s[k];
+    const double f[SPICE_FIELDS] = {p->index,     p->label,           p->converged,
+                                    p->model_class, p->sim_class,      p->max_dv,
+                                    p->mean_dv,     p->power_W,        p->rails_W,
+                                    p->inputs_W,    p->returned_max_dv, p->returned_mean_dv,
+                                    p->returned_class};
+    memcpy(row, f, sizeof f);
+    memcpy(row + SPICE_FIELDS, sim + (size_t)k * K, (size_t)K * sizeof *row);
+  }
+  if (!rc && phx_par_gather_range(n, so->sweep, W, all, &err)) rc = phx_cli_err(&err);
+  for (int k = 0; !rc && k < n; k++) {
+    const double *row = all + (size_t)k * W;
+    s[k] = (phx_spice_sample){(int)row[0], (int)row[1], (int)row[2],  (int)row[3], (int)row[4],
+                              row[5],      row[6],      row[7],       row[8],      row[9],
+                              row[10],     row[11],     (int)row[12]};
+    memcpy(sim + (size_t)k * K, row + SPICE_FIELDS, (size_t)K * sizeof *sim);
+  }
+  free(all);
+  if (!rc && phx_spice_summary(s, n, K, r, &err)) rc = phx_cli_err(&err);
+  if (!rc) {
+    /* rank 0's engine and times: it loaded the same circuit, its share */
+    snprintf(r->engine, sizeof r->engine, "%s", mine.engine);
+    r->load_seconds = mine.load_seconds;
+    r->sim_seconds = mine.sim_seconds;
+  }
+  return rc;
+}
+
 int phx_cmd_spice(int argc, char **argv) {
   drawn d;
   phx_cli c;
-  int rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &d);
+  int sweep = 0, threads = 0;
+  int rc = spice_options(&argc, argv, &sweep, &threads);
+  if (rc < 0) rc = parse_drawn(&SPICE_SPEC, SPICE_OPTS2, argc, argv, &c, &d);
   if (rc >= 0) return rc;
   phx_err err = {0};
   phx_model *m = NULL;
@@ -511,6 +593,12 @@ int phx_cmd_spice(int argc, char **argv) {
     if (c.n > 0 && c.n < n) n = c.n;
     const phx_model_opts *o = phx_model_get_opts(m);
     so.count = n;
+    /* Sweeps of 50 samples, or n / 64: a fresh operating point costs about
+     * 20 warm-started samples (behavioural 196-100-10), and 64 sweeps are
+     * enough ranks; the same for any rank count, so ranks split at them. */
+    so.sweep = n / 64 + (n % 64 != 0) > 50 ? n / 64 + (n % 64 != 0) : 50;
+    if (sweep) so.sweep = sweep;
+    so.threads = threads;
     so.engine = engine_of(&c);
     so.verbose = c.verbose;
     s = calloc((size_t)n, sizeof *s);
@@ -518,9 +606,10 @@ int phx_cmd_spice(int argc, char **argv) {
     phx_spice_result r;
     phx_power est;
     if (!s || !sim) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
+    else if (phx_par_size() > 1) rc = spice_ranks(m, test, &so, n, &r, s, sim);
     else if (phx_spice_run(m, test, &so, &r, s, sim, &err)) rc = phx_cli_err(&err);
-    else if (phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
-    else rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
+    if (!rc && phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
+    if (!rc) rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
   }
   free(s);
   free(sim);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 
 static const char USAGE[] =
     "usage: phaxcl mc MODEL [OPTIONS]\n"
@@ -140,6 +141,25 @@ static int mc_regression(const phx_cli *c, phx_backend *b, const phx_model *m,
   return 0;
 }
 
+/* Under mpirun: rank r evaluates its contiguous share of the draws (each a
+ * pure function of seed and draw number), rank 0 the ideal accuracy too;
+ * the accuracies are gathered and summarised in draw order. */
+static int mc_ranks(phx_backend *b, const phx_model *m, const phx_dataset *d, int limit,
+                    const phx_variation *v, int draws, uint64_t seed, phx_mc_result *r,
+                    double *acc) {
+  phx_err err = {PHX_OK, ""};
+  int first, count, n = phx_dataset_count(d);
+  if (limit > 0 && limit < n) n = limit;
+  double ideal = 0;
+  phx_par_range(draws, 1, phx_par_rank(), &first, &count);
+  if (phx_monte_carlo_range(b, m, d, limit, v, seed, first, count, acc + first,
+                            phx_par_rank() == 0 ? &ideal : NULL, &err) ||
+      phx_par_gather_range(draws, 1, 1, acc, &err) ||
+      phx_mc_summary(acc, draws, ideal, n, r, &err))
+    return phx_cli_err(&err);
+  return 0;
+}
+
 int phx_cmd_mc(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
@@ -173,9 +193,12 @@ int phx_cmd_mc(int argc, char **argv) {
   if (!rc) rc = phx_cli_backend(&c, c.nbackends ? c.backends[0] : "auto", &b);
   phx_mc_result r;
   if (!rc && phx_model_targets(m)) {
+    /* regression draws are models of their own, evaluated in this process */
     rc = mc_regression(&c, b, m, &test, &v, draws, acc);
   } else {
-    if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))
+    if (!rc && phx_par_size() > 1)
+      rc = mc_ranks(b, m, test, c.limit, &v, draws, c.seed, &r, acc);
+    else if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))
       rc = phx_cli_err(&err);
     if (!rc) print_result(&c, b, &v, &r, acc);
   }

@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "par.h"
 
 static const char USAGE[] =
     "usage: phaxcl train [OPTIONS]\n"
@@ -68,6 +69,10 @@ static const char USAGE[] =
     "  --lr X             learning rate (default 0.1)\n"
     "  --backend NAME     auto (default), c, c64 or opencl\n"
     "  --device SPEC      OpenCL device: P:D or part of its name\n"
+    "  --grad-blocks N    data-parallel gradients: each batch as N fixed blocks\n"
+    "                     (a power of two, default 8) summed over one tree, so\n"
+    "                     that `mpirun -np K` trains the same theta for any K <= N;\n"
+    "                     on by itself under mpirun (rank 0 prints and saves)\n"
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
     "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
     "  --read-noise PCT\n"
@@ -230,7 +235,7 @@ static int resume_opts(const phx_cli *c, phx_train_opts *t) {
 
 /* The model: loaded from --init (its options win, --layers must agree) or
  * new from the options and the data. Returns 0 or an exit status. */
-static int make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
+int phx_cli_make_model(const phx_cli *c, const phx_dataset *train, phx_model **out) {
   phx_err err = {0};
   const int T = phx_dataset_targets(train);
   int inputs = phx_dataset_dim(train), classes = T ? T : phx_dataset_classes(train);
@@ -409,7 +414,11 @@ static void log_header(report *r, const phx_cli *c, const phx_train_opts *t,
 
 /* phaxcl train once the variation options and --faults are out of argv. */
 static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
-  int rc;
+  phx_train_parallel par;
+  int parallel;
+  int rc = phx_par_train_options(&argc, argv, &par, &parallel);
+  if (rc >= 0) return rc;
+  const int saver = phx_par_rank() == 0; /* only rank 0 writes files */
   const int aware = phx_vary_any(v);
   phx_cli c;
   rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE | PHX_O2_LOG,
@@ -443,7 +452,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   rc = c.save ? check_save_dir(c.save) : 0;
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
   if (!rc) rc = phx_cli_load_data(&c, &train, &test);
-  if (!rc) rc = make_model(&c, train, &m);
+  if (!rc) rc = phx_cli_make_model(&c, train, &m);
   if (!rc) rc = phx_cli_apply_faults(faults, m);
   /* every variation field from the command line, checked against the model */
   if (!rc && aware) rc = phx_cli_vary_merge(m, v, ~0u);
@@ -464,20 +473,22 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
             sz, dir, phx_dataset_count(train), phx_dataset_count(test),
             names[t.optimizer], t.lr, t.batch, t.epochs, (unsigned long long)t.seed);
   }
-  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO), .last_test = -1,
-              .log_path = c.log, .regression = m && phx_model_targets(m) > 0};
+  /* no progress bar from ranks: their stdout is a tty of mpirun's, whatever its own is */
+  report r = {.json = c.json, .tty = isatty(STDOUT_FILENO) && !phx_par_active(),
+              .last_test = -1, .log_path = c.log,
+              .regression = m && phx_model_targets(m) > 0};
   if (!rc && t.epochs == 0 && !c.resume) {
-    if (c.save) rc = save_model(m, c.save);
+    if (c.save && saver) rc = save_model(m, c.save);
     if (!rc) rc = summary(&c, NULL, m, NULL, NULL);
   } else if (!rc) {
     rc = phx_cli_backend(&c, NULL, &b);
-    if (!rc && c.log && !(r.log = fopen(c.log, "w")))
+    if (!rc && c.log && saver && !(r.log = fopen(c.log, "w")))
       rc = phx_cli_fail(PHX_EXIT_RUN, "--log %s: cannot open for writing", c.log);
     if (!rc && r.log) log_header(&r, &c, &t, m, b, dir);
     if (!rc) {
       phx_err err = {0};
       phx_train_hooks hooks = {.on_epoch = on_epoch, .on_progress = on_progress, .user = &r,
-                               .stop = &stop_signal};
+                               .stop = &stop_signal, .parallel = parallel ? &par : NULL};
       catch_signals(1);
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
@@ -496,7 +507,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
       }
       catch_signals(0);
     }
-    if (!rc && c.save) rc = save_model(m, c.save);
+    if (!rc && c.save && saver) rc = save_model(m, c.save);
     if (!rc) rc = summary(&c, b, m, &r, test);
   }
   if (r.log && fclose(r.log) && !r.log_failed)

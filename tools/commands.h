@@ -17,12 +17,16 @@ int phx_cmd_export(int argc, char **argv);  /* cmd_circuit.c */
 int phx_cmd_spice(int argc, char **argv);   /* cmd_circuit.c */
 int phx_cmd_vtc(int argc, char **argv);     /* cmd_circuit.c */
 int phx_cmd_plot(int argc, char **argv);    /* cmd_plot.c */
+int phx_cmd_sweep(int argc, char **argv);   /* cmd_sweep.c */
 
 /* For train and eval (cmd_circuit.c). --neuron FILE into the model options
  * of c (fits, vdd; lr and epochs from the file's hint unless given); 0 or
  * an exit status. */
 struct phx_cli;
 int phx_cli_apply_neuron(struct phx_cli *c);
+/* For train and sweep (cmd_train.c): the model --layers, the model options
+ * and --init/--resume describe, initialised from --seed; 0 or an exit status. */
+int phx_cli_make_model(const struct phx_cli *c, const phx_dataset *train, phx_model **out);
 /* --curve table: the neuron file's table onto m (cmd_circuit.c). */
 int phx_cli_neuron_table(const struct phx_cli *c, phx_model *m);
 /* eval --power: the static power estimate per inference of m on d, with

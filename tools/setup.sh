@@ -10,7 +10,8 @@ PKGS=(build-essential clang pkg-config meson ninja-build
       ocl-icd-opencl-dev opencl-headers libclblast-dev clblast-utils clinfo
       pocl-opencl-icd oclgrind mesa-opencl-icd zlib1g-dev libopenblas-dev liblbfgs-dev
       libcjson-dev valgrind python3 python3-torch dataset-fashion-mnist
-      ngspice libngspice0-dev python3-pip python3-venv libzip-dev python3-sklearn)
+      ngspice libngspice0-dev python3-pip python3-venv libzip-dev python3-sklearn
+      libopenmpi-dev openmpi-bin time)
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 

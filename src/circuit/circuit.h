@@ -47,6 +47,9 @@ void phx_engine_close(phx_engine *e);
 const char *phx_engine_name(const phx_engine *e);
 /* Loads the deck (netlist text without .control/.end) once. */
 phx_status phx_engine_load(phx_engine *e, const char *deck, phx_err *err);
+/* ngspice's OpenMP threads for the circuits loaded after this (libngspice;
+ * the binary keeps its default). threads <= 0: the default. */
+void phx_engine_threads(phx_engine *e, int threads);
 /* Runs one analysis ("dc VIDX 0 199 1") on the loaded circuit. Returns
  * PHX_ESIM (with ngspice's message) when it stopped early; the vectors then
  * hold the points done. */
@@ -66,8 +69,8 @@ void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opt
 void phx_circ_write_options(FILE *f, const phx_inverter *inv, int tight);
 /* The network as a deck without .control or .end: xs NULL (inputs at 0 V),
  * one sample as fixed sources (sweep 0), or count samples driven by a pwl
- * of the node idx (sweep 1), swept by VIDX over 0..count-1. */
+ * of the node idx (sweep 1), swept by VIDX over base..base+count-1. */
 phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
-                         const float *xs, int count, int sweep, const char *title);
+                         const float *xs, int count, int sweep, int base, const char *title);
 
 #endif /* PHX_CIRCUIT_H */

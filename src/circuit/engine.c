@@ -398,6 +398,19 @@ phx_status phx_engine_load(phx_engine *e, const char *deck, phx_err *err) {
   return PHX_OK;
 }
 
+void phx_engine_threads(phx_engine *e, int threads) {
+#if PHX_HAVE_NGSPICE
+  if (e->lib && !e->dead && threads > 0) {
+    char cmd[48];
+    snprintf(cmd, sizeof cmd, "set num_threads=%d", threads);
+    ngSpice_Command(cmd);
+  }
+#else
+  (void)e;
+  (void)threads;
+#endif
+}
+
 phx_status phx_engine_run(phx_engine *e, const char *analysis, phx_err *err) {
   e->error[0] = '\0';
 #if PHX_HAVE_NGSPICE

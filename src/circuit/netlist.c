@@ -246,7 +246,7 @@ static void write_network(FILE *f, const phx_model *m, const phx_inverter *inv) 
 /* The deck: title, tolerances, inputs (fixed, or pwl of the swept node idx
  * for count > 1), network. */
 phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
-                         const float *xs, int count, int sweep, const char *title) {
+                         const float *xs, int count, int sweep, int base, const char *title) {
   const phx_model_opts *o = phx_model_get_opts(m);
   int n = o->sizes[0];
   char sz[160] = "";
@@ -266,7 +266,7 @@ phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
               i + 1, -v);
     }
   } else if (xs) {
-    /* One DC sweep of idx over 0..count-1 solves every sample, each warm
+    /* One DC sweep of idx over base..base+count-1 solves every sample, each warm
      * started from the previous one; 0 V ammeters give the drivers' power. */
     fprintf(f, "VIDX idx 0 DC 0\n");
     for (int i = 0; i < n; i++) {
@@ -276,7 +276,7 @@ phx_status phx_circ_deck(FILE *f, const phx_model *m, const phx_inverter *inv,
       for (int k = 0; k <= count; k++) {
         if (k % 8 == 0) fprintf(f, "\n+");
         int at = k < count ? k : count - 1;
-        fprintf(f, ", %d,%.17g", k, ((double)xs[(size_t)at * n + i] - 0.5) * o->vdd);
+        fprintf(f, ", %d,%.17g", base + k, ((double)xs[(size_t)at * n + i] - 0.5) * o->vdd);
       }
       fprintf(f, ")\nVAP%d xpd%d xp%d DC 0\n", i + 1, i + 1, i + 1);
       fprintf(f, "EXN%d xnd%d 0 xp%d 0 -1\nVAN%d xnd%d xn%d DC 0\n", i + 1, i + 1, i + 1,
@@ -307,7 +307,7 @@ phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv_in, cons
   if (!f) return phx_fail(err, PHX_EIO, "--out %s: %s", path, strerror(errno));
   const phx_model_opts *o = phx_model_get_opts(m);
   int K = o->sizes[o->nlayers], L = o->nlayers - 1;
-  s = phx_circ_deck(f, m, &inv, x, x ? 1 : 0, 0, x ? "standalone deck" : "netlist");
+  s = phx_circ_deck(f, m, &inv, x, x ? 1 : 0, 0, 0, x ? "standalone deck" : "netlist");
   if (!s && x) {
     double *ref = malloc((size_t)K * sizeof *ref);
     if (!ref) s = PHX_ENOMEM;

@@ -1,8 +1,10 @@
 /* Device variation settings and Monte Carlo evaluation: each draw maps
  * theta to a drawn chip on the backend (op map_vary) and runs the forward
  * pass over the data; the draws' accuracies give mean, spread and tail. */
+#define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,16 +145,16 @@ static phx_status accuracy(phx_net *net, int n, double *acc, phx_err *err) {
   return s;
 }
 
-/* One worker's share of the draws: k = first, first + step, ... on its own
- * net, so that workers share nothing but the read-only inputs. */
+/* One worker's share of the draws: k = first, first + step, ... below end
+ * on its own net, so that workers share nothing but the read-only inputs. */
 typedef struct mc_job {
   phx_backend *b;
   const phx_model *m;
   const phx_dataset *d;
   const phx_variation *v;
-  int n, first, step, draws;
+  int n, first, step, end, base; /* acc[k - base] receives draw k */
   uint64_t seed;
-  double *acc, ideal;
+  double *acc, *ideal;           /* ideal: NULL, or this worker measures it */
   phx_status s;
   phx_err err;
 } mc_job;
@@ -165,33 +167,40 @@ static void *mc_work(void *arg) {
                              &net, err);
   if (!s) s = phx_net_set_theta(net, j->m, err);
   if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, j->d, j->n, err);
-  if (!s && j->first == 0) s = accuracy(net, j->n, &j->ideal, err);
-  for (int k = j->first; !s && k < j->draws; k += j->step) {
+  if (!s && j->ideal) s = accuracy(net, j->n, j->ideal, err);
+  for (int k = j->first; !s && k < j->end; k += j->step) {
     s = phx_net_map_vary(net, j->v, j->seed, k, err);
-    if (!s) s = accuracy(net, j->n, &j->acc[k], err);
+    if (!s) s = accuracy(net, j->n, &j->acc[k - j->base], err);
   }
   phx_net_free(net);
   j->s = s;
   return NULL;
 }
 
-/* Workers: the C path's draws run on every core (each draw is its own
- * pure function of seed and number, so the split changes no result); an
- * OpenCL device runs them in order on its queue. */
+/* Workers: the C path's draws run on every core this process may use (its
+ * affinity mask, so that MPI ranks bound to cores do not oversubscribe
+ * them; each draw is its own pure function of seed and number, so the
+ * split changes no result); an OpenCL device runs them in order. */
 static int mc_workers(const phx_backend *b, int draws) {
   const char *name = phx_backend_name(b);
   if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0) return 1;
   long cores = sysconf(_SC_NPROCESSORS_ONLN);
+#ifdef CPU_COUNT
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < cores)
+    cores = CPU_COUNT(&set);
+#endif
   if (cores < 1) cores = 1;
   if (cores > MC_MAX_THREADS) cores = MC_MAX_THREADS;
   return draws < cores ? draws : (int)cores;
 }
 
-phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
-                           int limit, const phx_variation *v, int draws, uint64_t seed,
-                           phx_mc_result *res, double *acc, phx_err *err) {
-  if (!b || !m || !d || !v || !res)
-    return phx_fail(err, PHX_EINVAL, "phx_monte_carlo: backend, model, data, variation and result are required");
+/* The shared checks; n receives the samples per draw. */
+static phx_status mc_check(phx_backend *b, const phx_model *m, const phx_dataset *d, int limit,
+                           const phx_variation *v, int draws, int *n, phx_err *err) {
+  if (!b || !m || !d || !v)
+    return phx_fail(err, PHX_EINVAL,
+                    "monte carlo: backend, model, data and variation are required");
   if (draws < 1 || draws > 10000000)
     return phx_fail(err, PHX_EINVAL, "--draws: %d (expected 1 to 10000000)", draws);
   if (limit < 0) return phx_fail(err, PHX_EINVAL, "--limit: must be >= 0 (got %d)", limit);
@@ -201,18 +210,29 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   phx_status s = phx_variation_check(v, err);
   if (!s) s = phx_variation_check_model(v, phx_model_get_opts(m), err);
   if (s) return s;
-  int n = phx_dataset_count(d);
-  if (limit > 0 && limit < n) n = limit;
-  if (n < 1) return phx_fail(err, PHX_ESHAPE, "the data set is empty");
-  double *a = malloc((size_t)draws * sizeof *a);
-  if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
-  memset(res, 0, sizeof *res);
-  const int T = mc_workers(b, draws);
+  *n = phx_dataset_count(d);
+  if (limit > 0 && limit < *n) *n = limit;
+  if (*n < 1) return phx_fail(err, PHX_ESHAPE, "the data set is empty");
+  return PHX_OK;
+}
+
+phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                                 int limit, const phx_variation *v, uint64_t seed, int first,
+                                 int count, double *acc, double *ideal, phx_err *err) {
+  int n = 0;
+  phx_status s = mc_check(b, m, d, limit, v, count < 1 ? 1 : count, &n, err);
+  if (s) return s;
+  if (first < 0 || (count > 0 && !acc))
+    return phx_fail(err, PHX_EINVAL, "monte carlo: draws from %d, %d of them, need acc", first,
+                    count);
+  const int T = mc_workers(b, count > 0 ? count : 1);
   mc_job jobs[MC_MAX_THREADS];
   pthread_t th[MC_MAX_THREADS];
   int started = 0;
   for (int t = 0; t < T; t++) {
-    jobs[t] = (mc_job){b, m, d, v, n, t, T, draws, seed, a, 0, PHX_OK, {PHX_OK, ""}};
+    jobs[t] = (mc_job){.b = b, .m = m, .d = d, .v = v, .n = n, .first = first + t, .step = T,
+                       .end = first + count, .base = first, .seed = seed, .acc = acc,
+                       .ideal = t == 0 ? ideal : NULL, .s = PHX_OK, .err = {PHX_OK, ""}};
     /* worker 0 runs here; the others on threads (none when one fails to start) */
     if (t > 0 && pthread_create(&th[t], NULL, mc_work, &jobs[t]) != 0) {
       jobs[t].s = phx_fail(&jobs[t].err, PHX_ENOMEM, "monte carlo: cannot start a thread");
@@ -224,24 +244,49 @@ phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset
   for (int t = 1; t < started; t++) pthread_join(th[t], NULL);
   for (int t = 0; t < T && !s; t++)
     if (jobs[t].s) s = phx_fail(err, jobs[t].s, "%s", jobs[t].err.msg);
-  res->ideal = jobs[0].ideal;
-  if (!s) {
-    double sum = 0, sq = 0;
-    for (int k = 0; k < draws; k++) sum += a[k];
-    res->mean = sum / draws;
-    for (int k = 0; k < draws; k++) sq += (a[k] - res->mean) * (a[k] - res->mean);
-    res->std = draws > 1 ? sqrt(sq / (draws - 1)) : 0;
-    if (acc) memcpy(acc, a, (size_t)draws * sizeof *a);
-    qsort(a, (size_t)draws, sizeof *a, cmp_double);
-    res->min = a[0];
-    res->max = a[draws - 1];
-    /* 5th percentile: linear between the order statistics around it */
-    const double pos = 0.05 * (draws - 1);
-    const int lo = (int)pos;
-    res->p5 = lo + 1 < draws ? a[lo] + (pos - lo) * (a[lo + 1] - a[lo]) : a[lo];
-    res->draws = draws;
-    res->count = n;
-  }
+  return s;
+}
+
+phx_status phx_mc_summary(const double *acc, int draws, double ideal, int count,
+                          phx_mc_result *res, phx_err *err) {
+  if (!acc || !res || draws < 1)
+    return phx_fail(err, PHX_EINVAL,
+                    "phx_mc_summary: accuracies, at least one draw and result required");
+  double *a = malloc((size_t)draws * sizeof *a);
+  if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
+  memset(res, 0, sizeof *res);
+  res->ideal = ideal;
+  double sum = 0, sq = 0;
+  for (int k = 0; k < draws; k++) sum += acc[k];
+  res->mean = sum / draws;
+  for (int k = 0; k < draws; k++) sq += (acc[k] - res->mean) * (acc[k] - res->mean);
+  res->std = draws > 1 ? sqrt(sq / (draws - 1)) : 0;
+  memcpy(a, acc, (size_t)draws * sizeof *a);
+  qsort(a, (size_t)draws, sizeof *a, cmp_double);
+  res->min = a[0];
+  res->max = a[draws - 1];
+  /* 5th percentile: linear between the order statistics around it */
+  const double pos = 0.05 * (draws - 1);
+  const int lo = (int)pos;
+  res->p5 = lo + 1 < draws ? a[lo] + (pos - lo) * (a[lo + 1] - a[lo]) : a[lo];
+  res->draws = draws;
+  res->count = count;
+  free(a);
+  return PHX_OK;
+}
+
+phx_status phx_monte_carlo(phx_backend *b, const phx_model *m, const phx_dataset *d,
+                           int limit, const phx_variation *v, int draws, uint64_t seed,
+                           phx_mc_result *res, double *acc, phx_err *err) {
+  int n = 0;
+  if (!res) return phx_fail(err, PHX_EINVAL, "phx_monte_carlo: result required");
+  phx_status s = mc_check(b, m, d, limit, v, draws, &n, err);
+  if (s) return s;
+  double *a = malloc((size_t)draws * sizeof *a), ideal = 0;
+  if (!a) return phx_fail(err, PHX_ENOMEM, "out of memory for %d draws", draws);
+  s = phx_monte_carlo_range(b, m, d, limit, v, seed, 0, draws, a, &ideal, err);
+  if (!s) s = phx_mc_summary(a, draws, ideal, n, res, err);
+  if (!s && acc) memcpy(acc, a, (size_t)draws * sizeof *a);
   free(a);
   return s;
 }

@@ -243,6 +243,12 @@ phx_status phx_net_get_grad64(phx_net *n, int l, double *grad, phx_err *err) {
                       err);
 }
 
+phx_status phx_net_set_grad64(phx_net *n, int l, const double *grad, phx_err *err) {
+  if (l < 0 || l >= n->L) return phx_fail(err, PHX_EINVAL, "net: no layer %d", l);
+  net_layer *y = &n->lay[l];
+  return phx_buf_write(n->b, y->dtheta, 0, (size_t)y->M * y->R, grad, PHX_HOST_F64, err);
+}
+
 phx_status phx_net_get_grad(phx_net *n, phx_model *g, phx_err *err) {
   int rc;
   if ((rc = net_check_model(n, g, err))) return rc;

@@ -22,6 +22,9 @@ phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err);
 phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err);
 phx_status phx_net_set_theta64(phx_net *n, int l, const double *theta, phx_err *err);
 phx_status phx_net_get_grad64(phx_net *n, int l, double *grad, phx_err *err);
+/* Replaces layer l's dtheta (a gradient combined elsewhere, for
+ * phx_net_step). */
+phx_status phx_net_set_grad64(phx_net *n, int l, const double *grad, phx_err *err);
 /* Gradient into a model-shaped holder (float). */
 phx_status phx_net_get_grad(phx_net *n, phx_model *g, phx_err *err);
 

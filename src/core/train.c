@@ -13,6 +13,7 @@
 #include "faults.h"
 #include "net.h"
 #include "rng.h"
+#include "train_parallel.h"
 
 /* Draws of variation-aware training come from the training seed mixed
  * with this constant, so they are not the chips `phaxcl mc` evaluates. */
@@ -118,8 +119,18 @@ typedef struct run {
   int start_epoch;   /* epochs done before this call (resume) */
   int start_offset;  /* samples of the next epoch done before this call */
   long start_step;   /* optimizer steps done before this call */
+  phx_dp *dp;        /* data-parallel gradients, or NULL */
   int repin;         /* the fault map has cells between gmin and gmax */
 } run;
+
+/* One optimizer step on the batch at off: here, or combined over ranks. */
+static phx_status batch_step(run *r, int off, int B, phx_optim *opt, phx_err *err) {
+  phx_status s = r->dp ? phx_dp_gradient(r->dp, r->net, off, B, 1.0 / B, NULL, err)
+                       : phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
+  opt->t++;
+  if (!s) s = r->dp ? phx_net_step(r->net, opt, err) : phx_net_grad_step(r->net, opt, err);
+  return s;
+}
 
 /* Sets the known stuck cells' parameters on the net (all, or only those
  * between gmin and gmax, which the optimizer would move: gmin and gmax
@@ -278,9 +289,7 @@ static phx_status train_minibatch(run *r, const phx_model_opts *mo, phx_err *err
       int B = r->n - off < r->batch ? r->n - off : r->batch;
       /* variation-aware: this step's forward pass on chip number t */
       if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
-      if (!s) s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
-      opt.t++;
-      if (!s) s = phx_net_grad_step(r->net, &opt, err);
+      if (!s) s = batch_step(r, off, B, &opt, err);
       if (!s && r->repin) s = pin_faults(r, mo, 1, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
@@ -294,8 +303,9 @@ static phx_status train_minibatch(run *r, const phx_model_opts *mo, phx_err *err
     phx_epoch_stats st = {.epoch = e, .epochs = o->epochs};
     double sum;
     long correct;
-    s = phx_net_metrics(r->net, PHX_SLOT_TRAIN, r->n, &sum, &correct, NULL, NULL,
-                        err);
+    if (r->dp) s = phx_dp_metrics(r->dp, r->net, err);
+    if (!s)
+      s = phx_net_metrics(r->net, PHX_SLOT_TRAIN, r->n, &sum, &correct, NULL, NULL, err);
     if (s) break;
     st.loss = sum / r->n;
     st.train_acc = (double)correct / r->n;
@@ -349,14 +359,18 @@ static lbfgsfloatval_t lb_evaluate(void *inst, const lbfgsfloatval_t *x,
     return INFINITY;
   }
   phx_status s = lb_set(c, x);
-  for (int off = 0; off < r->n && !s; off += r->eval_batch) {
-    int B = r->n - off < r->eval_batch ? r->n - off : r->eval_batch;
-    s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / r->n, 1,
-                      off > 0, c->err);
+  if (r->dp) {
+    if (!s) s = phx_dp_gradient(r->dp, r->net, 0, r->n, 1.0 / r->n, g, c->err);
+    if (!s) s = phx_dp_metrics(r->dp, r->net, c->err);
+  } else {
+    for (int off = 0; off < r->n && !s; off += r->eval_batch) {
+      int B = r->n - off < r->eval_batch ? r->n - off : r->eval_batch;
+      s = phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / r->n, 1, off > 0, c->err);
+    }
+    if (!s) s = phx_net_grad_finish(r->net, c->err);
+    for (int l = 0; l < c->nl && !s; l++)
+      s = phx_net_get_grad64(r->net, l, g + c->off[l], c->err);
   }
-  if (!s) s = phx_net_grad_finish(r->net, c->err);
-  for (int l = 0; l < c->nl && !s; l++)
-    s = phx_net_get_grad64(r->net, l, g + c->off[l], c->err);
   double sum = 0;
   if (!s)
     s = phx_net_metrics(r->net, PHX_SLOT_TRAIN, r->n, &sum, &c->correct, NULL,
@@ -580,7 +594,12 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   r.eval_batch = r.batch > 256 ? r.batch : (most < 256 ? most : 256);
   if (r.eval_batch < r.batch) r.eval_batch = r.batch;
 
+  const phx_train_parallel *par = hooks ? hooks->parallel : NULL;
+  if (par && (o->checkpoint || o->resume))
+    return phx_fail(err, PHX_EINVAL, "--checkpoint/--resume: not with data-parallel training");
   s = check_footprint(b, mo, &r, err);
+  if (!s && par)
+    s = phx_dp_new(par, mo, r.n, o->optimizer == PHX_OPT_LBFGS ? r.n : r.batch, &r.dp, err);
   if (!s) s = phx_model_new(mo, &r.copy, err);
   /* the chip trained for goes with the model (and its checkpoints) */
   const phx_variation *chip = o->vary ? o->vary : phx_model_get_variation(m);
@@ -606,5 +625,6 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   }
   if (r.net) phx_net_free(r.net);
   if (r.copy) phx_model_free(r.copy);
+  phx_dp_free(r.dp);
   return s;
 }
