@@ -23,6 +23,16 @@
   "                     cache tools/fetch_sky130.sh fills\n"                       \
   "  --neuron FILE      the inverter (and sizing) of a neuron file from vtc\n"
 
+/* The chip options export and spice share. */
+#define DRAW_USAGE                                                                    \
+  "  --draw K           chip K drawn with the variation options below (as\n"          \
+  "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"           \
+  "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"     \
+  "                     --read-noise, --stuck-off, --stuck-on as for `phaxcl mc`\n"   \
+  "                     (default: the variation the model was trained for)\n"        \
+  "  --faults FILE      a chip's known stuck cells (layer row column\n"               \
+  "                     gmin|gmax|G per line), pinned before any draw\n"
+
 static const char EXPORT_USAGE[] =
     "usage: phaxcl export MODEL --format csv|spice [OPTIONS]\n"
     "\n"
@@ -43,14 +53,7 @@ static const char EXPORT_USAGE[] =
     "                     table as for `phaxcl eval` (--target, --test, --split,\n"
     "                     --labels, --header, --seed as there)\n"
     "  --pool N           average N x N pixel blocks (default 1)\n"
-    "  --draw K           chip K drawn with the variation options below (as\n"
-    "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
-    "                     --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
-    "                     variation the model was trained for)\n"
-    "  --faults FILE      a chip's known stuck cells (layer row column\n"
-    "                     gmin|gmax|G per line), pinned before any draw\n"
+    DRAW_USAGE
     "  --help             this text\n";
 
 static const char SPICE_USAGE[] =
@@ -75,14 +78,7 @@ static const char SPICE_USAGE[] =
     "                     2, under mpirun 1 per rank)\n"
     INVERTER_HELP
     "  --engine E         auto (default), lib or binary\n"
-    "  --draw K           chip K drawn with the variation options below (as\n"
-    "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"
-    "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"
-    "                     --read-noise,\n"
-    "                     --stuck-off, --stuck-on as for `phaxcl mc` (default: the\n"
-    "                     variation the model was trained for)\n"
-    "  --faults FILE      a chip's known stuck cells (layer row column\n"
-    "                     gmin|gmax|G per line), pinned before any draw\n"
+    DRAW_USAGE
     "  --json             one JSON object with every sample\n"
     "  --verbose          ngspice's messages on stderr\n"
     "  --help             this text\n";
