@@ -90,7 +90,8 @@ PROGRESS_FN = C.CFUNCTYPE(None, C.c_long, C.c_long, C.c_void_p)
 
 class TrainHooks(C.Structure):
     _fields_ = [("on_epoch", EPOCH_FN), ("on_progress", PROGRESS_FN),
-                ("user", C.c_void_p), ("stop", C.POINTER(C.c_int))]
+                ("user", C.c_void_p), ("stop", C.POINTER(C.c_int)),
+                ("parallel", C.c_void_p)]
 
 
 class EvalResult(C.Structure):
@@ -110,7 +111,8 @@ class DeviceInfo(C.Structure):
                 ("vendor", C.c_char * 128), ("version", C.c_char * 128),
                 ("driver", C.c_char * 128), ("c_version", C.c_char * 128),
                 ("compute_units", C.c_uint), ("global_mem", C.c_uint64),
-                ("max_work_group", C.c_size_t), ("fp64", C.c_int), ("is_default", C.c_int)]
+                ("max_work_group", C.c_size_t), ("fp64", C.c_int), ("is_default", C.c_int),
+                ("software", C.c_int), ("probe", C.c_double)]
 
 
 class CheckRow(C.Structure):
@@ -137,13 +139,16 @@ class Inverter(C.Structure):
 
 class SpiceOpts(C.Structure):
     _fields_ = [("inv", Inverter), ("count", C.c_int), ("engine", C.c_int),
-                ("verbose", C.c_int)]
+                ("verbose", C.c_int), ("first", C.c_int), ("threads", C.c_int),
+                ("sweep", C.c_int)]
 
 
 class SpiceSample(C.Structure):
     _fields_ = [("index", C.c_int), ("label", C.c_int), ("converged", C.c_int),
                 ("model_class", C.c_int), ("sim_class", C.c_int), ("max_dv", C.c_double),
-                ("mean_dv", C.c_double), ("power_W", C.c_double)]
+                ("mean_dv", C.c_double), ("power_W", C.c_double), ("rails_W", C.c_double),
+                ("inputs_W", C.c_double), ("returned_max_dv", C.c_double),
+                ("returned_mean_dv", C.c_double), ("returned_class", C.c_int)]
 
 
 class SpiceResult(C.Structure):
