@@ -66,9 +66,14 @@ static phx_status parse_header(const npy_src *s, const char *h, npy_array *a, ph
   if (sscanf(d, "'%c%c%d'%n", &endian, &kind, &size, &n) != 3 || n == 0 ||
       !(endian == '<' || endian == '|' || (endian == '=' && size == 1)) ||
       !strchr("fiub", kind) || !(size == 1 || size == 2 || size == 4 || size == 8) ||
-      (kind == 'f' && size < 4) || (kind == 'b' && size != 1))
-    return phx_fail(err, PHX_EFORMAT, "%s: dtype %.12s is not a little-endian bool, integer "
-                    "or float32/64", s->name, d);
+      (kind == 'f' && size < 4) || (kind == 'b' && size != 1)) {
+    char shown[13]; /* the descr as one printable line: errors are one line */
+    int i = 0;
+    for (; i < 12 && d[i]; i++) shown[i] = d[i] >= ' ' && d[i] <= '~' ? d[i] : '?';
+    shown[i] = 0;
+    return phx_fail(err, PHX_EFORMAT, "%s: dtype %s is not a little-endian bool, integer "
+                    "or float32/64", s->name, shown);
+  }
   a->kind = kind;
   a->size = size;
   if (!strncmp(f, "True", 4)) a->fortran = 1;
