@@ -13,21 +13,6 @@
 
 #define NS 400
 
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    perror(path);
-    exit(99);
-  }
-  fseek(f, 0, SEEK_END);
-  *n = (size_t)ftell(f);
-  rewind(f);
-  unsigned char *b = malloc(*n + 1);
-  if (!b || fread(b, 1, *n, f) != *n) exit(99);
-  fclose(f);
-  return b;
-}
-
 /* A model saved before tables existed: no scaling, and the same bytes. */
 static void old_model(const char *path) {
   phx_model *m = NULL;
@@ -37,7 +22,7 @@ static void old_model(const char *path) {
   CHECK(phx_model_scale_feature(m, 0, 0.3) == 0.3);
   must(phx_model_save(m, in_dir("old.st"), &err), &err, "resave");
   size_t a, b;
-  unsigned char *x = slurp(path, &a), *y = slurp(in_dir("old.st"), &b);
+  unsigned char *x = test_slurp(path, &a), *y = test_slurp(in_dir("old.st"), &b);
   CHECKF(a == b && !memcmp(x, y, a), "%s saved back differs (%zu vs %zu bytes)", path, a, b);
   free(x);
   free(y);
@@ -163,27 +148,7 @@ static void round_trip(void) {
 /* reg.st with `from` in its header replaced by `to` (the header length
  * rewritten; tensor offsets count from the data section), loaded. */
 static phx_status tampered(const char *from, const char *to, phx_err *err) {
-  size_t n, hlen = 0;
-  unsigned char *b = slurp(in_dir("reg.st"), &n);
-  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
-  char *h = malloc(hlen + 1);
-  memcpy(h, b + 8, hlen);
-  h[hlen] = 0;
-  char *at = strstr(h, from);
-  if (!at) {
-    fprintf(stderr, "%s not in the header\n", from);
-    exit(99);
-  }
-  const size_t nl = hlen - strlen(from) + strlen(to), pre = (size_t)(at - h);
-  unsigned char len8[8];
-  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(nl >> (8 * i));
-  FILE *f = fopen(in_dir("t.st"), "wb");
-  if (!f || fwrite(len8, 1, 8, f) != 8 || fwrite(h, 1, pre, f) != pre || fputs(to, f) < 0 ||
-      fputs(at + strlen(from), f) < 0 || fwrite(b + 8 + hlen, 1, n - 8 - hlen, f) != n - 8 - hlen ||
-      fclose(f))
-    exit(99);
-  free(h);
-  free(b);
+  st_header_swap(in_dir("reg.st"), in_dir("t.st"), from, to);
   phx_model *m = NULL;
   phx_status s = phx_model_load(in_dir("t.st"), &m, err);
   phx_model_free(m);

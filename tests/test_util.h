@@ -71,6 +71,53 @@ static inline phx_model *tiny_model(int inputs, int outputs) {
   return m;
 }
 
+/* The whole file at path (*n bytes); exits 99 when it cannot be read. */
+static inline unsigned char *test_slurp(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    perror(path);
+    exit(99);
+  }
+  fseek(f, 0, SEEK_END);
+  *n = (size_t)ftell(f);
+  rewind(f);
+  unsigned char *b = malloc(*n + 1);
+  if (!b || fread(b, 1, *n, f) != *n) exit(99);
+  fclose(f);
+  return b;
+}
+
+/* The safetensors file src copied to dst with the first `from` in its JSON
+ * header replaced by `to` and the header length rewritten (tensor offsets
+ * count from the data section, so the tensors stay where they were).
+ * Exits 99 when `from` is not in the header or dst cannot be written. */
+static inline void st_header_swap(const char *src, const char *dst, const char *from,
+                                  const char *to) {
+  size_t n, hlen = 0;
+  unsigned char *b = test_slurp(src, &n);
+  for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
+  char *h = malloc(hlen + 1);
+  memcpy(h, b + 8, hlen);
+  h[hlen] = 0;
+  char *at = strstr(h, from);
+  if (!at) {
+    fprintf(stderr, "%s not in the header of %s\n", from, src);
+    exit(99);
+  }
+  const size_t nl = hlen - strlen(from) + strlen(to), pre = (size_t)(at - h);
+  unsigned char len8[8];
+  for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(nl >> (8 * i));
+  FILE *f = fopen(dst, "wb");
+  if (!f || fwrite(len8, 1, 8, f) != 8 || fwrite(h, 1, pre, f) != pre || fputs(to, f) < 0 ||
+      fputs(at + strlen(from), f) < 0 || fwrite(b + 8 + hlen, 1, n - 8 - hlen, f) != n - 8 - hlen ||
+      fclose(f)) {
+    perror(dst);
+    exit(99);
+  }
+  free(h);
+  free(b);
+}
+
 /* The OpenCL devices as "P:D" specs through the public API (*n of them,
  * caller frees), or NULL after printing SKIP when there is none: the
  * test then exits 77. sim[i], when sim is not NULL, is 1 for simulators. */
