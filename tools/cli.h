@@ -160,6 +160,9 @@ int phx_cli_is_table(const phx_cli *c);
  * m's scaling (phx_model_scale_data). 0 or an exit status. */
 int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
                        phx_dataset **out);
+/* A regression result's errors into o as prefix + mse, rmse, mre, max_err
+ * and mse_v (eval: no prefix; train's closing summary: "test_"). */
+void phx_cli_regress_json(struct cJSON *o, const phx_regress_result *r, const char *prefix);
 /* Replaces *d by its copy through m's scaling; src names the data in
  * messages. 0 or an exit status. */
 int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d);

@@ -1,6 +1,7 @@
 /* The data a command works on: an IDX folder or a table (CSV, NumPy), its
  * train/test split, the task (classification or regression) and, for a
  * saved model, the model's scaling into the circuit's units. */
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,4 +179,17 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
   }
   *out = d;
   return 0;
+}
+
+void phx_cli_regress_json(cJSON *o, const phx_regress_result *r, const char *prefix) {
+  const struct {
+    const char *name;
+    double v;
+  } f[] = {{"mse", r->mse}, {"rmse", r->rmse}, {"mre", r->mre}, {"max_err", r->max_err},
+           {"mse_v", r->mse_v}};
+  char key[64];
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    snprintf(key, sizeof key, "%s%s", prefix, f[i].name);
+    cJSON_AddNumberToObject(o, key, f[i].v);
+  }
 }

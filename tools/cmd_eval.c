@@ -231,11 +231,7 @@ static int eval_regression(const phx_cli *c, phx_backend *b, const phx_model *m,
     cJSON_AddStringToObject(o, "task", "regression");
     cJSON_AddNumberToObject(o, "count", r.count);
     cJSON_AddNumberToObject(o, "targets", r.targets);
-    cJSON_AddNumberToObject(o, "mse", r.mse);
-    cJSON_AddNumberToObject(o, "rmse", r.rmse);
-    cJSON_AddNumberToObject(o, "mre", r.mre);
-    cJSON_AddNumberToObject(o, "max_err", r.max_err);
-    cJSON_AddNumberToObject(o, "mse_v", r.mse_v);
+    phx_cli_regress_json(o, &r, "");
     put_json(o, b);
   } else if (!rc) {
     printf("regression on %d samples, %d target%s\n", r.count, r.targets,

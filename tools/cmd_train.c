@@ -311,23 +311,18 @@ static int scale_sets(const phx_cli *c, phx_model *m, phx_dataset **train, phx_d
 }
 
 /* A regression run's closing figures on the test set, in target units. */
-static int regress_summary(const phx_cli *c, phx_backend *b, const phx_model *m,
-                           const phx_dataset *test, cJSON *o) {
+static int regress_summary(phx_backend *b, const phx_model *m, const phx_dataset *test,
+                           cJSON *o) {
   phx_err err = {0};
   phx_regress_result r;
   if (phx_evaluate_regression(b, m, test, &r, NULL, &err)) return phx_cli_err(&err);
   if (o) {
     cJSON_AddStringToObject(o, "task", "regression");
-    cJSON_AddNumberToObject(o, "test_mse", r.mse);
-    cJSON_AddNumberToObject(o, "test_rmse", r.rmse);
-    cJSON_AddNumberToObject(o, "test_mre", r.mre);
-    cJSON_AddNumberToObject(o, "test_max_err", r.max_err);
-    cJSON_AddNumberToObject(o, "test_mse_v", r.mse_v);
+    phx_cli_regress_json(o, &r, "test_");
   } else {
     printf("test (%d samples): mse %.6g  rmse %.6g  mean relative error %.4f %%  max error "
            "%.6g (target units)\n", r.count, r.mse, r.rmse, 100 * r.mre, r.max_err);
   }
-  (void)c;
   return 0;
 }
 
@@ -376,13 +371,13 @@ static int summary(const phx_cli *c, phx_backend *b, const phx_model *m, report 
   if (r && r->log) log_line(r, summary_json(c, b, sz, r));
   if (c->json) {
     cJSON *o = summary_json(c, b, sz, r);
-    if (b && test && phx_model_targets(m) && (rc = regress_summary(c, b, m, test, o))) {
+    if (b && test && phx_model_targets(m) && (rc = regress_summary(b, m, test, o))) {
       cJSON_Delete(o);
       return rc;
     }
     phx_cli_print_json(o);
   } else {
-    if (b && test && phx_model_targets(m) && (rc = regress_summary(c, b, m, test, NULL)))
+    if (b && test && phx_model_targets(m) && (rc = regress_summary(b, m, test, NULL)))
       return rc;
     if (b) printf("model %s on backend %s: %s\n", sz, phx_backend_name(b), phx_backend_device(b));
     else printf("model %s initialised (seed %llu)\n", sz, (unsigned long long)c->seed);
