@@ -334,6 +334,19 @@ phx_status phx_net_set_order(phx_net *n, int slot, const int32_t *order, phx_err
   return PHX_OK;
 }
 
+/* The loads every load-aware hidden layer's rows see: the row sums of the
+ * next layer's conductances, made whenever W and S change (the ideal map
+ * or a drawn chip), not per batch. */
+static int net_row_loads(phx_net *n, phx_err *err) {
+  for (int l = 0; n->loaded && l + 1 < n->L; l++) {
+    const net_layer *nx = &n->lay[l + 1];
+    const phx_args_row_load a = {nx->M, nx->R, nx->W, nx->S, n->lay[l].G};
+    int rc = phx_op_row_load(n->b, &a, err);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
 /* theta -> W, S (and E for the input layer), once per parameter change. */
 static int net_map(phx_net *n, phx_err *err) {
   if (n->mapped) return 0;
@@ -351,6 +364,8 @@ static int net_map(phx_net *n, phx_err *err) {
     }
     if (rc) return rc;
   }
+  int rc = net_row_loads(n, err);
+  if (rc) return rc;
   n->mapped = 1;
   return 0;
 }
@@ -392,18 +407,6 @@ static int net_activate_backward(phx_net *n, int B, const net_layer *y, int accu
   return phx_op_activate_table_backward(n->b, &a, err);
 }
 
-/* The loads every load-aware hidden layer's rows see: the row sums of the
- * next layer's conductances, from its current (ideal or drawn) map. */
-static int net_row_loads(phx_net *n, phx_err *err) {
-  for (int l = 0; n->loaded && l + 1 < n->L; l++) {
-    const net_layer *nx = &n->lay[l + 1];
-    const phx_args_row_load a = {nx->M, nx->R, nx->W, nx->S, n->lay[l].G};
-    int rc = phx_op_row_load(n->b, &a, err);
-    if (rc) return rc;
-  }
-  return 0;
-}
-
 /* Z = A Wt^T and U = activate(Z) of layer y: one op where the backend
  * fuses them (the tanh neurons only), else the product and activate. */
 static int net_forward(phx_net *n, int B, const net_layer *y, int K, const phx_buf *A,
@@ -425,7 +428,7 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
   if (B < 1 || B > n->max_batch || ioff > (size_t)s->count || (size_t)B > s->count - ioff)
     return phx_fail(err, PHX_EINVAL, "net: batch of %d at %zu outside 1..%d / %d samples",
                     B, ioff, n->max_batch, s->count);
-  if ((rc = net_map(n, err)) || (rc = net_row_loads(n, err))) return rc;
+  if ((rc = net_map(n, err))) return rc;
   phx_backend *be = n->b;
   net_layer *y0 = &n->lay[0];
   const int N0 = y0->N;
@@ -581,8 +584,9 @@ phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, i
     }
   }
   /* W, S, E hold the drawn chip; P (fused training) does not follow it */
-  n->mapped = 1;
-  return PHX_OK;
+  rc0 = net_row_loads(n, err);
+  n->mapped = !rc0;
+  return rc0;
 }
 
 phx_status phx_net_get_map64(phx_net *n, int l, double **W, double **S, phx_err *err) {
