@@ -37,83 +37,16 @@ void phx_circ_acts_free(phx_circ_acts *a) {
   a->mem = NULL;
 }
 
-void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
-  const phx_model_opts *o = phx_model_get_opts(m);
-  double h = o->vdd / 2;
-  int n0 = o->sizes[0];
-  a->u[0][0] = h;
-  a->u[0][1] = -h;
+/* Layer 0's rows for sample x: the bias pair, then p = v and n = -v. */
+static void input_rows(const phx_model_opts *o, const float *x, double *u) {
+  const int n0 = o->sizes[0];
+  u[0] = o->vdd / 2;
+  u[1] = -o->vdd / 2;
   for (int i = 0; i < n0; i++) {
-    double v = ((double)x[i] - 0.5) * o->vdd;
-    a->u[0][2 + i] = v;
-    a->u[0][2 + n0 + i] = -v;
+    const double v = ((double)x[i] - 0.5) * o->vdd;
+    u[2 + i] = v;
+    u[2 + n0 + i] = -v;
   }
-  const phx_curve *cv = phx_model_curve(m);
-  for (int l = 0; l < o->nlayers; l++) {
-    int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
-    const float *t = phx_model_theta_const(m, l);
-    const double *u = a->u[l];
-    double *un = a->u[l + 1];
-    un[0] = h;
-    un[1] = -h;
-    if (cv) { /* table neurons, loaded by the next layer's rows when load-aware */
-      const int loaded = o->load_aware && l + 1 < o->nlayers;
-      const float *tn = loaded ? phx_model_theta_const(m, l + 1) : NULL;
-      const int Mn = loaded ? o->sizes[l + 2] : 0, Rn = 2 * M + 2;
-      for (int j = 0; j < M; j++) {
-        double s = 0, zs = 0, gm = 0, gp = 0, fv, fg;
-        for (int r = 0; r < R; r++) {
-          double g = phx_circ_g(o, t[(size_t)j * R + r]);
-          s += g;
-          zs += g * u[r];
-        }
-        for (int k = 0; k < Mn; k++) {
-          gm += phx_circ_g(o, tn[(size_t)k * Rn + 2 + j]);
-          gp += phx_circ_g(o, tn[(size_t)k * Rn + 2 + M + j]);
-        }
-        a->z[l][j] = zs / s;
-        phx_curve_eval(cv, a->z[l][j], gm, &un[2 + j], &fv, &fg);
-        phx_curve_eval(cv, un[2 + j], gp, &un[2 + M + j], &fv, &fg);
-      }
-      continue;
-    }
-    for (int j = 0; j < M; j++) {
-      double s = 0, zs = 0;
-      for (int r = 0; r < R; r++) {
-        double g = phx_circ_g(o, t[(size_t)j * R + r]);
-        s += g;
-        zs += g * u[r];
-      }
-      double z = zs / s;
-      a->z[l][j] = z;
-      /* next layer: p_j = o-_j, n_j = o+_j */
-      un[2 + j] = o->c[0] + o->c[1] * tanh(o->c[3] * (z - o->c[2]));
-      un[2 + M + j] = o->d[0] + o->d[1] * tanh(o->d[3] * (z - o->d[2]));
-    }
-  }
-}
-
-/* One inverter with input v whose load G returns to zb instead of 0 V:
- * where the load line I = G (u - zb) crosses the output curve the table
- * samples, (u_k, I_k = G_k u_k) for the tabulated loads G_k; linear
- * between samples. Past either end (a return voltage beyond the open
- * output pushes current in) the end segment is extended. */
-static double solve_row(const phx_curve *c, double v, double G, double zb) {
-  double u[2], f[2], fv, fg, u0 = 0, f0 = 0, u1 = 0, f1 = 0;
-  for (int k = 0; k < c->L; k++) {
-    u[k & 1] = 0;
-    phx_curve_eval(c, v, c->loads[k], &u[k & 1], &fv, &fg);
-    f[k & 1] = c->loads[k] * u[k & 1] - G * (u[k & 1] - zb);
-    if (k == 1) u0 = u[0], f0 = f[0], u1 = u[1], f1 = f[1];
-    if (k > 0 && (f[k & 1] > 0) != (f[!(k & 1)] > 0)) {
-      const double pu = u[!(k & 1)], pf = f[!(k & 1)];
-      return pu + pf / (pf - f[k & 1]) * (u[k & 1] - pu);
-    }
-  }
-  if (c->L < 2) return u[0];
-  const int k = c->L - 1;
-  if (fabs(f[k & 1]) < fabs(f0)) u0 = u[!(k & 1)], f0 = f[!(k & 1)], u1 = u[k & 1], f1 = f[k & 1];
-  return f1 != f0 ? u0 + f0 / (f0 - f1) * (u1 - u0) : u1;
 }
 
 /* The column voltages z (M) of rows u (R) through theta t. */
@@ -130,6 +63,74 @@ static void columns(const phx_model_opts *o, const float *t, int M, int R, const
   }
 }
 
+/* Row r's load on the next layer (theta tn, K columns of R rows): its
+ * conductance to those columns, returned, and with zz (their voltages)
+ * sum_k g_kr zz_k in *gz. */
+static double row_load(const phx_model_opts *o, const float *tn, int K, int R, int r,
+                       const double *zz, double *gz) {
+  double G = 0, q = 0;
+  for (int k = 0; k < K; k++) {
+    const double g = phx_circ_g(o, tn[(size_t)k * R + r]);
+    G += g;
+    if (zz) q += g * zz[k];
+  }
+  if (gz) *gz = q;
+  return G;
+}
+
+void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const phx_curve *cv = phx_model_curve(m);
+  input_rows(o, x, a->u[0]);
+  for (int l = 0; l < o->nlayers; l++) {
+    const int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
+    columns(o, phx_model_theta_const(m, l), M, R, a->u[l], a->z[l]);
+    double *un = a->u[l + 1];
+    un[0] = o->vdd / 2;
+    un[1] = -o->vdd / 2;
+    /* table neurons are loaded by the next layer's rows when load-aware */
+    const int loaded = cv && o->load_aware && l + 1 < o->nlayers;
+    const float *tn = loaded ? phx_model_theta_const(m, l + 1) : NULL;
+    const int Mn = loaded ? o->sizes[l + 2] : 0, Rn = 2 * M + 2;
+    for (int j = 0; j < M; j++) {
+      const double z = a->z[l][j];
+      /* next layer: p_j = o-_j, n_j = o+_j */
+      if (!cv) {
+        un[2 + j] = o->c[0] + o->c[1] * tanh(o->c[3] * (z - o->c[2]));
+        un[2 + M + j] = o->d[0] + o->d[1] * tanh(o->d[3] * (z - o->d[2]));
+        continue;
+      }
+      const double gm = row_load(o, tn, Mn, Rn, 2 + j, NULL, NULL);
+      const double gp = row_load(o, tn, Mn, Rn, 2 + M + j, NULL, NULL);
+      double fv, fg;
+      phx_curve_eval(cv, z, gm, &un[2 + j], &fv, &fg);
+      phx_curve_eval(cv, un[2 + j], gp, &un[2 + M + j], &fv, &fg);
+    }
+  }
+}
+
+/* One inverter with input v whose load G returns to zb instead of 0 V:
+ * where the load line I = G (u - zb) crosses the output curve the table
+ * samples, (u_k, I_k = G_k u_k) for the tabulated loads G_k; linear
+ * between samples. Past either end (a return voltage beyond the open
+ * output pushes current in) the end segment nearer a crossing is
+ * extended. */
+static double solve_row(const phx_curve *c, double v, double G, double zb) {
+  double u = 0, f = 0, pu = 0, pf = 0, u0 = 0, f0 = 0, u1 = 0, f1 = 0, fv, fg;
+  for (int k = 0; k < c->L; k++) {
+    pu = u;
+    pf = f;
+    phx_curve_eval(c, v, c->loads[k], &u, &fv, &fg);
+    f = c->loads[k] * u - G * (u - zb);
+    if (k == 0) u0 = u, f0 = f;
+    if (k == 1) u1 = u, f1 = f;
+    if (k > 0 && (f > 0) != (pf > 0)) return pu + pf / (pf - f) * (u - pu);
+  }
+  if (c->L < 2) return u;
+  if (fabs(f) < fabs(f0)) u0 = pu, f0 = pf, u1 = u, f1 = f;
+  return f1 != f0 ? u0 + f0 / (f0 - f1) * (u1 - u0) : u1;
+}
+
 phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_circ_acts *a,
                                      phx_err *err) {
   const phx_model_opts *o = phx_model_get_opts(m);
@@ -140,21 +141,13 @@ phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_cir
   double *znew = malloc((size_t)most * sizeof *znew);
   if (!znew) return phx_fail(err, PHX_ENOMEM, "return solve: out of memory");
   phx_status s = PHX_OK;
-  const double h = o->vdd / 2;
-  const int n0 = o->sizes[0];
-  a->u[0][0] = h;
-  a->u[0][1] = -h;
-  for (int i = 0; i < n0; i++) {
-    const double v = ((double)x[i] - 0.5) * o->vdd;
-    a->u[0][2 + i] = v;
-    a->u[0][2 + n0 + i] = -v;
-  }
-  columns(o, phx_model_theta_const(m, 0), o->sizes[1], 2 * n0 + 2, a->u[0], a->z[0]);
+  input_rows(o, x, a->u[0]);
+  columns(o, phx_model_theta_const(m, 0), o->sizes[1], 2 * o->sizes[0] + 2, a->u[0], a->z[0]);
   for (int l = 0; l < o->nlayers; l++) {
     const int M = o->sizes[l + 1], R = 2 * M + 2, last = l + 1 == o->nlayers;
     double *u = a->u[l + 1], fv, fg;
-    u[0] = h;
-    u[1] = -h;
+    u[0] = o->vdd / 2;
+    u[1] = -o->vdd / 2;
     if (last) { /* the outputs drive nothing */
       for (int j = 0; j < M; j++) {
         phx_curve_eval(cv, a->z[l][j], 0, &u[2 + j], &fv, &fg);
@@ -173,12 +166,8 @@ phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_cir
       for (int j = 0; j < M; j++)
         for (int q = 0; q < 2; q++) {
           const int r = 2 + q * M + j;
-          double G = 0, gz = 0;
-          for (int k = 0; k < K; k++) {
-            const double g = phx_circ_g(o, tn[(size_t)k * R + r]);
-            G += g;
-            gz += g * zz[k];
-          }
+          double gz;
+          const double G = row_load(o, tn, K, R, r, zz, &gz);
           u[r] = solve_row(cv, q ? u[2 + j] : a->z[l][j], G, gz / G);
         }
       columns(o, tn, K, R, u, znew);
