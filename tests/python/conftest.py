@@ -9,6 +9,42 @@ import numpy as np
 import pytest
 
 import phaxcl
+from phaxcl import _lib
+
+
+def pytest_sessionstart(session):
+    """Every struct mirrored in _lib.py has the C size and last-field offset
+    (tests/abi_sizes.c, its path in PHX_ABI_SIZES): a header change the
+    mirror missed stops the session here with the struct's name, before a
+    call through the stale mirror crashes the interpreter."""
+    import ctypes
+
+    exe = os.environ.get("PHX_ABI_SIZES")
+    if not exe:
+        return  # run outside tests/test_python.sh
+    mirror = {
+        "phx_err": _lib.Err, "phx_model_opts": _lib.ModelOpts,
+        "phx_backend_opts": _lib.BackendOpts, "phx_variation": _lib.Variation,
+        "phx_train_opts": _lib.TrainOpts, "phx_epoch_stats": _lib.EpochStats,
+        "phx_train_hooks": _lib.TrainHooks, "phx_eval_result": _lib.EvalResult,
+        "phx_mc_result": _lib.McResult, "phx_device_info": _lib.DeviceInfo,
+        "phx_check_row": _lib.CheckRow, "phx_check_opts": _lib.CheckOpts,
+        "phx_inverter": _lib.Inverter, "phx_spice_opts": _lib.SpiceOpts,
+        "phx_spice_sample": _lib.SpiceSample, "phx_spice_result": _lib.SpiceResult,
+    }
+    rows = subprocess.run([exe], check=True, capture_output=True, text=True).stdout.split("\n")
+    names = set()
+    for row in filter(None, rows):
+        name, size, last = row.split()
+        s = mirror[name]
+        got = (ctypes.sizeof(s), getattr(s, s._fields_[-1][0]).offset)
+        if got != (int(size), int(last)):
+            pytest.exit(f"_lib.py: {name} is {got} (size, last offset), the header's "
+                        f"({size}, {last})", returncode=1)
+        names.add(name)
+    if names != set(mirror):
+        pytest.exit(f"abi_sizes lists {sorted(names)}, _lib.py mirrors {sorted(mirror)}",
+                    returncode=1)
 
 
 @pytest.fixture(scope="session")
