@@ -172,9 +172,10 @@ else
     || fail "spice of a load-aware model: $(head -c 300 "$T/la.json")"
   json "$T/la.json" "d['converged'] == 3 and d['mean_dv'] < 0.5 or sys.exit(1)" >/dev/null \
     || fail "spice of a load-aware model: $(head -c 600 "$T/la.json")"
-  # the host solve with loads returning to the column nodes is the closer model
-  json "$T/la.json" "d['return_solved']['mean_dv'] < d['mean_dv'] or sys.exit(1)" >/dev/null \
-    || fail "return solve not closer to the circuit than the model: $(head -c 900 "$T/la.json")"
+  # the host solve with loads returning to the column nodes reproduces the
+  # transistor circuit (0.3 mV mean here; the model itself is hundreds off)
+  json "$T/la.json" "d['return_solved']['mean_dv'] < 0.01 and d['return_solved']['max_dv'] < 0.02 or sys.exit(1)" >/dev/null \
+    || fail "return solve more than 10 mV from the circuit: $(head -c 900 "$T/la.json")"
   expect 1 "--loads: must start at 0" vtc --loads 1,2 --step 5
   # power: the estimate (crossbar + the neurons' measured supply current) within 10 %
   json "$T/k.json" "abs(d['power_W']['estimated'] / d['power_W']['measured'] - 1) < 0.1 or sys.exit(1)" >/dev/null \
