@@ -98,7 +98,7 @@ static const char VTC_USAGE[] =
     "  --load G           conductance in uS from each output to 0 V (default 0)\n"
     "  --step MV          sweep step in mV (default 0.25)\n"
     "  --loads LIST|auto  also sweep one inverter into each load (uS, from 0\n"
-    "                     up; auto: 0 and 0.05 to 500 uS in 20 % steps): the\n"
+    "                     up; auto: 0, then 0.05 uS up in 20 % steps to 455): the\n"
     "                     table of train --curve table --load-aware\n"
     "  --out FILE         write the neuron file (JSON) for train/export/spice --neuron\n"
     "  --engine E         auto (default), lib or binary\n"
@@ -119,7 +119,7 @@ static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON 
 static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
                                   PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS;
 
-/* vtc --loads: a list in uS (0 first), or auto: 0 and 0.05 uS to 500 uS in
+/* vtc --loads: a list in uS (0 first), or auto: 0, then 0.05 uS up to 455 uS in
  * steps of 20 % (the paper net's rows see 1.2 to 10 uS, a 256-wide layer's
  * up to 256 uS). Returns the count, or -1 after printing why. */
 static int parse_loads(const char *v, double *out, int max) {
