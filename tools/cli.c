@@ -52,7 +52,7 @@ static const opt_def OPTS2[] = {
     {"step", PHX_O2_STEP, 1},       {"loads", PHX_O2_LOADS, 1},
     {"curve", PHX_O2_CURVE, 1},     {"load-aware", PHX_O2_LOAD_AWARE, 0},
     {"log", PHX_O2_LOG, 1},
-    {"predictions", PHX_O2_PREDICTIONS, 1},
+    {"predictions", PHX_O2_PREDICTIONS, 1}, {"drive", PHX_O2_DRIVE, 1},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -213,6 +213,9 @@ static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
       c->step = mv * 1e-3;
       return 0;
     }
+    case PHX_O2_DRIVE:
+      return parse_int(d->name, v, 1, 1000, "a whole number of devices from 1 to 1000",
+                       &c->drive);
     case PHX_O2_POWER: c->power = 1; return 0;
     case PHX_O2_PREDICTIONS: c->predictions = v; return 0;
     case PHX_O2_ENGINE:

@@ -67,6 +67,7 @@ enum {
   PHX_O2_LOAD_AWARE = 1u << 13,
   PHX_O2_LOG = 1u << 14, /* train only */
   PHX_O2_PREDICTIONS = 1u << 15, /* eval */
+  PHX_O2_DRIVE = 1u << 16, /* vtc, export, spice: sky130 devices in parallel */
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \
@@ -118,6 +119,7 @@ typedef struct phx_cli {
   const char *log;  /* train --log: JSON lines per epoch */
   int sample, n, power;
   double load, step; /* S (given in uS), V (given in mV) */
+  int drive;         /* --drive: sky130 devices in parallel (0: not given) */
   const char *loads, *curve; /* vtc --loads LIST|auto (uS); train --curve tanh|table */
   int load_aware;
 } phx_cli;

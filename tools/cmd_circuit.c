@@ -21,7 +21,9 @@
   "  --models FILE      the model library (.lib FILE C with --corner, else\n"      \
   "                     .include); sky130 default: $PHAXCL_SKY130_LIB, then the\n" \
   "                     cache tools/fetch_sky130.sh fills\n"                       \
-  "  --neuron FILE      the inverter (and sizing) of a neuron file from vtc\n"
+  "  --neuron FILE      the inverter (and sizing) of a neuron file from vtc\n"      \
+  "  --drive M          sky130: each transistor M times in parallel (default 1,\n"  \
+  "                     or the neuron file's): M times the drive\n"
 
 /* The chip options export and spice share. */
 #define DRAW_USAGE                                                                    \
@@ -92,6 +94,8 @@ static const char VTC_USAGE[] =
     "and measures the output resistance and the supply current along the sweep.\n"
     "\n"
     "  --inverter KIND    sky130 (default) or FILE (.subckt NAME in out vdd vss)\n"
+    "  --drive M          sky130: each transistor M times in parallel (default\n"
+    "                     1): M times the drive, to size for the rows it loads\n"
     "  --corner C         tt (default), ff, ss, sf or fs\n"
     "  --models FILE      model library (see 'phaxcl export --help')\n"
     "  --vdd V            supply (default 0.5); rails at +-V/2\n"
@@ -105,7 +109,8 @@ static const char VTC_USAGE[] =
     "  --json             one JSON object\n"
     "  --help             this text\n";
 
-#define INV_OPTS (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON)
+#define INV_OPTS \
+  (PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS | PHX_O2_NEURON | PHX_O2_DRIVE)
 
 static const phx_cli_spec EXPORT_SPEC = {
     "export", PHX_O_OUT | PHX_O_DATA | PHX_O_POOL | PHX_O_TABLE | PHX_O_SEED, 1, 1, EXPORT_USAGE};
@@ -117,7 +122,8 @@ static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
 static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
                                       0, 0, VTC_USAGE};
 static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
-                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS;
+                                  PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS |
+                                  PHX_O2_DRIVE;
 
 /* vtc --loads: a list in uS (0 first), or auto: 0, then 0.05 uS up to 455 uS in
  * steps of 20 % (the paper net's rows see 1.2 to 10 uS, a 256-wide layer's
@@ -150,6 +156,16 @@ static int engine_of(const phx_cli *c) {
   return strcmp(c->engine, "lib") ? 2 : 1;
 }
 
+/* --drive: only the built-in sky130 inverter has devices to multiply. */
+static int cli_drive(const phx_cli *c, phx_inverter *inv) {
+  if (!c->drive) return 0;
+  if (inv->kind != PHX_INV_SKY130)
+    return phx_cli_fail(PHX_EXIT_USAGE,
+                        "--drive: only for --inverter sky130 (scale a subckt FILE yourself)");
+  inv->mult = c->drive;
+  return 0;
+}
+
 /* --neuron, then --inverter, --corner and --models, into inv. The library
  * checks what they name when the netlist is built. */
 static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron) {
@@ -166,7 +182,8 @@ static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron
     if (!strcmp(c->inverter, "behavioural") || !strcmp(c->inverter, "behavioral")) {
       inv->kind = PHX_INV_BEHAVIOURAL;
     } else if (!strcmp(c->inverter, "sky130")) {
-      phx_inverter_sky130(inv);
+      /* a sky130 neuron file keeps its sizing */
+      if (!(c->neuron && inv->kind == PHX_INV_SKY130)) phx_inverter_sky130(inv);
     } else {
       inv->kind = PHX_INV_FILE;
       inv->corner[0] = '\0';
@@ -175,7 +192,7 @@ static int cli_inverter(const phx_cli *c, phx_inverter *inv, phx_neuron **neuron
   }
   if (c->corner) snprintf(inv->corner, sizeof inv->corner, "%s", c->corner);
   if (c->models) snprintf(inv->models_file, sizeof inv->models_file, "%s", c->models);
-  return 0;
+  return cli_drive(c, inv);
 }
 
 /* What export and spice take besides their own options: a chip's known
@@ -406,9 +423,11 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
     return 0;
   }
   if (!c->json) {
-    printf("spice %s: %d samples through %s, inverter %s%s%s\n", c->args[0], r->count,
+    printf("spice %s: %d samples through %s, inverter %s%s%s", c->args[0], r->count,
            r->engine, KIND_NAMES[inv->kind], inv->kind == PHX_INV_SKY130 ? " corner " : "",
            inv->kind == PHX_INV_SKY130 ? inv->corner : "");
+    if (inv->kind == PHX_INV_SKY130 && inv->mult > 1) printf(" drive %g", inv->mult);
+    printf("\n");
     printf("converged      %d/%d\n", r->converged, r->count);
     printf("max |dV|       %.3f uV\n", 1e6 * r->max_dv);
     printf("mean |dV|      %.3f uV\n", 1e6 * r->mean_dv);
@@ -638,6 +657,7 @@ int phx_cmd_vtc(int argc, char **argv) {
   }
   if (c.corner) snprintf(o.inv.corner, sizeof o.inv.corner, "%s", c.corner);
   if (c.models) snprintf(o.inv.models_file, sizeof o.inv.models_file, "%s", c.models);
+  if ((rc = cli_drive(&c, &o.inv))) return rc;
   o.vdd = c.vdd;
   o.load = c.load;
   if (c.given2 & PHX_O2_STEP) o.step = c.step;
@@ -661,6 +681,7 @@ int phx_cmd_vtc(int argc, char **argv) {
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "inverter", KIND_NAMES[o.inv.kind]);
     cJSON_AddStringToObject(j, "corner", o.inv.corner);
+    if (o.inv.kind == PHX_INV_SKY130) cJSON_AddNumberToObject(j, "drive", o.inv.mult);
     cJSON_AddNumberToObject(j, "vdd", o.vdd);
     cJSON_AddNumberToObject(j, "load_S", o.load);
     cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(cf, 4));
@@ -671,8 +692,9 @@ int phx_cmd_vtc(int argc, char **argv) {
     if (c.out) cJSON_AddStringToObject(j, "out", c.out);
     rc = phx_cli_print_json(j);
   } else if (!rc) {
-    printf("neuron: inverter %s%s%s, vdd %g V, load %g uS\n", KIND_NAMES[o.inv.kind],
-           o.inv.corner[0] ? " corner " : "", o.inv.corner, o.vdd, o.load * 1e6);
+    printf("neuron: inverter %s%s%s, drive %g, vdd %g V, load %g uS\n",
+           KIND_NAMES[o.inv.kind], o.inv.corner[0] ? " corner " : "", o.inv.corner,
+           o.inv.kind == PHX_INV_SKY130 ? o.inv.mult : 1, o.vdd, o.load * 1e6);
     printf("o- (c): %.6g %.6g %.6g %.6g  rms %.3f mV\n", cf[0], cf[1], cf[2], cf[3],
            rms[0] * 1e3);
     printf("o+ (d): %.6g %.6g %.6g %.6g  rms %.3f mV\n", df[0], df[1], df[2], df[3],

@@ -58,6 +58,8 @@ phx_status phx_engine_run(phx_engine *e, const char *analysis, phx_err *err);
  * absent. *len receives its length. */
 const double *phx_engine_vec(phx_engine *e, const char *name, int *len);
 
+/* The inverter's parallel-device count (mult; 0 reads as 1). */
+double phx_inverter_mult(const phx_inverter *inv);
 /* The sky130 model library: inv->models_file, $PHAXCL_SKY130_LIB, then the
  * caches. Fills path or fails naming what was tried. */
 phx_status phx_circ_sky130_lib(const char *given, char *path, size_t len, phx_err *err);

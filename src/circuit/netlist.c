@@ -34,6 +34,11 @@ void phx_inverter_sky130(phx_inverter *inv) {
   inv->ln = 0.35;
   snprintf(inv->pmodel, sizeof inv->pmodel, "sky130_fd_pr__pfet_01v8_lvt");
   snprintf(inv->nmodel, sizeof inv->nmodel, "sky130_fd_pr__nfet_01v8_lvt");
+  inv->mult = 1;
+}
+
+double phx_inverter_mult(const phx_inverter *inv) {
+  return inv->mult > 0 ? inv->mult : 1;
 }
 
 static int readable(const char *p) { return p && *p && access(p, R_OK) == 0; }
@@ -144,6 +149,11 @@ phx_status phx_inverter_check(phx_inverter *inv, phx_err *err) {
                       inv->corner);
     if (!(inv->wp > 0 && inv->lp > 0 && inv->wn > 0 && inv->ln > 0))
       return phx_fail(err, PHX_EINVAL, "sky130 sizing: w and l must be positive");
+    /* whole devices in parallel: the library's bins hold w, m only copies */
+    const double m = phx_inverter_mult(inv);
+    if (!(m >= 1 && m <= 1000 && m == floor(m)))
+      return phx_fail(err, PHX_EINVAL, "--drive %g: expected a whole number from 1 to 1000",
+                      inv->mult);
     char path[1024];
     phx_status s = phx_circ_sky130_lib(inv->models_file, path, sizeof path, err);
     if (s) return s;
@@ -184,11 +194,14 @@ void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opt
   const char *inv_name = "phx_inv";
   if (inv->kind == PHX_INV_SKY130) {
     fprintf(f, ".lib \"%s\" %s\n", inv->models_file, inv->corner);
+    const double m = phx_inverter_mult(inv);
+    char ms[32] = "";
+    if (m != 1) snprintf(ms, sizeof ms, " m=%g", m);
     fprintf(f, ".subckt phx_inv in out vdd vss\n"
-               "XP out in vdd vdd %s w=%g l=%g\n"
-               "XN out in vss vss %s w=%g l=%g\n"
+               "XP out in vdd vdd %s w=%g l=%g%s\n"
+               "XN out in vss vss %s w=%g l=%g%s\n"
                ".ends phx_inv\n",
-            inv->pmodel, inv->wp, inv->lp, inv->nmodel, inv->wn, inv->ln);
+            inv->pmodel, inv->wp, inv->lp, ms, inv->nmodel, inv->wn, inv->ln, ms);
   } else {
     if (inv->models_file[0]) {
       if (inv->corner[0]) fprintf(f, ".lib \"%s\" %s\n", inv->models_file, inv->corner);

@@ -430,6 +430,7 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
     cJSON *sz = cJSON_AddObjectToObject(j, "sizing");
     cJSON_AddItemToObject(sz, "p", device_json(n->inv.pmodel, n->inv.wp, n->inv.lp));
     cJSON_AddItemToObject(sz, "n", device_json(n->inv.nmodel, n->inv.wn, n->inv.ln));
+    cJSON_AddNumberToObject(sz, "mult", phx_inverter_mult(&n->inv));
   } else if (n->inv.kind == PHX_INV_FILE) {
     cJSON_AddStringToObject(j, "subckt_file", n->inv.subckt_file);
     cJSON_AddStringToObject(j, "models_file", n->inv.models_file);
@@ -553,6 +554,14 @@ static phx_status parse_neuron(const cJSON *j, const char *path, phx_neuron **ou
         (get_device(sz, "p", nr->inv.pmodel, sizeof nr->inv.pmodel, &nr->inv.wp, &nr->inv.lp) ||
          get_device(sz, "n", nr->inv.nmodel, sizeof nr->inv.nmodel, &nr->inv.wn, &nr->inv.ln)))
       why = "sizing needs p and n, each with model, w_um and l_um";
+    /* files from before --drive have one device each */
+    const cJSON *mu = cJSON_GetObjectItemCaseSensitive(sz, "mult");
+    if (!why && k == PHX_INV_SKY130 && mu) {
+      if (!cJSON_IsNumber(mu) || !(mu->valuedouble >= 1 && mu->valuedouble <= 1000) ||
+          mu->valuedouble != floor(mu->valuedouble))
+        why = "sizing.mult must be a whole number from 1 to 1000";
+      else nr->inv.mult = mu->valuedouble;
+    }
     const cJSON *sf = cJSON_GetObjectItemCaseSensitive(j, "subckt_file");
     const cJSON *mf = cJSON_GetObjectItemCaseSensitive(j, "models_file");
     if (k == PHX_INV_FILE && !cJSON_IsString(sf)) why = "inverter file needs subckt_file";

@@ -134,7 +134,7 @@ class Inverter(C.Structure):
                 ("lp", C.c_double), ("wn", C.c_double), ("ln", C.c_double),
                 ("pmodel", C.c_char * 64), ("nmodel", C.c_char * 64),
                 ("subckt_file", C.c_char * 1024), ("subckt_name", C.c_char * 64),
-                ("models_file", C.c_char * 1024)]
+                ("models_file", C.c_char * 1024), ("mult", C.c_double)]
 
 
 class SpiceOpts(C.Structure):

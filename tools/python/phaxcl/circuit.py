@@ -13,9 +13,10 @@ from .core import Model, as_backend, as_dataset, variation
 CORNERS = ("tt", "ff", "ss", "sf", "fs")
 
 
-def inverter(kind="behavioural", corner=None, models=None):
+def inverter(kind="behavioural", corner=None, models=None, drive=None):
     """A checked phx_inverter: 'behavioural', 'sky130' or a .subckt file
-    (with models: its library), as the CLI's --inverter/--corner/--models."""
+    (with models: its library), as the CLI's --inverter/--corner/--models;
+    drive: sky130 devices in parallel, as --drive."""
     inv = L.Inverter()
     if kind == "behavioural":
         lib.phx_inverter_default(C.byref(inv))
@@ -29,6 +30,8 @@ def inverter(kind="behavioural", corner=None, models=None):
         inv.corner = enc(corner)
     if models is not None:
         inv.models_file = enc(models)
+    if drive is not None:
+        inv.mult = float(drive)
     call(lib.phx_inverter_check, C.byref(inv))
     return inv
 
@@ -47,10 +50,10 @@ def export_csv(model, folder):
 
 
 def export_spice(model, path, x=None, inverter_kind="behavioural", corner=None,
-                 models=None):
+                 models=None, drive=None):
     """The network as an ngspice netlist; with x (one sample) a standalone
     deck that `ngspice -b` runs."""
-    inv = inverter(inverter_kind, corner, models)
+    inv = inverter(inverter_kind, corner, models, drive)
     xp = None
     if x is not None:
         x = np.ascontiguousarray(x, dtype=np.float32).ravel()
@@ -64,7 +67,7 @@ ENGINES = {"auto": 0, "lib": 1, "binary": 2}
 
 
 def spice(model, data, n=0, inverter_kind="behavioural", corner=None, models=None,
-          engine="auto"):
+          engine="auto", drive=None):
     """The first n samples of data (0 = all) through ngspice against the
     model. Returns a dict: the summary (max_dv, mean_dv, agreement,
     sim_accuracy, ...), 'samples' (a list of per-sample dicts), 'sim' and
@@ -72,7 +75,7 @@ def spice(model, data, n=0, inverter_kind="behavioural", corner=None, models=Non
     data = as_dataset(data)
     o = L.SpiceOpts()
     lib.phx_spice_opts_default(C.byref(o))
-    o.inv = inverter(inverter_kind, corner, models)
+    o.inv = inverter(inverter_kind, corner, models, drive)
     if engine not in ENGINES:
         raise Error(f"engine: expected auto, lib or binary, got '{engine}'", "PHX_EINVAL")
     o.engine = ENGINES[engine]
