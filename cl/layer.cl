@@ -132,3 +132,14 @@ void phx_scale_block(const int m, const int n, const float beta,
   __global float *c = C + coff + i * (size_t)ldc + j;
   *c = beta == 0.0f ? 0.0f : beta * *c;
 }
+
+/* Zs = Z - D, row b taking D's row b mod P (the neurons' input offsets):
+ * one work-item per element. */
+__kernel void phx_neuron_offset(const int B, const int M, const int P,
+                                __global const float *Z, __global const float *D,
+                                __global float *Zs) {
+  const size_t i = get_global_id(0);
+  if (i >= (size_t)B * (size_t)M) return;
+  const int b = (int)(i / (size_t)M), j = (int)(i % (size_t)M);
+  Zs[i] = Z[i] - D[(size_t)(b % P) * (size_t)M + (size_t)j];
+}

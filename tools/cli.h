@@ -182,7 +182,8 @@ int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
                        const char *data_dir, const char *what);
 
 /* The device-variation options (--levels, --sigma, --dist, --read-noise,
- * --stuck-off, --stuck-on, and --draws when draws is not NULL) taken out
+ * --stuck-off, --stuck-on, --offset-sigma MV|NEURON-FILE, and --draws when
+ * draws is not NULL) taken out
  * of argv into v (cli_vary.c); *given (when not NULL) gets a PHX_VARY_*
  * bit for each one that appeared. -1 to go on, or the exit status. */
 enum {
@@ -192,6 +193,7 @@ enum {
   PHX_VARY_READ = 1u << 3,
   PHX_VARY_OFF = 1u << 4,
   PHX_VARY_ON = 1u << 5,
+  PHX_VARY_OFFSET = 1u << 7, /* --offset-sigma (1u << 6 is --draws) */
 };
 int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws, unsigned *given);
 /* The variation a command uses: the one m was trained for (saved in its

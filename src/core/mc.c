@@ -42,6 +42,9 @@ phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
     if (!(isfinite(v->list[q]) && v->list[q] > 0 && (q == 0 || v->list[q] > v->list[q - 1])))
       return phx_fail(err, PHX_EINVAL, "--levels-file: level %d (%g S) is not positive and "
                       "above the one before", q + 1, v->list[q]);
+  if (!(v->offset_sigma >= 0 && v->offset_sigma <= 1))
+    return phx_fail(err, PHX_EINVAL, "--offset-sigma: %g mV (expected 0 to 1000 mV)",
+                    v->offset_sigma * 1e3);
   if (!(v->stuck_off >= 0 && v->stuck_off <= 1) || !(v->stuck_on >= 0 && v->stuck_on <= 1) ||
       !(v->stuck_off + v->stuck_on <= 1))
     return phx_fail(err, PHX_EINVAL,
@@ -82,6 +85,28 @@ phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
   return PHX_OK;
 }
 
+double phx_draw_offset(const phx_variation *v, uint64_t seed, int draw, int l, int j) {
+  if (!v || j < 0) return 0;
+  return phx_vary_offset_ref(v->offset_sigma, phx_vary_key(seed, draw, l), (uint32_t)j);
+}
+
+/* The drawn chip's neuron offsets on *out (none without offset_sigma). */
+static phx_status draw_offsets(phx_model *out, const phx_variation *v, uint64_t seed, int draw,
+                               phx_err *err) {
+  if (!(v->offset_sigma > 0)) return PHX_OK;
+  const phx_model_opts *o = phx_model_get_opts(out);
+  size_t total = 0;
+  for (int l = 0; l < o->nlayers; l++) total += (size_t)o->sizes[l + 1];
+  double *d = malloc(total * sizeof *d);
+  if (!d) return phx_fail(err, PHX_ENOMEM, "out of memory for the neuron offsets");
+  size_t at = 0;
+  for (int l = 0; l < o->nlayers; l++)
+    for (int j = 0; j < o->sizes[l + 1]; j++) d[at++] = phx_draw_offset(v, seed, draw, l, j);
+  phx_status s = phx_model_set_offsets(out, d, err);
+  free(d);
+  return s;
+}
+
 phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
                           int draw, phx_model **out, phx_err *err) {
   if (!m || !out) return phx_fail(err, PHX_EINVAL, "phx_model_draw: model and out required");
@@ -120,6 +145,7 @@ phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t s
     phx_model_get_scaling(m, &sc);
     s = phx_model_set_scaling(*out, &sc, err);
   }
+  if (!s) s = draw_offsets(*out, v, seed, draw, err);
   for (int l = 0; l < o.nlayers; l++) free(g[l]);
   if (s && *out) {
     phx_model_free(*out);

@@ -22,6 +22,9 @@ typedef struct net_layer {
   phx_buf *Pw;             /* maxB: crossbar power, made on first use */
   phx_buf *G, *dG;         /* 2M+2: loads of the next layer's rows and their
                             * gradient (load-aware hidden layers only) */
+  phx_buf *D, *Zs;         /* neuron offsets (M) and the neurons' inputs
+                            * Z - D (maxB x M), made on first use */
+  int off;                 /* D applies: the neurons see Zs, not Z */
 } net_layer;
 
 typedef struct net_slot {
@@ -46,6 +49,8 @@ struct phx_net {
   phx_buf *T, *loads;
   int tL, tNV, loaded;
   double tv0, tdv;
+  double *model_off;       /* the model's own neuron offsets (a drawn chip's),
+                            * all layers, or NULL */
 };
 
 /* Allocates one buffer or reports why not. */
@@ -78,13 +83,15 @@ void phx_net_free(phx_net *n) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW, &y->m, &y->v,
-                      &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG};
+                      &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG,
+                      &y->D, &y->Zs};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
   net_release(n, &n->T);
   net_release(n, &n->loads);
   for (int s = 0; s < PHX_SLOTS; s++) slot_clear(n, &n->slot[s]);
+  free(n->model_off);
   free(n);
 }
 
@@ -211,8 +218,41 @@ phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
                             phx_model_theta_const(m, l), PHX_HOST_F32, err)))
       return rc;
   }
+  free(n->model_off);
+  n->model_off = NULL;
+  if (phx_model_offsets(m, 0)) {
+    size_t total = 0;
+    for (int l = 0; l < n->L; l++) total += (size_t)n->lay[l].M;
+    if (!(n->model_off = malloc(total * sizeof *n->model_off)))
+      return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+    for (int l = 0, at = 0; l < n->L; at += n->lay[l].M, l++)
+      memcpy(n->model_off + at, phx_model_offsets(m, l), (size_t)n->lay[l].M * sizeof(double));
+  }
   n->mapped = 0;
   return PHX_OK;
+}
+
+/* Layer l's neuron offsets d (M values, V), or none when d is NULL. */
+static int net_set_offsets(phx_net *n, int l, const double *d, phx_err *err) {
+  net_layer *y = &n->lay[l];
+  y->off = 0;
+  if (!d) return 0;
+  int rc = 0;
+  if (!y->D && (rc = net_alloc(n, &y->D, PHX_BUF_REAL, (size_t)y->M, err))) return rc;
+  if (!y->Zs &&
+      (rc = net_alloc(n, &y->Zs, PHX_BUF_REAL, (size_t)n->max_batch * (size_t)y->M, err)))
+    return rc;
+  if ((rc = phx_buf_write(n->b, y->D, 0, (size_t)y->M, d, PHX_HOST_F64, err))) return rc;
+  y->off = 1;
+  return 0;
+}
+
+/* The model's own offsets on every layer (none when it has none). */
+static int net_model_offsets(phx_net *n, phx_err *err) {
+  int rc = 0;
+  for (int l = 0, at = 0; !rc && l < n->L; at += n->lay[l].M, l++)
+    rc = net_set_offsets(n, l, n->model_off ? n->model_off + at : NULL, err);
+  return rc;
 }
 
 phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err) {
@@ -365,6 +405,7 @@ static int net_map(phx_net *n, phx_err *err) {
     if (rc) return rc;
   }
   int rc = net_row_loads(n, err);
+  if (!rc) rc = net_model_offsets(n, err);
   if (rc) return rc;
   n->mapped = 1;
   return 0;
@@ -383,39 +424,47 @@ static int net_gemm(phx_backend *b, int ta, int tb, int m, int n, int k, const p
 /* The neurons of layer y: the tanh fits, or the table (loaded by the next
  * layer's rows when y->G exists). */
 static int net_activate(phx_net *n, int B, const net_layer *y, phx_err *err) {
+  const phx_buf *Z = y->off ? y->Zs : y->Z; /* the neurons' inputs */
   if (!n->tL) {
-    const phx_args_activate a = {B, y->M, y->Z, y->U};
+    const phx_args_activate a = {B, y->M, Z, y->U};
     return phx_op_activate(n->b, &a, err);
   }
   const phx_args_activate_table a = {.B = B, .M = y->M, .L = n->tL, .NV = n->tNV,
                                      .loaded = y->G != NULL, .v0 = n->tv0, .dv = n->tdv,
-                                     .Z = y->Z, .T = n->T, .loads = n->loads, .G = y->G,
+                                     .Z = Z, .T = n->T, .loads = n->loads, .G = y->G,
                                      .U = y->U};
   return phx_op_activate_table(n->b, &a, err);
 }
 
 static int net_activate_backward(phx_net *n, int B, const net_layer *y, int accumulate,
                                  phx_err *err) {
+  const phx_buf *Z = y->off ? y->Zs : y->Z;
   if (!n->tL) {
-    const phx_args_activate_backward a = {B, y->M, y->Z, y->dU, y->dZ};
+    const phx_args_activate_backward a = {B, y->M, Z, y->dU, y->dZ};
     return phx_op_activate_backward(n->b, &a, err);
   }
   const phx_args_activate_table_backward a = {
       .B = B, .M = y->M, .L = n->tL, .NV = n->tNV, .loaded = y->G != NULL,
-      .accumulate = accumulate, .v0 = n->tv0, .dv = n->tdv, .Z = y->Z, .T = n->T,
+      .accumulate = accumulate, .v0 = n->tv0, .dv = n->tdv, .Z = Z, .T = n->T,
       .loads = n->loads, .G = y->G, .dU = y->dU, .dZ = y->dZ, .dG = y->dG};
   return phx_op_activate_table_backward(n->b, &a, err);
 }
 
 /* Z = A Wt^T and U = activate(Z) of layer y: one op where the backend
- * fuses them (the tanh neurons only), else the product and activate. */
+ * fuses them (the tanh neurons only, no offsets), else the product, the
+ * offsets (Zs = Z - D: Z stays the column voltage the power needs) and
+ * activate. */
 static int net_forward(phx_net *n, int B, const net_layer *y, int K, const phx_buf *A,
                        const phx_buf *Wt, phx_err *err) {
-  if (n->fused_forward && !n->tL) {
+  if (n->fused_forward && !n->tL && !y->off) {
     const phx_args_layer_forward a = {B, y->M, K, A, Wt, y->Z, y->U};
     return phx_op_layer_forward(n->b, &a, err);
   }
   int rc = net_gemm(n->b, 0, 1, B, y->M, K, A, Wt, 0.0, y->Z, err);
+  if (!rc && y->off) {
+    const phx_args_neuron_offset a = {B, y->M, 1, y->Z, y->D, y->Zs};
+    rc = phx_op_neuron_offset(n->b, &a, err);
+  }
   return rc ? rc : net_activate(n, B, y, err);
 }
 
@@ -573,15 +622,30 @@ phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, i
    * P, which a fused step after this draw needs */
   int rc0 = net_map(n, err);
   if (rc0) return rc0;
+  double *d = NULL;
+  if (v->offset_sigma > 0) {
+    int most = 1;
+    for (int l = 0; l < n->L; l++) most = n->lay[l].M > most ? n->lay[l].M : most;
+    if (!(d = malloc((size_t)most * sizeof *d))) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  }
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, draw, l), v,
-                                 y->theta, y->W, y->S, y->E};
+    const uint32_t key = phx_vary_key(seed, draw, l);
+    const phx_args_map_vary a = {y->M, y->R, l == 0, key, v, y->theta, y->W, y->S, y->E};
     int rc = phx_op_map_vary(n->b, &a, err);
+    /* the draw's neuron offsets replace the model's (host-drawn: M values) */
+    for (int j = 0; d && j < y->M; j++) d[j] = phx_vary_offset_ref(v->offset_sigma, key, (uint32_t)j);
+    if (!rc && d) rc = net_set_offsets(n, l, d, err);
     if (rc) {
+      free(d);
       n->mapped = 0;
       return rc;
     }
+  }
+  free(d);
+  if (!v->offset_sigma && (rc0 = net_model_offsets(n, err))) {
+    n->mapped = 0;
+    return rc0;
   }
   /* W, S, E hold the drawn chip; P (fused training) does not follow it */
   rc0 = net_row_loads(n, err);
