@@ -134,12 +134,14 @@ void phx_scale_block(const int m, const int n, const float beta,
 }
 
 /* Zs = Z - D, row b taking D's row b mod P (the neurons' input offsets):
- * one work-item per element. */
+ * one work-item per sample, its row in order. */
 __kernel void phx_neuron_offset(const int B, const int M, const int P,
                                 __global const float *Z, __global const float *D,
                                 __global float *Zs) {
-  const size_t i = get_global_id(0);
-  if (i >= (size_t)B * (size_t)M) return;
-  const int b = (int)(i / (size_t)M), j = (int)(i % (size_t)M);
-  Zs[i] = Z[i] - D[(size_t)(b % P) * (size_t)M + (size_t)j];
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  __global const float *d = D + (size_t)(b % P) * (size_t)M;
+  __global float *zs = Zs + (size_t)b * (size_t)M;
+  for (int j = 0; j < M; j++) zs[j] = z[j] - d[j];
 }

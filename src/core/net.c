@@ -51,7 +51,10 @@ struct phx_net {
   double tv0, tdv;
   double *model_off;       /* the model's own neuron offsets (a drawn chip's),
                             * all layers, or NULL */
+  struct net_draws *dr;    /* buffers of phx_net_draws_correct, or NULL */
 };
+
+static void draws_free(phx_net *n);
 
 /* Allocates one buffer or reports why not. */
 static int net_alloc(phx_net *n, phx_buf **b, phx_btype t, size_t count, phx_err *err) {
@@ -92,6 +95,7 @@ void phx_net_free(phx_net *n) {
   net_release(n, &n->loads);
   for (int s = 0; s < PHX_SLOTS; s++) slot_clear(n, &n->slot[s]);
   free(n->model_off);
+  draws_free(n);
   free(n);
 }
 
@@ -218,17 +222,20 @@ phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
                             phx_model_theta_const(m, l), PHX_HOST_F32, err)))
       return rc;
   }
+  /* a model's offsets are stored layer after layer: layer 0's address is all of them */
+  return phx_net_set_offsets(n, phx_model_offsets(m, 0), err);
+}
+
+phx_status phx_net_set_offsets(phx_net *n, const double *delta, phx_err *err) {
   free(n->model_off);
   n->model_off = NULL;
-  if (phx_model_offsets(m, 0)) {
-    size_t total = 0;
-    for (int l = 0; l < n->L; l++) total += (size_t)n->lay[l].M;
-    if (!(n->model_off = malloc(total * sizeof *n->model_off)))
-      return phx_fail(err, PHX_ENOMEM, "net: out of memory");
-    for (int l = 0, at = 0; l < n->L; at += n->lay[l].M, l++)
-      memcpy(n->model_off + at, phx_model_offsets(m, l), (size_t)n->lay[l].M * sizeof(double));
-  }
   n->mapped = 0;
+  if (!delta) return PHX_OK;
+  size_t total = 0;
+  for (int l = 0; l < n->L; l++) total += (size_t)n->lay[l].M;
+  if (!(n->model_off = malloc(total * sizeof *n->model_off)))
+    return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  memcpy(n->model_off, delta, total * sizeof *delta);
   return PHX_OK;
 }
 
@@ -782,5 +789,190 @@ phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double
   if (count == 0) return PHX_OK;
   int rc = phx_buf_write(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
   if (!rc) rc = phx_buf_write(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  return rc;
+}
+
+/* ---- issue 7: several drawn chips per pass (Monte Carlo on a device) ----
+ * P chips side by side: each one's W, S, E of its own (map_vary), the
+ * activations of all P interleaved sample by sample (row b P + d is
+ * sample b on chip d), so that every activate, offset and loss launch
+ * covers all P chips and only the products run per chip, as strided
+ * GEMMs. */
+typedef struct net_draws {
+  int P, B, count;                 /* chips, batch rows (samples), bound samples */
+  phx_buf *W[PHX_MAX_LAYERS][PHX_MC_PASS], *S[PHX_MAX_LAYERS][PHX_MC_PASS];
+  phx_buf *E[PHX_MC_PASS];
+  phx_buf *D[PHX_MAX_LAYERS];      /* P x M offsets */
+  phx_buf *Z[PHX_MAX_LAYERS], *Zs[PHX_MAX_LAYERS], *U[PHX_MAX_LAYERS]; /* B P rows */
+  phx_buf *idx, *lossv, *pred;     /* count P: sample of each row, results */
+  int32_t *h_pred;
+} net_draws;
+
+static void draws_free(phx_net *n) {
+  net_draws *r = n->dr;
+  if (!r) return;
+  for (int l = 0; l < n->L; l++) {
+    for (int d = 0; d < r->P; d++) {
+      net_release(n, &r->W[l][d]);
+      net_release(n, &r->S[l][d]);
+    }
+    net_release(n, &r->D[l]);
+    net_release(n, &r->Z[l]);
+    net_release(n, &r->Zs[l]);
+    net_release(n, &r->U[l]);
+  }
+  for (int d = 0; d < r->P; d++) net_release(n, &r->E[d]);
+  net_release(n, &r->idx);
+  net_release(n, &r->lossv);
+  net_release(n, &r->pred);
+  free(r->h_pred);
+  free(r);
+  n->dr = NULL;
+}
+
+/* Buffers for P chips over the test slot's count samples. */
+static int draws_alloc(phx_net *n, int P, int count, phx_err *err) {
+  if (n->dr && n->dr->P == P && n->dr->count == count) return 0;
+  draws_free(n);
+  net_draws *r = calloc(1, sizeof *r);
+  if (!r) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  n->dr = r;
+  r->P = P;
+  r->B = n->max_batch;
+  r->count = count;
+  const size_t rows = (size_t)r->B * (size_t)P, cp = (size_t)count * (size_t)P;
+  int rc = 0;
+  for (int l = 0; !rc && l < n->L; l++) {
+    const net_layer *y = &n->lay[l];
+    const size_t M = (size_t)y->M;
+    for (int d = 0; !rc && d < P; d++)
+      if (!(rc = net_alloc(n, &r->W[l][d], PHX_BUF_REAL, M * (size_t)y->R, err)) &&
+          !(rc = net_alloc(n, &r->S[l][d], PHX_BUF_REAL, M, err)) && l == 0)
+        rc = net_alloc(n, &r->E[d], PHX_BUF_REAL, M * ((size_t)y->N + 1), err);
+    if (!rc) rc = net_alloc(n, &r->D[l], PHX_BUF_REAL, (size_t)P * M, err);
+    if (!rc) rc = net_alloc(n, &r->Z[l], PHX_BUF_REAL, rows * M, err);
+    if (!rc) rc = net_alloc(n, &r->Zs[l], PHX_BUF_REAL, rows * M, err);
+    if (!rc) rc = net_alloc(n, &r->U[l], PHX_BUF_REAL, rows * (2 * M + 2), err);
+  }
+  if (!rc) rc = net_alloc(n, &r->idx, PHX_BUF_I32, cp, err);
+  if (!rc) rc = net_alloc(n, &r->lossv, PHX_BUF_REAL, cp, err);
+  if (!rc) rc = net_alloc(n, &r->pred, PHX_BUF_I32, cp, err);
+  if (!rc && !(r->h_pred = malloc(cp * sizeof *r->h_pred)))
+    rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  if (!rc) { /* row i P + d is sample order[i] on every chip */
+    const int32_t *order = n->slot[PHX_SLOT_TEST].h_order;
+    for (size_t i = 0; i < cp; i++) r->h_pred[i] = order[i / (size_t)P];
+    rc = phx_buf_write(n->b, r->idx, 0, cp, r->h_pred, PHX_HOST_I32, err);
+  }
+  if (rc) draws_free(n);
+  return rc;
+}
+
+/* The neurons of `rows` interleaved rows of layer y: offsets (period P)
+ * when the chips have them, then the tanh fits or the unloaded table. */
+static int draws_activate(phx_net *n, const net_draws *r, int l, int rows, int offsets,
+                          phx_err *err) {
+  const net_layer *y = &n->lay[l];
+  const phx_buf *Z = r->Z[l];
+  if (offsets) {
+    const phx_args_neuron_offset a = {rows, y->M, r->P, r->Z[l], r->D[l], r->Zs[l]};
+    int rc = phx_op_neuron_offset(n->b, &a, err);
+    if (rc) return rc;
+    Z = r->Zs[l];
+  }
+  if (!n->tL) {
+    const phx_args_activate a = {rows, y->M, Z, r->U[l]};
+    return phx_op_activate(n->b, &a, err);
+  }
+  const phx_args_activate_table a = {.B = rows, .M = y->M, .L = n->tL, .NV = n->tNV,
+                                     .v0 = n->tv0, .dv = n->tdv, .Z = Z, .T = n->T,
+                                     .loads = n->loads, .U = r->U[l]};
+  return phx_op_activate_table(n->b, &a, err);
+}
+
+/* The chips' neuron offsets, P x M a layer: drawn, or the model's own. */
+static int draws_offsets(phx_net *n, const phx_variation *v, uint64_t seed, int first,
+                         int *any, phx_err *err) {
+  *any = v->offset_sigma > 0 || n->model_off;
+  if (!*any) return 0;
+  net_draws *r = n->dr;
+  int rc = 0;
+  for (int l = 0, at = 0; !rc && l < n->L; at += n->lay[l].M, l++) {
+    const int M = n->lay[l].M;
+    double *d = malloc((size_t)r->P * (size_t)M * sizeof *d);
+    if (!d) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+    for (int k = 0; k < r->P; k++) {
+      const uint32_t key = phx_vary_key(seed, first + k, l);
+      for (int j = 0; j < M; j++)
+        d[(size_t)k * M + j] = v->offset_sigma > 0
+                                   ? phx_vary_offset_ref(v->offset_sigma, key, (uint32_t)j)
+                                   : n->model_off[at + j];
+    }
+    rc = phx_buf_write(n->b, r->D[l], 0, (size_t)r->P * M, d, PHX_HOST_F64, err);
+    free(d);
+  }
+  return rc;
+}
+
+phx_status phx_net_draws_correct(phx_net *n, const phx_variation *v, uint64_t seed, int first,
+                                 int P, int count, long *correct, phx_err *err) {
+  net_slot *s = &n->slot[PHX_SLOT_TEST];
+  if (P < 1 || P > PHX_MC_PASS || first < 0 || count < 1 || count > s->count)
+    return phx_fail(err, PHX_EINVAL, "net: %d chips from %d over %d samples (1 to %d chips, "
+                    "%d samples bound)", P, first, count, PHX_MC_PASS, s->count);
+  if (n->loaded)
+    return phx_fail(err, PHX_EINVAL, "net: load-aware chips run one at a time");
+  int rc = net_map(n, err); /* the ideal map first, as map_vary */
+  if (!rc) rc = draws_alloc(n, P, count, err);
+  if (rc) return rc;
+  net_draws *r = n->dr;
+  for (int l = 0; !rc && l < n->L; l++) {
+    const net_layer *y = &n->lay[l];
+    for (int d = 0; !rc && d < P; d++) {
+      const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, first + d, l), v,
+                                   y->theta, r->W[l][d], r->S[l][d], l == 0 ? r->E[d] : NULL};
+      rc = phx_op_map_vary(n->b, &a, err);
+    }
+  }
+  int offsets = 0;
+  if (!rc) rc = draws_offsets(n, v, seed, first, &offsets, err);
+  const net_layer *y0 = &n->lay[0];
+  const int N0 = y0->N, K0 = N0 + 1;
+  for (int off = 0; !rc && off < count; off += r->B) {
+    const int B = count - off < r->B ? count - off : r->B, rows = B * P;
+    const phx_args_gather_input ga = {N0, B, s->count, s->X, s->order, (size_t)off, n->V};
+    rc = phx_op_gather_input(n->b, &ga, err);
+    for (int l = 0; !rc && l < n->L; l++) {
+      const net_layer *y = &n->lay[l];
+      /* chip d's columns of sample b: row b P + d, from its own weights */
+      const int K = l == 0 ? K0 : y->R;
+      for (int d = 0; !rc && d < P; d++) {
+        const phx_args_gemm g = {.transA = 0, .transB = 1, .m = B, .n = y->M, .k = K,
+                                 .alpha = 1.0, .beta = 0.0,
+                                 .A = l == 0 ? n->V : r->U[l - 1],
+                                 .aoff = l == 0 ? 0 : (size_t)d * (size_t)K,
+                                 .lda = l == 0 ? K : P * K,
+                                 .B = l == 0 ? r->E[d] : r->W[l][d], .boff = 0, .ldb = K,
+                                 .C = r->Z[l], .coff = (size_t)d * (size_t)y->M,
+                                 .ldc = P * y->M};
+        rc = phx_op_gemm(n->b, &g, err);
+      }
+      if (!rc) rc = draws_activate(n, r, l, rows, offsets, err);
+    }
+    const net_layer *yl = &n->lay[n->L - 1];
+    const phx_args_loss la = {.B = rows, .M = yl->M, .count = s->count, .grad = 0, .scale = 1,
+                              .U = r->U[n->L - 1], .labels = s->labels, .idx = r->idx,
+                              .ioff = (size_t)off * P, .ooff = (size_t)off * P,
+                              .lossv = r->lossv, .pred = r->pred};
+    if (!rc) rc = phx_op_loss(n->b, &la, err);
+  }
+  const size_t cp = (size_t)count * (size_t)P;
+  if (!rc) rc = phx_buf_read(n->b, r->pred, 0, cp, r->h_pred, PHX_HOST_I32, err);
+  for (int d = 0; !rc && d < P; d++) {
+    long ok = 0;
+    for (int i = 0; i < count; i++)
+      ok += r->h_pred[(size_t)i * P + d] == s->h_labels[s->h_order[i]];
+    correct[d] = ok;
+  }
   return rc;
 }

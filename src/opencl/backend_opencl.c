@@ -555,7 +555,7 @@ static int cl_neuron_offset(void *impl, const phx_args_neuron_offset *p, phx_err
   phx_cl *c = impl;
   cl_int b = p->B, m = p->M, pp = p->P;
   const karg a[] = {KA(b), KA(m), KA(pp), KA(p->Z->p), KA(p->D->p), KA(p->Zs->p)};
-  return launch(c, K_NEURON_OFFSET, groups_for(c, (size_t)p->B * (size_t)p->M), a, 6, err);
+  return launch(c, K_NEURON_OFFSET, groups_for(c, (size_t)p->B), a, 6, err);
 }
 
 /* Work-groups for B rows of `width` elements, PHX_GV per work-item. */
