@@ -28,7 +28,8 @@
   "  --draw K           chip K drawn with the variation options below (as\n"          \
   "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"           \
   "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"     \
-  "                     --read-noise, --stuck-off, --stuck-on as for `phaxcl mc`\n"   \
+  "                     --read-noise, --stuck-off, --stuck-on, --offset-sigma as\n"  \
+  "                     for `phaxcl mc` (offsets: a VOFF source before each neuron)\n" \
   "                     (default: the variation the model was trained for)\n"        \
   "  --faults FILE      a chip's known stuck cells (layer row column\n"               \
   "                     gmin|gmax|G per line), pinned before any draw\n"
