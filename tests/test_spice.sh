@@ -84,6 +84,11 @@ if [ "$PART" = behavioural ]; then
       || fail "spice --draw $k: accuracy differs from mc's draw $k"
   done
   expect 2 "need --draw K" export "$T/paper.st" --format csv --sigma 10
+  # eval --draw K scores mc's chip K (every test sample)
+  "$PHX" mc "$T/paper.st" --draws 2 --seed 5 $H --json >"$T/mcall.json" || fail "mc, all samples"
+  "$PHX" eval "$T/paper.st" --draw 1 --draw-seed 5 $H --json >"$T/e1.json" || fail "eval --draw 1"
+  [ "$(json "$T/e1.json" "d['accuracy']")" = "$(json "$T/mcall.json" "d['accuracy'][1]")" ] \
+    || fail "eval --draw 1: not mc's draw 1"
   # the draw's netlist feeds every neuron z - delta through its own source
   "$PHX" export "$T/paper.st" --format spice --draw 1 --draw-seed 5 $H --out "$T/draw1.cir" \
     2>/dev/null || fail "export --draw 1"

@@ -196,6 +196,10 @@ enum {
   PHX_VARY_OFFSET = 1u << 7, /* --offset-sigma (1u << 6 is --draws) */
 };
 int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws, unsigned *given);
+/* --draw K and --draw-seed N (export, spice, eval) taken out of argv into
+ * *draw and *seed (left as they are when absent); -1 to go on, or the
+ * exit status. */
+int phx_cli_draw(int *argc, char **argv, int *draw, uint64_t *seed);
 /* The variation a command uses: the one m was trained for (saved in its
  * file), with the options in `given` taken from v instead; v itself when
  * m has none. Checked against m (a level list within its [gmin, gmax]).

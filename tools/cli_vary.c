@@ -156,3 +156,25 @@ void phx_cli_vary_json(struct cJSON *o, const phx_variation *v) {
   cJSON_AddNumberToObject(o, "stuck_on", v->stuck_on);
   cJSON_AddNumberToObject(o, "offset_sigma_mV", v->offset_sigma * 1e3);
 }
+
+int phx_cli_draw(int *argc, char **argv, int *draw, uint64_t *seed) {
+  int n = 1;
+  for (int i = 1; i < *argc; i++) {
+    const int is_draw = !strcmp(argv[i], "--draw"), is_seed = !strcmp(argv[i], "--draw-seed");
+    if (!is_draw && !is_seed) {
+      argv[n++] = argv[i];
+      continue;
+    }
+    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", argv[i]);
+    char *end = NULL;
+    const char *val = argv[++i];
+    const unsigned long long x = strtoull(val, &end, 10);
+    if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
+      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
+                          argv[i - 1], val);
+    if (is_draw) *draw = (int)x;
+    else *seed = x;
+  }
+  *argc = n;
+  return -1;
+}

@@ -201,25 +201,8 @@ static int draw_options(int *argc, char **argv, drawn *d) {
   d->draw = -1;
   d->seed = 1;
   int rc = phx_cli_variation(argc, argv, &d->v, NULL, &d->given);
+  if (rc < 0) rc = phx_cli_draw(argc, argv, &d->draw, &d->seed);
   if (rc >= 0) return rc;
-  int n = 1;
-  for (int i = 1; i < *argc; i++) {
-    const int is_draw = !strcmp(argv[i], "--draw"), is_seed = !strcmp(argv[i], "--draw-seed");
-    if (!is_draw && !is_seed) {
-      argv[n++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", argv[i]);
-    char *end = NULL;
-    const char *val = argv[++i];
-    const unsigned long long x = strtoull(val, &end, 10);
-    if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
-      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
-                          argv[i - 1], val);
-    if (is_draw) d->draw = (int)x;
-    else d->seed = x;
-  }
-  *argc = n;
   if (d->given && d->draw < 0)
     return phx_cli_fail(PHX_EXIT_USAGE, "the variation options need --draw K");
   return -1;
