@@ -262,12 +262,13 @@ typedef struct phx_args_layer_forward {
 
 /* The neurons' input offsets (issue 7: each neuron's first inverter
  * switches delta_j away from the nominal curve, so the neuron sees
- * z - delta_j): Zs (B x M) = Z - D, row b taking row (b mod P) of
- * D (P x M); P > 1 carries P draws' offsets interleaved sample by sample. */
+ * z - delta_j): Zs (B x M) = Z - D, row b taking row b / G of D
+ * (ceil(B / G) x M); G = B for one chip, G < B for several chips' rows
+ * one block after the other. */
 typedef struct phx_args_neuron_offset {
-  int B, M, P;
+  int B, M, G;
   const phx_buf *Z;  /* in  B x M */
-  const phx_buf *D;  /* in  P x M */
+  const phx_buf *D;  /* in  ceil(B / G) x M */
   phx_buf *Zs;       /* out B x M (may be Z itself) */
 } phx_args_neuron_offset;
 

@@ -469,7 +469,7 @@ static int net_forward(phx_net *n, int B, const net_layer *y, int K, const phx_b
   }
   int rc = net_gemm(n->b, 0, 1, B, y->M, K, A, Wt, 0.0, y->Z, err);
   if (!rc && y->off) {
-    const phx_args_neuron_offset a = {B, y->M, 1, y->Z, y->D, y->Zs};
+    const phx_args_neuron_offset a = {B, y->M, B, y->Z, y->D, y->Zs};
     rc = phx_op_neuron_offset(n->b, &a, err);
   }
   return rc ? rc : net_activate(n, B, y, err);
@@ -794,17 +794,19 @@ phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double
 
 /* ---- issue 7: several drawn chips per pass (Monte Carlo on a device) ----
  * P chips side by side: each one's W, S, E of its own (map_vary), the
- * activations of all P interleaved sample by sample (row b P + d is
- * sample b on chip d), so that every activate, offset and loss launch
- * covers all P chips and only the products run per chip, as strided
- * GEMMs. */
+ * activations of a batch of B samples as P blocks of B rows (row d B + b
+ * is sample b on chip d), so that every activate, offset and loss launch
+ * covers all P chips and only the products run per chip, each on its own
+ * dense block (a strided product would make a GEMM library copy the gaps
+ * too). */
 typedef struct net_draws {
   int P, B, count;                 /* chips, batch rows (samples), bound samples */
   phx_buf *W[PHX_MAX_LAYERS][PHX_MC_PASS], *S[PHX_MAX_LAYERS][PHX_MC_PASS];
   phx_buf *E[PHX_MC_PASS];
   phx_buf *D[PHX_MAX_LAYERS];      /* P x M offsets */
   phx_buf *Z[PHX_MAX_LAYERS], *Zs[PHX_MAX_LAYERS], *U[PHX_MAX_LAYERS]; /* B P rows */
-  phx_buf *idx, *lossv, *pred;     /* count P: sample of each row, results */
+  phx_buf *idx, *lossv, *pred;     /* count P: sample of each row, results; the
+                                    * batch at off holds P blocks of its rows */
   int32_t *h_pred;
 } net_draws;
 
@@ -859,23 +861,29 @@ static int draws_alloc(phx_net *n, int P, int count, phx_err *err) {
   if (!rc) rc = net_alloc(n, &r->pred, PHX_BUF_I32, cp, err);
   if (!rc && !(r->h_pred = malloc(cp * sizeof *r->h_pred)))
     rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
-  if (!rc) { /* row i P + d is sample order[i] on every chip */
+  if (!rc) { /* the batch at off: row off P + d Bc + b is sample order[off + b] */
     const int32_t *order = n->slot[PHX_SLOT_TEST].h_order;
-    for (size_t i = 0; i < cp; i++) r->h_pred[i] = order[i / (size_t)P];
+    for (int off = 0; off < count; off += r->B) {
+      const int Bc = count - off < r->B ? count - off : r->B;
+      for (int d = 0; d < P; d++)
+        for (int b = 0; b < Bc; b++) r->h_pred[(size_t)off * P + (size_t)d * Bc + b] = order[off + b];
+    }
     rc = phx_buf_write(n->b, r->idx, 0, cp, r->h_pred, PHX_HOST_I32, err);
   }
   if (rc) draws_free(n);
   return rc;
 }
 
-/* The neurons of `rows` interleaved rows of layer y: offsets (period P)
- * when the chips have them, then the tanh fits or the unloaded table. */
-static int draws_activate(phx_net *n, const net_draws *r, int l, int rows, int offsets,
+/* The neurons of P blocks of Bc rows of layer y: offsets (chip d's on
+ * block d) when the chips have them, then the tanh fits or the unloaded
+ * table. */
+static int draws_activate(phx_net *n, const net_draws *r, int l, int Bc, int offsets,
                           phx_err *err) {
   const net_layer *y = &n->lay[l];
   const phx_buf *Z = r->Z[l];
+  const int rows = Bc * r->P;
   if (offsets) {
-    const phx_args_neuron_offset a = {rows, y->M, r->P, r->Z[l], r->D[l], r->Zs[l]};
+    const phx_args_neuron_offset a = {rows, y->M, Bc, r->Z[l], r->D[l], r->Zs[l]};
     int rc = phx_op_neuron_offset(n->b, &a, err);
     if (rc) return rc;
     Z = r->Zs[l];
@@ -944,20 +952,19 @@ phx_status phx_net_draws_correct(phx_net *n, const phx_variation *v, uint64_t se
     rc = phx_op_gather_input(n->b, &ga, err);
     for (int l = 0; !rc && l < n->L; l++) {
       const net_layer *y = &n->lay[l];
-      /* chip d's columns of sample b: row b P + d, from its own weights */
+      /* chip d's block of rows, from its own weights */
       const int K = l == 0 ? K0 : y->R;
       for (int d = 0; !rc && d < P; d++) {
         const phx_args_gemm g = {.transA = 0, .transB = 1, .m = B, .n = y->M, .k = K,
                                  .alpha = 1.0, .beta = 0.0,
                                  .A = l == 0 ? n->V : r->U[l - 1],
-                                 .aoff = l == 0 ? 0 : (size_t)d * (size_t)K,
-                                 .lda = l == 0 ? K : P * K,
-                                 .B = l == 0 ? r->E[d] : r->W[l][d], .boff = 0, .ldb = K,
-                                 .C = r->Z[l], .coff = (size_t)d * (size_t)y->M,
-                                 .ldc = P * y->M};
+                                 .aoff = l == 0 ? 0 : (size_t)d * (size_t)B * (size_t)K,
+                                 .lda = K, .B = l == 0 ? r->E[d] : r->W[l][d], .boff = 0,
+                                 .ldb = K, .C = r->Z[l],
+                                 .coff = (size_t)d * (size_t)B * (size_t)y->M, .ldc = y->M};
         rc = phx_op_gemm(n->b, &g, err);
       }
-      if (!rc) rc = draws_activate(n, r, l, rows, offsets, err);
+      if (!rc) rc = draws_activate(n, r, l, B, offsets, err);
     }
     const net_layer *yl = &n->lay[n->L - 1];
     const phx_args_loss la = {.B = rows, .M = yl->M, .count = s->count, .grad = 0, .scale = 1,
@@ -968,11 +975,13 @@ phx_status phx_net_draws_correct(phx_net *n, const phx_variation *v, uint64_t se
   }
   const size_t cp = (size_t)count * (size_t)P;
   if (!rc) rc = phx_buf_read(n->b, r->pred, 0, cp, r->h_pred, PHX_HOST_I32, err);
-  for (int d = 0; !rc && d < P; d++) {
-    long ok = 0;
-    for (int i = 0; i < count; i++)
-      ok += r->h_pred[(size_t)i * P + d] == s->h_labels[s->h_order[i]];
-    correct[d] = ok;
+  for (int d = 0; !rc && d < P; d++) correct[d] = 0;
+  for (int off = 0; !rc && off < count; off += r->B) {
+    const int Bc = count - off < r->B ? count - off : r->B;
+    for (int d = 0; d < P; d++)
+      for (int b = 0; b < Bc; b++)
+        correct[d] += r->h_pred[(size_t)off * P + (size_t)d * Bc + b] ==
+                      s->h_labels[s->h_order[off + b]];
   }
   return rc;
 }

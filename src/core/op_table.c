@@ -1042,21 +1042,21 @@ enum { NO_Z, NO_D, NO_ZS };
 
 static int no_shape(const void *args, size_t *need, phx_err *err) {
   const phx_args_neuron_offset *a = args;
-  if (bad_size(a->B) || bad_size(a->M) || a->P < 1 || bad_size(a->P) ||
-      (long)a->B * a->M > (1L << 31) || (long)a->P * a->M > (1L << 31))
-    return fail_sizes("B, M or P (P >= 1)", err);
+  if (bad_size(a->B) || bad_size(a->M) || a->G < 1 || bad_size(a->G) ||
+      (long)a->B * a->M > (1L << 31))
+    return fail_sizes("B, M or G (G >= 1)", err);
   need[NO_Z] = need[NO_ZS] = (size_t)a->B * a->M;
-  need[NO_D] = (size_t)a->P * a->M;
+  need[NO_D] = (size_t)((a->B + a->G - 1) / a->G) * a->M;
   return 0;
 }
 
-/* One draw's offsets, and three draws interleaved. */
+/* One chip's offsets (G = B), and chips of 3 rows each. */
 static void no_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   phx_args_neuron_offset *a = ARGS(c, phx_args_neuron_offset);
   a->B = sz->B;
   a->M = sz->M;
-  a->P = i == 0 ? 1 : 3;
-  snprintf(c->label, sizeof c->label, "P %d", a->P);
+  a->G = i == 0 ? sz->B : 3;
+  snprintf(c->label, sizeof c->label, "G %d", a->G);
 }
 
 static void no_ref(const phx_op_case *c, double **h) {
@@ -1064,7 +1064,7 @@ static void no_ref(const phx_op_case *c, double **h) {
   const size_t M = (size_t)a->M;
   for (int b = 0; b < a->B; b++)
     for (size_t j = 0; j < M; j++)
-      h[NO_ZS][b * M + j] = h[NO_Z][b * M + j] - h[NO_D][(size_t)(b % a->P) * M + j];
+      h[NO_ZS][b * M + j] = h[NO_Z][b * M + j] - h[NO_D][(size_t)(b / a->G) * M + j];
 }
 
 /* Offsets of tens of mV on column voltages within the rails. */

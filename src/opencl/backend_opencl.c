@@ -553,8 +553,8 @@ static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
 
 static int cl_neuron_offset(void *impl, const phx_args_neuron_offset *p, phx_err *err) {
   phx_cl *c = impl;
-  cl_int b = p->B, m = p->M, pp = p->P;
-  const karg a[] = {KA(b), KA(m), KA(pp), KA(p->Z->p), KA(p->D->p), KA(p->Zs->p)};
+  cl_int b = p->B, m = p->M, g = p->G;
+  const karg a[] = {KA(b), KA(m), KA(g), KA(p->Z->p), KA(p->D->p), KA(p->Zs->p)};
   return launch(c, K_NEURON_OFFSET, groups_for(c, (size_t)p->B), a, 6, err);
 }
 
