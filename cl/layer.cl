@@ -132,3 +132,16 @@ void phx_scale_block(const int m, const int n, const float beta,
   __global float *c = C + coff + i * (size_t)ldc + j;
   *c = beta == 0.0f ? 0.0f : beta * *c;
 }
+
+/* Zs = Z - D, row b taking D's row b / G (the neurons' input offsets):
+ * one work-item per sample, its row in order. */
+__kernel void phx_neuron_offset(const int B, const int M, const int G,
+                                __global const float *Z, __global const float *D,
+                                __global float *Zs) {
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  __global const float *z = Z + (size_t)b * (size_t)M;
+  __global const float *d = D + (size_t)(b / G) * (size_t)M;
+  __global float *zs = Zs + (size_t)b * (size_t)M;
+  for (int j = 0; j < M; j++) zs[j] = z[j] - d[j];
+}

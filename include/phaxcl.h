@@ -319,7 +319,13 @@ typedef enum { PHX_VAR_LOGNORMAL = 0, PHX_VAR_GAUSSIAN = 1 } phx_var_dist;
  *              (lognormal) or g (1 + sigma n) (Gaussian, cut at 0)
  *  read_noise  multiplicative Gaussian read noise (fraction), one read per
  *              draw
- *  stuck_off, stuck_on  fractions of cells stuck at gmin and at gmax */
+ *  stuck_off, stuck_on  fractions of cells stuck at gmin and at gmax
+ *  offset_sigma  per-neuron switching-point offset (V, Gaussian sigma):
+ *              each neuron's first inverter switches delta_j away from
+ *              its curve, the neuron computes f(z - delta_j) (both
+ *              outputs; docs/model.md "Device variation"); 0 = none.
+ *              `phaxcl vtc --mc N` measures it with the sky130 mismatch
+ *              models. */
 #define PHX_MAX_LEVEL_LIST 32
 typedef struct phx_variation {
   int levels;
@@ -329,6 +335,7 @@ typedef struct phx_variation {
   double stuck_off, stuck_on;
   int nlist;
   double list[PHX_MAX_LEVEL_LIST];
+  double offset_sigma;
 } phx_variation;
 
 /* No variation: every field zero, lognormal. */
@@ -372,6 +379,20 @@ PHX_API phx_status phx_model_draw(const phx_model *m, const phx_variation *v, ui
 PHX_API const phx_variation *phx_model_get_variation(const phx_model *m);
 /* Records v (checked; NULL clears it). */
 PHX_API phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err *err);
+
+/* A chip's per-neuron input offsets (V): layer l's M values, or NULL when
+ * the model has none. phx_model_draw sets them when v->offset_sigma > 0;
+ * every evaluation (net, circuit forward pass, netlist) applies them as
+ * f(z - delta_j). They live with the model object only (a model file
+ * holds the trained chip, not a drawn one). */
+PHX_API const double *phx_model_offsets(const phx_model *m, int l);
+/* Sets all layers' offsets, layer 0's neurons first (sum of sizes[1..L]
+ * values, each finite and within +-vdd); NULL clears them. */
+PHX_API phx_status phx_model_set_offsets(phx_model *m, const double *delta, phx_err *err);
+/* Neuron j's offset (V) of layer l of chip `draw` drawn from v and seed:
+ * sigma n, n a Box-Muller normal from the same counter hash as the
+ * conductances (its own streams), so every backend draws the same. */
+PHX_API double phx_draw_offset(const phx_variation *v, uint64_t seed, int draw, int l, int j);
 
 /* Monte Carlo evaluation: `draws` chips drawn from v (draw k from seed and
  * k alone, the same on every backend), each evaluated on the first
@@ -661,6 +682,25 @@ PHX_API double phx_neuron_supply_current(const phx_neuron *n, double z);
 /* Training hint stored with the neuron (0 when none): steep curves need a
  * smaller learning rate. */
 PHX_API void phx_neuron_train_hint(const phx_neuron *n, double *lr, int *epochs);
+
+/* The neuron's switching-point offset measured over mismatch instances
+ * (phx_vtc_mc; the neuron file's "offset"): returns the instance count (0
+ * when not measured), mean and sigma (V) of the first inverter's
+ * switching point. Either pointer may be NULL. */
+PHX_API int phx_neuron_offset(const phx_neuron *n, double *mean, double *sigma);
+PHX_API phx_status phx_neuron_set_offset(phx_neuron *n, int instances, double mean,
+                                         double sigma, phx_err *err);
+/* Monte Carlo of the neuron's first inverter with the model library's
+ * mismatch (sky130: the corner's "_mm" section, tt_mm for tt, which sets
+ * MC_MM_SWITCH=1 so that every transistor instance draws its own
+ * threshold shift through AGAUSS; a FILE inverter: its --corner as given):
+ * `instances` copies on one input, swept over [-vdd/2, vdd/2] by o->step,
+ * ngspice seeded by `.options seed`. The switching point of a copy is the
+ * input where its output crosses 0 V (mid-rail), linear between sweep
+ * points; points (may be NULL) receives each one, *mean and *sigma
+ * (sample) theirs (V). */
+PHX_API phx_status phx_vtc_mc(const phx_vtc_opts *o, int instances, uint64_t seed,
+                              double *points, double *mean, double *sigma, phx_err *err);
 
 typedef struct phx_power {
   double crossbar_W;  /* sum over layers of sum g (u - z)^2 */

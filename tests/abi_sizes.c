@@ -13,7 +13,7 @@ int main(void) {
   ROW(phx_err, msg);
   ROW(phx_model_opts, load_aware);
   ROW(phx_backend_opts, clblast_params);
-  ROW(phx_variation, list);
+  ROW(phx_variation, offset_sigma);
   ROW(phx_train_opts, faults);
   ROW(phx_epoch_stats, seconds);
   ROW(phx_train_hooks, parallel);

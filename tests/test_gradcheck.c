@@ -31,6 +31,20 @@ static double net_loss(phx_net *n, int grad) {
 
 /* The table neuron of the table cases (NULL: the tanh fits). */
 static const phx_curve *g_curve;
+/* Neuron offsets (a drawn chip's switching points) of the offset cases:
+ * the gradient passes them straight (d(z - delta)/dz = 1), at shifted
+ * points of the curves. */
+static int g_offsets;
+
+/* Offsets of up to +-30 mV, every neuron its own. */
+static void set_offsets(phx_net *n, const phx_model_opts *o) {
+  double d[64];
+  int k = 0;
+  for (int l = 0; l < o->nlayers; l++)
+    for (int j = 0; j < o->sizes[l + 1]; j++, k++) d[k] = 0.03 * sin(1.7 * k + 0.4);
+  phx_err err = {0};
+  if (phx_net_set_offsets(n, d, &err)) die("offsets", &err);
+}
 
 /* A net on backend `name` for options o with the current neuron. */
 static void net_on(const char *name, const phx_model_opts *o, const phx_dataset *d,
@@ -39,6 +53,7 @@ static void net_on(const char *name, const phx_model_opts *o, const phx_dataset 
   if (phx_backend_new(name, NULL, 0, b, &err) || phx_net_new(*b, o, 4, n, &err) ||
       phx_net_set_curve(*n, g_curve, &err) || phx_net_bind(*n, PHX_SLOT_TRAIN, d, 0, &err))
     die("setup", &err);
+  if (g_offsets) set_offsets(*n, o);
 }
 
 /* The analytic gradient of every layer at theta on backend `name`. */
@@ -110,9 +125,10 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
     if (phx_net_set_theta64(n, l, theta[l], &err)) die("set_theta64", &err);
   const double L0 = net_loss(n, 0);
   int failures = 0;
-  printf("%s (loss %s%s, ratio %.2f, neuron %s, L = %.6f)\n", label,
+  printf("%s (loss %s%s, ratio %.2f, neuron %s%s, L = %.6f)\n", label,
          loss == PHX_LOSS_CE ? "ce" : "mse", regress ? " on target voltages" : "", ratio,
-         !g_curve ? "tanh" : load_aware ? "table, load-aware" : "table", L0);
+         !g_curve ? "tanh" : load_aware ? "table, load-aware" : "table",
+         g_offsets ? ", offsets" : "", L0);
   for (int l = 0; l < nlayers; l++) {
     double emax = 0, gmax = 0, fmax_ = 0;
     for (size_t i = 0; i < cnt[l]; i++) {
@@ -180,6 +196,10 @@ int main(void) {
   failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 66.0, 3, 0, 0);
   /* Regression (issue 12): the loss against each sample's target row. */
   failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 7, 0, 1);
+  /* Neuron offsets (issue 7) on the tanh fits */
+  g_offsets = 1;
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 8.33, 9, 0, 0);
+  g_offsets = 0;
   /* Table neurons, unloaded and loaded by the next layer's rows: the load
    * gradient reaches theta through row_load and map_backward. */
   const phx_curve c = make_curve();
@@ -189,6 +209,9 @@ int main(void) {
   failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 6, 1, 0);
   /* ... and regression through the loaded table neurons */
   failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 8, 1, 1);
+  /* ... and offsets before the loaded table neurons */
+  g_offsets = 1;
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 8.33, 10, 1, 0);
   printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
 }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "net.h"
 #include "phaxcl.h"
@@ -50,6 +51,7 @@ static void test_backend(phx_backend *b, phx_backend *c, const phx_model *m,
   phx_variation_default(&none);
   phx_variation_default(&hard);
   hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
+  hard.offset_sigma = 0.01;
   double acc[DRAWS] = {0}, again[DRAWS] = {0}, ref_acc[DRAWS] = {0};
   const double ref_ideal = run(c, m, d, &hard, ref_acc).ideal;
   phx_mc_result r = run(b, m, d, &none, acc);
@@ -103,6 +105,68 @@ static void test_draw(const phx_model *m, const phx_variation *v) {
   phx_backend_free(b);
 }
 
+/* Neuron offsets (issue 7): a drawn model carries draw k's offsets
+ * (phx_draw_offset, spread about sigma), evaluating it gives mc's draw k,
+ * without offset_sigma it has none, and offset_sigma survives a save. */
+static void test_offsets(const phx_model *m, const phx_dataset *d, phx_backend *c) {
+  phx_err err = {PHX_OK, ""};
+  phx_variation v;
+  phx_variation_default(&v);
+  v.offset_sigma = 0.02;
+  phx_model *dm = NULL;
+  must(phx_model_draw(m, &v, 42, 3, &dm, &err), &err, "draw");
+  const phx_model_opts *o = phx_model_get_opts(m);
+  double sq = 0, worst = 0;
+  int count = 0;
+  for (int l = 0; l < o->nlayers; l++) {
+    const double *off = phx_model_offsets(dm, l);
+    CHECKF(off != NULL, "drawn model has no offsets in layer %d", l);
+    for (int j = 0; off && j < o->sizes[l + 1]; j++, count++) {
+      worst = fmax(worst, fabs(off[j] - phx_draw_offset(&v, 42, 3, l, j)));
+      sq += off[j] * off[j];
+    }
+  }
+  const double rms = sqrt(sq / count);
+  CHECKF(worst == 0 && rms > 0.5 * v.offset_sigma && rms < 1.5 * v.offset_sigma,
+         "drawn offsets: off by %g from phx_draw_offset, rms %g V for sigma %g", worst, rms,
+         v.offset_sigma);
+  CHECK(phx_draw_offset(&v, 42, 4, 0, 0) != phx_draw_offset(&v, 42, 3, 0, 0));
+  /* the drawn model as a chip of its own: the same accuracy as draw 3 */
+  double acc[4], ideal = 0;
+  phx_variation none;
+  phx_variation_default(&none);
+  must(phx_monte_carlo_range(c, m, d, limit, &v, 42, 3, 1, acc, NULL, &err), &err, "draw 3");
+  must(phx_monte_carlo_range(c, dm, d, limit, &none, 42, 0, 1, acc + 1, &ideal, &err), &err,
+       "drawn model");
+  CHECKF(fabs(acc[0] - ideal) < 1.01 / limit && ideal < acc[1] + 1e-12 && ideal > acc[1] - 1e-12,
+         "offsets: mc's draw 3 %g, the drawn model %g", acc[0], ideal);
+  must(phx_monte_carlo_range(c, m, d, limit, &none, 42, 3, 1, acc + 2, NULL, &err), &err, "none");
+  CHECKF(acc[2] != acc[0], "offsets of 20 mV changed no accuracy (%g)", acc[0]);
+  phx_model_free(dm);
+  must(phx_model_draw(m, &none, 42, 3, &dm, &err), &err, "draw");
+  CHECK(phx_model_offsets(dm, 0) == NULL);
+  /* saved with the variation, read back; refused when negative or NaN */
+  must(phx_model_set_variation(dm, &v, &err), &err, "set variation");
+  char path[] = "/tmp/phx_test_mc_XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0);
+  close(fd);
+  phx_model *back = NULL;
+  must(phx_model_save(dm, path, &err), &err, "save");
+  must(phx_model_load(path, &back, &err), &err, "load");
+  CHECKF(phx_model_get_variation(back) &&
+             phx_model_get_variation(back)->offset_sigma == v.offset_sigma,
+         "offset_sigma not read back from %s", path);
+  unlink(path);
+  phx_model_free(back);
+  phx_variation bad = v;
+  bad.offset_sigma = -1e-3;
+  CHECK(phx_model_set_variation(dm, &bad, &err) == PHX_EINVAL && strstr(err.msg, "--offset-sigma"));
+  bad.offset_sigma = NAN;
+  CHECK(phx_variation_check(&bad, &err) == PHX_EINVAL && strstr(err.msg, "--offset-sigma"));
+  phx_model_free(dm);
+}
+
 /* Variation-aware training: deterministic per seed, not the ideal run,
  * refused for lbfgs. */
 static void test_aware(const phx_dataset *train, const phx_variation *v) {
@@ -152,8 +216,10 @@ int main(int argc, char **argv) {
   phx_variation hard;
   phx_variation_default(&hard);
   hard.levels = 8, hard.sigma = 0.2, hard.stuck_off = hard.stuck_on = 0.05;
+  hard.offset_sigma = 0.01;
   test_draw(m, &hard);
   test_aware(train, &hard);
+  test_offsets(m, test, c);
   /* refusals */
   phx_variation bad = hard;
   bad.sigma = -0.1;

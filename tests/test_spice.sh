@@ -72,8 +72,9 @@ if [ "$PART" = behavioural ]; then
   [ "$(json "$T/b.json" "d['engine']")" = "ngspice binary" ] || fail "--engine binary not used"
   json "$T/b.json" "d['max_dv'] <= 10e-6 or sys.exit(1)" >/dev/null || fail "binary engine: max |dV|"
 
-  # ---- a drawn chip (device variation): ngspice agrees with phaxcl mc ----
-  H="--sigma 20 --stuck-off 0.05 --stuck-on 0.05 --levels 8"
+  # ---- a drawn chip (device variation, neuron offsets as VOFF sources):
+  # ngspice agrees with phaxcl mc ----
+  H="--sigma 20 --stuck-off 0.05 --stuck-on 0.05 --levels 8 --offset-sigma 5"
   "$PHX" mc "$T/paper.st" --draws 2 --seed 5 --limit 40 $H --json >"$T/mc.json" || fail "mc"
   for k in 0 1; do
     "$PHX" spice "$T/paper.st" --n 40 --draw $k --draw-seed 5 $H --json >"$T/d.json" \
@@ -83,6 +84,17 @@ if [ "$PART" = behavioural ]; then
       || fail "spice --draw $k: accuracy differs from mc's draw $k"
   done
   expect 2 "need --draw K" export "$T/paper.st" --format csv --sigma 10
+  # eval --draw K scores mc's chip K (every test sample)
+  "$PHX" mc "$T/paper.st" --draws 2 --seed 5 $H --json >"$T/mcall.json" || fail "mc, all samples"
+  "$PHX" eval "$T/paper.st" --draw 1 --draw-seed 5 $H --json >"$T/e1.json" || fail "eval --draw 1"
+  [ "$(json "$T/e1.json" "d['accuracy']")" = "$(json "$T/mcall.json" "d['accuracy'][1]")" ] \
+    || fail "eval --draw 1: not mc's draw 1"
+  # the draw's netlist feeds every neuron z - delta through its own source
+  "$PHX" export "$T/paper.st" --format spice --draw 1 --draw-seed 5 $H --out "$T/draw1.cir" \
+    2>/dev/null || fail "export --draw 1"
+  [ "$(grep -c '^VOFF' "$T/draw1.cir")" = 110 ] || fail "export --draw: not 110 neuron offsets"
+  expect 2 "--offset-sigma: expected mV from 0 to 1000, got '-1'" mc "$T/paper.st" --offset-sigma -1
+  expect 2 "has no measured offset" mc "$T/paper.st" --offset-sigma "$SRC/data/sky130-neuron.json"
 
   # ---- a standalone deck, checked by hand ----
   "$PHX" export "$T/paper.st" --format spice --sample 7 --out "$T/deck.cir" 2>/dev/null || fail "export --sample"
@@ -192,6 +204,19 @@ sys.exit(0 if a['sizing']['mult']==10 and abs(r/10-1)<0.05 else 'mult %s, rail R
   json "$T/la.json" "d['return_solved']['mean_dv'] < 0.01 and d['return_solved']['max_dv'] < 0.02 or sys.exit(1)" >/dev/null \
     || fail "return solve more than 10 mV from the circuit: $(head -c 900 "$T/la.json")"
   expect 1 "--loads: must start at 0" vtc --loads 1,2 --step 5
+  # mismatch: tt_mm, 6 instances; the same seed the same instances; the
+  # neuron file carries the sigma to --offset-sigma
+  "$PHX" vtc --mc 6 --seed 3 --step 2 --json --out "$T/nm.json" >"$T/m1.json" || fail "vtc --mc"
+  "$PHX" vtc --mc 6 --seed 3 --step 2 --json >"$T/m2.json" || fail "vtc --mc again"
+  json "$T/m1.json" "d['offset']['section'] == 'tt_mm' and 0.3 < d['offset']['sigma_mV'] < 20 and abs(d['offset']['mean_mV'] / 1e3 - d['c'][2]) < 0.01 or sys.exit(1)" \
+    >/dev/null || fail "vtc --mc: $(cat "$T/m1.json")"
+  [ "$(json "$T/m1.json" "d['offset']")" = "$(json "$T/m2.json" "d['offset']")" ] \
+    || fail "vtc --mc: the same seed drew other instances"
+  "$PHX" mc "$T/sky.st" --draws 2 --limit 20 --offset-sigma "$T/nm.json" --json >"$T/mo.json" \
+    || fail "mc --offset-sigma FILE"
+  [ "$(json "$T/mo.json" "round(d['offset_sigma_mV'], 9) == round($(json "$T/m1.json" "d['offset']['sigma_mV']"), 9)")" = True ] \
+    || fail "mc --offset-sigma FILE: not the file's sigma: $(head -c 400 "$T/mo.json")"
+  expect 2 "--mc: expected 2 to 10000 instances" vtc --mc 1
   # power: the estimate (crossbar + the neurons' measured supply current) within 10 %
   json "$T/k.json" "abs(d['power_W']['estimated'] / d['power_W']['measured'] - 1) < 0.1 or sys.exit(1)" >/dev/null \
     || fail "power: estimate and measurement more than 10 % apart: $(json "$T/k.json" "d['power_W']")"

@@ -184,7 +184,8 @@ int phx_cli_check_data(const phx_model_opts *o, const phx_dataset *d,
                        const char *data_dir, const char *what);
 
 /* The device-variation options (--levels, --sigma, --dist, --read-noise,
- * --stuck-off, --stuck-on, and --draws when draws is not NULL) taken out
+ * --stuck-off, --stuck-on, --offset-sigma MV|NEURON-FILE, and --draws when
+ * draws is not NULL) taken out
  * of argv into v (cli_vary.c); *given (when not NULL) gets a PHX_VARY_*
  * bit for each one that appeared. -1 to go on, or the exit status. */
 enum {
@@ -194,8 +195,13 @@ enum {
   PHX_VARY_READ = 1u << 3,
   PHX_VARY_OFF = 1u << 4,
   PHX_VARY_ON = 1u << 5,
+  PHX_VARY_OFFSET = 1u << 7, /* --offset-sigma (1u << 6 is --draws) */
 };
 int phx_cli_variation(int *argc, char **argv, phx_variation *v, int *draws, unsigned *given);
+/* --draw K and --draw-seed N (export, spice, eval) taken out of argv into
+ * *draw and *seed (left as they are when absent); -1 to go on, or the
+ * exit status. */
+int phx_cli_draw(int *argc, char **argv, int *draw, uint64_t *seed);
 /* The variation a command uses: the one m was trained for (saved in its
  * file), with the options in `given` taken from v instead; v itself when
  * m has none. Checked against m (a level list within its [gmin, gmax]).

@@ -33,6 +33,10 @@ static const char USAGE[] =
     "  --ops            instead: the time of every operation (each case of its\n"
     "                   descriptor, as `check` runs it) at the paper task's sizes\n"
     "                   (196 inputs, 100 neurons, batch 32)\n"
+    "  --mc [N]         instead: Monte Carlo speed, N drawn chips (default 1000;\n"
+    "                   20 % spread, 10 % stuck, 8 levels, 2 mV offsets) of a\n"
+    "                   paper-task model over --data's test set on each backend,\n"
+    "                   and each one's speed as a fraction of the C path's\n"
     "  --json           one JSON object per measurement\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -224,11 +228,22 @@ static int open_backends(const phx_cli *c, phx_backend **bs, int *nb) {
 }
 
 int phx_cmd_bench(int argc, char **argv) {
-  /* --ops is this command's own switch: taken out before the common parser */
-  int ops = 0, n = 0;
+  /* --ops and --mc [N] are this command's own: taken out before the common parser */
+  int ops = 0, n = 0, mc = 0;
   for (int i = 0; i < argc; i++) {
     if (i > 0 && strcmp(argv[i], "--ops") == 0) ops = 1;
-    else argv[n++] = argv[i];
+    else if (i > 0 && strcmp(argv[i], "--mc") == 0) {
+      mc = 1000;
+      char *end = NULL;
+      const long d = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+      if (i + 1 < argc && *argv[i + 1] && !*end) {
+        if (d < 1 || d > 1000000)
+          return phx_cli_fail(PHX_EXIT_USAGE, "--mc: expected 1 to 1000000 draws, got '%s'",
+                              argv[i + 1]);
+        mc = (int)d;
+        i++;
+      }
+    } else argv[n++] = argv[i];
   }
   argc = n;
   phx_cli c;
@@ -237,8 +252,8 @@ int phx_cmd_bench(int argc, char **argv) {
   phx_backend *bs[PHX_CLI_MAX_BACKENDS] = {0};
   int nb = 0;
   rc = open_backends(&c, bs, &nb);
-  if (!rc && ops) {
-    rc = run_ops(&c, bs, nb);
+  if (!rc && (ops || mc)) {
+    rc = ops ? run_ops(&c, bs, nb) : phx_bench_mc(&c, bs, nb, mc);
     for (int i = 0; i < nb; i++) phx_backend_free(bs[i]);
     return rc;
   }

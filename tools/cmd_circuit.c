@@ -30,7 +30,8 @@
   "  --draw K           chip K drawn with the variation options below (as\n"          \
   "                     `phaxcl mc` draws it, --draw-seed as its --seed)\n"           \
   "  --draw-seed N      (default 1); --levels, --levels-file, --sigma, --dist,\n"     \
-  "                     --read-noise, --stuck-off, --stuck-on as for `phaxcl mc`\n"   \
+  "                     --read-noise, --stuck-off, --stuck-on, --offset-sigma as\n"  \
+  "                     for `phaxcl mc` (offsets: a VOFF source before each neuron)\n" \
   "                     (default: the variation the model was trained for)\n"        \
   "  --faults FILE      a chip's known stuck cells (layer row column\n"               \
   "                     gmin|gmax|G per line), pinned before any draw\n"
@@ -105,6 +106,11 @@ static const char VTC_USAGE[] =
     "                     up; auto: 0, then 0.05 uS up in 20 % steps to 455): the\n"
     "                     table of train --curve table --load-aware\n"
     "  --out FILE         write the neuron file (JSON) for train/export/spice --neuron\n"
+    "  --mc N             also N mismatch instances of the first inverter (sky130:\n"
+    "                     the corner's _mm section, MC_MM_SWITCH=1): the switching\n"
+    "                     point's mean and sigma, kept in the neuron file for\n"
+    "                     --offset-sigma FILE (mc, train, export, spice)\n"
+    "  --seed S           the mismatch draw (default 1)\n"
     "  --engine E         auto (default), lib or binary\n"
     "  --json             one JSON object\n"
     "  --help             this text\n";
@@ -119,8 +125,8 @@ static const phx_cli_spec SPICE_SPEC = {
     "spice", PHX_O_DATA | PHX_O_POOL | PHX_O_JSON | PHX_O_VERBOSE | PHX_O_TABLE | PHX_O_SEED, 1, 1,
     SPICE_USAGE};
 static const unsigned SPICE_OPTS2 = INV_OPTS | PHX_O2_N | PHX_O2_ENGINE;
-static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE,
-                                      0, 0, VTC_USAGE};
+static const phx_cli_spec VTC_SPEC = {"vtc", PHX_O_VDD | PHX_O_OUT | PHX_O_JSON | PHX_O_VERBOSE |
+                                      PHX_O_SEED, 0, 0, VTC_USAGE};
 static const unsigned VTC_OPTS2 = PHX_O2_INVERTER | PHX_O2_CORNER | PHX_O2_MODELS |
                                   PHX_O2_LOAD | PHX_O2_STEP | PHX_O2_ENGINE | PHX_O2_LOADS |
                                   PHX_O2_DRIVE;
@@ -212,25 +218,8 @@ static int draw_options(int *argc, char **argv, drawn *d) {
   d->draw = -1;
   d->seed = 1;
   int rc = phx_cli_variation(argc, argv, &d->v, NULL, &d->given);
+  if (rc < 0) rc = phx_cli_draw(argc, argv, &d->draw, &d->seed);
   if (rc >= 0) return rc;
-  int n = 1;
-  for (int i = 1; i < *argc; i++) {
-    const int is_draw = !strcmp(argv[i], "--draw"), is_seed = !strcmp(argv[i], "--draw-seed");
-    if (!is_draw && !is_seed) {
-      argv[n++] = argv[i];
-      continue;
-    }
-    if (i + 1 >= *argc) return phx_cli_fail(PHX_EXIT_USAGE, "%s needs a value", argv[i]);
-    char *end = NULL;
-    const char *val = argv[++i];
-    const unsigned long long x = strtoull(val, &end, 10);
-    if (!*val || *end || *val == '-' || (is_draw && x > 2000000000ULL))
-      return phx_cli_fail(PHX_EXIT_USAGE, "%s: expected a non-negative integer, got '%s'",
-                          argv[i - 1], val);
-    if (is_draw) d->draw = (int)x;
-    else d->seed = x;
-  }
-  *argc = n;
   if (d->given && d->draw < 0)
     return phx_cli_fail(PHX_EXIT_USAGE, "the variation options need --draw K");
   return -1;
@@ -642,8 +631,31 @@ static int nearest(const double *z, int n, double at) {
   return b;
 }
 
+/* vtc --mc N out of argv: 0 when absent, -1 after printing why. */
+static int mc_option(int *argc, char **argv) {
+  int n = 1, mc = 0;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--mc")) {
+      argv[n++] = argv[i];
+      continue;
+    }
+    char *end = NULL;
+    const char *val = i + 1 < *argc ? argv[++i] : "";
+    const long x = strtol(val, &end, 10);
+    if (!*val || *end || x < 2 || x > 10000) {
+      phx_cli_fail(PHX_EXIT_USAGE, "--mc: expected 2 to 10000 instances, got '%s'", val);
+      return -1;
+    }
+    mc = (int)x;
+  }
+  *argc = n;
+  return mc;
+}
+
 int phx_cmd_vtc(int argc, char **argv) {
   phx_cli c;
+  const int mc = mc_option(&argc, argv);
+  if (mc < 0) return PHX_EXIT_USAGE;
   int rc = phx_cli_parse2(&VTC_SPEC, VTC_OPTS2, argc, argv, &c);
   if (rc >= 0) return rc;
   phx_vtc_opts o;
@@ -670,6 +682,13 @@ int phx_cmd_vtc(int argc, char **argv) {
   phx_err err = {0};
   phx_neuron *n = NULL;
   if (phx_vtc_run(&o, &n, &err)) return phx_cli_err(&err);
+  double mc_mean = 0, mc_sigma = 0;
+  const uint64_t seed = c.given & PHX_O_SEED ? c.seed : 1;
+  if (mc && (phx_vtc_mc(&o, mc, seed, NULL, &mc_mean, &mc_sigma, &err) ||
+             phx_neuron_set_offset(n, mc, mc_mean, mc_sigma, &err))) {
+    phx_neuron_free(n);
+    return phx_cli_err(&err);
+  }
   rc = c.out && phx_neuron_save(n, c.out, &err) ? phx_cli_err(&err) : 0;
   double cf[4], df[4], rms[2], lr;
   int epochs;
@@ -689,6 +708,16 @@ int phx_cmd_vtc(int argc, char **argv) {
     cJSON_AddNumberToObject(j, "rms_c_mV", rms[0] * 1e3);
     cJSON_AddNumberToObject(j, "rms_d_mV", rms[1] * 1e3);
     if (lr > 0) cJSON_AddNumberToObject(j, "train_lr", lr);
+    if (mc) {
+      cJSON *of = cJSON_AddObjectToObject(j, "offset");
+      cJSON_AddNumberToObject(of, "instances", mc);
+      cJSON_AddNumberToObject(of, "seed", (double)seed);
+      char sec[16];
+      snprintf(sec, sizeof sec, "%s%s", o.inv.corner, o.inv.kind == PHX_INV_SKY130 ? "_mm" : "");
+      cJSON_AddStringToObject(of, "section", sec);
+      cJSON_AddNumberToObject(of, "mean_mV", mc_mean * 1e3);
+      cJSON_AddNumberToObject(of, "sigma_mV", mc_sigma * 1e3);
+    }
     if (c.out) cJSON_AddStringToObject(j, "out", c.out);
     rc = phx_cli_print_json(j);
   } else if (!rc) {
@@ -710,6 +739,9 @@ int phx_cmd_vtc(int argc, char **argv) {
     if (lr > 0)
       printf("train with: --neuron FILE (uses lr %g, %d epochs unless given: steep curves)\n",
              lr, epochs);
+    if (mc)
+      printf("switching point over %d mismatch instances: mean %.3f mV, sigma %.3f mV\n", mc,
+             mc_mean * 1e3, mc_sigma * 1e3);
     if (c.out) printf("wrote %s\n", c.out);
   }
   phx_neuron_free(n);

@@ -40,6 +40,9 @@ static const char EVAL_USAGE[] =
     "  --levels-file F  ... or to a device's own levels (one conductance a line)\n"
     "                   (default: the levels the model was trained for, else 0:\n"
     "                   continuous; the random parts of a variation are `mc`'s)\n"
+    "  --draw K         instead: chip K as `phaxcl mc` draws it (--draw-seed N as\n"
+    "                   its --seed, default 1), with the model's variation and\n"
+    "                   --sigma, --stuck-off/on, --read-noise, --offset-sigma ...\n"
     "  --json           one JSON object\n"
     "  --verbose        backend details on stderr\n"
     "  --help           this text\n";
@@ -76,18 +79,25 @@ static const phx_cli_spec GRAD_SPEC = {
 /* Loads MODEL and one split of --data, checked against each other. */
 /* The chip eval scores: m's faults pinned, then its conductances on the
  * levels of v (the model's, or --levels) when there are any. */
+/* --draw K (draw >= 0): chip K of the whole variation, from seed. */
 static int eval_chip(phx_model **m, const phx_faults *faults, phx_variation *v,
-                     unsigned given) {
+                     unsigned given, int draw, uint64_t seed) {
   int rc = phx_cli_apply_faults(faults, *m);
   if (!rc) rc = phx_cli_vary_merge(*m, v, given);
+  phx_model *chip = NULL;
+  phx_err err = {0};
+  if (!rc && draw >= 0) { /* the chip mc draws as its draw K, offsets and all */
+    if (phx_model_draw(*m, v, seed, draw, &chip, &err)) return phx_cli_err(&err);
+    phx_model_free(*m);
+    *m = chip;
+    return 0;
+  }
   if (rc || (v->levels < 2 && v->nlist == 0)) return rc;
   phx_variation lv;
   phx_variation_default(&lv);
   lv.levels = v->levels;
   lv.nlist = v->nlist;
   memcpy(lv.list, v->list, sizeof lv.list);
-  phx_model *chip = NULL;
-  phx_err err = {0};
   if (phx_model_draw(*m, &lv, 0, 0, &chip, &err)) return phx_cli_err(&err);
   phx_model_free(*m);
   *m = chip;
@@ -95,10 +105,11 @@ static int eval_chip(phx_model **m, const phx_faults *faults, phx_variation *v,
 }
 
 static int load_inputs(const phx_cli *c, int want_train, const phx_faults *faults,
-                       phx_variation *v, unsigned given, phx_model **m, phx_dataset **d) {
+                       phx_variation *v, unsigned given, int draw, uint64_t seed, phx_model **m,
+                       phx_dataset **d) {
   phx_err err = {0};
   if (phx_model_load(c->args[0], m, &err)) return phx_cli_err(&err);
-  int rc = v ? eval_chip(m, faults, v, given) : 0;
+  int rc = v ? eval_chip(m, faults, v, given, draw, seed) : 0;
   if (rc) return rc;
   return phx_cli_model_data(c, *m, want_train, d);
 }
@@ -252,10 +263,13 @@ int phx_cmd_eval(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
   unsigned given = 0;
+  int draw = -1;
+  uint64_t draw_seed = 1;
   int rc = phx_cli_variation(&argc, argv, &v, NULL, &given);
-  if (rc < 0 && (given & ~(unsigned)PHX_VARY_LEVELS))
+  if (rc < 0) rc = phx_cli_draw(&argc, argv, &draw, &draw_seed);
+  if (rc < 0 && draw < 0 && (given & ~(unsigned)PHX_VARY_LEVELS))
     rc = phx_cli_fail(PHX_EXIT_USAGE, "eval: of the variation options only --levels and "
-                      "--levels-file; the others draw chips: phaxcl mc");
+                      "--levels-file without --draw K; the others draw chips: phaxcl mc");
   if (rc >= 0) return rc;
   rc = phx_cli_faults(&argc, argv, &faults);
   if (rc >= 0) return rc;
@@ -271,7 +285,7 @@ int phx_cmd_eval(int argc, char **argv) {
   phx_dataset *d = NULL;
   phx_backend *b = NULL;
   int64_t *conf = NULL;
-  rc = load_inputs(&c, 0, faults, &v, given, &m, &d);
+  rc = load_inputs(&c, 0, faults, &v, given, draw, draw_seed, &m, &d);
   phx_faults_free(faults);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_targets(m)) {
@@ -322,7 +336,7 @@ int phx_cmd_grad(int argc, char **argv) {
   phx_backend *b = NULL;
   phx_err err = {0};
   double loss = 0;
-  rc = load_inputs(&c, 1, NULL, NULL, 0, &m, &d);
+  rc = load_inputs(&c, 1, NULL, NULL, 0, -1, 0, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))

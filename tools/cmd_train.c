@@ -76,7 +76,7 @@ static const char USAGE[] =
     "variation-aware training (each step on a drawn chip, as `phaxcl mc`):\n"
     "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
     "  --read-noise PCT\n"
-    "  --stuck-off F  --stuck-on F\n"
+    "  --stuck-off F  --stuck-on F  --offset-sigma MV|NEURON-FILE\n"
     "retraining a chip with known stuck cells (needs --init):\n"
     "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
     "                     or with a unit: 0.5uS); the cells stay at their values\n"

@@ -34,4 +34,8 @@ int phx_cli_neuron_table(const struct phx_cli *c, phx_model *m);
 int phx_cli_power(const struct phx_cli *c, const phx_model *m, const phx_dataset *d,
                   phx_power *p);
 
+/* bench --mc: the Monte Carlo speed of `draws` chips on each backend
+ * (bench_mc.c); 0 or an exit status. */
+int phx_bench_mc(const struct phx_cli *c, phx_backend **bs, int nb, int draws);
+
 #endif /* PHX_COMMANDS_H */

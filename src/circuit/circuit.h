@@ -60,6 +60,14 @@ const double *phx_engine_vec(phx_engine *e, const char *name, int *len);
 
 /* The inverter's parallel-device count (mult; 0 reads as 1). */
 double phx_inverter_mult(const phx_inverter *inv);
+
+/* The deck write(f, ctx) writes, loaded into a new engine (*out, to be
+ * closed even on failure) and swept by `dc vin` over [-vdd/2, vdd/2] in
+ * o->step (vtc.c; vtc and vtc --mc). */
+typedef void (*phx_deck_fn)(FILE *f, const void *ctx);
+phx_status phx_vtc_sweep(const phx_vtc_opts *o, phx_deck_fn write, const void *ctx,
+                         phx_engine **out, phx_err *err);
+
 /* The sky130 model library: inv->models_file, $PHAXCL_SKY130_LIB, then the
  * caches. Fills path or fails naming what was tried. */
 phx_status phx_circ_sky130_lib(const char *given, char *path, size_t len, phx_err *err);

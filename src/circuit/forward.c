@@ -78,6 +78,14 @@ static double row_load(const phx_model_opts *o, const float *tn, int K, int R, i
   return G;
 }
 
+/* What neuron j of layer l sees of its column voltage z: z less the
+ * chip's offset of that neuron (phx_model_offsets; none on a trained
+ * model). z itself stays the node voltage the power needs. */
+static double neuron_in(const phx_model *m, int l, int j, double z) {
+  const double *off = phx_model_offsets(m, l);
+  return off ? z - off[j] : z;
+}
+
 void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
   const phx_model_opts *o = phx_model_get_opts(m);
   const phx_curve *cv = phx_model_curve(m);
@@ -93,7 +101,7 @@ void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
     const float *tn = loaded ? phx_model_theta_const(m, l + 1) : NULL;
     const int Mn = loaded ? o->sizes[l + 2] : 0, Rn = 2 * M + 2;
     for (int j = 0; j < M; j++) {
-      const double z = a->z[l][j];
+      const double z = neuron_in(m, l, j, a->z[l][j]);
       /* next layer: p_j = o-_j, n_j = o+_j */
       if (!cv) {
         un[2 + j] = o->c[0] + o->c[1] * tanh(o->c[3] * (z - o->c[2]));
@@ -150,7 +158,7 @@ phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_cir
     u[1] = -o->vdd / 2;
     if (last) { /* the outputs drive nothing */
       for (int j = 0; j < M; j++) {
-        phx_curve_eval(cv, a->z[l][j], 0, &u[2 + j], &fv, &fg);
+        phx_curve_eval(cv, neuron_in(m, l, j, a->z[l][j]), 0, &u[2 + j], &fv, &fg);
         phx_curve_eval(cv, u[2 + j], 0, &u[2 + M + j], &fv, &fg);
       }
       break;
@@ -168,7 +176,7 @@ phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_cir
           const int r = 2 + q * M + j;
           double gz;
           const double G = row_load(o, tn, K, R, r, zz, &gz);
-          u[r] = solve_row(cv, q ? u[2 + j] : a->z[l][j], G, gz / G);
+          u[r] = solve_row(cv, q ? u[2 + j] : neuron_in(m, l, j, a->z[l][j]), G, gz / G);
         }
       columns(o, tn, K, R, u, znew);
       change = 0;
@@ -225,7 +233,8 @@ phx_status phx_power_estimate(const phx_model *m, const phx_dataset *d, int coun
           double dv = a.u[l][r] - z;
           mean->crossbar_W += phx_circ_g(o, t[(size_t)j * R + r]) * dv * dv;
         }
-        if (neuron) mean->neuron_W += o->vdd * phx_neuron_supply_current(neuron, z);
+        if (neuron)
+          mean->neuron_W += o->vdd * phx_neuron_supply_current(neuron, neuron_in(m, l, j, z));
       }
     }
   }

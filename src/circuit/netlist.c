@@ -251,7 +251,13 @@ static void write_network(FILE *f, const phx_model *m, const phx_inverter *inv) 
       }
       phx_circ_out_node(out_m, sizeof out_m, l, j, 0);
       phx_circ_out_node(out_p, sizeof out_p, l, j, 1);
-      fprintf(f, "XN%d_%d z%d_%d %s %s vdd vss phx_neuron\n", l, j, l, j, out_m, out_p);
+      const double *off = phx_model_offsets(m, l);
+      if (off) { /* a drawn chip's neuron offset: the neuron sees z - delta */
+        fprintf(f, "VOFF%d_%d z%d_%d zo%d_%d DC %.17g\n", l, j, l, j, l, j, off[j]);
+        fprintf(f, "XN%d_%d zo%d_%d %s %s vdd vss phx_neuron\n", l, j, l, j, out_m, out_p);
+      } else {
+        fprintf(f, "XN%d_%d z%d_%d %s %s vdd vss phx_neuron\n", l, j, l, j, out_m, out_p);
+      }
     }
   }
 }

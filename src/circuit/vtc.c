@@ -22,6 +22,8 @@ struct phx_neuron {
   int n;                                  /* sweep points */
   double *z, *om, *op, *rom, *rop, *isup; /* one allocation, 6 x n */
   char engine[32];
+  int mc_n;            /* vtc --mc: instances measured (0 = none), their */
+  double off_mean, off_sigma; /* switching points' mean and sigma (V) */
   int nl;              /* loaded single-inverter sweeps (vtc --loads) */
   double *loads, *lv;  /* nl loads (S), nl x n outputs on the grid z */
 };
@@ -225,6 +227,39 @@ static void vtc_deck(FILE *f, const phx_vtc_opts *o, const phx_inverter *inv) {
   }
 }
 
+phx_status phx_vtc_sweep(const phx_vtc_opts *o, phx_deck_fn write, const void *ctx,
+                         phx_engine **out, phx_err *err) {
+  *out = NULL;
+  char *deck = NULL;
+  size_t dlen = 0;
+  FILE *f = open_memstream(&deck, &dlen);
+  if (!f) return phx_fail(err, PHX_ENOMEM, "out of memory");
+  write(f, ctx);
+  if (fclose(f)) {
+    free(deck);
+    return phx_fail(err, PHX_ENOMEM, "out of memory");
+  }
+  phx_engine *e = NULL;
+  phx_status s = phx_engine_open(o->engine, 0, &e, err);
+  if (!s) s = phx_engine_load(e, deck, err);
+  free(deck);
+  char cmd[128];
+  snprintf(cmd, sizeof cmd, "dc vin %.17g %.17g %.17g", -o->vdd / 2, o->vdd / 2, o->step);
+  if (!s) s = phx_engine_run(e, cmd, err);
+  *out = e;
+  return s;
+}
+
+typedef struct vtc_ctx {
+  const phx_vtc_opts *o;
+  const phx_inverter *inv;
+} vtc_ctx;
+
+static void vtc_write(FILE *f, const void *ctx) {
+  const vtc_ctx *c = ctx;
+  vtc_deck(f, c->o, c->inv);
+}
+
 phx_status phx_vtc_run(const phx_vtc_opts *o, phx_neuron **out, phx_err *err) {
   if (!(o->vdd > 0) || !(o->step > 0) || !(o->step < o->vdd) || !(o->load >= 0))
     return phx_fail(err, PHX_EINVAL, "vtc: need vdd > 0, 0 < step < vdd, load >= 0");
@@ -240,22 +275,9 @@ phx_status phx_vtc_run(const phx_vtc_opts *o, phx_neuron **out, phx_err *err) {
   phx_inverter inv = o->inv;
   phx_status s = phx_inverter_check(&inv, err);
   if (s) return s;
-  char *deck = NULL;
-  size_t dlen = 0;
-  FILE *f = open_memstream(&deck, &dlen);
-  if (!f) return phx_fail(err, PHX_ENOMEM, "out of memory");
-  vtc_deck(f, o, &inv);
-  if (fclose(f)) {
-    free(deck);
-    return phx_fail(err, PHX_ENOMEM, "out of memory");
-  }
   phx_engine *e = NULL;
-  s = phx_engine_open(o->engine, 0, &e, err);
-  if (!s) s = phx_engine_load(e, deck, err);
-  free(deck);
-  char cmd[128];
-  snprintf(cmd, sizeof cmd, "dc vin %.17g %.17g %.17g", -o->vdd / 2, o->vdd / 2, o->step);
-  if (!s) s = phx_engine_run(e, cmd, err);
+  const vtc_ctx ctx = {o, &inv};
+  s = phx_vtc_sweep(o, vtc_write, &ctx, &e, err);
   static const char *const names[] = {"v-sweep", "oma", "opa", "omb", "opc", "vdda#branch",
                                       "vssa#branch"};
   const double *v[7];
@@ -448,6 +470,12 @@ phx_status phx_neuron_save(const phx_neuron *n, const char *path, phx_err *err) 
     cJSON_AddNumberToObject(t, "epochs", n->epochs);
   }
   cJSON_AddStringToObject(j, "engine", n->engine);
+  if (n->mc_n > 0) { /* vtc --mc: the first inverter's switching point */
+    cJSON *of = cJSON_AddObjectToObject(j, "offset");
+    cJSON_AddNumberToObject(of, "instances", n->mc_n);
+    cJSON_AddNumberToObject(of, "mean_mV", n->off_mean * 1e3);
+    cJSON_AddNumberToObject(of, "sigma_mV", n->off_sigma * 1e3);
+  }
   cJSON *sw = cJSON_AddObjectToObject(j, "sweep");
   cJSON_AddItemToObject(sw, "z_V", sweep_json(n->z, n->n));
   cJSON_AddItemToObject(sw, "om_V", sweep_json(n->om, n->n));
@@ -547,6 +575,19 @@ static phx_status parse_neuron(const cJSON *j, const char *path, phx_neuron **ou
     const cJSON *ep = cJSON_GetObjectItemCaseSensitive(t, "epochs");
     if (cJSON_IsNumber(lr) && lr->valuedouble > 0) nr->lr = lr->valuedouble;
     if (cJSON_IsNumber(ep) && ep->valuedouble >= 1) nr->epochs = ep->valueint;
+    const cJSON *of = cJSON_GetObjectItemCaseSensitive(j, "offset");
+    const cJSON *oi = cJSON_GetObjectItemCaseSensitive(of, "instances");
+    const cJSON *om = cJSON_GetObjectItemCaseSensitive(of, "mean_mV");
+    const cJSON *os = cJSON_GetObjectItemCaseSensitive(of, "sigma_mV");
+    if (of && !(cJSON_IsNumber(oi) && oi->valuedouble >= 2 && oi->valuedouble <= 1e6 &&
+                cJSON_IsNumber(om) && isfinite(om->valuedouble) && cJSON_IsNumber(os) &&
+                os->valuedouble >= 0 && os->valuedouble <= 1e3))
+      why = "offset needs instances (2 or more), mean_mV and sigma_mV (0 to 1000)";
+    else if (of) {
+      nr->mc_n = oi->valueint;
+      nr->off_mean = om->valuedouble * 1e-3;
+      nr->off_sigma = os->valuedouble * 1e-3;
+    }
     const cJSON *eng = cJSON_GetObjectItemCaseSensitive(j, "engine");
     if (cJSON_IsString(eng)) snprintf(nr->engine, sizeof nr->engine, "%s", eng->valuestring);
     const cJSON *sz = cJSON_GetObjectItemCaseSensitive(j, "sizing");
@@ -644,4 +685,21 @@ phx_status phx_neuron_load(const char *path, phx_neuron **out, phx_err *err) {
   phx_status s = parse_neuron(j, path, out, err);
   cJSON_Delete(j);
   return s;
+}
+
+int phx_neuron_offset(const phx_neuron *n, double *mean, double *sigma) {
+  if (mean) *mean = n->mc_n > 0 ? n->off_mean : 0;
+  if (sigma) *sigma = n->mc_n > 0 ? n->off_sigma : 0;
+  return n->mc_n;
+}
+
+phx_status phx_neuron_set_offset(phx_neuron *n, int instances, double mean, double sigma,
+                                 phx_err *err) {
+  if (instances < 2 || !isfinite(mean) || !(sigma >= 0 && sigma <= 1))
+    return phx_fail(err, PHX_EINVAL, "neuron offset: %d instances, mean %g V, sigma %g V",
+                    instances, mean, sigma);
+  n->mc_n = instances;
+  n->off_mean = mean;
+  n->off_sigma = sigma;
+  return PHX_OK;
 }

@@ -260,6 +260,18 @@ typedef struct phx_args_layer_forward {
   phx_buf *U;        /* out B x (2M+2) */
 } phx_args_layer_forward;
 
+/* The neurons' input offsets (issue 7: each neuron's first inverter
+ * switches delta_j away from the nominal curve, so the neuron sees
+ * z - delta_j): Zs (B x M) = Z - D, row b taking row b / G of D
+ * (ceil(B / G) x M); G = B for one chip, G < B for several chips' rows
+ * one block after the other. */
+typedef struct phx_args_neuron_offset {
+  int B, M, G;
+  const phx_buf *Z;  /* in  B x M */
+  const phx_buf *D;  /* in  ceil(B / G) x M */
+  phx_buf *Zs;       /* out B x M (may be Z itself) */
+} phx_args_neuron_offset;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -278,7 +290,8 @@ typedef struct phx_args_layer_forward {
   X(activate_table, phx_args_activate_table, 0)            \
   X(activate_table_backward, phx_args_activate_table_backward, 0) \
   X(row_load, phx_args_row_load, 0)                        \
-  X(layer_forward, phx_args_layer_forward, 1)
+  X(layer_forward, phx_args_layer_forward, 1)                \
+  X(neuron_offset, phx_args_neuron_offset, 0)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

@@ -42,6 +42,9 @@ phx_status phx_variation_check(const phx_variation *v, phx_err *err) {
     if (!(isfinite(v->list[q]) && v->list[q] > 0 && (q == 0 || v->list[q] > v->list[q - 1])))
       return phx_fail(err, PHX_EINVAL, "--levels-file: level %d (%g S) is not positive and "
                       "above the one before", q + 1, v->list[q]);
+  if (!(v->offset_sigma >= 0 && v->offset_sigma <= 1))
+    return phx_fail(err, PHX_EINVAL, "--offset-sigma: %g mV (expected 0 to 1000 mV)",
+                    v->offset_sigma * 1e3);
   if (!(v->stuck_off >= 0 && v->stuck_off <= 1) || !(v->stuck_on >= 0 && v->stuck_on <= 1) ||
       !(v->stuck_off + v->stuck_on <= 1))
     return phx_fail(err, PHX_EINVAL,
@@ -82,6 +85,28 @@ phx_status phx_draw_conductances(const phx_model *m, const phx_variation *v,
   return PHX_OK;
 }
 
+double phx_draw_offset(const phx_variation *v, uint64_t seed, int draw, int l, int j) {
+  if (!v || j < 0) return 0;
+  return phx_vary_offset_ref(v->offset_sigma, phx_vary_key(seed, draw, l), (uint32_t)j);
+}
+
+/* The drawn chip's neuron offsets on *out (none without offset_sigma). */
+static phx_status draw_offsets(phx_model *out, const phx_variation *v, uint64_t seed, int draw,
+                               phx_err *err) {
+  if (!(v->offset_sigma > 0)) return PHX_OK;
+  const phx_model_opts *o = phx_model_get_opts(out);
+  size_t total = 0;
+  for (int l = 0; l < o->nlayers; l++) total += (size_t)o->sizes[l + 1];
+  double *d = malloc(total * sizeof *d);
+  if (!d) return phx_fail(err, PHX_ENOMEM, "out of memory for the neuron offsets");
+  size_t at = 0;
+  for (int l = 0; l < o->nlayers; l++)
+    for (int j = 0; j < o->sizes[l + 1]; j++) d[at++] = phx_draw_offset(v, seed, draw, l, j);
+  phx_status s = phx_model_set_offsets(out, d, err);
+  free(d);
+  return s;
+}
+
 phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
                           int draw, phx_model **out, phx_err *err) {
   if (!m || !out) return phx_fail(err, PHX_EINVAL, "phx_model_draw: model and out required");
@@ -120,6 +145,7 @@ phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t s
     phx_model_get_scaling(m, &sc);
     s = phx_model_set_scaling(*out, &sc, err);
   }
+  if (!s) s = draw_offsets(*out, v, seed, draw, err);
   for (int l = 0; l < o.nlayers; l++) free(g[l]);
   if (s && *out) {
     phx_model_free(*out);
@@ -153,6 +179,7 @@ typedef struct mc_job {
   const phx_dataset *d;
   const phx_variation *v;
   int n, first, step, end, base; /* acc[k - base] receives draw k */
+  int pass;                      /* chips per pass (phx_net_draws_correct), 0: one */
   uint64_t seed;
   double *acc, *ideal;           /* ideal: NULL, or this worker measures it */
   phx_status s;
@@ -168,7 +195,13 @@ static void *mc_work(void *arg) {
   if (!s) s = phx_net_set_theta(net, j->m, err);
   if (!s) s = phx_net_bind(net, PHX_SLOT_TEST, j->d, j->n, err);
   if (!s && j->ideal) s = accuracy(net, j->n, j->ideal, err);
-  for (int k = j->first; !s && k < j->end; k += j->step) {
+  for (int k = j->first; !s && j->pass && k < j->end; k += j->pass) {
+    long ok[PHX_MC_PASS];
+    const int P = j->end - k < j->pass ? j->end - k : j->pass;
+    s = phx_net_draws_correct(net, j->v, j->seed, k, P, j->n, ok, err);
+    for (int d = 0; !s && d < P; d++) j->acc[k + d - j->base] = (double)ok[d] / j->n;
+  }
+  for (int k = j->first; !s && !j->pass && k < j->end; k += j->step) {
     s = phx_net_map_vary(net, j->v, j->seed, k, err);
     if (!s) s = accuracy(net, j->n, &j->acc[k - j->base], err);
   }
@@ -193,6 +226,13 @@ static int mc_workers(const phx_backend *b, int draws) {
   if (cores < 1) cores = 1;
   if (cores > MC_MAX_THREADS) cores = MC_MAX_THREADS;
   return draws < cores ? draws : (int)cores;
+}
+
+/* Whether draws run many chips per pass: on a device (the C path runs
+ * one chip per core instead). */
+static int mc_batched(const phx_backend *b, const phx_model *m) {
+  const char *name = phx_backend_name(b);
+  return strcmp(name, "c") && strcmp(name, "c64") && !phx_model_get_opts(m)->load_aware;
 }
 
 /* The shared checks; n receives the samples per draw. */
@@ -226,12 +266,15 @@ phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m, const phx_d
     return phx_fail(err, PHX_EINVAL, "monte carlo: draws from %d, %d of them, need acc", first,
                     count);
   const int T = mc_workers(b, count > 0 ? count : 1);
+  /* a device takes many chips per pass, so that launches do not dominate
+   * (not load-aware nets: their rows' loads differ chip by chip) */
+  const int pass = T == 1 && mc_batched(b, m) ? PHX_MC_PASS : 0;
   mc_job jobs[MC_MAX_THREADS];
   pthread_t th[MC_MAX_THREADS];
   int started = 0;
   for (int t = 0; t < T; t++) {
     jobs[t] = (mc_job){.b = b, .m = m, .d = d, .v = v, .n = n, .first = first + t, .step = T,
-                       .end = first + count, .base = first, .seed = seed, .acc = acc,
+                       .end = first + count, .base = first, .pass = pass, .seed = seed, .acc = acc,
                        .ideal = t == 0 ? ideal : NULL, .s = PHX_OK, .err = {PHX_OK, ""}};
     /* worker 0 runs here; the others on threads (none when one fails to start) */
     if (t > 0 && pthread_create(&th[t], NULL, mc_work, &jobs[t]) != 0) {

@@ -27,6 +27,7 @@ struct phx_model {
   double *curve_mem;            /* T then loads */
   phx_scaling sc;               /* sc.x_lo etc. point into scale_data */
   double *scale_data;
+  double *offsets;              /* a drawn chip's neuron offsets (V), or NULL */
 };
 
 /* docs/model.md defaults, so every caller starts from the same circuit. */
@@ -161,6 +162,7 @@ void phx_model_free(phx_model *m) {
   free(m->data);
   free(m->scale_data);
   free(m->curve_mem);
+  free(m->offsets);
   free(m);
 }
 
@@ -294,5 +296,35 @@ phx_status phx_model_set_variation(phx_model *m, const phx_variation *v, phx_err
     m->vary = *v;
   }
   m->has_vary = v != NULL;
+  return PHX_OK;
+}
+
+/* Neurons before layer l's first: the offsets' layout. */
+static size_t neurons_before(const phx_model_opts *o, int l) {
+  size_t n = 0;
+  for (int k = 0; k < l; k++) n += (size_t)o->sizes[k + 1];
+  return n;
+}
+
+const double *phx_model_offsets(const phx_model *m, int l) {
+  if (!m || !m->offsets || l < 0 || l >= m->opts.nlayers) return NULL;
+  return m->offsets + neurons_before(&m->opts, l);
+}
+
+phx_status phx_model_set_offsets(phx_model *m, const double *delta, phx_err *err) {
+  if (!m) return phx_fail(err, PHX_EINVAL, "phx_model_set_offsets: model is NULL");
+  const size_t n = neurons_before(&m->opts, m->opts.nlayers);
+  double *d = NULL;
+  if (delta) {
+    for (size_t i = 0; i < n; i++)
+      if (!isfinite(delta[i]) || fabs(delta[i]) > m->opts.vdd)
+        return phx_fail(err, PHX_EINVAL, "neuron offset %zu: %g V (expected finite, within "
+                        "+-vdd)", i, delta[i]);
+    if (!(d = malloc(n * sizeof *d)))
+      return phx_fail(err, PHX_ENOMEM, "out of memory for %zu neuron offsets", n);
+    memcpy(d, delta, n * sizeof *d);
+  }
+  free(m->offsets);
+  m->offsets = d;
   return PHX_OK;
 }

@@ -22,6 +22,9 @@ typedef struct net_layer {
   phx_buf *Pw;             /* maxB: crossbar power, made on first use */
   phx_buf *G, *dG;         /* 2M+2: loads of the next layer's rows and their
                             * gradient (load-aware hidden layers only) */
+  phx_buf *D, *Zs;         /* neuron offsets (M) and the neurons' inputs
+                            * Z - D (maxB x M), made on first use */
+  int off;                 /* D applies: the neurons see Zs, not Z */
 } net_layer;
 
 typedef struct net_slot {
@@ -46,7 +49,12 @@ struct phx_net {
   phx_buf *T, *loads;
   int tL, tNV, loaded;
   double tv0, tdv;
+  double *model_off;       /* the model's own neuron offsets (a drawn chip's),
+                            * all layers, or NULL */
+  struct net_draws *dr;    /* buffers of phx_net_draws_correct, or NULL */
 };
+
+static void draws_free(phx_net *n);
 
 /* Allocates one buffer or reports why not. */
 static int net_alloc(phx_net *n, phx_buf **b, phx_btype t, size_t count, phx_err *err) {
@@ -78,13 +86,16 @@ void phx_net_free(phx_net *n) {
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW, &y->m, &y->v,
-                      &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG};
+                      &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG,
+                      &y->D, &y->Zs};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
   net_release(n, &n->T);
   net_release(n, &n->loads);
   for (int s = 0; s < PHX_SLOTS; s++) slot_clear(n, &n->slot[s]);
+  free(n->model_off);
+  draws_free(n);
   free(n);
 }
 
@@ -211,8 +222,44 @@ phx_status phx_net_set_theta(phx_net *n, const phx_model *m, phx_err *err) {
                             phx_model_theta_const(m, l), PHX_HOST_F32, err)))
       return rc;
   }
+  /* a model's offsets are stored layer after layer: layer 0's address is all of them */
+  return phx_net_set_offsets(n, phx_model_offsets(m, 0), err);
+}
+
+phx_status phx_net_set_offsets(phx_net *n, const double *delta, phx_err *err) {
+  free(n->model_off);
+  n->model_off = NULL;
   n->mapped = 0;
+  if (!delta) return PHX_OK;
+  size_t total = 0;
+  for (int l = 0; l < n->L; l++) total += (size_t)n->lay[l].M;
+  if (!(n->model_off = malloc(total * sizeof *n->model_off)))
+    return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  memcpy(n->model_off, delta, total * sizeof *delta);
   return PHX_OK;
+}
+
+/* Layer l's neuron offsets d (M values, V), or none when d is NULL. */
+static int net_set_offsets(phx_net *n, int l, const double *d, phx_err *err) {
+  net_layer *y = &n->lay[l];
+  y->off = 0;
+  if (!d) return 0;
+  int rc = 0;
+  if (!y->D && (rc = net_alloc(n, &y->D, PHX_BUF_REAL, (size_t)y->M, err))) return rc;
+  if (!y->Zs &&
+      (rc = net_alloc(n, &y->Zs, PHX_BUF_REAL, (size_t)n->max_batch * (size_t)y->M, err)))
+    return rc;
+  if ((rc = phx_buf_write(n->b, y->D, 0, (size_t)y->M, d, PHX_HOST_F64, err))) return rc;
+  y->off = 1;
+  return 0;
+}
+
+/* The model's own offsets on every layer (none when it has none). */
+static int net_model_offsets(phx_net *n, phx_err *err) {
+  int rc = 0;
+  for (int l = 0, at = 0; !rc && l < n->L; at += n->lay[l].M, l++)
+    rc = net_set_offsets(n, l, n->model_off ? n->model_off + at : NULL, err);
+  return rc;
 }
 
 phx_status phx_net_get_theta(phx_net *n, phx_model *m, phx_err *err) {
@@ -365,6 +412,7 @@ static int net_map(phx_net *n, phx_err *err) {
     if (rc) return rc;
   }
   int rc = net_row_loads(n, err);
+  if (!rc) rc = net_model_offsets(n, err);
   if (rc) return rc;
   n->mapped = 1;
   return 0;
@@ -383,39 +431,47 @@ static int net_gemm(phx_backend *b, int ta, int tb, int m, int n, int k, const p
 /* The neurons of layer y: the tanh fits, or the table (loaded by the next
  * layer's rows when y->G exists). */
 static int net_activate(phx_net *n, int B, const net_layer *y, phx_err *err) {
+  const phx_buf *Z = y->off ? y->Zs : y->Z; /* the neurons' inputs */
   if (!n->tL) {
-    const phx_args_activate a = {B, y->M, y->Z, y->U};
+    const phx_args_activate a = {B, y->M, Z, y->U};
     return phx_op_activate(n->b, &a, err);
   }
   const phx_args_activate_table a = {.B = B, .M = y->M, .L = n->tL, .NV = n->tNV,
                                      .loaded = y->G != NULL, .v0 = n->tv0, .dv = n->tdv,
-                                     .Z = y->Z, .T = n->T, .loads = n->loads, .G = y->G,
+                                     .Z = Z, .T = n->T, .loads = n->loads, .G = y->G,
                                      .U = y->U};
   return phx_op_activate_table(n->b, &a, err);
 }
 
 static int net_activate_backward(phx_net *n, int B, const net_layer *y, int accumulate,
                                  phx_err *err) {
+  const phx_buf *Z = y->off ? y->Zs : y->Z;
   if (!n->tL) {
-    const phx_args_activate_backward a = {B, y->M, y->Z, y->dU, y->dZ};
+    const phx_args_activate_backward a = {B, y->M, Z, y->dU, y->dZ};
     return phx_op_activate_backward(n->b, &a, err);
   }
   const phx_args_activate_table_backward a = {
       .B = B, .M = y->M, .L = n->tL, .NV = n->tNV, .loaded = y->G != NULL,
-      .accumulate = accumulate, .v0 = n->tv0, .dv = n->tdv, .Z = y->Z, .T = n->T,
+      .accumulate = accumulate, .v0 = n->tv0, .dv = n->tdv, .Z = Z, .T = n->T,
       .loads = n->loads, .G = y->G, .dU = y->dU, .dZ = y->dZ, .dG = y->dG};
   return phx_op_activate_table_backward(n->b, &a, err);
 }
 
 /* Z = A Wt^T and U = activate(Z) of layer y: one op where the backend
- * fuses them (the tanh neurons only), else the product and activate. */
+ * fuses them (the tanh neurons only, no offsets), else the product, the
+ * offsets (Zs = Z - D: Z stays the column voltage the power needs) and
+ * activate. */
 static int net_forward(phx_net *n, int B, const net_layer *y, int K, const phx_buf *A,
                        const phx_buf *Wt, phx_err *err) {
-  if (n->fused_forward && !n->tL) {
+  if (n->fused_forward && !n->tL && !y->off) {
     const phx_args_layer_forward a = {B, y->M, K, A, Wt, y->Z, y->U};
     return phx_op_layer_forward(n->b, &a, err);
   }
   int rc = net_gemm(n->b, 0, 1, B, y->M, K, A, Wt, 0.0, y->Z, err);
+  if (!rc && y->off) {
+    const phx_args_neuron_offset a = {B, y->M, B, y->Z, y->D, y->Zs};
+    rc = phx_op_neuron_offset(n->b, &a, err);
+  }
   return rc ? rc : net_activate(n, B, y, err);
 }
 
@@ -573,15 +629,30 @@ phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, i
    * P, which a fused step after this draw needs */
   int rc0 = net_map(n, err);
   if (rc0) return rc0;
+  double *d = NULL;
+  if (v->offset_sigma > 0) {
+    int most = 1;
+    for (int l = 0; l < n->L; l++) most = n->lay[l].M > most ? n->lay[l].M : most;
+    if (!(d = malloc((size_t)most * sizeof *d))) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  }
   for (int l = 0; l < n->L; l++) {
     net_layer *y = &n->lay[l];
-    const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, draw, l), v,
-                                 y->theta, y->W, y->S, y->E};
+    const uint32_t key = phx_vary_key(seed, draw, l);
+    const phx_args_map_vary a = {y->M, y->R, l == 0, key, v, y->theta, y->W, y->S, y->E};
     int rc = phx_op_map_vary(n->b, &a, err);
+    /* the draw's neuron offsets replace the model's (host-drawn: M values) */
+    for (int j = 0; d && j < y->M; j++) d[j] = phx_vary_offset_ref(v->offset_sigma, key, (uint32_t)j);
+    if (!rc && d) rc = net_set_offsets(n, l, d, err);
     if (rc) {
+      free(d);
       n->mapped = 0;
       return rc;
     }
+  }
+  free(d);
+  if (!v->offset_sigma && (rc0 = net_model_offsets(n, err))) {
+    n->mapped = 0;
+    return rc0;
   }
   /* W, S, E hold the drawn chip; P (fused training) does not follow it */
   rc0 = net_row_loads(n, err);
@@ -718,5 +789,199 @@ phx_status phx_net_set_metrics_raw(phx_net *n, int slot, int count, const double
   if (count == 0) return PHX_OK;
   int rc = phx_buf_write(n->b, s->lossv, 0, (size_t)count, loss, PHX_HOST_F64, err);
   if (!rc) rc = phx_buf_write(n->b, s->pred, 0, (size_t)count, pred, PHX_HOST_I32, err);
+  return rc;
+}
+
+/* ---- issue 7: several drawn chips per pass (Monte Carlo on a device) ----
+ * P chips side by side: each one's W, S, E of its own (map_vary), the
+ * activations of a batch of B samples as P blocks of B rows (row d B + b
+ * is sample b on chip d), so that every activate, offset and loss launch
+ * covers all P chips and only the products run per chip, each on its own
+ * dense block (a strided product would make a GEMM library copy the gaps
+ * too). */
+typedef struct net_draws {
+  int P, B, count;                 /* chips, batch rows (samples), bound samples */
+  phx_buf *W[PHX_MAX_LAYERS][PHX_MC_PASS], *S[PHX_MAX_LAYERS][PHX_MC_PASS];
+  phx_buf *E[PHX_MC_PASS];
+  phx_buf *D[PHX_MAX_LAYERS];      /* P x M offsets */
+  phx_buf *Z[PHX_MAX_LAYERS], *Zs[PHX_MAX_LAYERS], *U[PHX_MAX_LAYERS]; /* B P rows */
+  phx_buf *idx, *lossv, *pred;     /* count P: sample of each row, results; the
+                                    * batch at off holds P blocks of its rows */
+  int32_t *h_pred;
+} net_draws;
+
+static void draws_free(phx_net *n) {
+  net_draws *r = n->dr;
+  if (!r) return;
+  for (int l = 0; l < n->L; l++) {
+    for (int d = 0; d < r->P; d++) {
+      net_release(n, &r->W[l][d]);
+      net_release(n, &r->S[l][d]);
+    }
+    net_release(n, &r->D[l]);
+    net_release(n, &r->Z[l]);
+    net_release(n, &r->Zs[l]);
+    net_release(n, &r->U[l]);
+  }
+  for (int d = 0; d < r->P; d++) net_release(n, &r->E[d]);
+  net_release(n, &r->idx);
+  net_release(n, &r->lossv);
+  net_release(n, &r->pred);
+  free(r->h_pred);
+  free(r);
+  n->dr = NULL;
+}
+
+/* Buffers for P chips over the test slot's count samples. */
+static int draws_alloc(phx_net *n, int P, int count, phx_err *err) {
+  if (n->dr && n->dr->P == P && n->dr->count == count) return 0;
+  draws_free(n);
+  net_draws *r = calloc(1, sizeof *r);
+  if (!r) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  n->dr = r;
+  r->P = P;
+  r->B = n->max_batch;
+  r->count = count;
+  const size_t rows = (size_t)r->B * (size_t)P, cp = (size_t)count * (size_t)P;
+  int rc = 0;
+  for (int l = 0; !rc && l < n->L; l++) {
+    const net_layer *y = &n->lay[l];
+    const size_t M = (size_t)y->M;
+    for (int d = 0; !rc && d < P; d++)
+      if (!(rc = net_alloc(n, &r->W[l][d], PHX_BUF_REAL, M * (size_t)y->R, err)) &&
+          !(rc = net_alloc(n, &r->S[l][d], PHX_BUF_REAL, M, err)) && l == 0)
+        rc = net_alloc(n, &r->E[d], PHX_BUF_REAL, M * ((size_t)y->N + 1), err);
+    if (!rc) rc = net_alloc(n, &r->D[l], PHX_BUF_REAL, (size_t)P * M, err);
+    if (!rc) rc = net_alloc(n, &r->Z[l], PHX_BUF_REAL, rows * M, err);
+    if (!rc) rc = net_alloc(n, &r->Zs[l], PHX_BUF_REAL, rows * M, err);
+    if (!rc) rc = net_alloc(n, &r->U[l], PHX_BUF_REAL, rows * (2 * M + 2), err);
+  }
+  if (!rc) rc = net_alloc(n, &r->idx, PHX_BUF_I32, cp, err);
+  if (!rc) rc = net_alloc(n, &r->lossv, PHX_BUF_REAL, cp, err);
+  if (!rc) rc = net_alloc(n, &r->pred, PHX_BUF_I32, cp, err);
+  if (!rc && !(r->h_pred = malloc(cp * sizeof *r->h_pred)))
+    rc = phx_fail(err, PHX_ENOMEM, "net: out of memory");
+  if (!rc) { /* the batch at off: row off P + d Bc + b is sample order[off + b] */
+    const int32_t *order = n->slot[PHX_SLOT_TEST].h_order;
+    for (int off = 0; off < count; off += r->B) {
+      const int Bc = count - off < r->B ? count - off : r->B;
+      for (int d = 0; d < P; d++)
+        for (int b = 0; b < Bc; b++) r->h_pred[(size_t)off * P + (size_t)d * Bc + b] = order[off + b];
+    }
+    rc = phx_buf_write(n->b, r->idx, 0, cp, r->h_pred, PHX_HOST_I32, err);
+  }
+  if (rc) draws_free(n);
+  return rc;
+}
+
+/* The neurons of P blocks of Bc rows of layer y: offsets (chip d's on
+ * block d) when the chips have them, then the tanh fits or the unloaded
+ * table. */
+static int draws_activate(phx_net *n, const net_draws *r, int l, int Bc, int offsets,
+                          phx_err *err) {
+  const net_layer *y = &n->lay[l];
+  const phx_buf *Z = r->Z[l];
+  const int rows = Bc * r->P;
+  if (offsets) {
+    const phx_args_neuron_offset a = {rows, y->M, Bc, r->Z[l], r->D[l], r->Zs[l]};
+    int rc = phx_op_neuron_offset(n->b, &a, err);
+    if (rc) return rc;
+    Z = r->Zs[l];
+  }
+  if (!n->tL) {
+    const phx_args_activate a = {rows, y->M, Z, r->U[l]};
+    return phx_op_activate(n->b, &a, err);
+  }
+  const phx_args_activate_table a = {.B = rows, .M = y->M, .L = n->tL, .NV = n->tNV,
+                                     .v0 = n->tv0, .dv = n->tdv, .Z = Z, .T = n->T,
+                                     .loads = n->loads, .U = r->U[l]};
+  return phx_op_activate_table(n->b, &a, err);
+}
+
+/* The chips' neuron offsets, P x M a layer: drawn, or the model's own. */
+static int draws_offsets(phx_net *n, const phx_variation *v, uint64_t seed, int first,
+                         int *any, phx_err *err) {
+  *any = v->offset_sigma > 0 || n->model_off;
+  if (!*any) return 0;
+  net_draws *r = n->dr;
+  int rc = 0;
+  for (int l = 0, at = 0; !rc && l < n->L; at += n->lay[l].M, l++) {
+    const int M = n->lay[l].M;
+    double *d = malloc((size_t)r->P * (size_t)M * sizeof *d);
+    if (!d) return phx_fail(err, PHX_ENOMEM, "net: out of memory");
+    for (int k = 0; k < r->P; k++) {
+      const uint32_t key = phx_vary_key(seed, first + k, l);
+      for (int j = 0; j < M; j++)
+        d[(size_t)k * M + j] = v->offset_sigma > 0
+                                   ? phx_vary_offset_ref(v->offset_sigma, key, (uint32_t)j)
+                                   : n->model_off[at + j];
+    }
+    rc = phx_buf_write(n->b, r->D[l], 0, (size_t)r->P * M, d, PHX_HOST_F64, err);
+    free(d);
+  }
+  return rc;
+}
+
+phx_status phx_net_draws_correct(phx_net *n, const phx_variation *v, uint64_t seed, int first,
+                                 int P, int count, long *correct, phx_err *err) {
+  net_slot *s = &n->slot[PHX_SLOT_TEST];
+  if (P < 1 || P > PHX_MC_PASS || first < 0 || count < 1 || count > s->count)
+    return phx_fail(err, PHX_EINVAL, "net: %d chips from %d over %d samples (1 to %d chips, "
+                    "%d samples bound)", P, first, count, PHX_MC_PASS, s->count);
+  if (n->loaded)
+    return phx_fail(err, PHX_EINVAL, "net: load-aware chips run one at a time");
+  int rc = net_map(n, err); /* the ideal map first, as map_vary */
+  if (!rc) rc = draws_alloc(n, P, count, err);
+  if (rc) return rc;
+  net_draws *r = n->dr;
+  for (int l = 0; !rc && l < n->L; l++) {
+    const net_layer *y = &n->lay[l];
+    for (int d = 0; !rc && d < P; d++) {
+      const phx_args_map_vary a = {y->M, y->R, l == 0, phx_vary_key(seed, first + d, l), v,
+                                   y->theta, r->W[l][d], r->S[l][d], l == 0 ? r->E[d] : NULL};
+      rc = phx_op_map_vary(n->b, &a, err);
+    }
+  }
+  int offsets = 0;
+  if (!rc) rc = draws_offsets(n, v, seed, first, &offsets, err);
+  const net_layer *y0 = &n->lay[0];
+  const int N0 = y0->N, K0 = N0 + 1;
+  for (int off = 0; !rc && off < count; off += r->B) {
+    const int B = count - off < r->B ? count - off : r->B, rows = B * P;
+    const phx_args_gather_input ga = {N0, B, s->count, s->X, s->order, (size_t)off, n->V};
+    rc = phx_op_gather_input(n->b, &ga, err);
+    for (int l = 0; !rc && l < n->L; l++) {
+      const net_layer *y = &n->lay[l];
+      /* chip d's block of rows, from its own weights */
+      const int K = l == 0 ? K0 : y->R;
+      for (int d = 0; !rc && d < P; d++) {
+        const phx_args_gemm g = {.transA = 0, .transB = 1, .m = B, .n = y->M, .k = K,
+                                 .alpha = 1.0, .beta = 0.0,
+                                 .A = l == 0 ? n->V : r->U[l - 1],
+                                 .aoff = l == 0 ? 0 : (size_t)d * (size_t)B * (size_t)K,
+                                 .lda = K, .B = l == 0 ? r->E[d] : r->W[l][d], .boff = 0,
+                                 .ldb = K, .C = r->Z[l],
+                                 .coff = (size_t)d * (size_t)B * (size_t)y->M, .ldc = y->M};
+        rc = phx_op_gemm(n->b, &g, err);
+      }
+      if (!rc) rc = draws_activate(n, r, l, B, offsets, err);
+    }
+    const net_layer *yl = &n->lay[n->L - 1];
+    const phx_args_loss la = {.B = rows, .M = yl->M, .count = s->count, .grad = 0, .scale = 1,
+                              .U = r->U[n->L - 1], .labels = s->labels, .idx = r->idx,
+                              .ioff = (size_t)off * P, .ooff = (size_t)off * P,
+                              .lossv = r->lossv, .pred = r->pred};
+    if (!rc) rc = phx_op_loss(n->b, &la, err);
+  }
+  const size_t cp = (size_t)count * (size_t)P;
+  if (!rc) rc = phx_buf_read(n->b, r->pred, 0, cp, r->h_pred, PHX_HOST_I32, err);
+  for (int d = 0; !rc && d < P; d++) correct[d] = 0;
+  for (int off = 0; !rc && off < count; off += r->B) {
+    const int Bc = count - off < r->B ? count - off : r->B;
+    for (int d = 0; d < P; d++)
+      for (int b = 0; b < Bc; b++)
+        correct[d] += r->h_pred[(size_t)off * P + (size_t)d * Bc + b] ==
+                      s->h_labels[s->h_order[off + b]];
+  }
   return rc;
 }

@@ -64,6 +64,20 @@ phx_status phx_net_metrics(phx_net *n, int slot, int count, double *loss_sum,
 /* Maps theta to the W, S, E of a chip drawn with variation v (draw `draw`
  * of `seed`, the same on every backend); the next phx_net_batch runs on
  * them. Any change of theta (set_theta, a step) maps the ideal chip again. */
+/* The chip's neuron offsets (V), all layers' neurons in order (as
+ * phx_model_set_offsets), or NULL for none: every forward pass after this
+ * feeds neuron j of layer l z - delta (phx_net_set_theta takes the
+ * model's); a map_vary with offset_sigma > 0 replaces them for its draw. */
+phx_status phx_net_set_offsets(phx_net *n, const double *delta, phx_err *err);
+/* Chips per pass of phx_net_draws_correct. */
+#define PHX_MC_PASS 32
+/* Correct classes of P chips drawn from v and seed (draws first ..
+ * first+P-1, the chips phx_net_map_vary draws) over the test slot's first
+ * count samples, in one pass per batch over all P of them: correct[d]
+ * for draw first + d. Not for load-aware nets (their row loads differ by
+ * chip). The net's own map is not changed. */
+phx_status phx_net_draws_correct(phx_net *n, const phx_variation *v, uint64_t seed, int first,
+                                 int P, int count, long *correct, phx_err *err);
 phx_status phx_net_map_vary(phx_net *n, const phx_variation *v, uint64_t seed, int draw,
                             phx_err *err);
 

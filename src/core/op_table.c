@@ -790,10 +790,10 @@ static int mv_shape(const void *args, size_t *need, phx_err *err) {
  * a device's own uneven levels (in S, for the default gmin 0.12 uS) with a
  * 10 % spread, folded. */
 static const phx_variation mv_cases[4] = {
-    {8, 0.2, PHX_VAR_LOGNORMAL, 0.02, 0.05, 0.05, 0, {0}},
-    {0, 0.1, PHX_VAR_GAUSSIAN, 0, 0, 0, 0, {0}},
-    {0, 0, PHX_VAR_LOGNORMAL, 0, 0, 0, 0, {0}},
-    {0, 0.1, PHX_VAR_LOGNORMAL, 0, 0.02, 0, 6, {0.12e-6, 0.15e-6, 0.21e-6, 0.33e-6, 0.6e-6, 0.99e-6}},
+    {8, 0.2, PHX_VAR_LOGNORMAL, 0.02, 0.05, 0.05, 0, {0}, 0},
+    {0, 0.1, PHX_VAR_GAUSSIAN, 0, 0, 0, 0, {0}, 0},
+    {0, 0, PHX_VAR_LOGNORMAL, 0, 0, 0, 0, {0}, 0},
+    {0, 0.1, PHX_VAR_LOGNORMAL, 0, 0.02, 0, 6, {0.12e-6, 0.15e-6, 0.21e-6, 0.33e-6, 0.6e-6, 0.99e-6}, 0},
 };
 
 static void mv_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
@@ -1035,6 +1035,45 @@ static const phx_op_desc d_row_load = {
      BUF(phx_args_row_load, S, REAL, IN, 1e-6, 2e-5, 0),
      BUF(phx_args_row_load, G, REAL, OUT, -1, 1, TOL_SUM)},
     rl_shape, 1, rl_make, NULL, rl_ref, 0};
+
+/* ---- neuron_offset ---- */
+
+enum { NO_Z, NO_D, NO_ZS };
+
+static int no_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_neuron_offset *a = args;
+  if (bad_size(a->B) || bad_size(a->M) || a->G < 1 || bad_size(a->G) ||
+      (long)a->B * a->M > (1L << 31))
+    return fail_sizes("B, M or G (G >= 1)", err);
+  need[NO_Z] = need[NO_ZS] = (size_t)a->B * a->M;
+  need[NO_D] = (size_t)((a->B + a->G - 1) / a->G) * a->M;
+  return 0;
+}
+
+/* One chip's offsets (G = B), and chips of 3 rows each. */
+static void no_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_neuron_offset *a = ARGS(c, phx_args_neuron_offset);
+  a->B = sz->B;
+  a->M = sz->M;
+  a->G = i == 0 ? sz->B : 3;
+  snprintf(c->label, sizeof c->label, "G %d", a->G);
+}
+
+static void no_ref(const phx_op_case *c, double **h) {
+  const phx_args_neuron_offset *a = CARGS(c, phx_args_neuron_offset);
+  const size_t M = (size_t)a->M;
+  for (int b = 0; b < a->B; b++)
+    for (size_t j = 0; j < M; j++)
+      h[NO_ZS][b * M + j] = h[NO_Z][b * M + j] - h[NO_D][(size_t)(b / a->G) * M + j];
+}
+
+/* Offsets of tens of mV on column voltages within the rails. */
+static const phx_op_desc d_neuron_offset = {
+    "neuron_offset", PHX_OP_neuron_offset, sizeof(phx_args_neuron_offset), 3,
+    {BUF(phx_args_neuron_offset, Z, REAL, IN, -0.25, 0.25, 0),
+     BUF(phx_args_neuron_offset, D, REAL, IN, -0.05, 0.05, 0),
+     BUF(phx_args_neuron_offset, Zs, REAL, OUT, -1, 1, TOL_ELEM)},
+    no_shape, 2, no_make, NULL, no_ref, 0};
 
 const phx_op_desc *const phx_op_descs[PHX_OP_COUNT] = {
 #define PHX_OP_DESC_ENTRY(name, type, opt) [PHX_OP_##name] = &d_##name,

@@ -45,6 +45,19 @@ static inline float phx_vary_uniformf(uint32_t key, uint32_t i, uint32_t s) {
  * noise (two uniforms). */
 enum { PHX_VS_PROG = 0, PHX_VS_STUCK = 2, PHX_VS_READ = 3 };
 
+/* A neuron's switching-point offset takes streams 5 and 6 of the neuron's
+ * index in its layer's key: no uniform a crosspoint uses (0 to 4). */
+enum { PHX_VS_OFFSET = 5 };
+
+/* Neuron j's offset (V) in the layer of key: sigma times a Box-Muller
+ * normal. */
+static inline double phx_vary_offset_ref(double sigma, uint32_t key, uint32_t j) {
+  if (!(sigma > 0)) return 0;
+  const double u1 = phx_vary_uniform(key, j, PHX_VS_OFFSET);
+  const double u2 = phx_vary_uniform(key, j, PHX_VS_OFFSET + 1);
+  return sigma * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
 /* One drawn crosspoint in double, from the definition (backend.h,
  * map_vary), in units of gmin: gu is 1 + k s(theta) (a level list is
  * in S, hence gmin). The op table's

@@ -841,6 +841,20 @@ static int FN(layer_forward)(void *impl, const phx_args_layer_forward *a, phx_er
   return rc ? rc : FN(activate)(impl, &ac, err);
 }
 
+/* Zs = Z - D, row b taking D's row b / G. */
+static int FN(neuron_offset)(void *impl, const phx_args_neuron_offset *a, phx_err *err) {
+  (void)impl;
+  (void)err;
+  const size_t M = (size_t)a->M;
+  const CPU_REAL *z = a->Z->p, *d = a->D->p;
+  CPU_REAL *zs = a->Zs->p;
+  for (int b = 0; b < a->B; b++) {
+    const CPU_REAL *db = d + (size_t)(b / a->G) * M;
+    for (size_t j = 0; j < M; j++) zs[(size_t)b * M + j] = z[(size_t)b * M + j] - db[j];
+  }
+  return 0;
+}
+
 /* The operation table of this instantiation. */
 static const phx_bops FN(cpu_bops) = {
     .name = "cpu",

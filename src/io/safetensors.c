@@ -24,7 +24,8 @@
 
 /* The metadata of a model's recorded variation (phx_model_get_variation):
  * these four numbers, then variation.levels and variation.dist; all or
- * none. */
+ * none. variation.offset_sigma (V) only when not 0, so that files without
+ * it read as no offsets. */
 static const char *const VARY_KEYS[4] = {"variation.sigma", "variation.read_noise",
                                          "variation.stuck_off", "variation.stuck_on"};
 
@@ -174,6 +175,10 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
       at += (size_t)snprintf(buf + at, sizeof buf - at, q ? ",%s" : "%s", num);
     }
     if (v->nlist > 0) ok = ok && cJSON_AddStringToObject(meta, "variation.levels_list", buf);
+    if (v->offset_sigma > 0) {
+      fmt_double(num, sizeof num, v->offset_sigma);
+      ok = ok && cJSON_AddStringToObject(meta, "variation.offset_sigma", num);
+    }
   }
   ok = ok && add_scaling(meta, m);
 
@@ -591,6 +596,10 @@ static phx_status parse_vary(const cJSON *root, const char *path, phx_model *m,
                       "a list of up to %d numbers", path, ll->valuestring, PHX_MAX_LEVEL_LIST);
     v.nlist = n;
   }
+  const cJSON *os = cJSON_GetObjectItemCaseSensitive(meta, "variation.offset_sigma");
+  if (os && (!cJSON_IsString(os) || parse_doubles(os->valuestring, &v.offset_sigma, 1)))
+    return phx_fail(err, PHX_EFORMAT,
+                    "%s: metadata variation.offset_sigma is not a finite number", path);
   if (!(s = meta_str(meta, "variation.dist", path, err))) return PHX_EFORMAT;
   if (strcmp(s, "gaussian") == 0) v.dist = PHX_VAR_GAUSSIAN;
   else if (strcmp(s, "lognormal") != 0)

@@ -39,7 +39,8 @@
   X(K_ACTIVATE_TABLE, "phx_activate_table")     \
   X(K_ACTIVATE_TABLE_BACKWARD, "phx_activate_table_backward") \
   X(K_TABLE_LOAD_GRAD, "phx_table_load_grad")   \
-  X(K_ROW_LOAD, "phx_row_load")
+  X(K_ROW_LOAD, "phx_row_load")                 \
+  X(K_NEURON_OFFSET, "phx_neuron_offset")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -548,6 +549,13 @@ static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
   cl_int m = p->M, r = p->R;
   const karg a[] = {KA(m), KA(r), KA(p->W->p), KA(p->S->p), KA(p->G->p)};
   return launch(c, K_ROW_LOAD, groups_for(c, (size_t)p->R), a, 5, err);
+}
+
+static int cl_neuron_offset(void *impl, const phx_args_neuron_offset *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, g = p->G;
+  const karg a[] = {KA(b), KA(m), KA(g), KA(p->Z->p), KA(p->D->p), KA(p->Zs->p)};
+  return launch(c, K_NEURON_OFFSET, groups_for(c, (size_t)p->B), a, 6, err);
 }
 
 /* Work-groups for B rows of `width` elements, PHX_GV per work-item. */

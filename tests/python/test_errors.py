@@ -81,6 +81,9 @@ def test_bad_options():
     with pytest.raises(phaxcl.Error) as e:
         phaxcl.variation(sigma=-1)
     assert e.value.status == "PHX_EINVAL" and "--sigma" in str(e.value)
+    with pytest.raises(phaxcl.Error) as e:
+        phaxcl.variation(offset_sigma=float("nan"))
+    assert e.value.status == "PHX_EINVAL" and "--offset-sigma" in str(e.value)
 
 
 def test_save_error_names_the_path(trained, tmp_path):

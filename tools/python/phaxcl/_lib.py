@@ -66,7 +66,7 @@ class Variation(C.Structure):
     _fields_ = [("levels", C.c_int), ("sigma", C.c_double), ("dist", C.c_int),
                 ("read_noise", C.c_double), ("stuck_off", C.c_double),
                 ("stuck_on", C.c_double), ("nlist", C.c_int),
-                ("list", C.c_double * MAX_LEVEL_LIST)]
+                ("list", C.c_double * MAX_LEVEL_LIST), ("offset_sigma", C.c_double)]
 
 
 class TrainOpts(C.Structure):

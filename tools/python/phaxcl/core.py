@@ -313,13 +313,15 @@ def as_backend(b, device=None):
 
 
 def variation(sigma=0.0, levels=0, dist="lognormal", read_noise=0.0, stuck_off=0.0,
-              stuck_on=0.0):
+              stuck_on=0.0, offset_sigma=0.0):
     """A checked phx_variation. sigma and read_noise are fractions (0.2 =
-    20 %, the CLI's --sigma 20), as the library takes them."""
+    20 %, the CLI's --sigma 20), as the library takes them; offset_sigma,
+    the neurons' switching-point offset, in volts (0.002 = --offset-sigma 2)."""
     v = L.Variation()
     lib.phx_variation_default(C.byref(v))
     v.levels, v.sigma, v.read_noise = int(levels), float(sigma), float(read_noise)
     v.stuck_off, v.stuck_on = float(stuck_off), float(stuck_on)
+    v.offset_sigma = float(offset_sigma)
     if dist not in ("lognormal", "gaussian"):
         raise Error(f"dist: expected lognormal or gaussian, got '{dist}'", "PHX_EINVAL")
     v.dist = 0 if dist == "lognormal" else 1
