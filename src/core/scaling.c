@@ -45,7 +45,7 @@ phx_status phx_model_fit_scaling(phx_model *m, const phx_dataset *d, phx_err *er
     column_range(d->y, d->count, T, j, &buf[2 * F + j], &buf[2 * F + T + j]);
   const double swing = PHX_TARGET_SWING * fabs(o->c[1]);
   const phx_scaling sc = {F, buf, buf + F, T, buf + 2 * F, buf + 2 * F + T,
-                          o->c[0] - swing, o->c[0] + swing};
+                          o->c[0] - swing, o->c[0] + swing, {0}};
   phx_status s = phx_model_set_scaling(m, &sc, err);
   free(buf);
   return s;
