@@ -689,6 +689,12 @@ PHX_API const float *phx_dataset_y(const phx_dataset *d);
  * shuffle of seed, go to test, the rest to train, both in file order. */
 PHX_API phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
                                      phx_dataset **train, phx_dataset **test, phx_err *err);
+/* The same split without a second copy of the table (for tables near the
+ * machine's memory): d keeps the training rows (moved up in place, its
+ * memory shrunk), *test receives the test rows; d plus the test part at
+ * most. On failure d is unchanged. */
+PHX_API phx_status phx_dataset_split_take(phx_dataset *d, double test_fraction, uint64_t seed,
+                                          phx_dataset **test, phx_err *err);
 
 /* How a table is read. */
 typedef struct phx_table_opts {
@@ -750,6 +756,11 @@ PHX_API phx_status phx_model_set_data_spec(phx_model *m, const phx_data_spec *d,
 /* m's record (pointers into m, valid until it changes): 1, or 0 with *d
  * zeroed when none (models trained on IDX data, or saved before it). */
 PHX_API int phx_model_get_data_spec(const phx_model *m, phx_data_spec *d);
+/* phx_model_scale_data in place, without a copy: refused (d unchanged)
+ * when the kinds do not match; a value not finite once scaled fails with
+ * d left partly scaled. */
+PHX_API phx_status phx_model_scale_data_inplace(const phx_model *m, phx_dataset *d,
+                                                phx_err *err);
 /* 1 when the model carries a scaling (fitted on a table), else 0. */
 PHX_API int phx_model_scaled(const phx_model *m);
 /* Regression targets of the model (its output count); 0 for a classifier. */

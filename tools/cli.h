@@ -178,8 +178,8 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
 /* A regression result's errors into o as prefix + mse, rmse, mre, max_err
  * and mse_v (eval: no prefix; train's closing summary: "test_"). */
 void phx_cli_regress_json(struct cJSON *o, const phx_regress_result *r, const char *prefix);
-/* Replaces *d by its copy through m's scaling; src names the data in
- * messages. 0 or an exit status. */
+/* *d through m's scaling, in place (on failure *d is left partly scaled:
+ * free it); src names the data in messages. 0 or an exit status. */
 int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d);
 /* The first --backend (default "auto") with --device and --verbose. */
 int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b);

@@ -187,9 +187,12 @@ int phx_cli_load_data_info(const phx_cli *c, phx_dataset **train, phx_dataset **
                             "match --data's (%.200s)", c->test, head[1], head[0]);
       }
     } else {
-      phx_status s = phx_dataset_split(all, split_fraction(c), c->seed, &tr, &te, &err);
-      phx_dataset_free(all);
-      if (s) return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+      /* in place: the table is held once, plus its test part */
+      if (phx_dataset_split_take(all, split_fraction(c), c->seed, &te, &err)) {
+        phx_dataset_free(all);
+        return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+      }
+      tr = all;
     }
   }
   if (train) *train = tr;
@@ -201,11 +204,8 @@ int phx_cli_load_data_info(const phx_cli *c, phx_dataset **train, phx_dataset **
 
 int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d) {
   phx_err err = {0};
-  phx_dataset *s = NULL;
-  if (phx_model_scale_data(m, *d, &s, &err))
+  if (phx_model_scale_data_inplace(m, *d, &err))
     return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", src, err.msg);
-  phx_dataset_free(*d);
-  *d = s;
   return 0;
 }
 
@@ -267,13 +267,12 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
         }
       }
       if (!rc && frac > 0) {
-        phx_dataset *tr = NULL, *te = NULL;
+        phx_dataset *te = NULL;
         phx_err err = {0};
-        if (phx_dataset_split(all, frac, seed, &tr, &te, &err))
+        if (phx_dataset_split_take(all, frac, seed, &te, &err))
           rc = phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
-        phx_dataset_free(all);
-        d = want_train ? tr : te;
-        phx_dataset_free(want_train ? te : tr);
+        d = want_train ? all : te;
+        phx_dataset_free(want_train ? te : all);
       } else {
         d = all;
       }
