@@ -47,6 +47,7 @@ expect 0 '"task":"regression"' -- eval "$T/ik.st" --data "$T/inversek2j-test.csv
 mse_eval=$(sed -n 's/.*"mse":\([^,]*\).*/\1/p' "$T/out")
 [ -n "$mse_train" ] && [ "$mse_train" = "$mse_eval" ] ||
   fail "eval mse '$mse_eval' differs from train's '$mse_train'"
+mse_ik=$mse_eval
 [ "$(head -1 "$T/pred.csv")" = "pred0,pred1,true0,true1" ] && [ "$(wc -l <"$T/pred.csv")" = 101 ] ||
   fail "predictions file: $(head -2 "$T/pred.csv")"
 # the truths in the file are the test table's targets
@@ -92,8 +93,22 @@ expect 0 "" -- export "$T/ik.st" --format spice --data "$T/inversek2j-test.csv" 
   --sample 3 --out "$T/ik.cir"
 grep -q '^\.end' "$T/ik.cir" || fail "export: no deck"
 if command -v ngspice >/dev/null 2>&1 || [ -e /usr/lib/x86_64-linux-gnu/libngspice.so.0 ]; then
-  expect 0 "(simulated - target)" -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" \
+  expect 0 "(simulated - target, volts)" -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" \
     --target -2,-1 --n 4
+  # every test sample: the simulated outputs are the model's, and their
+  # errors in target units are eval's (figures in volts and target units)
+  expect 0 '"task":"regression"' -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" --n 100 \
+    --json
+  python3 - "$T/out" "$mse_ik" <<'PY' || fail "spice regression figures: $(head -c 300 "$T/out")"
+import json, sys
+o = json.load(open(sys.argv[1]))
+g, mse = o["regression"], float(sys.argv[2])
+s = o["samples"][0]
+assert o["count"] == 100 and o["mean_dv"] < 1e-6 and "agreement" not in o, o
+assert abs(g["mse_model"] - mse) < 1e-5 * mse and abs(g["mse_sim"] - mse) < 1e-3 * mse, (g, mse)
+assert 0 < g["mean_dv_target"] <= g["max_dv_target"] < 0.5 and g["mre_sim"] > 0, g
+assert len(s["target"]) == len(s["sim_units"]) == 2 and "sim_class" not in s, s
+PY
 fi
 
 # ---- classification from a table ----------------------------------------------

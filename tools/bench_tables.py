@@ -23,7 +23,7 @@ a few epochs through the steep inverter curves). The target compares
 the medians over --seeds seeds (default 5); the means are printed too. A benchmark, not a test: it needs python3-torch and
 python3-sklearn and takes minutes.
 
-usage: bench_tables.py [--build DIR] [--seeds N] [--threads N] [--quick]
+usage: bench_tables.py [--build DIR] [--seeds N] [--threads N] [--quick] [--only K1,K2]
 """
 import argparse
 import json
@@ -60,7 +60,12 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--backend", default="c")
     ap.add_argument("--quick", action="store_true", help="1000 training rows per kernel")
+    ap.add_argument("--only", help="comma-separated kernels to run (default: all)")
     a = ap.parse_args()
+    cases = [c for c in CASES if not a.only or c[0] in a.only.split(",")]
+    if not cases:
+        sys.exit(f"bench_tables: --only {a.only}: no such kernel "
+                 f"({', '.join(c[0] for c in CASES)})")
     phaxcl = os.path.join(a.build, "tools", "phaxcl")
     tmp = tempfile.mkdtemp(prefix="bench_tables.")
     n = "1000" if a.quick else "5000"
@@ -69,7 +74,7 @@ def main():
     subprocess.run(["/usr/bin/python3", os.path.join(HERE, "make_sklearn.py"), f"{tmp}/sk"],
                    check=True, stdout=subprocess.DEVNULL)
     rows, ok_all = [], True
-    for name, src, k, task, hid, ep, lr, loss in CASES:
+    for name, src, k, task, hid, ep, lr, loss in cases:
         tr, te = f"{tmp}/{src}/{name}-train.csv", f"{tmp}/{src}/{name}-test.csv"
         target = ",".join(str(-i) for i in range(k, 0, -1))
         phx, ref = [], []

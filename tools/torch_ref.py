@@ -106,11 +106,14 @@ def loss_fn(o, y, vdd, kind):
 
 
 def read_csv(path, targets):
-    """Features and targets of a CSV table with a header row."""
+    """Features and targets of a CSV table with a header row, each value
+    rounded to float32 as phaxcl's reader stores it (then scaled in
+    float64, as phaxcl scales)."""
     import csv
     with open(path, newline="") as f:
         rows = list(csv.reader(f))[1:]
-    data = torch.tensor([[float(v) for v in r] for r in rows], dtype=torch.float64)
+    data = torch.tensor([[float(v) for v in r] for r in rows], dtype=torch.float32)
+    data = data.to(torch.float64)
     return data[:, :-targets], data[:, -targets:]
 
 
