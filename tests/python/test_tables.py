@@ -129,3 +129,30 @@ def test_errors(tmp_path, arm):
     c = phaxcl.Model([2, 4, 2], seed=1)
     with pytest.raises(phaxcl.Error, match="regression targets but the model is a classifier"):
         phaxcl.evaluate(c, te, backend="c")
+
+
+def test_mc_like_the_cli(arm, cli):
+    """Chips drawn from a regression model: each draw's test MSE in target
+    units, the CLI's figures."""
+    import json
+    m, csv, _, te, _, path = arm
+    r = phaxcl.mc(m, te, draws=3, seed=2, sigma=0.1, backend="c")
+    out = json.loads(run_cli(cli, "mc", path, "--data", csv, "--draws", 3, "--seed", 2,
+                             "--sigma", 10, "--backend", "c", "--json").stdout)
+    assert out["samples"] == r["count"] == 100
+    assert np.allclose(out["mse"], r["mse"], rtol=1e-12) and r["ideal"] == out["ideal_mse"]
+    assert r["mean"] == pytest.approx(out["mean_mse"]) and r["std"] == pytest.approx(out["std_mse"])
+    assert r["min"] >= r["ideal"] * 0.5 and len(r["mre"]) == 3
+
+
+def test_spice_in_both_units(arm, spice_ok):
+    m, _, _, te, _, _ = arm
+    r = phaxcl.spice(m, te, n=20)
+    g = r["regression"]
+    assert r["converged"] == 20 and r["mean_dv"] < 1e-6
+    assert r["target_units"].shape == r["sim_units"].shape == (20, 2)
+    p = phaxcl.evaluate(m, te, backend="c64", predictions=True)["predictions"][:20]
+    assert np.allclose(r["model_units"], p, atol=1e-9)
+    assert np.allclose(r["sim_units"], p, atol=1e-5)
+    assert g["mse_sim"] == pytest.approx(np.mean((p - te.y[:20]) ** 2), rel=1e-4)
+    assert 0 < g["mean_dv_target"] <= g["max_dv_target"] < 0.5

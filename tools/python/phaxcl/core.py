@@ -33,6 +33,7 @@ class Dataset:
 
     _table = False  # features in their own units: a model fits and applies a scaling
     _spec = None    # where a table came from (load_table, split): the model records it
+    _circuit = False  # already through a model's scaling (scaled())
 
     def __init__(self, x, labels, classes=None):
         x = np.asarray(x)
@@ -514,11 +515,13 @@ def _scaled_for_training(model, data, test):
 def scaled(model, data):
     """data in the model's circuit units (features on [0, 1], targets in
     volts): a new Dataset; data itself when it is None or not a table."""
-    if data is None or not (data._table or data.targets):
+    if data is None or data._circuit or not (data._table or data.targets):
         return data
     h = C.c_void_p()
     call(lib.phx_model_scale_data, model._h, data._h, C.byref(h))
-    return Dataset._own(h)
+    d = Dataset._own(h)
+    d._circuit = True
+    return d
 
 
 class _Log:
