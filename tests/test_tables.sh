@@ -72,6 +72,8 @@ mse_eval=$(sed -n 's/.*"mse":\([^,]*\).*/\1/p' "$T/out")
 [ -n "$mse_train" ] && [ "$mse_train" = "$mse_eval" ] ||
   fail "eval of the stored split: mse '$mse_eval', train's '$mse_train'"
 expect 0 '"count":400,' -- eval "$T/ik3.st" --data "$T/ik.csv.gz" --split 0 --backend c --json
+expect 0 "table       target t_theta1,t_theta2; test part 0.25 of 400 rows (seed 5)" -- \
+  info "$T/ik3.st"
 sed '1s/t_theta2/t_other/' "$T/inversek2j-train.csv" >"$T/renamed-all.csv"
 expect 1 "renamed-all.csv: line 1: --target column 't_theta2' is not in the header (the target $T/ik3.st was trained with" -- \
   eval "$T/ik3.st" --data "$T/renamed-all.csv" --backend c
