@@ -140,8 +140,12 @@ static void table_info(const phx_cli *c, const phx_dataset *d, const char *heade
                        phx_cli_table_info *info) {
   const int T = phx_dataset_targets(d);
   const int ncol = phx_dataset_dim(d) + (T ? T : 1);
+  char last[4096] = ""; /* the default: the last column, or a NumPy pair's T targets */
+  for (int j = T > 1 ? T : 1; j > 0 && strlen(last) < sizeof last - 16; j--)
+    snprintf(last + strlen(last), sizeof last - strlen(last), "%s-%d", strlen(last) ? "," : "",
+             j);
   snprintf(info->header, sizeof info->header, "%s", header);
-  target_names(c->target ? c->target : "-1", header, ncol, info->target, sizeof info->target);
+  target_names(c->target ? c->target : last, header, ncol, info->target, sizeof info->target);
   info->spec = (phx_data_spec){info->target, info->header, c->test ? 0 : split_fraction(c),
                                c->seed, rows};
 }
