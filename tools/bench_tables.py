@@ -2,7 +2,8 @@
 """The tabular targets of issue 12 in one run, phaxcl next to the PyTorch
 reference of the same circuit (tools/torch_ref.py: same network, scaling,
 loss, Adam, learning rate, batch and epochs, phaxcl's initialisation and
-sample order), both on the same train/test files:
+sample order, the table's values as float32), both on the same train/test
+files:
 
   the AxBench kernels (tools/make_axbench.py): test MSE in target units
     within 10 % of PyTorch's (jmeint and kmeans are classifications trained
