@@ -94,6 +94,8 @@ expect 0 "test mse (target units): ideal" -- mc "$T/ik.st" --data "$T/inversek2j
 expect 0 "" -- export "$T/ik.st" --format spice --data "$T/inversek2j-test.csv" --target -2,-1 \
   --sample 3 --out "$T/ik.cir"
 grep -q '^\.end' "$T/ik.cir" || fail "export: no deck"
+grep -q '^\*   v(om1_1) = .*  target 1 = .* (target = .* v)$' "$T/ik.cir" ||
+  fail "export: the deck lacks the outputs in target units"
 if command -v ngspice >/dev/null 2>&1 || [ -e /usr/lib/x86_64-linux-gnu/libngspice.so.0 ]; then
   expect 0 "(simulated - target, volts)" -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" \
     --target -2,-1 --n 4
