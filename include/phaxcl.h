@@ -732,6 +732,12 @@ PHX_API const float *phx_dataset_y(const phx_dataset *d);
  * shuffle of seed, go to test, the rest to train, both in file order. */
 PHX_API phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
                                      phx_dataset **train, phx_dataset **test, phx_err *err);
+/* The same split without a second copy of the table (for tables near the
+ * machine's memory): d keeps the training rows (moved up in place, its
+ * memory shrunk), *test receives the test rows; d plus the test part at
+ * most. On failure d is unchanged. */
+PHX_API phx_status phx_dataset_split_take(phx_dataset *d, double test_fraction, uint64_t seed,
+                                          phx_dataset **test, phx_err *err);
 
 /* How a table is read. */
 typedef struct phx_table_opts {
@@ -774,6 +780,30 @@ PHX_API phx_status phx_model_fit_scaling(phx_model *m, const phx_dataset *train,
  * the model's. */
 PHX_API phx_status phx_model_scale_data(const phx_model *m, const phx_dataset *d,
                                         phx_dataset **out, phx_err *err);
+/* Where a table model's data came from (metadata data.*), so that commands
+ * on the saved model read the same target columns and hold out the same
+ * rows: phaxcl eval MODEL --data TABLE scores the held-out part of the
+ * table it was trained on. */
+typedef struct phx_data_spec {
+  const char *target; /* target columns as --target takes them (names when the
+                         table has a header); NULL: nothing recorded */
+  const char *header; /* the table's header row joined by ',', "" without */
+  double split;       /* test fraction of phx_dataset_split of the table, in
+                         [0, 1); 0: a separate test table, no split */
+  uint64_t seed;      /* that split's seed */
+  int64_t rows;       /* rows of the whole table */
+} phx_data_spec;
+/* Records d in m (copied; NULL clears). Kept by phx_model_save/load and by
+ * drawn chips; phx_model_fit_scaling clears it. */
+PHX_API phx_status phx_model_set_data_spec(phx_model *m, const phx_data_spec *d, phx_err *err);
+/* m's record (pointers into m, valid until it changes): 1, or 0 with *d
+ * zeroed when none (models trained on IDX data, or saved before it). */
+PHX_API int phx_model_get_data_spec(const phx_model *m, phx_data_spec *d);
+/* phx_model_scale_data in place, without a copy: refused (d unchanged)
+ * when the kinds do not match; a value not finite once scaled fails with
+ * d left partly scaled. */
+PHX_API phx_status phx_model_scale_data_inplace(const phx_model *m, phx_dataset *d,
+                                                phx_err *err);
 /* 1 when the model carries a scaling (fitted on a table), else 0. */
 PHX_API int phx_model_scaled(const phx_model *m);
 /* Regression targets of the model (its output count); 0 for a classifier. */

@@ -26,5 +26,8 @@ int main(void) {
   ROW(phx_spice_opts, sweep);
   ROW(phx_spice_sample, returned_class);
   ROW(phx_spice_result, returned_agreement);
+  ROW(phx_table_opts, header_size);
+  ROW(phx_regress_result, max_err);
+  ROW(phx_data_spec, rows);
   return 0;
 }

@@ -104,11 +104,21 @@ static void round_trip(void) {
   CHECKF(fabs(e.loss - 2 * r1.mse_v) < 1e-5 * e.loss, "loss %g vs 2 x mse_v %g", e.loss,
          2 * r1.mse_v);
 
+  /* the table's record: set, then kept by save/load and by a drawn chip */
+  phx_data_spec ds = {"t_a,t_b", "x,y,t_a,t_b", 0.25, 18446744073709551615ULL, 4000};
+  must(phx_model_set_data_spec(m, &ds, &err), &err, "data spec");
+
   /* saved and loaded: the same scaling, the same predictions */
   must(phx_model_save(m, in_dir("reg.st"), &err), &err, "save");
   phx_model *m2 = NULL;
   must(phx_model_load(in_dir("reg.st"), &m2, &err), &err, "load");
   CHECK(phx_model_targets(m2) == 2 && phx_model_scaled(m2));
+  phx_data_spec d2;
+  CHECK(phx_model_get_data_spec(m2, &d2) && !strcmp(d2.target, "t_a,t_b") &&
+        !strcmp(d2.header, "x,y,t_a,t_b") && d2.split == 0.25 &&
+        d2.seed == 18446744073709551615ULL && d2.rows == 4000);
+  ds.split = 1;
+  CHECK(phx_model_set_data_spec(m, &ds, &err) == PHX_EINVAL);
   phx_dataset *te2 = NULL;
   must(phx_model_scale_data(m2, rawt, &te2, &err), &err, "scale with the loaded model");
   CHECK(!memcmp(phx_dataset_x(te), phx_dataset_x(te2), sizeof(float) * NS * 2));
@@ -133,6 +143,9 @@ static void round_trip(void) {
   must(phx_model_draw(m2, &v, 1, 0, &dm, &err), &err, "draw");
   CHECK(phx_model_targets(dm) == 2 &&
         phx_model_unscale_target(dm, 1, 0.1) == phx_model_unscale_target(m2, 1, 0.1));
+  CHECK(phx_model_get_data_spec(dm, &d2) && !strcmp(d2.target, "t_a,t_b") && d2.rows == 4000);
+  must(phx_model_set_data_spec(dm, NULL, &err), &err, "clear");
+  CHECK(!phx_model_get_data_spec(dm, &d2) && !d2.target);
   phx_model_free(dm);
 
   phx_backend_free(b);
@@ -164,6 +177,15 @@ static void strict_meta(void) {
   CHECK(tampered("\"scale.y_lo\":\"", "\"scale.y_lo\":\"1,", &err) == PHX_EFORMAT);
   CHECK(tampered("\"scale.v\":\"", "\"scale.v\":\"nan,", &err) == PHX_EFORMAT);
   CHECK(tampered("\"scale.y_lo\"", "\"scale.y_lx\"", &err) == PHX_EFORMAT);
+  /* data.*: all or none, a fraction, a seed and a count as written */
+  CHECK(tampered("\"data.rows\"", "\"data.rowz\"", &err) == PHX_EFORMAT);
+  CHECKF(strstr(err.msg, "t.st: metadata data.rows is missing"), "%s", err.msg);
+  CHECK(tampered("\"data.split\":\"0.25\"", "\"data.split\":\"1.25\"", &err) == PHX_EFORMAT);
+  CHECKF(strstr(err.msg, "data.split \"1.25\" is not a fraction"), "%s", err.msg);
+  CHECK(tampered("\"data.seed\":\"1", "\"data.seed\":\"01", &err) == PHX_EFORMAT);
+  CHECK(tampered("\"data.seed\":\"1", "\"data.seed\":\"91", &err) == PHX_EFORMAT);
+  CHECK(tampered("\"data.rows\":\"4", "\"data.rows\":\"-4", &err) == PHX_EFORMAT);
+  CHECK(tampered("\"data.target\":\"t_a,t_b\"", "\"data.target\":\"\"", &err) == PHX_EFORMAT);
 }
 
 int main(int argc, char **argv) {

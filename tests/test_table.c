@@ -238,6 +238,37 @@ static void split(void) {
   phx_dataset_free(b2);
   CHECK(phx_dataset_split(d, 1.0, 7, &a2, &b2, &err) == PHX_EINVAL && !a2 && !b2);
   CHECK(phx_dataset_split(d, 0.001, 7, &a2, &b2, &err) == PHX_EINVAL);
+  /* in place: the same rows in the same order, d keeps the training part;
+   * refused fractions leave d whole */
+  CHECK(phx_dataset_split_take(d, 0.001, 7, &b2, &err) == PHX_EINVAL && !b2 &&
+        phx_dataset_count(d) == 50);
+  must(phx_dataset_split_take(d, 0.2, 7, &b2, &err), &err, "split in place");
+  CHECK(phx_dataset_count(d) == 40 && phx_dataset_count(b2) == 10);
+  CHECK(!memcmp(phx_dataset_x(a), phx_dataset_x(d), 40 * sizeof(float)) &&
+        !memcmp(phx_dataset_y(a), phx_dataset_y(d), 40 * sizeof(float)) &&
+        !memcmp(phx_dataset_x(b), phx_dataset_x(b2), 10 * sizeof(float)) &&
+        !memcmp(phx_dataset_y(b), phx_dataset_y(b2), 10 * sizeof(float)));
+  /* scaling in place gives the copy's values */
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.nlayers = 1, o.sizes[0] = 1, o.sizes[1] = 1, o.loss = PHX_LOSS_MSE;
+  phx_model *m = NULL;
+  phx_dataset *sc = NULL;
+  must(phx_model_new(&o, &m, &err), &err, "model");
+  must(phx_model_fit_scaling(m, a, &err), &err, "fit");
+  must(phx_model_scale_data(m, b2, &sc, &err), &err, "scale");
+  must(phx_model_scale_data_inplace(m, b2, &err), &err, "scale in place");
+  CHECK(!memcmp(phx_dataset_x(sc), phx_dataset_x(b2), 10 * sizeof(float)) &&
+        !memcmp(phx_dataset_y(sc), phx_dataset_y(b2), 10 * sizeof(float)));
+  int32_t lab[10] = {0};
+  phx_dataset *cls = NULL;
+  must(phx_dataset_new(10, 1, 1, phx_dataset_x(b), lab, &cls, &err), &err, "classes");
+  CHECK(phx_model_scale_data_inplace(m, cls, &err) == PHX_ESHAPE &&
+        phx_dataset_x(cls)[3] == phx_dataset_x(b)[3]);
+  phx_dataset_free(cls);
+  phx_dataset_free(sc);
+  phx_model_free(m);
+  phx_dataset_free(b2);
   phx_dataset_free(a);
   phx_dataset_free(b);
   phx_dataset_free(d);

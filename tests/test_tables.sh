@@ -47,6 +47,7 @@ expect 0 '"task":"regression"' -- eval "$T/ik.st" --data "$T/inversek2j-test.csv
 mse_eval=$(sed -n 's/.*"mse":\([^,]*\).*/\1/p' "$T/out")
 [ -n "$mse_train" ] && [ "$mse_train" = "$mse_eval" ] ||
   fail "eval mse '$mse_eval' differs from train's '$mse_train'"
+mse_ik=$mse_eval
 [ "$(head -1 "$T/pred.csv")" = "pred0,pred1,true0,true1" ] && [ "$(wc -l <"$T/pred.csv")" = 101 ] ||
   fail "predictions file: $(head -2 "$T/pred.csv")"
 # the truths in the file are the test table's targets
@@ -61,6 +62,25 @@ expect 0 "test (80 samples)" -- train --data "$T/ik.csv.gz" --split 0.2 --seed 3
   --layers ,8, --epochs 2 --backend c --save "$T/ik2.st"
 expect 0 "regression on 80 samples" -- eval "$T/ik2.st" --data "$T/ik.csv.gz" --split 0.2 \
   --seed 3 --target -2,-1 --backend c
+# the model keeps its --target and --split: eval of the table it was split
+# from scores the same held-out rows on the same columns by default
+expect 0 '"task":"regression"' -- train --data "$T/ik.csv.gz" --split 0.25 --seed 5 \
+  --target t_theta1,t_theta2 --layers ,8, --epochs 2 --backend c --save "$T/ik3.st" --json
+mse_train=$(tail -1 "$T/out" | sed -n 's/.*"test_mse":\([^,]*\).*/\1/p')
+expect 0 '"count":100,' -- eval "$T/ik3.st" --data "$T/ik.csv.gz" --backend c --json
+mse_eval=$(sed -n 's/.*"mse":\([^,]*\).*/\1/p' "$T/out")
+[ -n "$mse_train" ] && [ "$mse_train" = "$mse_eval" ] ||
+  fail "eval of the stored split: mse '$mse_eval', train's '$mse_train'"
+expect 0 '"count":400,' -- eval "$T/ik3.st" --data "$T/ik.csv.gz" --split 0 --backend c --json
+expect 0 "table       target t_theta1,t_theta2; test part 0.25 of 400 rows (seed 5)" -- \
+  info "$T/ik3.st"
+sed '1s/t_theta2/t_other/' "$T/inversek2j-train.csv" >"$T/renamed-all.csv"
+expect 1 "renamed-all.csv: line 1: --target column 't_theta2' is not in the header (the target $T/ik3.st was trained with" -- \
+  eval "$T/ik3.st" --data "$T/renamed-all.csv" --backend c
+awk -F, -v OFS=, '{ t = $1; $1 = $2; $2 = t; print }' "$T/inversek2j-train.csv" >"$T/swapped.csv"
+expect 1 "swapped.csv: line 1: the header (y,x,t_theta1,t_theta2) is not the one $T/ik3.st was trained on (x,y,t_theta1,t_theta2)" -- \
+  eval "$T/ik3.st" --data "$T/swapped.csv" --backend c
+expect 2 "--split 0: training holds out a test part" -- train --data "$T/ik.csv.gz" --split 0
 # a checkpoint resumed ends where the run without a stop ends (the scaling
 # travels in the checkpoint)
 "$PHX" train "${IK[@]}" --layers ,8, --epochs 4 --backend c --json >"$T/full" 2>&1
@@ -74,9 +94,25 @@ expect 0 "test mse (target units): ideal" -- mc "$T/ik.st" --data "$T/inversek2j
 expect 0 "" -- export "$T/ik.st" --format spice --data "$T/inversek2j-test.csv" --target -2,-1 \
   --sample 3 --out "$T/ik.cir"
 grep -q '^\.end' "$T/ik.cir" || fail "export: no deck"
+grep -q '^\*   v(om1_1) = .*  target 1 = .* (target = .* v)$' "$T/ik.cir" ||
+  fail "export: the deck lacks the outputs in target units"
 if command -v ngspice >/dev/null 2>&1 || [ -e /usr/lib/x86_64-linux-gnu/libngspice.so.0 ]; then
-  expect 0 "(simulated - target)" -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" \
+  expect 0 "(simulated - target, volts)" -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" \
     --target -2,-1 --n 4
+  # every test sample: the simulated outputs are the model's, and their
+  # errors in target units are eval's (figures in volts and target units)
+  expect 0 '"task":"regression"' -- spice "$T/ik.st" --data "$T/inversek2j-test.csv" --n 100 \
+    --json
+  python3 - "$T/out" "$mse_ik" <<'PY' || fail "spice regression figures: $(head -c 300 "$T/out")"
+import json, sys
+o = json.load(open(sys.argv[1]))
+g, mse = o["regression"], float(sys.argv[2])
+s = o["samples"][0]
+assert o["count"] == 100 and o["mean_dv"] < 1e-6 and "agreement" not in o, o
+assert abs(g["mse_model"] - mse) < 1e-5 * mse and abs(g["mse_sim"] - mse) < 1e-3 * mse, (g, mse)
+assert 0 < g["mean_dv_target"] <= g["max_dv_target"] < 0.5 and g["mre_sim"] > 0, g
+assert len(s["target"]) == len(s["sim_units"]) == 2 and "sim_class" not in s, s
+PY
 fi
 
 # ---- classification from a table ----------------------------------------------
@@ -106,12 +142,12 @@ expect 1 "missing.csv: cannot open: No such file" -- train --data "$T/missing.cs
 printf 'x,y,class\n0.1,0.2,1\n0.3,0.4,0\n' >"$T/cls.csv"
 expect 1 "cls.csv: the data has 1 targets but the model 2" -- \
   eval "$T/ik.st" --data "$T/cls.csv" --target -1 --backend c
-expect 1 "samples have 3 inputs" -- eval "$T/ik.st" --data "$T/kmeans-test.csv" --target -1 \
-  --backend c
+expect 1 "kmeans-test.csv: line 1: the header (r,g,b,t_cluster) is not the one" -- \
+  eval "$T/ik.st" --data "$T/kmeans-test.csv" --target -1 --backend c
 expect 1 "cls.csv: line 2, column 1: class label '0.1' is not an integer" -- \
   eval "$T/km.st" --data "$T/cls.csv" --target x --backend c
 expect 2 "--loss ce: regression trains with squared error" -- train "${IK[@]}" --loss ce
-expect 2 "--split: expected a test fraction in (0, 1), got '1'" -- train "${IK[@]}" --split 1
+expect 2 "--split: expected a test fraction in [0, 1), got '1'" -- train "${IK[@]}" --split 1
 expect 2 "--task: expected auto, classification or regression" -- train "${IK[@]}" --task x
 expect 2 "--target, --test, --labels and --header need --data FILE" -- train --target 1 --epochs 0
 cp "$T/ik.st" "$T/keep.st"

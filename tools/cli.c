@@ -306,9 +306,10 @@ static int set_option(const opt_def *d, const char *v, phx_cli *c) {
     case PHX_O_TEST: c->test = v; return 0;
     case PHX_O_LABELS: c->labels = v; return 0;
     case PHX_O_SPLIT:
-      if (parse_double(d->name, v, 0.0, "a test fraction in (0, 1)", &c->split)) return 1;
-      if (!(c->split < 1))
-        return phx_cli_fail(PHX_EXIT_USAGE, "--split: expected a test fraction in (0, 1), "
+      /* 0 (every row) for commands on a saved model; train refuses it */
+      if (parse_double(d->name, v, -1.0, "a test fraction in [0, 1)", &c->split)) return 1;
+      if (!(c->split >= 0 && c->split < 1))
+        return phx_cli_fail(PHX_EXIT_USAGE, "--split: expected a test fraction in [0, 1), "
                             "got '%s'", v);
       return 0;
     case PHX_O_TASK:

@@ -105,7 +105,8 @@ typedef struct phx_cli {
   const char *checkpoint, *resume;
   int checkpoint_every;
   int json, verbose;
-  /* tables: --target, --test, --labels, --split fraction (0: not given),
+  /* tables: --target, --test, --labels, --split fraction (0: not given,
+   * or --split 0, given: no split),
    * --task (0 auto, 1 classification, 2 regression), --header (-1 auto) */
   const char *target, *test, *labels;
   double split;
@@ -154,19 +155,33 @@ const char *phx_cli_data_dir(const phx_cli *c);
  * a seeded --split of --data. Prints the error and returns 1 on failure,
  * 0 on success. */
 int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test);
+/* What train records of a table in its model (phx_data_spec; the strings
+ * point into this struct). */
+typedef struct phx_cli_table_info {
+  phx_data_spec spec;
+  char target[4096], header[8192];
+} phx_cli_table_info;
+/* phx_cli_load_data, and for a table its record in *info (spec.target NULL
+ * for an IDX folder). */
+int phx_cli_load_data_info(const phx_cli *c, phx_dataset **train, phx_dataset **test,
+                           phx_cli_table_info *info);
 /* --data names a table file rather than an IDX folder. */
 int phx_cli_is_table(const phx_cli *c);
 /* For commands on a saved model m: the samples to score (want_train 0:
- * the test split of an IDX folder, or of a table the --split test part or
- * else every row; 1: the training part), checked against m and through
- * m's scaling (phx_model_scale_data). 0 or an exit status. */
+ * the test split of an IDX folder; of a table --test FILE, the --split
+ * test part (--split 0: every row), or by default the part m was tested
+ * on when m records a split of a table of as many rows, else every row;
+ * 1: the training part). The target columns are --target's, else those m
+ * was trained with; a table whose header is not m's is refused. Checked
+ * against m and through m's scaling (phx_model_scale_data). 0 or an exit
+ * status. */
 int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
                        phx_dataset **out);
 /* A regression result's errors into o as prefix + mse, rmse, mre, max_err
  * and mse_v (eval: no prefix; train's closing summary: "test_"). */
 void phx_cli_regress_json(struct cJSON *o, const phx_regress_result *r, const char *prefix);
-/* Replaces *d by its copy through m's scaling; src names the data in
- * messages. 0 or an exit status. */
+/* *d through m's scaling, in place (on failure *d is left partly scaled:
+ * free it); src names the data in messages. 0 or an exit status. */
 int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d);
 /* The first --backend (default "auto") with --device and --verbose. */
 int phx_cli_backend(const phx_cli *c, const char *name, phx_backend **b);

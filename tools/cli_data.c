@@ -63,10 +63,12 @@ static int to_classes(const char *path, phx_dataset **d) {
 
 /* A table file with the --target/--header options; task 1 classification,
  * 2 regression, 0 decided here (one column of integers 0..65535 is
- * classification), *task then set to the decision. targets > 0: without
- * --target, the last `targets` columns (a regression model's). */
+ * classification), *task then set to the decision. Without --target: the
+ * columns `model_target` names (a saved model's, from file `model`), else
+ * for targets > 0 the last `targets` columns, else the last column. */
 static int load_table(const phx_cli *c, const char *path, const char *labels, int *task,
-                      int targets, char *header, size_t hsize, phx_dataset **out) {
+                      int targets, const char *model_target, const char *model,
+                      char *header, size_t hsize, phx_dataset **out) {
   phx_table_opts o;
   phx_table_opts_default(&o);
   o.header_out = header;
@@ -74,11 +76,15 @@ static int load_table(const phx_cli *c, const char *path, const char *labels, in
   char last[4096] = "";
   for (int j = targets; j > 0 && strlen(last) < sizeof last - 16; j--)
     snprintf(last + strlen(last), sizeof last - strlen(last), "%s-%d", j < targets ? "," : "", j);
-  o.target = c->target ? c->target : targets > 0 ? last : NULL;
+  o.target = c->target ? c->target : model_target ? model_target : targets > 0 ? last : NULL;
   o.header = c->header;
   o.regression = *task != 1;
   phx_err err = {0};
-  if (phx_dataset_load_table(path, labels, &o, out, &err)) return phx_cli_err(&err);
+  if (phx_dataset_load_table(path, labels, &o, out, &err)) {
+    if (c->target || !model_target || err.status != PHX_EINVAL) return phx_cli_err(&err);
+    return phx_cli_fail(PHX_EXIT_RUN, "%s (the target %s was trained with; --target to "
+                        "choose)", err.msg, model);
+  }
   if (*task == 0) {
     *task = integer_labels(*out) ? 1 : 2;
     if (c->verbose)
@@ -93,7 +99,64 @@ static int load_table(const phx_cli *c, const char *path, const char *labels, in
 /* --split's fraction, or 0.2 for train without --test. */
 static double split_fraction(const phx_cli *c) { return c->split > 0 ? c->split : 0.2; }
 
+/* The --target spec as column names where the header names them (an index
+ * n, or -n from the end, becomes the name of that column), so the model
+ * finds its targets in a table of the same columns in another order. */
+static void target_names(const char *spec, const char *header, int ncol, char *out,
+                         size_t n) {
+  const char *names[1024];
+  char hd[8192];
+  int nh = 0;
+  snprintf(hd, sizeof hd, "%s", header);
+  for (char *p = hd; *hd && nh < 1024;) {
+    names[nh++] = p;
+    char *e = strchr(p, ',');
+    if (!e) break;
+    *e = 0;
+    p = e + 1;
+  }
+  out[0] = 0;
+  for (const char *p = spec;;) {
+    const char *e = strchr(p, ',');
+    char tok[256], *end;
+    snprintf(tok, sizeof tok, "%.*s", (int)(e ? e - p : (long)strlen(p)), p);
+    long i = strtol(tok, &end, 10);
+    if (*end == 0 && end != tok && i < 0) i += ncol;
+    /* names only when the header has a name per column and it reads as one */
+    const char *name = tok;
+    if (nh == ncol && *end == 0 && end != tok && i >= 0 && i < ncol) {
+      strtol(names[i], &end, 10);
+      if (*names[i] && *end) name = names[i];
+    }
+    const size_t at = strlen(out);
+    snprintf(out + at, n - at, "%s%s", at ? "," : "", name);
+    if (!e) break;
+    p = e + 1;
+  }
+}
+
+/* info's record of a table of `rows` rows: target names, header, split. */
+static void table_info(const phx_cli *c, const phx_dataset *d, const char *header, long rows,
+                       phx_cli_table_info *info) {
+  const int T = phx_dataset_targets(d);
+  const int ncol = phx_dataset_dim(d) + (T ? T : 1);
+  char last[4096] = ""; /* the default: the last column, or a NumPy pair's T targets */
+  for (int j = T > 1 ? T : 1; j > 0 && strlen(last) < sizeof last - 16; j--)
+    snprintf(last + strlen(last), sizeof last - strlen(last), "%s-%d", strlen(last) ? "," : "",
+             j);
+  snprintf(info->header, sizeof info->header, "%s", header);
+  target_names(c->target ? c->target : last, header, ncol, info->target, sizeof info->target);
+  info->spec = (phx_data_spec){info->target, info->header, c->test ? 0 : split_fraction(c),
+                               c->seed, rows};
+}
+
 int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test) {
+  return phx_cli_load_data_info(c, train, test, NULL);
+}
+
+int phx_cli_load_data_info(const phx_cli *c, phx_dataset **train, phx_dataset **test,
+                           phx_cli_table_info *info) {
+  if (info) info->spec = (phx_data_spec){0};
   phx_err err = {0};
   phx_dataset *tr = NULL, *te = NULL;
   if (!phx_cli_is_table(c)) {
@@ -106,11 +169,17 @@ int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test)
     int task = c->task;
     phx_dataset *all = NULL;
     char head[2][8192];
-    int rc = load_table(c, c->data, c->labels, &task, 0, head[0], sizeof head[0], &all);
+    if ((c->given & PHX_O_SPLIT) && c->split == 0 && !c->test)
+      return phx_cli_fail(PHX_EXIT_USAGE, "--split 0: training holds out a test part; give a "
+                          "fraction in (0, 1) or --test FILE");
+    int rc = load_table(c, c->data, c->labels, &task, 0, NULL, NULL, head[0], sizeof head[0],
+                        &all);
     if (rc) return rc;
+    if (info) table_info(c, all, head[0], phx_dataset_count(all), info);
     if (c->test) {
       tr = all;
-      if ((rc = load_table(c, c->test, NULL, &task, 0, head[1], sizeof head[1], &te))) {
+      if ((rc = load_table(c, c->test, NULL, &task, 0, NULL, NULL, head[1], sizeof head[1],
+                           &te))) {
         phx_dataset_free(tr);
         return rc;
       }
@@ -122,9 +191,12 @@ int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test)
                             "match --data's (%.200s)", c->test, head[1], head[0]);
       }
     } else {
-      phx_status s = phx_dataset_split(all, split_fraction(c), c->seed, &tr, &te, &err);
-      phx_dataset_free(all);
-      if (s) return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+      /* in place: the table is held once, plus its test part */
+      if (phx_dataset_split_take(all, split_fraction(c), c->seed, &te, &err)) {
+        phx_dataset_free(all);
+        return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+      }
+      tr = all;
     }
   }
   if (train) *train = tr;
@@ -136,12 +208,35 @@ int phx_cli_load_data(const phx_cli *c, phx_dataset **train, phx_dataset **test)
 
 int phx_cli_scale(const phx_model *m, const char *src, phx_dataset **d) {
   phx_err err = {0};
-  phx_dataset *s = NULL;
-  if (phx_model_scale_data(m, *d, &s, &err))
+  if (phx_model_scale_data_inplace(m, *d, &err))
     return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", src, err.msg);
-  phx_dataset_free(*d);
-  *d = s;
   return 0;
+}
+
+static int commas(const char *s) {
+  int n = 0;
+  for (; *s; s++) n += *s == ',';
+  return n;
+}
+
+/* A table for a saved model m (file `model`): its target columns unless
+ * --target, and the header it was trained on when both have one. */
+static int model_table(const phx_cli *c, const phx_data_spec *spec, const char *model,
+                       const char *path, const char *labels, int *task, int targets,
+                       phx_dataset **out) {
+  char head[8192];
+  int rc = load_table(c, path, labels, task, targets, spec->target, model, head, sizeof head,
+                      out);
+  /* same column count, other names or order: the features would be mixed
+   * up silently (other counts fail the shape checks) */
+  if (!rc && spec->target && spec->header[0] && head[0] && strcmp(head, spec->header) &&
+      commas(head) == commas(spec->header)) {
+    phx_dataset_free(*out);
+    *out = NULL;
+    return phx_cli_fail(PHX_EXIT_RUN, "%s: line 1: the header (%.200s) is not the one %s was "
+                        "trained on (%.200s)", path, head, model, spec->header);
+  }
+  return rc;
 }
 
 int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
@@ -151,22 +246,40 @@ int phx_cli_model_data(const phx_cli *c, const phx_model *m, int want_train,
   if (!phx_cli_is_table(c)) {
     rc = phx_cli_load_data(c, want_train ? &d : NULL, want_train ? NULL : &d);
   } else {
-    /* the task is the model's; the rows: --test, a --split part, or all */
+    /* the task is the model's; the rows: --test, a --split part, the
+     * model's own split of its table, or all */
     const int T = phx_model_targets(m);
     int task = T ? 2 : 1;
+    phx_data_spec spec;
+    phx_model_get_data_spec(m, &spec);
+    const char *model = c->args[0];
     if (c->test && !want_train) {
-      rc = load_table(c, c->test, NULL, &task, T, NULL, 0, &d);
-    } else if (c->split > 0) {
-      phx_dataset *all = NULL, *tr = NULL, *te = NULL;
-      phx_err err = {0};
-      rc = load_table(c, c->data, c->labels, &task, T, NULL, 0, &all);
-      if (!rc && phx_dataset_split(all, c->split, c->seed, &tr, &te, &err))
-        rc = phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
-      phx_dataset_free(all);
-      d = want_train ? tr : te;
-      phx_dataset_free(want_train ? te : tr);
+      rc = model_table(c, &spec, model, c->test, NULL, &task, T, &d);
     } else {
-      rc = load_table(c, c->data, c->labels, &task, T, NULL, 0, &d);
+      phx_dataset *all = NULL;
+      rc = model_table(c, &spec, model, c->data, c->labels, &task, T, &all);
+      double frac = c->split;
+      uint64_t seed = c->seed;
+      if (!rc && !(c->given & PHX_O_SPLIT) && spec.target && spec.split > 0) {
+        if (phx_dataset_count(all) == spec.rows) {
+          frac = spec.split;
+          seed = spec.seed;
+        } else {
+          fprintf(stderr, "phaxcl: note: %s has %d rows, not the %lld of the table %s was "
+                  "trained on: using every row (--split P to hold out a part)\n", c->data,
+                  phx_dataset_count(all), (long long)spec.rows, model);
+        }
+      }
+      if (!rc && frac > 0) {
+        phx_dataset *te = NULL;
+        phx_err err = {0};
+        if (phx_dataset_split_take(all, frac, seed, &te, &err))
+          rc = phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
+        d = want_train ? all : te;
+        phx_dataset_free(want_train ? te : all);
+      } else {
+        d = all;
+      }
     }
   }
   char what[1100];

@@ -66,8 +66,9 @@ static const char SPICE_USAGE[] =
     "in-process, else the ngspice binary) and compares the simulated outputs\n"
     "with the model's: max and mean |dV|, class agreement, simulated accuracy,\n"
     "supply power per inference (measured and estimated). A regression model:\n"
-    "the outputs' error against the targets in volts and, as RMSE, in target\n"
-    "units, simulated and in the model.\n"
+    "the outputs' error against the targets in volts (mean and max |dV|) and in\n"
+    "target units (MSE, RMSE, mean relative error, max error), simulated and\n"
+    "in the model; --json adds each sample's target and outputs in both units.\n"
     "\n"
     "  --data DIR|FILE    MNIST-layout IDX folder (default: bundled mnist14), or a\n"
     "                     table as for `phaxcl eval` (--target, --test, --split,\n"
@@ -353,38 +354,59 @@ static void add_nums(cJSON *o, const named *n, size_t count) {
 static const char *const KIND_NAMES[] = {"behavioural", "sky130", "file"};
 
 /* A regression model's outputs against the targets over the converged
- * samples: mean |sim - target| in volts, RMSE in target units of the
- * simulated and of the model's outputs. */
+ * samples: mean and largest |sim - target| in volts; in target units the
+ * MSE, mean relative error (phx_evaluate_regression's, AxBench's
+ * application error) and largest error of the simulated outputs and of the
+ * model's own. */
 typedef struct regress_fig {
   int n;
-  double dv_target, rmse_sim, rmse_model;
+  double dv_target, max_dv_target;
+  double mse_sim, mse_model, mre_sim, mre_model, max_sim, max_model;
 } regress_fig;
 
 static regress_fig regress_figures(const phx_model *m, const phx_dataset *d,
                                    const phx_spice_result *r, const phx_spice_sample *s,
                                    const double *sim) {
-  regress_fig f = {0, 0, 0, 0};
+  regress_fig f = {0};
   const int K = r->outputs, N = phx_dataset_dim(d);
-  double *ref = malloc((size_t)K * sizeof *ref);
-  for (int k = 0; ref && k < r->count; k++) {
+  double *ref = malloc((size_t)K * 3 * sizeof *ref), *lo = ref + K, *hi = lo + K;
+  if (!ref) return f;
+  /* the relative error's floor: 1e-3 of each target's range over the samples */
+  for (int j = 0; j < K; j++) lo[j] = INFINITY, hi[j] = -INFINITY;
+  for (int k = 0; k < r->count; k++)
+    for (int j = 0; s[k].converged && j < K; j++) {
+      const double y = phx_model_unscale_target(m, j, phx_dataset_y(d)[(size_t)k * K + j]);
+      lo[j] = fmin(lo[j], y);
+      hi[j] = fmax(hi[j], y);
+    }
+  for (int k = 0; k < r->count; k++) {
     if (!s[k].converged) continue;
     phx_model_forward64(m, phx_dataset_x(d) + (size_t)k * N, ref);
     for (int j = 0; j < K; j++) {
       const double t = phx_dataset_y(d)[(size_t)k * K + j], v = sim[(size_t)k * K + j];
       const double yt = phx_model_unscale_target(m, j, t);
-      const double es = phx_model_unscale_target(m, j, v) - yt;
-      const double em = phx_model_unscale_target(m, j, ref[j]) - yt;
+      const double es = fabs(phx_model_unscale_target(m, j, v) - yt);
+      const double em = fabs(phx_model_unscale_target(m, j, ref[j]) - yt);
+      const double den = fmax(fabs(yt), 1e-3 * (hi[j] - lo[j]));
       f.dv_target += fabs(v - t);
-      f.rmse_sim += es * es;
-      f.rmse_model += em * em;
+      f.max_dv_target = fmax(f.max_dv_target, fabs(v - t));
+      f.mse_sim += es * es;
+      f.mse_model += em * em;
+      f.mre_sim += den > 0 ? es / den : 0;
+      f.mre_model += den > 0 ? em / den : 0;
+      f.max_sim = fmax(f.max_sim, es);
+      f.max_model = fmax(f.max_model, em);
     }
     f.n++;
   }
   free(ref);
   if (f.n) {
-    f.dv_target /= (double)f.n * K;
-    f.rmse_sim = sqrt(f.rmse_sim / ((double)f.n * K));
-    f.rmse_model = sqrt(f.rmse_model / ((double)f.n * K));
+    const double nk = (double)f.n * K;
+    f.dv_target /= nk;
+    f.mse_sim /= nk;
+    f.mse_model /= nk;
+    f.mre_sim /= nk;
+    f.mre_model /= nk;
   }
   return f;
 }
@@ -394,7 +416,7 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
                        const phx_power *est, const phx_inverter *inv) {
   int K = r->outputs;
   const int regress = phx_model_targets(m) > 0;
-  const regress_fig rf = regress ? regress_figures(m, d, r, s, sim) : (regress_fig){0, 0, 0, 0};
+  const regress_fig rf = regress ? regress_figures(m, d, r, s, sim) : (regress_fig){0};
   if (!c->json && regress) {
     printf("spice %s: %d samples through %s, inverter %s%s%s (regression)\n", c->args[0],
            r->count, r->engine, KIND_NAMES[inv->kind],
@@ -402,10 +424,17 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
            inv->kind == PHX_INV_SKY130 ? inv->corner : "");
     printf("converged      %d/%d\n", r->converged, r->count);
     printf("max |dV|       %.3f uV (simulated - model)\n", 1e6 * r->max_dv);
-    printf("mean |dV|      %.3f uV (simulated - model), %.3f mV (simulated - target)\n",
-           1e6 * r->mean_dv, 1e3 * rf.dv_target);
-    printf("rmse           %.6g simulated, %.6g model (target units)\n", rf.rmse_sim,
-           rf.rmse_model);
+    printf("mean |dV|      %.3f uV (simulated - model)\n", 1e6 * r->mean_dv);
+    printf("vs target      mean |dV| %.3f mV, max %.3f mV (simulated - target, volts)\n",
+           1e3 * rf.dv_target, 1e3 * rf.max_dv_target);
+    printf("mse            %.6g simulated, %.6g model (target units)\n", rf.mse_sim,
+           rf.mse_model);
+    printf("rmse           %.6g simulated, %.6g model (target units)\n", sqrt(rf.mse_sim),
+           sqrt(rf.mse_model));
+    printf("mean rel error %.4f %% simulated, %.4f %% model\n", 100 * rf.mre_sim,
+           100 * rf.mre_model);
+    printf("max error      %.6g simulated, %.6g model (target units)\n", rf.max_sim,
+           rf.max_model);
     printf("power          %.4f uW per inference measured, %.4f uW estimated\n",
            1e6 * r->power_mean_W, 1e6 * est->total_W);
     printf("time           %.2f s load, %.2f s simulation\n", r->load_seconds, r->sim_seconds);
@@ -443,23 +472,28 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   cJSON_AddStringToObject(o, "inverter", KIND_NAMES[inv->kind]);
   if (inv->kind != PHX_INV_BEHAVIOURAL && inv->corner[0])
     cJSON_AddStringToObject(o, "corner", inv->corner);
+  /* a regression model has no classes: no agreement or accuracies */
   const named top[] = {{"count", r->count},
                        {"converged", r->converged},
                        {"max_dv", r->max_dv},
                        {"mean_dv", r->mean_dv},
+                       {"load_seconds", r->load_seconds},
+                       {"sim_seconds", r->sim_seconds},
                        {"agreement", r->agreement},
                        {"sim_accuracy", r->sim_accuracy},
-                       {"model_accuracy", r->model_accuracy},
-                       {"load_seconds", r->load_seconds},
-                       {"sim_seconds", r->sim_seconds}};
+                       {"model_accuracy", r->model_accuracy}};
   const named pw[] = {{"measured", r->power_mean_W},       {"rails", r->supply_power_W},
                       {"inputs", r->input_power_W},        {"estimated", est->total_W},
                       {"estimated_crossbar", est->crossbar_W},
                       {"estimated_neurons", est->neuron_W}};
-  add_nums(o, top, sizeof top / sizeof *top);
+  add_nums(o, top, sizeof top / sizeof *top - (regress ? 3 : 0));
   if (regress) {
-    const named rg[] = {{"mean_dv_target", rf.dv_target}, {"rmse_sim", rf.rmse_sim},
-                        {"rmse_model", rf.rmse_model}};
+    cJSON_AddStringToObject(o, "task", "regression");
+    const named rg[] = {{"mean_dv_target", rf.dv_target}, {"max_dv_target", rf.max_dv_target},
+                        {"mse_sim", rf.mse_sim},          {"mse_model", rf.mse_model},
+                        {"rmse_sim", sqrt(rf.mse_sim)},   {"rmse_model", sqrt(rf.mse_model)},
+                        {"mre_sim", rf.mre_sim},          {"mre_model", rf.mre_model},
+                        {"max_err_sim", rf.max_sim},      {"max_err_model", rf.max_model}};
     add_nums(cJSON_AddObjectToObject(o, "regression"), rg, sizeof rg / sizeof *rg);
   }
   add_nums(cJSON_AddObjectToObject(o, "power_W"), pw, sizeof pw / sizeof *pw);
@@ -479,17 +513,36 @@ static int print_spice(const phx_cli *c, const phx_model *m, const phx_dataset *
   for (int k = 0; k < r->count; k++) {
     cJSON *x = cJSON_CreateObject();
     cJSON_AddNumberToObject(x, "index", k);
-    cJSON_AddNumberToObject(x, "label", s[k].label);
     cJSON_AddBoolToObject(x, "converged", s[k].converged);
-    cJSON_AddNumberToObject(x, "model_class", s[k].model_class);
-    if (s[k].converged) cJSON_AddNumberToObject(x, "sim_class", s[k].sim_class);
-    else cJSON_AddNullToObject(x, "sim_class");
+    if (!regress) {
+      cJSON_AddNumberToObject(x, "label", s[k].label);
+      cJSON_AddNumberToObject(x, "model_class", s[k].model_class);
+      if (s[k].converged) cJSON_AddNumberToObject(x, "sim_class", s[k].sim_class);
+      else cJSON_AddNullToObject(x, "sim_class");
+    }
     add_num(x, "max_dv", s[k].max_dv);
     add_num(x, "mean_dv", s[k].mean_dv);
     add_num(x, "power_W", s[k].power_W);
     phx_model_forward64(m, phx_dataset_x(d) + (size_t)k * N, ref);
     cJSON_AddItemToObject(x, "model", doubles(ref, K));
     cJSON_AddItemToObject(x, "sim", doubles(sim + (size_t)k * K, K));
+    if (regress) { /* volts, then the three in target units */
+      const float *y = phx_dataset_y(d) + (size_t)k * K;
+      double *u = malloc((size_t)K * 4 * sizeof *u);
+      for (int j = 0; u && j < K; j++) {
+        u[j] = y[j];
+        u[K + j] = phx_model_unscale_target(m, j, y[j]);
+        u[2 * K + j] = phx_model_unscale_target(m, j, ref[j]);
+        u[3 * K + j] = phx_model_unscale_target(m, j, sim[(size_t)k * K + j]);
+      }
+      if (u) {
+        cJSON_AddItemToObject(x, "target", doubles(u, K));
+        cJSON_AddItemToObject(x, "target_units", doubles(u + K, K));
+        cJSON_AddItemToObject(x, "model_units", doubles(u + 2 * K, K));
+        cJSON_AddItemToObject(x, "sim_units", doubles(u + 3 * K, K));
+      }
+      free(u);
+    }
     cJSON_AddItemToArray(arr, x);
   }
   free(ref);

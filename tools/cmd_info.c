@@ -61,6 +61,15 @@ static void print_json(const char *path, const phx_model *m) {
   }
   cJSON_AddStringToObject(j, "task", phx_model_targets(m) ? "regression" : "classification");
   cJSON_AddBoolToObject(j, "scaled", phx_model_scaled(m));
+  phx_data_spec ds;
+  if (phx_model_get_data_spec(m, &ds)) {
+    cJSON *t = cJSON_AddObjectToObject(j, "table");
+    cJSON_AddStringToObject(t, "target", ds.target);
+    cJSON_AddStringToObject(t, "header", ds.header);
+    cJSON_AddNumberToObject(t, "split", ds.split);
+    cJSON_AddNumberToObject(t, "seed", (double)ds.seed);
+    cJSON_AddNumberToObject(t, "rows", (double)ds.rows);
+  }
   cJSON *layers = cJSON_AddArrayToObject(j, "layers");
   size_t total = 0;
   for (int l = 0; l < o->nlayers; l++) {
@@ -108,6 +117,15 @@ static void print_text(const char *path, const phx_model *m) {
     printf("task        classification\n");
   printf("scaling     %s\n", phx_model_scaled(m) ? "features by their training ranges "
          "(fitted on a table)" : "none (inputs used as given)");
+  phx_data_spec ds;
+  if (phx_model_get_data_spec(m, &ds)) {
+    printf("table       target %s; ", ds.target);
+    if (ds.split > 0)
+      printf("test part %g of %lld rows (seed %llu)\n", ds.split, (long long)ds.rows,
+             (unsigned long long)ds.seed);
+    else
+      printf("%lld rows, a separate test table\n", (long long)ds.rows);
+  }
   printf("layer  inputs  neurons  rows  g min..max (uS)      R min..max (MOhm)\n");
   for (int l = 0; l < o->nlayers; l++) {
     range r = layer_range(m, l);

@@ -292,8 +292,10 @@ int phx_cli_make_model(const phx_cli *c, const phx_dataset *train, phx_model **o
 }
 
 /* Tables: the model's scaling (fitted on train unless the model from
- * --init/--resume has one), then both sets in the circuit's units. */
-static int scale_sets(const phx_cli *c, phx_model *m, phx_dataset **train, phx_dataset **test) {
+ * --init/--resume has one) with the record of this table (info), then
+ * both sets in the circuit's units. */
+static int scale_sets(const phx_cli *c, phx_model *m, const phx_cli_table_info *info,
+                      phx_dataset **train, phx_dataset **test) {
   phx_err err = {0};
   if (!phx_cli_is_table(c)) return 0;
   const int T = phx_dataset_targets(*train);
@@ -305,6 +307,7 @@ static int scale_sets(const phx_cli *c, phx_model *m, phx_dataset **train, phx_d
     if (phx_model_fit_scaling(m, *train, &err))
       return phx_cli_fail(PHX_EXIT_RUN, "--data %s: %s", c->data, err.msg);
   }
+  if (phx_model_set_data_spec(m, &info->spec, &err)) return phx_cli_err(&err);
   int rc = phx_cli_scale(m, c->data, train);
   if (!rc) rc = phx_cli_scale(m, c->test ? c->test : c->data, test);
   return rc;
@@ -446,7 +449,8 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   const char *dir = phx_cli_data_dir(&c);
   rc = c.save ? check_save_dir(c.save) : 0;
   if (!rc && c.checkpoint) rc = check_save_dir(c.checkpoint);
-  if (!rc) rc = phx_cli_load_data(&c, &train, &test);
+  phx_cli_table_info info;
+  if (!rc) rc = phx_cli_load_data_info(&c, &train, &test, &info);
   if (!rc) rc = phx_cli_make_model(&c, train, &m);
   if (!rc) rc = phx_cli_apply_faults(faults, m);
   /* every variation field from the command line, checked against the model */
@@ -457,7 +461,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   else snprintf(what, sizeof what, "%s", (c.given & PHX_O_LAYERS) ? "--layers" : "the model");
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), train, dir, what);
   if (!rc) rc = phx_cli_check_data(phx_model_get_opts(m), test, dir, what);
-  if (!rc) rc = scale_sets(&c, m, &train, &test);
+  if (!rc) rc = scale_sets(&c, m, &info, &train, &test);
   if (!rc && c.verbose) {
     char sz[128];
     phx_cli_sizes_str(phx_model_get_opts(m), sz, sizeof sz);

@@ -12,7 +12,9 @@ With --train-csv/--test-csv it trains on a table instead (the last
 (docs/model.md, "Regression and tabular data"): features by their training
 ranges onto [0, 1], regression targets onto c1 -+ 0.8 |c2| of the o-
 output; it reports the test MSE in target units and in V^2 (regression) or
-the test accuracy and loss (classification).
+the test accuracy and loss (classification). Its batches are phaxcl's
+(--order phaxcl, the default: the same shuffle of each epoch for --seed),
+so that both sides take the same steps.
 
 Run with Debian's interpreter (/usr/bin/python3) where python3-torch lives.
 """
@@ -104,11 +106,14 @@ def loss_fn(o, y, vdd, kind):
 
 
 def read_csv(path, targets):
-    """Features and targets of a CSV table with a header row."""
+    """Features and targets of a CSV table with a header row, each value
+    rounded to float32 as phaxcl's reader stores it (then scaled in
+    float64, as phaxcl scales)."""
     import csv
     with open(path, newline="") as f:
         rows = list(csv.reader(f))[1:]
-    data = torch.tensor([[float(v) for v in r] for r in rows], dtype=torch.float64)
+    data = torch.tensor([[float(v) for v in r] for r in rows], dtype=torch.float32)
+    data = data.to(torch.float64)
     return data[:, :-targets], data[:, -targets:]
 
 
@@ -133,6 +138,44 @@ def load_theta(path):
         b, e = t["data_offsets"]
         out.append(torch.frombuffer(bytearray(body[b:e]), dtype=torch.float32).reshape(t["shape"]))
     return out
+
+
+M64 = (1 << 64) - 1
+
+
+def phx_epoch_order(seed, epoch, n):
+    """phaxcl's sample order of an epoch (src/core/train.c phx_epoch_order,
+    src/core/rng.h): splitmix64 seeding of xoshiro256** from
+    seed ^ (0xd1b54a32d192ed03 epoch), a Fisher-Yates shuffle drawing with
+    Lemire's rejection. The same batches in the same order as phaxcl's."""
+    x = (seed ^ (0xD1B54A32D192ED03 * epoch)) & M64
+    s = []
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & M64
+        z = x
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
+        s.append(z ^ (z >> 31))
+    s0, s1, s2, s3 = s
+    a = list(range(n))
+    for i in range(n - 1, 0, -1):
+        bound = i + 1
+        threshold = ((1 << 64) - bound) % bound
+        while True:
+            y = (s1 * 5) & M64
+            r = ((((y << 7) | (y >> 57)) & M64) * 9) & M64
+            t = (s1 << 17) & M64
+            s2 ^= s0
+            s3 ^= s1
+            s1 ^= s2
+            s0 ^= s3
+            s2 ^= t
+            s3 = ((s3 << 45) | (s3 >> 19)) & M64
+            if r >= threshold:
+                break
+        j = r % bound
+        a[i], a[j] = a[j], a[i]
+    return torch.tensor(a, dtype=torch.int64)
 
 
 def table_main(a, gen):
@@ -164,8 +207,9 @@ def table_main(a, gen):
                 th.copy_(t)
     opt = torch.optim.Adam(model.parameters(), lr=a.lr, betas=(0.9, 0.999), eps=1e-8)
     x, n, batch = scale_x(xtr), xtr.shape[0], a.batch or 16
-    for _ in range(30 if a.epochs is None else a.epochs):
-        order = torch.randperm(n, generator=gen)
+    for e in range(1, (30 if a.epochs is None else a.epochs) + 1):
+        order = (phx_epoch_order(a.seed, e, n) if a.order == "phaxcl"
+                 else torch.randperm(n, generator=gen))
         for off in range(0, n, batch):
             idx = order[off:off + batch]
             opt.zero_grad(set_to_none=True)
@@ -196,6 +240,9 @@ def main():
     ap.add_argument("--test-csv", help="its test table")
     ap.add_argument("--targets", type=int, default=1, help="target columns, at the end")
     ap.add_argument("--init", help="a phaxcl model file to start from (tables mode)")
+    ap.add_argument("--order", choices=["phaxcl", "own"], default="phaxcl",
+                    help="tables: the sample order of each epoch, phaxcl's for --seed "
+                    "(default: the same batches as phaxcl) or torch's own generator")
     ap.add_argument("--table-task", choices=["regression", "classification"],
                     default="regression")
     ap.add_argument("--task", choices=["paper", "fashion"], default="paper")

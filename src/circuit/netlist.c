@@ -333,7 +333,18 @@ phx_status phx_export_spice(const phx_model *m, const phx_inverter *inv_in, cons
     else {
       phx_model_forward64(m, x, ref);
       fprintf(f, "* the model's outputs for this sample:\n");
-      for (int j = 0; j < K; j++) fprintf(f, "*   v(om%d_%d) = %.9f\n", L, j, ref[j]);
+      /* a regression model's outputs also in target units (docs/model.md) */
+      const int reg = phx_model_targets(m) > 0;
+      for (int j = 0; j < K; j++) {
+        fprintf(f, "*   v(om%d_%d) = %.9f", L, j, ref[j]);
+        if (reg) {
+          const double a = phx_model_unscale_target(m, j, 0);
+          fprintf(f, "  target %d = %.9g (target = %.9g + %.9g v)", j,
+                  phx_model_unscale_target(m, j, ref[j]), a,
+                  phx_model_unscale_target(m, j, 1) - a);
+        }
+        fputc('\n', f);
+      }
       free(ref);
       fprintf(f, ".control\nop\nprint");
       for (int j = 0; j < K; j++) fprintf(f, " v(om%d_%d)", L, j);

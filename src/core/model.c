@@ -28,6 +28,7 @@ struct phx_model {
   phx_scaling sc;               /* sc.x_lo etc. point into scale_data */
   double *scale_data;
   double *offsets;              /* a drawn chip's neuron offsets (V), or NULL */
+  char *spec_text;              /* sc.data.target and .header point here */
 };
 
 /* docs/model.md defaults, so every caller starts from the same circuit. */
@@ -161,6 +162,7 @@ void phx_model_free(phx_model *m) {
   if (!m) return;
   free(m->data);
   free(m->scale_data);
+  free(m->spec_text);
   free(m->curve_mem);
   free(m->offsets);
   free(m);
@@ -229,9 +231,25 @@ phx_status phx_model_set_scaling(phx_model *m, const phx_scaling *sc, phx_err *e
     return phx_fail(err, PHX_ESHAPE, "scaling: %d features and %d targets do not fit a model "
                     "of %d inputs and %d outputs", F, T, m->opts.sizes[0],
                     m->opts.sizes[m->opts.nlayers]);
+  const phx_data_spec *d = &sc->data;
+  if (d->target && !(d->split >= 0 && d->split < 1 && d->rows >= 0))
+    return phx_fail(err, PHX_EINVAL, "data spec: split %g (expected [0, 1)) or rows %lld "
+                    "(expected >= 0) out of range", d->split, (long long)d->rows);
+  /* the strings first: d may point into m's own */
+  const char *hd = d->header ? d->header : "";
+  const size_t nt = d->target ? strlen(d->target) + 1 : 0, nh = d->target ? strlen(hd) + 1 : 0;
+  char *text = nt ? malloc(nt + nh) : NULL;
+  if (nt && !text) return phx_fail(err, PHX_ENOMEM, "scaling: out of memory");
+  if (nt) {
+    memcpy(text, d->target, nt);
+    memcpy(text + nt, hd, nh);
+  }
   const size_t n = 2 * (size_t)F + 2 * (size_t)T;
   double *buf = n ? malloc(n * sizeof *buf) : NULL;
-  if (n && !buf) return phx_fail(err, PHX_ENOMEM, "scaling: out of memory");
+  if (n && !buf) {
+    free(text);
+    return phx_fail(err, PHX_ENOMEM, "scaling: out of memory");
+  }
   for (int i = 0; i < F; i++) {
     buf[i] = sc->x_lo[i];
     buf[F + i] = sc->x_hi[i];
@@ -248,7 +266,27 @@ phx_status phx_model_set_scaling(phx_model *m, const phx_scaling *sc, phx_err *e
   m->sc.y_lo = T ? buf + 2 * F : NULL;
   m->sc.y_hi = T ? buf + 2 * F + T : NULL;
   if (!T) m->sc.v_lo = m->sc.v_hi = 0;
+  free(m->spec_text);
+  m->spec_text = text;
+  if (text) {
+    m->sc.data.target = text;
+    m->sc.data.header = text + nt;
+  } else {
+    m->sc.data = (phx_data_spec){0};
+  }
   return PHX_OK;
+}
+
+phx_status phx_model_set_data_spec(phx_model *m, const phx_data_spec *d, phx_err *err) {
+  if (!m) return phx_fail(err, PHX_EINVAL, "phx_model_set_data_spec: model is NULL");
+  phx_scaling sc = m->sc;
+  sc.data = d ? *d : (phx_data_spec){0};
+  return phx_model_set_scaling(m, &sc, err);
+}
+
+int phx_model_get_data_spec(const phx_model *m, phx_data_spec *d) {
+  *d = m ? m->sc.data : (phx_data_spec){0};
+  return d->target != NULL;
 }
 
 /* Glorot-uniform draw from one generator over all layers in order, row-major,

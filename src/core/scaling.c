@@ -45,7 +45,7 @@ phx_status phx_model_fit_scaling(phx_model *m, const phx_dataset *d, phx_err *er
     column_range(d->y, d->count, T, j, &buf[2 * F + j], &buf[2 * F + T + j]);
   const double swing = PHX_TARGET_SWING * fabs(o->c[1]);
   const phx_scaling sc = {F, buf, buf + F, T, buf + 2 * F, buf + 2 * F + T,
-                          o->c[0] - swing, o->c[0] + swing};
+                          o->c[0] - swing, o->c[0] + swing, {0}};
   phx_status s = phx_model_set_scaling(m, &sc, err);
   free(buf);
   return s;
@@ -77,50 +77,73 @@ double phx_model_unscale_target(const phx_model *m, int j, double v) {
   return sc.y_lo[j] + (v - sc.v_lo) / (sc.v_hi - sc.v_lo) * (sc.y_hi[j] - sc.y_lo[j]);
 }
 
+/* d's kind and shape against the model's: PHX_OK, or the refusal. */
+static phx_status check_kind(const phx_model *m, const phx_scaling *sc, const phx_dataset *d,
+                             phx_err *err) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  if (d->dim != o->sizes[0])
+    return phx_fail(err, PHX_ESHAPE, "the data has %d features but the model %d inputs",
+                    d->dim, o->sizes[0]);
+  if (sc->targets != d->targets) {
+    if (!sc->targets)
+      return phx_fail(err, PHX_ESHAPE, "the data has regression targets but the model is a "
+                      "classifier");
+    if (!d->targets)
+      return phx_fail(err, PHX_ESHAPE, "the data has class labels but the model is a "
+                      "regression model of %d targets", sc->targets);
+    return phx_fail(err, PHX_ESHAPE, "the data has %d targets but the model %d", d->targets,
+                    sc->targets);
+  }
+  return PHX_OK;
+}
+
+/* src's values through sc into r (r may be src: each value is read before
+ * it is written). */
+static phx_status scale_into(const phx_scaling *sc, const phx_dataset *src, phx_dataset *r,
+                             phx_err *err) {
+  const size_t F = (size_t)src->dim, T = (size_t)src->targets;
+  for (size_t i = 0; i < (size_t)src->count; i++) {
+    for (size_t f = 0; sc->features && f < F; f++) {
+      const double x = src->x[i * F + f];
+      r->x[i * F + f] = (float)((x - sc->x_lo[f]) / (sc->x_hi[f] - sc->x_lo[f]));
+      /* a feature far outside its training range would overflow float */
+      if (!isfinite(r->x[i * F + f]))
+        return phx_fail(err, PHX_ENAN, "sample %zu, feature %zu is not finite once scaled", i,
+                        f);
+    }
+    for (size_t j = 0; j < T; j++) {
+      const double y = src->y[i * T + j];
+      r->y[i * T + j] = (float)(sc->v_lo + (y - sc->y_lo[j]) / (sc->y_hi[j] - sc->y_lo[j]) *
+                                               (sc->v_hi - sc->v_lo));
+    }
+  }
+  return PHX_OK;
+}
+
 phx_status phx_model_scale_data(const phx_model *m, const phx_dataset *d, phx_dataset **out,
                                 phx_err *err) {
   if (!m || !d || !out) return phx_fail(err, PHX_EINVAL, "phx_model_scale_data: NULL argument");
   *out = NULL;
   phx_scaling sc;
   phx_model_get_scaling(m, &sc);
-  const phx_model_opts *o = phx_model_get_opts(m);
-  if (d->dim != o->sizes[0])
-    return phx_fail(err, PHX_ESHAPE, "the data has %d features but the model %d inputs",
-                    d->dim, o->sizes[0]);
-  if (sc.targets != d->targets) {
-    if (!sc.targets)
-      return phx_fail(err, PHX_ESHAPE, "the data has regression targets but the model is a "
-                      "classifier");
-    if (!d->targets)
-      return phx_fail(err, PHX_ESHAPE, "the data has class labels but the model is a "
-                      "regression model of %d targets", sc.targets);
-    return phx_fail(err, PHX_ESHAPE, "the data has %d targets but the model %d", d->targets,
-                    sc.targets);
-  }
-  phx_status s = phx_dataset_alloc(d->count, d->dim, d->classes, d->targets, out, err);
+  phx_status s = check_kind(m, &sc, d, err);
+  if (!s) s = phx_dataset_alloc(d->count, d->dim, d->classes, d->targets, out, err);
   if (s) return s;
   phx_dataset *r = *out;
-  const size_t F = (size_t)d->dim, T = (size_t)d->targets;
-  for (size_t i = 0; i < (size_t)d->count; i++) {
-    for (size_t f = 0; f < F; f++) {
-      const double x = d->x[i * F + f];
-      r->x[i * F + f] =
-          sc.features ? (float)((x - sc.x_lo[f]) / (sc.x_hi[f] - sc.x_lo[f])) : (float)x;
-    }
-    for (size_t j = 0; j < T; j++) {
-      const double y = d->y[i * T + j];
-      r->y[i * T + j] = (float)(sc.v_lo + (y - sc.y_lo[j]) / (sc.y_hi[j] - sc.y_lo[j]) *
-                                              (sc.v_hi - sc.v_lo));
-    }
-  }
+  if (!sc.features) memcpy(r->x, d->x, (size_t)d->count * (size_t)d->dim * sizeof *d->x);
   memcpy(r->labels, d->labels, (size_t)d->count * sizeof *d->labels);
-  /* a feature far outside its training range would overflow float */
-  for (size_t i = 0; i < (size_t)d->count * F; i++)
-    if (!isfinite(r->x[i])) {
-      phx_dataset_free(r);
-      *out = NULL;
-      return phx_fail(err, PHX_ENAN, "sample %zu, feature %zu is not finite once scaled",
-                      i / F, i % F);
-    }
-  return PHX_OK;
+  if ((s = scale_into(&sc, d, r, err))) {
+    phx_dataset_free(r);
+    *out = NULL;
+  }
+  return s;
+}
+
+phx_status phx_model_scale_data_inplace(const phx_model *m, phx_dataset *d, phx_err *err) {
+  if (!m || !d)
+    return phx_fail(err, PHX_EINVAL, "phx_model_scale_data_inplace: NULL argument");
+  phx_scaling sc;
+  phx_model_get_scaling(m, &sc);
+  phx_status s = check_kind(m, &sc, d, err);
+  return s ? s : scale_into(&sc, d, d, err);
 }

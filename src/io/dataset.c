@@ -112,33 +112,55 @@ static phx_status subset(const phx_dataset *d, const int32_t *idx, int n, phx_da
   return PHX_OK;
 }
 
-/* A seeded Fisher-Yates shuffle; the first round(count * (1 - f)) samples
- * of it train, the rest test, each kept in file order. */
-phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
-                             phx_dataset **train, phx_dataset **test, phx_err *err) {
-  if (!d || !train || !test) return phx_fail(err, PHX_EINVAL, "split: NULL argument");
-  *train = *test = NULL;
-  if (!(test_fraction > 0 && test_fraction < 1))
-    return phx_fail(err, PHX_EINVAL, "--split: the test fraction must be in (0, 1) (got %g)",
-                    test_fraction);
+/* Which of d's samples go to test: a seeded Fisher-Yates shuffle whose
+ * last round(count * f) samples test, the rest train (each part then kept
+ * in file order). A mask of count bytes, or NULL with err set. */
+static unsigned char *test_rows(const phx_dataset *d, double test_fraction, uint64_t seed,
+                                int *ntest, phx_err *err) {
+  if (!(test_fraction > 0 && test_fraction < 1)) {
+    phx_fail(err, PHX_EINVAL, "--split: the test fraction must be in (0, 1) (got %g)",
+             test_fraction);
+    return NULL;
+  }
   const int n = d->count;
-  const int ntest = (int)lround(n * test_fraction), ntrain = n - ntest;
-  if (ntest < 1 || ntrain < 1)
-    return phx_fail(err, PHX_EINVAL, "--split %g: %d samples leave %d to train and %d to test",
-                    test_fraction, n, ntrain, ntest);
+  const int nt = (int)lround(n * test_fraction), ntrain = n - nt;
+  if (nt < 1 || ntrain < 1) {
+    phx_fail(err, PHX_EINVAL, "--split %g: %d samples leave %d to train and %d to test",
+             test_fraction, n, ntrain, nt);
+    return NULL;
+  }
   int32_t *perm = malloc((size_t)n * sizeof *perm);
   unsigned char *is_test = calloc((size_t)n, 1);
-  int32_t *idx = malloc((size_t)n * sizeof *idx);
-  phx_status s = PHX_OK;
-  if (!perm || !is_test || !idx) {
-    s = phx_fail(err, PHX_ENOMEM, "split: out of memory for %d samples", n);
-    goto out;
+  if (!perm || !is_test) {
+    free(perm);
+    free(is_test);
+    phx_fail(err, PHX_ENOMEM, "split: out of memory for %d samples", n);
+    return NULL;
   }
   phx_rng rng;
   phx_rng_seed(&rng, seed);
   for (int i = 0; i < n; i++) perm[i] = i;
   phx_rng_shuffle(&rng, perm, n);
   for (int i = ntrain; i < n; i++) is_test[perm[i]] = 1;
+  free(perm);
+  *ntest = nt;
+  return is_test;
+}
+
+phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_t seed,
+                             phx_dataset **train, phx_dataset **test, phx_err *err) {
+  if (!d || !train || !test) return phx_fail(err, PHX_EINVAL, "split: NULL argument");
+  *train = *test = NULL;
+  int ntest = 0;
+  unsigned char *is_test = test_rows(d, test_fraction, seed, &ntest, err);
+  if (!is_test) return err ? err->status : PHX_EINVAL;
+  const int n = d->count, ntrain = n - ntest;
+  int32_t *idx = malloc((size_t)n * sizeof *idx);
+  phx_status s = PHX_OK;
+  if (!idx) {
+    s = phx_fail(err, PHX_ENOMEM, "split: out of memory for %d samples", n);
+    goto out;
+  }
   int a = 0, b = ntrain;
   for (int i = 0; i < n; i++) idx[is_test[i] ? b++ : a++] = i;
   if ((s = subset(d, idx, ntrain, train, err))) goto out;
@@ -147,8 +169,46 @@ phx_status phx_dataset_split(const phx_dataset *d, double test_fraction, uint64_
     *train = NULL;
   }
 out:
-  free(perm);
   free(is_test);
   free(idx);
   return s;
+}
+
+/* Shrinks an allocation to n bytes; keeps it when realloc cannot. */
+static void *shrink(void *p, size_t n) {
+  void *q = n ? realloc(p, n) : NULL;
+  return q ? q : p;
+}
+
+phx_status phx_dataset_split_take(phx_dataset *d, double test_fraction, uint64_t seed,
+                                  phx_dataset **test, phx_err *err) {
+  if (!d || !test) return phx_fail(err, PHX_EINVAL, "split: NULL argument");
+  *test = NULL;
+  int ntest = 0;
+  unsigned char *is_test = test_rows(d, test_fraction, seed, &ntest, err);
+  if (!is_test) return err ? err->status : PHX_EINVAL;
+  phx_dataset *t = NULL;
+  phx_status s = phx_dataset_alloc(ntest, d->dim, d->classes, d->targets, &t, err);
+  if (s) {
+    free(is_test);
+    return s;
+  }
+  /* train rows move up (never past where they are read), test rows out */
+  const size_t D = (size_t)d->dim, T = (size_t)d->targets;
+  size_t a = 0, b = 0;
+  for (size_t i = 0; i < (size_t)d->count; i++) {
+    phx_dataset *to = is_test[i] ? t : d;
+    const size_t k = is_test[i] ? b++ : a++;
+    if (to == d && k == i) continue;
+    memmove(to->x + k * D, d->x + i * D, D * sizeof *d->x);
+    if (T) memmove(to->y + k * T, d->y + i * T, T * sizeof *d->y);
+    else to->labels[k] = d->labels[i]; /* regression labels stay 0, untouched */
+  }
+  free(is_test);
+  d->count = (int)a;
+  d->x = shrink(d->x, a * D * sizeof *d->x);
+  d->labels = shrink(d->labels, a * sizeof *d->labels);
+  if (T) d->y = shrink(d->y, a * T * sizeof *d->y);
+  *test = t;
+  return PHX_OK;
 }

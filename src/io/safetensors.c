@@ -108,6 +108,17 @@ static int add_scaling(cJSON *meta, const phx_model *m) {
     ok = add_list(meta, "scale.y_lo", sc.y_lo, sc.targets) &&
          add_list(meta, "scale.y_hi", sc.y_hi, sc.targets) && add_list(meta, "scale.v", v, 2);
   }
+  if (ok && sc.data.target) {
+    char num[40];
+    fmt_double(num, sizeof num, sc.data.split);
+    ok = cJSON_AddStringToObject(meta, "data.target", sc.data.target) &&
+         cJSON_AddStringToObject(meta, "data.header", sc.data.header) &&
+         cJSON_AddStringToObject(meta, "data.split", num);
+    snprintf(num, sizeof num, "%llu", (unsigned long long)sc.data.seed);
+    ok = ok && cJSON_AddStringToObject(meta, "data.seed", num);
+    snprintf(num, sizeof num, "%lld", (long long)sc.data.rows);
+    ok = ok && cJSON_AddStringToObject(meta, "data.rows", num);
+  }
   return ok;
 }
 
@@ -406,6 +417,56 @@ static phx_status meta_list(const cJSON *meta, const char *key, int n, double *o
   return PHX_OK;
 }
 
+/* A decimal unsigned 64-bit integer as the writer prints it (no sign,
+ * blanks or leading zeros); -1 on anything else. */
+static int parse_u64(const char *s, uint64_t *out) {
+  uint64_t v = 0;
+  if (*s < '0' || *s > '9' || (*s == '0' && s[1])) return -1;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    const uint64_t d = (uint64_t)(*s - '0');
+    if (v > (UINT64_MAX - d) / 10) return -1;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return *s ? -1 : 0;
+}
+
+/* The "data.*" metadata (phx_data_spec): none, or all five keys. The
+ * strings point into meta. */
+static phx_status parse_data_spec(const cJSON *meta, const char *path, phx_data_spec *d,
+                                  phx_err *err) {
+  static const char *const keys[5] = {"data.target", "data.header", "data.split", "data.seed",
+                                      "data.rows"};
+  const char *v[5];
+  int n = 0;
+  for (int i = 0; i < 5; i++) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(meta, keys[i]);
+    v[i] = it ? it->valuestring : NULL;
+    n += v[i] != NULL;
+  }
+  *d = (phx_data_spec){0};
+  if (n == 0) return PHX_OK;
+  for (int i = 0; i < 5; i++)
+    if (!v[i])
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata %s is missing (data.* come together)",
+                      path, keys[i]);
+  uint64_t rows;
+  if (!*v[0]) return phx_fail(err, PHX_EFORMAT, "%s: metadata data.target is empty", path);
+  if (parse_doubles(v[2], &d->split, 1) || !(d->split >= 0 && d->split < 1))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata data.split \"%.40s\" is not a fraction "
+                    "in [0, 1)", path, v[2]);
+  if (parse_u64(v[3], &d->seed))
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata data.seed \"%.40s\" is not a seed", path,
+                    v[3]);
+  if (parse_u64(v[4], &rows) || rows > (uint64_t)INT64_MAX)
+    return phx_fail(err, PHX_EFORMAT, "%s: metadata data.rows \"%.40s\" is not a row count",
+                    path, v[4]);
+  d->target = v[0];
+  d->header = v[1];
+  d->rows = (int64_t)rows;
+  return PHX_OK;
+}
+
 /* The "scale.*" metadata into m: either none, or the feature ranges and/or
  * the target ranges with their voltages, each range non-empty. */
 static phx_status parse_scaling(const cJSON *meta, const char *path, phx_model *m,
@@ -434,8 +495,10 @@ static phx_status parse_scaling(const cJSON *meta, const char *path, phx_model *
                    path, j);
   if (!s && p[2] && !(v[1] != v[0]))
     s = phx_fail(err, PHX_EFORMAT, "%s: metadata scale.v: an empty voltage range", path);
+  phx_data_spec d;
+  if (!s) s = parse_data_spec(meta, path, &d, err);
   if (!s) {
-    const phx_scaling sc = {p[0] ? F : 0, xl, xh, p[2] ? T : 0, yl, yh, v[0], v[1]};
+    const phx_scaling sc = {p[0] ? F : 0, xl, xh, p[2] ? T : 0, yl, yh, v[0], v[1], d};
     s = phx_model_set_scaling(m, &sc, err);
   }
   free(buf);

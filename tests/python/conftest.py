@@ -31,6 +31,8 @@ def pytest_sessionstart(session):
         "phx_check_row": _lib.CheckRow, "phx_check_opts": _lib.CheckOpts,
         "phx_inverter": _lib.Inverter, "phx_spice_opts": _lib.SpiceOpts,
         "phx_spice_sample": _lib.SpiceSample, "phx_spice_result": _lib.SpiceResult,
+        "phx_table_opts": _lib.TableOpts, "phx_regress_result": _lib.RegressResult,
+        "phx_data_spec": _lib.DataSpec,
     }
     rows = subprocess.run([exe], check=True, capture_output=True, text=True).stdout.split("\n")
     names = set()

@@ -162,6 +162,23 @@ class SpiceResult(C.Structure):
                 ("returned_agreement", C.c_double)]
 
 
+class TableOpts(C.Structure):
+    _fields_ = [("target", C.c_char_p), ("header", C.c_int), ("regression", C.c_int),
+                ("delimiter", C.c_char), ("header_out", C.c_char_p),
+                ("header_size", C.c_size_t)]
+
+
+class RegressResult(C.Structure):
+    _fields_ = [("count", C.c_int), ("targets", C.c_int), ("mse_v", C.c_double),
+                ("mse", C.c_double), ("rmse", C.c_double), ("mre", C.c_double),
+                ("max_err", C.c_double)]
+
+
+class DataSpec(C.Structure):
+    _fields_ = [("target", C.c_char_p), ("header", C.c_char_p), ("split", C.c_double),
+                ("seed", C.c_uint64), ("rows", C.c_int64)]
+
+
 def struct_dict(s):
     """A ctypes struct's scalar fields as a dict (bytes decoded)."""
     out = {}
@@ -241,6 +258,21 @@ _SIGS = {
     "phx_neuron_fits": (None, [P, F64P, F64P, F64P, F64P]),
     "phx_neuron_sweep": (I, [P] + [C.POINTER(F64P)] * 6),
     "phx_neuron_inverter": (C.POINTER(Inverter), [P]),
+    "phx_dataset_new_regression": (I, [I, I, I, F32P, F32P, PP, ERR]),
+    "phx_dataset_targets": (I, [P]),
+    "phx_dataset_y": (F32P, [P]),
+    "phx_dataset_split": (I, [P, C.c_double, C.c_uint64, PP, PP, ERR]),
+    "phx_table_opts_default": (None, [C.POINTER(TableOpts)]),
+    "phx_dataset_load_table": (I, [S, S, C.POINTER(TableOpts), PP, ERR]),
+    "phx_model_fit_scaling": (I, [P, P, ERR]),
+    "phx_model_scale_data": (I, [P, P, PP, ERR]),
+    "phx_model_scaled": (I, [P]),
+    "phx_model_targets": (I, [P]),
+    "phx_model_unscale_target": (C.c_double, [P, I, C.c_double]),
+    "phx_model_scale_feature": (C.c_double, [P, I, C.c_double]),
+    "phx_evaluate_regression": (I, [P, P, P, C.POINTER(RegressResult), F64P, ERR]),
+    "phx_model_set_data_spec": (I, [P, C.POINTER(DataSpec), ERR]),
+    "phx_model_get_data_spec": (I, [P, C.POINTER(DataSpec)]),
 }
 for _name, (_res, _args) in _SIGS.items():
     _f = getattr(lib, _name)

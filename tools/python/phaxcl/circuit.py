@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _lib as L
 from ._lib import Error, call, enc, lib
-from .core import Model, as_backend, as_dataset, variation
+from .core import Dataset, Model, as_backend, as_dataset, evaluate, scaled, variation
 
 CORNERS = ("tt", "ff", "ss", "sf", "fs")
 
@@ -51,12 +51,13 @@ def export_csv(model, folder):
 
 def export_spice(model, path, x=None, inverter_kind="behavioural", corner=None,
                  models=None, drive=None):
-    """The network as an ngspice netlist; with x (one sample) a standalone
-    deck that `ngspice -b` runs."""
+    """The network as an ngspice netlist; with x (one sample; features in
+    their own units for a model trained on a table) a standalone deck that
+    `ngspice -b` runs."""
     inv = inverter(inverter_kind, corner, models, drive)
     xp = None
     if x is not None:
-        x = np.ascontiguousarray(x, dtype=np.float32).ravel()
+        x = np.ascontiguousarray(model.scale(x), dtype=np.float32).ravel()
         if x.size != model.sizes[0]:
             raise Error(f"x: expected {model.sizes[0]} features, got {x.size}", "PHX_ESHAPE")
         xp = x.ctypes.data_as(L.F32P)
@@ -71,8 +72,14 @@ def spice(model, data, n=0, inverter_kind="behavioural", corner=None, models=Non
     """The first n samples of data (0 = all) through ngspice against the
     model. Returns a dict: the summary (max_dv, mean_dv, agreement,
     sim_accuracy, ...), 'samples' (a list of per-sample dicts), 'sim' and
-    'model' (n x outputs, V) and 'labels'."""
-    data = as_dataset(data)
+    'model' (n x outputs, V) and 'labels'. A regression model (data in
+    target units, as evaluate takes it): also 'target' (V), 'target_units',
+    'sim_units', 'model_units' and 'regression', the errors against the
+    targets over the converged samples as `phaxcl spice` reports them:
+    mean_dv_target and max_dv_target (V), mse_sim, mse_model, mre_sim,
+    mre_model (target units)."""
+    raw = as_dataset(data)
+    data = scaled(model, raw)
     o = L.SpiceOpts()
     lib.phx_spice_opts_default(C.byref(o))
     o.inv = inverter(inverter_kind, corner, models, drive)
@@ -93,16 +100,43 @@ def spice(model, data, n=0, inverter_kind="behavioural", corner=None, models=Non
     res["model"] = model.forward(data.x[:count])
     res["labels"] = data.labels[:count]
     res["converged_mask"] = np.array([s["converged"] for s in res["samples"]], dtype=bool)
+    if model.targets:
+        _regression_figures(model, res, data.y[:count], raw.y[:count])
     return res
+
+
+def _regression_figures(model, res, target_v, target):
+    """spice()'s figures of a regression model in volts and target units."""
+    a, b = model._linear(lib.phx_model_unscale_target, model.targets)
+    res["target"], res["target_units"] = target_v, target
+    res["sim_units"], res["model_units"] = a + b * res["sim"], a + b * res["model"]
+    ok = res["converged_mask"]
+    y = res["target_units"][ok]
+    floor = 1e-3 * (y.max(0) - y.min(0)) if len(y) else 0
+    den = np.maximum(np.abs(y), floor)
+    es, em = res["sim_units"][ok] - y, res["model_units"][ok] - y
+    dv = np.abs(res["sim"][ok] - target_v[ok])
+    res["regression"] = {
+        "mean_dv_target": float(dv.mean()) if dv.size else 0.0,
+        "max_dv_target": float(dv.max()) if dv.size else 0.0,
+        "mse_sim": float(np.mean(es ** 2)) if es.size else 0.0,
+        "mse_model": float(np.mean(em ** 2)) if em.size else 0.0,
+        "mre_sim": float(np.mean(np.abs(es) / den)) if es.size else 0.0,
+        "mre_model": float(np.mean(np.abs(em) / den)) if em.size else 0.0}
 
 
 def mc(model, data, draws=100, seed=1, limit=0, *, backend="auto", device=None, **vary):
     """Monte Carlo accuracy over `draws` chips drawn with variation(**vary)
     (sigma=0.2 is the CLI's --sigma 20). Returns the summary dict (ideal,
-    mean, std, min, p5, max) with 'acc', each draw's accuracy."""
+    mean, std, min, p5, max) with 'acc', each draw's accuracy. A regression
+    model: the same figures of the test MSE in target units (with 'mse',
+    each draw's, and 'mre', each draw's mean relative error) as `phaxcl
+    mc` reports them (std over the draws, not over draws - 1)."""
     data = as_dataset(data)
     v = variation(**vary)
     b = as_backend(backend, device)
+    if model.targets:
+        return _mc_regression(model, data, draws, seed, limit, b, vary)
     r = L.McResult()
     acc = np.zeros(max(int(draws), 0))
     call(lib.phx_monte_carlo, b._h, model._h, data._h, int(limit), C.byref(v), int(draws),
@@ -110,6 +144,23 @@ def mc(model, data, draws=100, seed=1, limit=0, *, backend="auto", device=None, 
     res = L.struct_dict(r)
     res["acc"] = acc
     return res
+
+
+def _mc_regression(model, data, draws, seed, limit, b, vary):
+    """mc() of a regression model: every chip scored by evaluate() on the
+    first limit samples (0 = all)."""
+    if 0 < limit < len(data):
+        data = Dataset.regression(data.x[:limit], data.y[:limit])
+    data = scaled(model, data)  # once, not per chip
+    ideal = evaluate(model, data, backend=b)
+    runs = [evaluate(draw(model, k, seed, **vary), data, backend=b) for k in range(int(draws))]
+    mse = np.array([r["mse"] for r in runs])
+    if not len(mse):
+        raise Error("draws: expected at least 1", "PHX_EINVAL")
+    return {"draws": len(mse), "count": len(data), "ideal": ideal["mse"],
+            "mean": float(mse.mean()), "std": float(mse.std()),
+            "min": float(mse.min()), "p5": float(np.percentile(mse, 5)),
+            "max": float(mse.max()), "mse": mse, "mre": np.array([r["mre"] for r in runs])}
 
 
 def draw(model, k, seed=1, **vary):

@@ -26,7 +26,14 @@ def bundled_data():
 class Dataset:
     """Samples x (count x dim, float32 in [0, 1]) and integer labels, held by
     the library. Dataset(x, labels) copies numpy arrays; Dataset.load_dir and
-    Dataset.load_idx read IDX files."""
+    Dataset.load_idx read IDX files. Dataset.regression(x, y) holds
+    continuous targets y instead, and phaxcl.load_table reads a CSV or
+    NumPy table; the features of both are in their own units (a model scales
+    them, docs/model.md "Regression and tabular data")."""
+
+    _table = False  # features in their own units: a model fits and applies a scaling
+    _spec = None    # where a table came from (load_table, split): the model records it
+    _circuit = False  # already through a model's scaling (scaled())
 
     def __init__(self, x, labels, classes=None):
         x = np.asarray(x)
@@ -52,10 +59,31 @@ class Dataset:
         self._h = h
 
     @classmethod
-    def _own(cls, h):
+    def _own(cls, h, table=False, spec=None):
         d = cls.__new__(cls)
         d._h = h
+        d._table, d._spec = table, spec
         return d
+
+    @classmethod
+    def regression(cls, x, y):
+        """count x dim features and count (or count x targets) continuous
+        targets, both copied; features in their own units."""
+        x = np.asarray(x)
+        y = np.asarray(y)
+        if x.ndim != 2:
+            raise Error(f"x: expected a 2-D array (samples x features), got shape {x.shape}",
+                        "PHX_ESHAPE")
+        y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if y.ndim != 2 or y.shape[0] != x.shape[0] or y.shape[1] < 1:
+            raise Error(f"y: expected {x.shape[0]} rows of targets (one per row of x), "
+                        f"got shape {y.shape}", "PHX_ESHAPE")
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        y = np.ascontiguousarray(y, dtype=np.float32)
+        h = C.c_void_p()
+        call(lib.phx_dataset_new_regression, x.shape[0], x.shape[1], y.shape[1],
+             x.ctypes.data_as(L.F32P), y.ctypes.data_as(L.F32P), C.byref(h))
+        return cls._own(h, table=True)
 
     @classmethod
     def load_dir(cls, folder=None, pool=1):
@@ -77,6 +105,11 @@ class Dataset:
         if h is not None and h.value:
             lib.phx_dataset_free(h)
             self._h = None
+
+    def _release(self):
+        """The library handle, no longer freed by this object."""
+        h, self._h = self._h, None
+        return h
 
     def __len__(self):
         return lib.phx_dataset_count(self._h)
@@ -102,8 +135,24 @@ class Dataset:
         return np.ctypeslib.as_array(lib.phx_dataset_labels(self._h), (n,)).copy() \
             if n else np.zeros(0, np.int32)
 
+    @property
+    def targets(self):
+        """Regression targets per sample; 0 for class labels."""
+        return lib.phx_dataset_targets(self._h)
+
+    @property
+    def y(self):
+        """A copy of the regression targets (count x targets, float32), or
+        None for class labels."""
+        n, t = len(self), self.targets
+        if not t:
+            return None
+        return np.ctypeslib.as_array(lib.phx_dataset_y(self._h), (n * t,)).reshape(n, t).copy() \
+            if n else np.zeros((0, t), np.float32)
+
     def __repr__(self):
-        return f"<phaxcl.Dataset {len(self)} x {self.dim}, {self.classes} classes>"
+        what = f"{self.targets} targets" if self.targets else f"{self.classes} classes"
+        return f"<phaxcl.Dataset {len(self)} x {self.dim}, {what}>"
 
 
 def as_dataset(d):
@@ -257,9 +306,63 @@ class Model:
                                     out[i].ctypes.data_as(L.F64P))
         return out[0] if one else out
 
+    @property
+    def targets(self):
+        """Regression targets (the output count) of a regression model; 0
+        for a classifier."""
+        return lib.phx_model_targets(self._h)
+
+    @property
+    def scaled(self):
+        """True when the model carries a data scaling (trained on a table):
+        predict() then takes features in their own units."""
+        return bool(lib.phx_model_scaled(self._h))
+
+    @property
+    def data_spec(self):
+        """The table the model was trained on (target columns, header, split
+        fraction and seed, rows; as `phaxcl eval` uses it), or None."""
+        d = L.DataSpec()
+        if not lib.phx_model_get_data_spec(self._h, C.byref(d)):
+            return None
+        return {"target": d.target.decode(), "header": d.header.decode(), "split": d.split,
+                "seed": d.seed, "rows": d.rows}
+
+    def _linear(self, fn, n):
+        """(offset, slope) of n per-column linear maps fn(m, j, v)."""
+        a = np.array([fn(self._h, j, 0.0) for j in range(n)])
+        return a, np.array([fn(self._h, j, 1.0) for j in range(n)]) - a
+
+    def fit_scaling(self, data):
+        """Fits the model's scaling on a training table (train() does it when
+        the model has none): feature ranges onto [0, 1], regression targets
+        onto the middle of the output swing; records where the table came
+        from (phaxcl.load_table, phaxcl.split) as data_spec."""
+        call(lib.phx_model_fit_scaling, self._h, data._h)
+        sp = data._spec
+        if sp:
+            keep = [enc(sp["target"]), enc(sp["header"])]
+            d = L.DataSpec(keep[0], keep[1], sp["split"], sp["seed"], sp["rows"])
+            call(lib.phx_model_set_data_spec, self._h, C.byref(d))
+
+    def scale(self, x):
+        """Features in their own units to the circuit's input range [0, 1]
+        through the model's scaling (unchanged without one)."""
+        x = np.asarray(x, dtype=np.float64)
+        if not self.scaled:
+            return x
+        a, b = self._linear(lib.phx_model_scale_feature, self.sizes[0])
+        return a + b * x
+
     def predict(self, x):
-        """Predicted class of each row of x (the largest output)."""
-        return np.argmax(self.forward(x), axis=-1)
+        """The model's answer for each row of x (features in their own units
+        when the model is scaled): the class (largest output), or for a
+        regression model the targets in target units (samples x targets)."""
+        o = self.forward(self.scale(x))
+        if not self.targets:
+            return np.argmax(o, axis=-1)
+        a, b = self._linear(lib.phx_model_unscale_target, self.targets)
+        return a + b * o
 
     def copy(self):
         """An independent copy with everything the model file holds (theta,
@@ -345,6 +448,7 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
         data, t = Dataset.load_dir(data)
         test = t if test is None else test
     data, test = as_dataset(data), as_dataset(test)
+    data, test = _scaled_for_training(model, data, test)
     if optimizer not in OPTIMIZERS:
         raise Error(f"optimizer: expected sgd, momentum, adam or lbfgs, got '{optimizer}'",
                     "PHX_EINVAL")
@@ -399,6 +503,29 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
     return history
 
 
+def _scaled_for_training(model, data, test):
+    """Tables (regression data, phaxcl.load_table): the model's scaling,
+    fitted on data unless the model has one, with the table's record; then
+    both sets in the circuit's units. Other data as given."""
+    if not (data._table or data.targets or model.scaled):
+        return data, test
+    if not model.scaled:
+        model.fit_scaling(data)
+    return scaled(model, data), scaled(model, test)
+
+
+def scaled(model, data):
+    """data in the model's circuit units (features on [0, 1], targets in
+    volts): a new Dataset; data itself when it is None or not a table."""
+    if data is None or data._circuit or not (data._table or data.targets):
+        return data
+    h = C.c_void_p()
+    call(lib.phx_model_scale_data, model._h, data._h, C.byref(h))
+    d = Dataset._own(h)
+    d._circuit = True
+    return d
+
+
 class _Log:
     """train(log=...): JSON lines, flushed one by one (None: no log)."""
 
@@ -418,10 +545,29 @@ class _Log:
             self.f.close()
 
 
-def evaluate(model, data, *, backend="auto", device=None):
-    """Loss, accuracy and confusion matrix (true x predicted) of model on data."""
+def evaluate(model, data, *, backend="auto", device=None, predictions=False):
+    """Loss, accuracy and confusion matrix (true x predicted) of model on data.
+    A regression model (data in target units, as phaxcl.load_table or
+    Dataset.regression give it): count, targets, mse, rmse, mre (mean
+    relative error, AxBench's application error of inversek2j, blackscholes
+    and fft; also as application_error), max_err (all in target units) and
+    mse_v (V^2 at the outputs), as `phaxcl eval`; with predictions=True also
+    the predictions in target units (count x targets)."""
     data = as_dataset(data)
     b = as_backend(backend, device)
+    if model.targets or data.targets:
+        d = scaled(model, data)
+        r = L.RegressResult()
+        pred = np.zeros((len(d), max(model.targets, 1)))
+        call(lib.phx_evaluate_regression, b._h, model._h, d._h, C.byref(r),
+             pred.ctypes.data_as(L.F64P))
+        out = L.struct_dict(r)
+        out["application_error"] = r.mre
+        if predictions:
+            out["predictions"] = pred
+        return out
+    if model.scaled:
+        data = scaled(model, data)
     n = max(model.sizes[-1], data.classes)
     conf = np.zeros((n, n), dtype=np.int64)
     r = L.EvalResult()
