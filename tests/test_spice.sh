@@ -156,6 +156,14 @@ if [ "$PART" = behavioural ]; then
   "$PHX" train --neuron "$SRC/data/sky130-neuron.json" --curve table --epochs 2 \
     --save "$T/table.st" >"$T/t.out" 2>&1 || fail "train --curve table: $(tail -2 "$T/t.out")"
   "$PHX" eval "$T/table.st" >"$T/t.out" 2>&1 || fail "eval of a table model: $(cat "$T/t.out")"
+  # a drawn chip of a table model keeps the table (not the tanh fits); 40
+  # epochs take it off chance level, where both would score 10 %
+  "$PHX" train --neuron "$SRC/data/sky130-neuron.json" --curve table --epochs 40 \
+    --save "$T/table.st" >/dev/null 2>&1 || fail "train --curve table, 40 epochs"
+  "$PHX" mc "$T/table.st" --draws 2 --seed 5 $H --json >"$T/mct.json" || fail "mc of a table model"
+  "$PHX" eval "$T/table.st" --draw 1 --draw-seed 5 $H --json >"$T/et.json" || fail "eval --draw of a table model"
+  [ "$(json "$T/et.json" "d['accuracy']")" = "$(json "$T/mct.json" "d['accuracy'][1]")" ] \
+    || fail "eval --draw 1 of a table model: not mc's draw 1"
   expect 1 "behavioural neurons are tanh fits" spice "$T/table.st" --n 2
   expect 1 "behavioural neurons are tanh fits" export "$T/table.st" --format spice
   expect 0 "" train --neuron "$SRC/data/sky130-neuron.json" --curve table --load-aware --epochs 1
