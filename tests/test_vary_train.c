@@ -2,7 +2,8 @@
  * bundled data), the model trained for the hard chip (20 % spread, 8
  * levels, 5 % stuck at each end) beats the plain one on that chip over
  * the same Monte Carlo draws, in mean and 5th-percentile accuracy, for
- * both losses; several chips per step (vary_draws) train
+ * both losses (by 7-10 and 10-17 points on the C path, float or not;
+ * the checks ask for 3 and 5); several chips per step (vary_draws) train
  * deterministically too and differ from one chip per step.
  * Usage: test_vary_train DATA_DIR */
 #include <math.h>
@@ -12,9 +13,10 @@
 #include "phaxcl.h"
 #include "test_util.h"
 
-enum { HIDDEN = 16, EPOCHS = 30, DRAWS = 200 };
+enum { HIDDEN = 16, EPOCHS = 60, DRAWS = 200 };
 
-/* A model trained from seed 1 with loss; v NULL trains the plain one. */
+/* A model trained from seed 1 with loss (lr 0.05, 60 epochs); v NULL
+ * trains the plain one. */
 static phx_model *train(phx_backend *b, const phx_dataset *d, phx_loss loss,
                         const phx_variation *v, int draws) {
   phx_model_opts o;
@@ -28,6 +30,7 @@ static phx_model *train(phx_backend *b, const phx_dataset *d, phx_loss loss,
   phx_train_opts t;
   phx_train_opts_default(&t);
   t.epochs = EPOCHS;
+  t.lr = 0.05;
   t.vary = v;
   t.vary_draws = draws;
   must(phx_train(b, m, d, NULL, &t, NULL, &err), &err, "train");
@@ -63,7 +66,7 @@ int main(int argc, char **argv) {
     printf("%s: plain mean %.2f %% p5 %.2f %% (ideal %.2f %%), aware mean %.2f %% p5 %.2f %% "
            "(ideal %.2f %%)\n", name[i], 100 * p.mean, 100 * p.p5, 100 * p.ideal,
            100 * a.mean, 100 * a.p5, 100 * a.ideal);
-    CHECKF(a.mean > p.mean + 0.02 && a.p5 > p.p5 + 0.02,
+    CHECKF(a.mean > p.mean + 0.03 && a.p5 > p.p5 + 0.05,
            "%s: aware training does not beat plain on the hard chip", name[i]);
     phx_model_free(plain);
     phx_model_free(aware);

@@ -14,7 +14,6 @@
 #include "net.h"
 #include "rng.h"
 #include "train_parallel.h"
-#include "vary.h"
 
 /* Draws of variation-aware training come from the training seed mixed
  * with this constant, so they are not the chips `phaxcl mc` evaluates. */
@@ -136,18 +135,15 @@ static phx_status batch_step(run *r, int off, int B, phx_optim *opt, phx_err *er
   return s;
 }
 
-/* One step of variation-aware training: the gradient of the batch on
- * each of the step's chips (draws t K .. t K + K - 1), averaged over the K
- * chips, then the optimizer step. The gradient passes straight through
- * levels and spread, but not through a stuck cell: its conductance does
- * not follow theta, so its gradient would only push theta around for the
- * chips where it is not stuck (vary.h decides which, from the draw's
- * key). The sums run on the host in double, in draw order, so every
+/* One step of variation-aware training on K > 1 chips (draws t K ..
+ * t K + K - 1): the batch's gradient on each, passed straight through
+ * the drawn perturbation, averaged over the K chips, then the optimizer
+ * step. The sums run on the host in double, in draw order, so every
  * backend takes the same step within float tolerance. */
 static phx_status vary_step(run *r, const phx_model_opts *mo, int off, int B, phx_optim *opt,
                             phx_err *err) {
   const phx_train_opts *o = r->o;
-  const int K = o->vary_draws > 0 ? o->vary_draws : 1;
+  const int K = o->vary_draws;
   const uint64_t seed = o->seed ^ PHX_VARY_TRAIN;
   size_t at[PHX_MAX_LAYERS + 1] = {0};
   for (int l = 0; l < mo->nlayers; l++)
@@ -164,9 +160,7 @@ static phx_status vary_step(run *r, const phx_model_opts *mo, int off, int B, ph
     if (!s && !r->dp) s = phx_net_grad_finish(r->net, err);
     for (int l = 0; l < mo->nlayers && !s; l++) {
       s = phx_net_get_grad64(r->net, l, g + at[l], err);
-      const uint32_t key = phx_vary_key(seed, draw, l);
-      for (size_t i = 0; i < at[l + 1] - at[l] && !s; i++)
-        sum[at[l] + i] += (phx_vary_cell_stuck(o->vary, key, (uint32_t)i) ? 0 : g[at[l] + i] / K);
+      for (size_t i = at[l]; i < at[l + 1] && !s; i++) sum[i] += g[i] / K;
     }
   }
   for (int l = 0; l < mo->nlayers && !s; l++) s = phx_net_set_grad64(r->net, l, sum + at[l], err);
@@ -332,7 +326,14 @@ static phx_status train_minibatch(run *r, const phx_model_opts *mo, phx_err *err
     int first = e == r->start_epoch + 1 ? r->start_offset : 0;
     for (int off = first; off < r->n && !s; off += r->batch) {
       int B = r->n - off < r->batch ? r->n - off : r->batch;
-      s = o->vary ? vary_step(r, mo, off, B, &opt, err) : batch_step(r, off, B, &opt, err);
+      /* variation-aware: this step's forward pass on chip number t (one
+       * chip a step), or on its K chips */
+      if (o->vary && o->vary_draws > 1) {
+        s = vary_step(r, mo, off, B, &opt, err);
+      } else {
+        if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
+        if (!s) s = batch_step(r, off, B, &opt, err);
+      }
       if (!s && r->repin) s = pin_faults(r, mo, 1, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);

@@ -77,10 +77,4 @@ static inline double phx_vary_cell_ref(double gu, const phx_variation *v, double
   return gu;
 }
 
-/* Whether cell i of draw key is stuck (at g_min or g_max): its drawn
- * conductance does not follow theta. Same uniform as phx_vary_cell_ref. */
-static inline int phx_vary_cell_stuck(const phx_variation *v, uint32_t key, uint32_t i) {
-  return phx_vary_uniform(key, i, PHX_VS_STUCK) < v->stuck_off + v->stuck_on;
-}
-
 #endif /* PHX_VARY_H */
