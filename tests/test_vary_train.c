@@ -4,7 +4,8 @@
  * the same Monte Carlo draws, in mean and 5th-percentile accuracy, for
  * both losses (by 7-10 and 10-17 points on the C path, float or not;
  * the checks ask for 3 and 5); several chips per step (vary_draws) train
- * deterministically too and differ from one chip per step.
+ * deterministically too, differ from one chip per step, and average
+ * their gradients (chips without variation give plain SGD's steps).
  * Usage: test_vary_train DATA_DIR */
 #include <math.h>
 #include <stdio.h>
@@ -79,6 +80,33 @@ int main(int argc, char **argv) {
   phx_model_free(k2[0]);
   phx_model_free(k2[1]);
   phx_model_free(k1);
+  /* three chips of no variation a step: the plain run's SGD steps (the
+   * gradients averaged, not summed), within float tolerance */
+  phx_variation none;
+  phx_variation_default(&none);
+  phx_model *sg[2] = {NULL, NULL};
+  for (int i = 0; i < 2; i++) {
+    phx_model_opts o;
+    phx_model_opts_default(&o);
+    o.sizes[1] = HIDDEN;
+    must(phx_model_new(&o, &sg[i], &err), &err, "model");
+    phx_model_init(sg[i], 2);
+    phx_train_opts t;
+    phx_train_opts_default(&t);
+    t.optimizer = PHX_OPT_SGD, t.lr = 20, t.epochs = 1, t.limit = 64;
+    t.vary = i ? &none : NULL;
+    t.vary_draws = i ? 3 : 0;
+    must(phx_train(b, sg[i], tr, NULL, &t, NULL, &err), &err, "sgd");
+  }
+  double worst = 0;
+  for (int l = 0; l < 2; l++) {
+    const float *a = phx_model_theta_const(sg[0], l), *c = phx_model_theta_const(sg[1], l);
+    const size_t n = (size_t)phx_model_rows(sg[0], l) * (size_t)phx_model_cols(sg[0], l);
+    for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)a[i] - c[i]));
+  }
+  CHECKF(worst < 1e-5, "three ideal chips a step differ from plain SGD by %.3g", worst);
+  phx_model_free(sg[0]);
+  phx_model_free(sg[1]);
   phx_backend_free(b);
   phx_dataset_free(tr);
   phx_dataset_free(te);
