@@ -16,10 +16,10 @@
 
 enum { HIDDEN = 16, EPOCHS = 60, DRAWS = 200 };
 
-/* A model trained from seed 1 with loss (lr 0.05, 60 epochs); v NULL
+/* A model trained from seed 1 with loss (lr 0.05) for epochs; v NULL
  * trains the plain one. */
 static phx_model *train(phx_backend *b, const phx_dataset *d, phx_loss loss,
-                        const phx_variation *v, int draws) {
+                        const phx_variation *v, int draws, int epochs) {
   phx_model_opts o;
   phx_model_opts_default(&o);
   o.sizes[1] = HIDDEN;
@@ -30,7 +30,7 @@ static phx_model *train(phx_backend *b, const phx_dataset *d, phx_loss loss,
   phx_model_init(m, 1);
   phx_train_opts t;
   phx_train_opts_default(&t);
-  t.epochs = EPOCHS;
+  t.epochs = epochs;
   t.lr = 0.05;
   t.vary = v;
   t.vary_draws = draws;
@@ -60,7 +60,8 @@ int main(int argc, char **argv) {
   static const char *const name[2] = {"cross-entropy", "squared error"};
   for (int i = 0; i < 2; i++) {
     const phx_loss loss = i ? PHX_LOSS_MSE : PHX_LOSS_CE;
-    phx_model *plain = train(b, tr, loss, NULL, 0), *aware = train(b, tr, loss, &hard, 0);
+    phx_model *plain = train(b, tr, loss, NULL, 0, EPOCHS);
+    phx_model *aware = train(b, tr, loss, &hard, 0, EPOCHS);
     phx_mc_result p, a;
     must(phx_monte_carlo(b, plain, te, 0, &hard, DRAWS, 7, &p, NULL, &err), &err, "mc");
     must(phx_monte_carlo(b, aware, te, 0, &hard, DRAWS, 7, &a, NULL, &err), &err, "mc");
@@ -73,8 +74,9 @@ int main(int argc, char **argv) {
     phx_model_free(aware);
   }
   /* two chips per step: deterministic, and not the one-chip run */
-  phx_model *k2[2] = {train(b, tr, PHX_LOSS_CE, &hard, 2), train(b, tr, PHX_LOSS_CE, &hard, 2)};
-  phx_model *k1 = train(b, tr, PHX_LOSS_CE, &hard, 1);
+  phx_model *k2[2] = {train(b, tr, PHX_LOSS_CE, &hard, 2, 3),
+                      train(b, tr, PHX_LOSS_CE, &hard, 2, 3)};
+  phx_model *k1 = train(b, tr, PHX_LOSS_CE, &hard, 1, 3);
   CHECKF(same_theta(k2[0], k2[1]), "vary_draws 2 is not deterministic per seed");
   CHECKF(!same_theta(k2[0], k1), "vary_draws 2 trained the same theta as 1");
   phx_model_free(k2[0]);
