@@ -235,6 +235,9 @@ typedef struct phx_train_opts {
    * for them dropped, so the result is the faulty chip's best parameters.
    * NULL: none. */
   const struct phx_faults *faults;
+  /* Chips drawn per step of variation-aware training, their gradients
+   * averaged (0 means 1). */
+  int vary_draws;
 } phx_train_opts;
 
 /* Defaults that train the paper task well: adam, lr 0.1, batch 16, 50

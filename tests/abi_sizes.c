@@ -14,7 +14,7 @@ int main(void) {
   ROW(phx_model_opts, load_aware);
   ROW(phx_backend_opts, clblast_params);
   ROW(phx_variation, offset_sigma);
-  ROW(phx_train_opts, faults);
+  ROW(phx_train_opts, vary_draws);
   ROW(phx_epoch_stats, seconds);
   ROW(phx_train_hooks, parallel);
   ROW(phx_eval_result, accuracy);

@@ -284,6 +284,17 @@ expect 0 "conductances on 8 levels" -- eval "$T/aw.st"
 expect 2 "eval: of the variation options only --levels" -- eval "$T/aw.st" --sigma 5
 "$PHX" export "$T/aw.st" --format csv --draw 4 >"$T/d1" && "$PHX" export "$T/aw.st" --format csv --draw 4 $H >"$T/d2" &&
   cmp -s "$T/d1" "$T/d2" || fail "export --draw: the model's variation is not the default"
+# a resumed run trains for the checkpoint's chip (and its --vary-draws)
+expect 0 "saved $T/aw2.st" -- train $H --vary-draws 2 --epochs 2 --limit 100 --save "$T/aw2.st"
+expect 0 "" -- train $H --vary-draws 2 --epochs 1 --limit 100 --checkpoint "$T/aw2.ck"
+expect 0 "saved $T/aw3.st" -- train --resume "$T/aw2.ck" --epochs 2 --save "$T/aw3.st"
+"$PHX" export "$T/aw2.st" --format csv >"$T/d1" && "$PHX" export "$T/aw3.st" --format csv >"$T/d2" &&
+  cmp -s "$T/d1" "$T/d2" || fail "train --resume: not the run it resumes (variation, --vary-draws)"
+expect 1 "--vary-draws differs from the checkpoint's" -- train --resume "$T/aw2.ck" --epochs 2 --vary-draws 3
+expect 2 "--vary-draws: expected a whole number from 1 to 1024, got '0'" -- train $H --vary-draws 0
+expect 2 "--vary-draws: expected a whole number from 1 to 1024, got '2x'" -- train $H --vary-draws 2x
+expect 2 "--vary-draws: expected a whole number from 1 to 1024, got ''" -- train $H --vary-draws
+expect 2 "--vary-draws needs variation-aware training" -- train --vary-draws 2 --epochs 1
 
 # ---- --levels-file: a device's own levels --------------------------------------
 printf '# device\nunit uS\n0.12\n0.25\n0.5\n0.9996\n' >"$T/dev.levels"

@@ -201,6 +201,50 @@ static void test_aware(const phx_dataset *train, const phx_variation *v) {
   phx_backend_free(b);
 }
 
+/* Variation-aware training with two chips per step takes the same steps
+ * on b as on the C path: SGD from the same start, the change of theta
+ * equal within float tolerance (relative to its largest entry). */
+static void test_aware_backend(phx_backend *b, const phx_dataset *train,
+                               const phx_variation *v) {
+  phx_model_opts o;
+  phx_model_opts_default(&o);
+  o.sizes[1] = 12;
+  phx_err err = {PHX_OK, ""};
+  phx_backend *c = NULL;
+  must(phx_backend_new("c", NULL, 0, &c, &err), &err, "c");
+  phx_model *m[3] = {NULL, NULL, NULL};
+  for (int i = 0; i < 3; i++) {
+    must(phx_model_new(&o, &m[i], &err), &err, "model");
+    phx_model_init(m[i], 5);
+    if (i == 2) break; /* the start */
+    phx_train_opts t;
+    phx_train_opts_default(&t);
+    t.optimizer = PHX_OPT_SGD;
+    t.lr = 50;
+    t.epochs = 1;
+    t.batch = 8;
+    t.limit = 24;
+    t.vary = v;
+    t.vary_draws = 2;
+    must(phx_train(i ? b : c, m[i], train, NULL, &t, NULL, &err), &err, "aware training");
+  }
+  double most = 0, diff = 0;
+  for (int l = 0; l < o.nlayers; l++) {
+    const float *tc = phx_model_theta_const(m[0], l), *tb = phx_model_theta_const(m[1], l);
+    const float *t0 = phx_model_theta_const(m[2], l);
+    const size_t n = (size_t)phx_model_rows(m[0], l) * (size_t)phx_model_cols(m[0], l);
+    for (size_t i = 0; i < n; i++) {
+      most = fmax(most, fabs((double)tc[i] - t0[i]));
+      diff = fmax(diff, fabs((double)tb[i] - tc[i]));
+    }
+  }
+  CHECKF(most > 1e-3 && diff <= 1e-4 * most,
+         "%s: variation-aware steps differ from the C path's by %.3g (largest change %.3g)",
+         phx_backend_name(b), diff, most);
+  for (int i = 0; i < 3; i++) phx_model_free(m[i]);
+  phx_backend_free(c);
+}
+
 int main(int argc, char **argv) {
   if (argc < 3) {
     fprintf(stderr, "usage: test_mc DATA_DIR cpu|opencl\n");
@@ -243,6 +287,7 @@ int main(int argc, char **argv) {
       draws = sim[i] ? 3 : DRAWS;
       limit = sim[i] ? 20 : 100;
       test_backend(b, c, m, test);
+      test_aware_backend(b, train, &hard);
       phx_backend_free(b);
     }
     free(specs);
@@ -252,6 +297,7 @@ int main(int argc, char **argv) {
     phx_backend *b = NULL;
     must(phx_backend_new("c64", NULL, 0, &b, &err), &err, "c64");
     test_backend(b, c, m, test);
+    test_aware_backend(b, train, &hard);
     phx_backend_free(b);
   }
   phx_backend_free(c);

@@ -77,6 +77,7 @@ static const char USAGE[] =
     "  --levels N  --levels-file FILE  --sigma PCT  --dist lognormal|gaussian\n"
     "  --read-noise PCT\n"
     "  --stuck-off F  --stuck-on F  --offset-sigma MV|NEURON-FILE\n"
+    "  --vary-draws N     chips per step, their gradients averaged (default 1)\n"
     "retraining a chip with known stuck cells (needs --init):\n"
     "  --faults FILE      one cell a line: layer row column gmin|gmax|G (G in S,\n"
     "                     or with a unit: 0.5uS); the cells stay at their values\n"
@@ -410,14 +411,41 @@ static void log_header(report *r, const phx_cli *c, const phx_train_opts *t,
   log_line(r, o);
 }
 
-/* phaxcl train once the variation options and --faults are out of argv. */
-static int train_with(int argc, char **argv, phx_variation *v, const phx_faults *faults) {
+/* --vary-draws N out of argv into *draws (0 when not given). Returns -1
+ * or an exit status. */
+static int vary_draws_option(int *argc, char **argv, int *draws) {
+  int n = 1;
+  *draws = 0;
+  for (int i = 1; i < *argc; i++) {
+    if (strcmp(argv[i], "--vary-draws") != 0) {
+      argv[n++] = argv[i];
+      continue;
+    }
+    const char *val = i + 1 < *argc ? argv[++i] : "";
+    char *end = NULL;
+    const long k = strtol(val, &end, 10);
+    if (!*val || *end || k < 1 || k > 1024)
+      return phx_cli_fail(PHX_EXIT_USAGE, "--vary-draws: expected a whole number from 1 to "
+                          "1024, got '%s'", val);
+    *draws = (int)k;
+  }
+  *argc = n;
+  return -1;
+}
+
+/* phaxcl train once the variation options and --faults are out of argv
+ * (given: which variation options the command line set). */
+static int train_with(int argc, char **argv, phx_variation *v, unsigned given,
+                      const phx_faults *faults) {
+  int draws;
+  int rc0 = vary_draws_option(&argc, argv, &draws);
+  if (rc0 >= 0) return rc0;
   phx_train_parallel par;
   int parallel;
   int rc = phx_par_train_options(&argc, argv, &par, &parallel);
   if (rc >= 0) return rc;
   const int saver = phx_par_rank() == 0; /* only rank 0 writes files */
-  const int aware = phx_vary_any(v);
+  int aware = phx_vary_any(v);
   phx_cli c;
   rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE | PHX_O2_LOG,
                       argc, argv, &c);
@@ -425,7 +453,6 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   if ((rc = phx_cli_apply_neuron(&c))) return rc;
   phx_train_opts t;
   phx_train_opts_default(&t);
-  t.vary = aware ? v : NULL;
   t.faults = faults;
   if (faults && !c.init && !c.resume)
     return phx_cli_fail(PHX_EXIT_USAGE, "--faults needs --init MODEL (the chip's trained model)");
@@ -437,6 +464,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   t.limit = c.limit;
   if (t.optimizer == PHX_OPT_LBFGS && !(c.given & PHX_O_EPOCHS)) t.epochs = 400;
   if (c.resume && (rc = resume_opts(&c, &t))) return rc;
+  if (draws) t.vary_draws = draws;
   t.checkpoint = c.checkpoint ? c.checkpoint : c.resume;
   t.checkpoint_every = c.checkpoint_every;
   t.resume = c.resume;
@@ -453,8 +481,19 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
   if (!rc) rc = phx_cli_load_data_info(&c, &train, &test, &info);
   if (!rc) rc = phx_cli_make_model(&c, train, &m);
   if (!rc) rc = phx_cli_apply_faults(faults, m);
-  /* every variation field from the command line, checked against the model */
-  if (!rc && aware) rc = phx_cli_vary_merge(m, v, ~0u);
+  /* a resumed run goes on training for the chip its checkpoint was
+   * trained for, the options given overriding it; otherwise every
+   * variation field comes from the command line */
+  if (!rc && c.resume && phx_model_get_variation(m)) {
+    rc = phx_cli_vary_merge(m, v, given);
+    aware = 1;
+  } else if (!rc && aware) {
+    rc = phx_cli_vary_merge(m, v, ~0u);
+  }
+  t.vary = aware ? v : NULL;
+  if (!rc && draws && !aware)
+    rc = phx_cli_fail(PHX_EXIT_USAGE, "--vary-draws needs variation-aware training "
+                      "(--sigma, --levels, --stuck-off ...)");
   char what[1100];
   if (c.resume) snprintf(what, sizeof what, "the model in %s", c.resume);
   else if (c.init) snprintf(what, sizeof what, "the model in %s", c.init);
@@ -521,11 +560,12 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
 int phx_cmd_train(int argc, char **argv) {
   phx_variation v;
   phx_variation_default(&v);
-  int rc = phx_cli_variation(&argc, argv, &v, NULL, NULL);
+  unsigned given = 0;
+  int rc = phx_cli_variation(&argc, argv, &v, NULL, &given);
   if (rc >= 0) return rc;
   phx_faults *faults = NULL;
   if ((rc = phx_cli_faults(&argc, argv, &faults)) >= 0) return rc;
-  rc = train_with(argc, argv, &v, faults);
+  rc = train_with(argc, argv, &v, given, faults);
   phx_faults_free(faults);
   return rc;
 }

@@ -74,6 +74,9 @@ static phx_status check_opts(const phx_train_opts *o, phx_err *err) {
     return phx_fail(err, PHX_EINVAL,
                     "adam: beta1, beta2 must be in [0, 1) and eps > 0 "
                     "(got %g, %g, %g)", o->beta1, o->beta2, o->eps);
+  if (o->vary_draws < 0 || o->vary_draws > 1024)
+    return phx_fail(err, PHX_EINVAL, "--vary-draws: must be from 1 to 1024 (got %d)",
+                    o->vary_draws);
   if (o->vary && o->optimizer == PHX_OPT_LBFGS)
     return phx_fail(err, PHX_EINVAL,
                     "variation-aware training needs a mini-batch optimizer, not lbfgs");
@@ -129,6 +132,42 @@ static phx_status batch_step(run *r, int off, int B, phx_optim *opt, phx_err *er
                        : phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
   opt->t++;
   if (!s) s = r->dp ? phx_net_step(r->net, opt, err) : phx_net_grad_step(r->net, opt, err);
+  return s;
+}
+
+/* One step of variation-aware training on K > 1 chips (draws t K ..
+ * t K + K - 1): the batch's gradient on each, passed straight through
+ * the drawn perturbation, averaged over the K chips, then the optimizer
+ * step. The sums run on the host in double, in draw order, so every
+ * backend takes the same step within float tolerance. */
+static phx_status vary_step(run *r, const phx_model_opts *mo, int off, int B, phx_optim *opt,
+                            phx_err *err) {
+  const phx_train_opts *o = r->o;
+  const int K = o->vary_draws;
+  const uint64_t seed = o->seed ^ PHX_VARY_TRAIN;
+  size_t at[PHX_MAX_LAYERS + 1] = {0};
+  for (int l = 0; l < mo->nlayers; l++)
+    at[l + 1] = at[l] + (size_t)(2 * mo->sizes[l] + 2) * (size_t)mo->sizes[l + 1];
+  double *sum = calloc(at[mo->nlayers], sizeof *sum);
+  double *g = malloc(at[mo->nlayers] * sizeof *g);
+  phx_status s = sum && g ? PHX_OK : phx_fail(err, PHX_ENOMEM, "out of memory for a step");
+  for (int d = 0; d < K && !s; d++) {
+    const int draw = (int)(opt->t * K + d);
+    s = phx_net_map_vary(r->net, o->vary, seed, draw, err);
+    if (!s)
+      s = r->dp ? phx_dp_gradient(r->dp, r->net, off, B, 1.0 / B, NULL, err)
+                : phx_net_batch(r->net, PHX_SLOT_TRAIN, (size_t)off, B, 1.0 / B, 1, 0, err);
+    if (!s && !r->dp) s = phx_net_grad_finish(r->net, err);
+    for (int l = 0; l < mo->nlayers && !s; l++) {
+      s = phx_net_get_grad64(r->net, l, g + at[l], err);
+      for (size_t i = at[l]; i < at[l + 1] && !s; i++) sum[i] += g[i] / K;
+    }
+  }
+  for (int l = 0; l < mo->nlayers && !s; l++) s = phx_net_set_grad64(r->net, l, sum + at[l], err);
+  opt->t++;
+  if (!s) s = phx_net_step(r->net, opt, err);
+  free(sum);
+  free(g);
   return s;
 }
 
@@ -287,9 +326,14 @@ static phx_status train_minibatch(run *r, const phx_model_opts *mo, phx_err *err
     int first = e == r->start_epoch + 1 ? r->start_offset : 0;
     for (int off = first; off < r->n && !s; off += r->batch) {
       int B = r->n - off < r->batch ? r->n - off : r->batch;
-      /* variation-aware: this step's forward pass on chip number t */
-      if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
-      if (!s) s = batch_step(r, off, B, &opt, err);
+      /* variation-aware: this step's forward pass on chip number t (one
+       * chip a step), or on its K chips */
+      if (o->vary && o->vary_draws > 1) {
+        s = vary_step(r, mo, off, B, &opt, err);
+      } else {
+        if (o->vary) s = phx_net_map_vary(r->net, o->vary, o->seed ^ PHX_VARY_TRAIN, (int)opt.t, err);
+        if (!s) s = batch_step(r, off, B, &opt, err);
+      }
       if (!s && r->repin) s = pin_faults(r, mo, 1, err);
       if (!s && r->hooks && r->hooks->on_progress)
         r->hooks->on_progress((long)off + B, r->total, r->hooks->user);
@@ -509,6 +553,8 @@ static const char *differing_option(const phx_train_opts *o, const phx_train_opt
   if (o->limit != c->limit) return "--limit";
   if (o->optimizer == PHX_OPT_LBFGS) return NULL; /* full batch, no lr */
   if (o->batch != c->batch) return "--batch";
+  if ((o->vary_draws > 1 ? o->vary_draws : 1) != (c->vary_draws > 1 ? c->vary_draws : 1))
+    return "--vary-draws";
   if (o->lr != c->lr) return "--lr";
   if (o->optimizer == PHX_OPT_MOMENTUM && o->momentum != c->momentum) return "momentum";
   if (o->optimizer == PHX_OPT_ADAM &&

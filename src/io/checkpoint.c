@@ -23,6 +23,9 @@ static const char *const KEY[K_COUNT] = {
     "train.momentum",   "train.beta1",     "train.beta2",  "train.eps",
     "train.seed",       "train.limit",     "train.samples", "train.data_hash"};
 
+/* Chips per step of variation-aware training, when more than one. */
+static const char KEY_DRAWS[] = "train.vary_draws";
+
 uint64_t phx_ckpt_data_hash(const phx_dataset *d, int n) {
   uint64_t h = 0xcbf29ce484222325ULL;
   const unsigned char *p = (const unsigned char *)phx_dataset_x(d);
@@ -91,12 +94,17 @@ phx_status phx_ckpt_save(const char *path, const phx_model *m, const phx_ckpt *c
   snprintf(val[K_LIMIT], 48, "%d", o->limit);
   snprintf(val[K_SAMPLES], 48, "%d", c->samples);
   snprintf(val[K_HASH], 48, "%016" PRIx64, c->data_hash);
-  const char *meta[2 * K_COUNT];
+  const char *meta[2 * K_COUNT + 2];
   for (int k = 0; k < K_COUNT; k++) {
     meta[2 * k] = KEY[k];
     meta[2 * k + 1] = val[k];
   }
-  return phx_st_save(m, path, x, nx, meta, K_COUNT, err);
+  /* only when not 1, so that other checkpoints keep their exact keys */
+  char draws[16];
+  snprintf(draws, sizeof draws, "%d", o->vary_draws);
+  meta[2 * K_COUNT] = KEY_DRAWS;
+  meta[2 * K_COUNT + 1] = draws;
+  return phx_st_save(m, path, x, nx, meta, K_COUNT + (o->vary_draws > 1), err);
 }
 
 /* A metadata value as the writer formats it; -1 when absent or malformed. */
@@ -162,6 +170,15 @@ static phx_status read_meta(const cJSON *meta, const char *path, phx_ckpt *c,
   c->data_hash = u[K_HASH];
   if (c->step < 0 || c->samples < 1 || c->offset >= c->samples || c->opts.batch < 1)
     return phx_fail(err, PHX_EFORMAT, "%s: checkpoint position is inconsistent", path);
+  const cJSON *dv = cJSON_GetObjectItemCaseSensitive(meta, KEY_DRAWS);
+  if (dv) {
+    char *end = NULL;
+    const long k = cJSON_IsString(dv) ? strtol(dv->valuestring, &end, 10) : 0;
+    if (!end || end == dv->valuestring || *end || k < 2 || k > 1024)
+      return phx_fail(err, PHX_EFORMAT, "%s: checkpoint metadata \"%s\" is malformed", path,
+                      KEY_DRAWS);
+    c->opts.vary_draws = (int)k;
+  }
   return PHX_OK;
 }
 
@@ -253,6 +270,7 @@ phx_status phx_checkpoint_info(const char *path, phx_train_opts *o, int *epochs_
   o->eps = c.opts.eps;
   o->seed = c.opts.seed;
   o->limit = c.opts.limit;
+  o->vary_draws = c.opts.vary_draws;
   if (epochs_done) *epochs_done = c.epoch;
   phx_ckpt_free(&c);
   phx_model_free(m);

@@ -17,6 +17,8 @@ CASES = [
     (["--optimizer", "momentum", "--lr", "0.05", "--batch", "32", "--epochs", "2",
       "--seed", "7", "--layers", "196,24,10"], dict(optimizer="momentum", lr=0.05, batch=32,
                                                      epochs=2, seed=7), 7),
+    (["--epochs", "1", "--layers", "196,24,10", "--sigma", "20", "--stuck-on", "0.05",
+      "--vary-draws", "2"], dict(epochs=1, vary=dict(sigma=0.2, stuck_on=0.05), vary_draws=2), 1),
 ]
 
 

@@ -75,7 +75,8 @@ class TrainOpts(C.Structure):
                 ("beta2", C.c_double), ("eps", C.c_double), ("seed", C.c_uint64),
                 ("limit", C.c_int), ("checkpoint", C.c_char_p),
                 ("checkpoint_every", C.c_int), ("resume", C.c_char_p),
-                ("vary", C.POINTER(Variation)), ("faults", C.c_void_p)]
+                ("vary", C.POINTER(Variation)), ("faults", C.c_void_p),
+                ("vary_draws", C.c_int)]
 
 
 class EpochStats(C.Structure):

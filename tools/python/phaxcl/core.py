@@ -435,13 +435,14 @@ def variation(sigma=0.0, levels=0, dist="lognormal", read_noise=0.0, stuck_off=0
 def train(model, data, test=None, *, backend="auto", device=None, optimizer="adam",
           epochs=None, batch=None, lr=None, momentum=None, beta1=None, beta2=None,
           eps=None, seed=None, limit=0, checkpoint=None, checkpoint_every=0,
-          resume=None, vary=None, on_epoch=None, log=None, run=None):
+          resume=None, vary=None, vary_draws=None, on_epoch=None, log=None, run=None):
     """Trains model in place. data: a Dataset, an (x, labels) pair or an IDX
     folder (then test defaults to its t10k set). Unset options take the
     library's defaults (adam, lr 0.1, batch 16, 50 epochs, seed 1; lbfgs 400
     iterations). on_epoch(stats dict) is called after each epoch; a true
     return stops training. vary: a dict of variation() arguments for
-    variation-aware training. log: a file that receives the run as JSON
+    variation-aware training, vary_draws the chips per step whose gradients
+    are averaged (default 1). log: a file that receives the run as JSON
     lines, as `phaxcl train --log` writes them (run: its label). Returns the
     list of epoch stats."""
     if isinstance(data, (str, os.PathLike)):
@@ -468,6 +469,8 @@ def train(model, data, test=None, *, backend="auto", device=None, optimizer="ada
     v = variation(**vary) if vary else None
     if v is not None:
         t.vary = C.pointer(v)
+    if vary_draws is not None:
+        t.vary_draws = int(vary_draws)
     b = as_backend(backend, device)
     history, failure = [], []
     sizes = "-".join(map(str, model.sizes))
