@@ -205,6 +205,10 @@ static void on_signal(int sig) {
   stop_signal = sig;
 }
 
+/* The exit status of a stopped run: 128 + the signal, SIGTERM's when the
+ * signal came to another rank. */
+static int stop_status(void) { return 128 + (stop_signal ? (int)stop_signal : SIGTERM); }
+
 /* Installs (on) or removes the handlers for SIGINT and SIGTERM. */
 static void catch_signals(int on) {
   struct sigaction sa;
@@ -488,7 +492,9 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
       fflush(stdout);
-      if (s == PHX_EINTR) {
+      if (s == PHX_EINTR && !saver) {
+        rc = stop_status(); /* every rank stopped at this step: rank 0 says so */
+      } else if (s == PHX_EINTR) {
         phx_cli_fail(PHX_EXIT_RUN, "%s", err.msg);
         if (t.checkpoint)
           fprintf(stderr, "phaxcl: resume with: phaxcl train --resume %s%s%s (and the same "
@@ -496,7 +502,7 @@ static int train_with(int argc, char **argv, phx_variation *v, const phx_faults 
                   c.save ? c.save : "");
         else
           fprintf(stderr, "phaxcl: run with --checkpoint FILE to be able to resume\n");
-        rc = 128 + (int)stop_signal;
+        rc = stop_status();
       } else if (s) {
         rc = phx_cli_err(&err);
       }

@@ -19,7 +19,8 @@
  * are set); otherwise one process of one rank. Returns 0 or an exit status. */
 int phx_par_init(int *argc, char ***argv);
 /* Ends MPI. rc != 0 on a rank of a multi-rank job: that rank's held error
- * is printed and the job aborted with rc (never returns then). */
+ * is printed and the job aborted with rc (never returns then), except for
+ * rc > 128, a stop by signal that every rank agreed on (train). */
 int phx_par_finish(int rc);
 
 /* 1 when mpirun started this process (even as its only rank). */

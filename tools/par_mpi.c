@@ -80,7 +80,9 @@ static void release_held(void) {
 
 int phx_par_finish(int rc) {
   if (!g_on) return rc;
-  if (rc && g_size > 1) {
+  /* 128 + a signal: every rank stopped at the same step (train agrees on
+   * it), so the job ends as a whole; an abort would race mpirun's own end */
+  if (rc && rc <= 128 && g_size > 1) {
     /* Rank 0's message wins when every rank meets the same error: the
      * others wait a moment for its abort before printing their own. */
     fflush(stdout);
