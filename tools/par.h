@@ -49,6 +49,11 @@ phx_status phx_par_allgather(void *user, const double *mine, const size_t *count
  * backend's own choice. */
 const char *phx_par_device(const char *given, char *buf, size_t len);
 
+/* OpenBLAS on one thread from now on (par_blas.c), for work that runs its
+ * own workers on every core (mc's draws): its thread pool would otherwise
+ * contend with them and spin (measured: 1.8x the CPU time of one thread). */
+void phx_par_blas_serial(void);
+
 /* train's --grad-blocks N, taken out of argv (par_train.c): p becomes the
  * data-parallel set-up of this rank, used when *use is set (under mpirun,
  * or --grad-blocks given: the same blocks in one process give the same
