@@ -878,7 +878,10 @@ typedef phx_status (*phx_gather_fn)(void *user, const double *mine, const size_t
  * bit for bit for any rank count up to `blocks` (and differs from a run
  * without `parallel` by float rounding only). Every rank trains the same
  * model; per-sample metrics are gathered each epoch, so every rank reports
- * the same epochs. Checkpoints and resume are refused (PHX_EINVAL). */
+ * the same epochs. A stop request (hooks->stop) on any rank stops every
+ * rank at the same step; checkpoints are written by rank 0 alone, which
+ * every rank waits for, and any rank can --resume them (the file must be
+ * readable there) at any rank count with the same blocks. */
 typedef struct phx_train_parallel {
   int rank, size;
   int blocks;

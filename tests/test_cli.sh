@@ -325,5 +325,11 @@ if "$PHX" devices 2>/dev/null | grep -q Oclgrind; then
   cmp -s "$T/zero.st" "$T/keep2.st" || fail "a missing device changed the --save file"
 fi
 
+# sweep: a run that cannot start ends the sweep, but the lines of the runs
+# before it are out already
+expect 1 "nonexistent.json" -- sweep --neurons "$SRC/data/sky130-neuron.json,$T/nonexistent.json" \
+  --epochs 1 --backend c
+[ "$(grep -c '"run":0,' "$T/out")" = 1 ] || fail "sweep: the finished run's line is lost: $(cat "$T/out")"
+
 echo "$ran command checks, $fails failure(s)"
 [ "$fails" = 0 ]

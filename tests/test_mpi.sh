@@ -2,7 +2,8 @@
 # Suite 'mpi': under `mpirun -np 2` (and 3, oversubscribed) mc, spice and
 # train report what one process reports, bit for bit (times aside); only
 # rank 0 writes; a rank that fails ends the job with one error line and no
-# file written. Skipped (77) only in builds without MPI.
+# file written; checkpoints resume at any rank count, and SIGTERM to
+# mpirun leaves rank 0's checkpoint. Skipped (77) only in builds without MPI.
 # usage: test_mpi.sh PHAXCL SOURCE_ROOT HAVE_MPI(0|1)
 set -u
 PHX=${1:?usage: test_mpi.sh PHAXCL SOURCE_ROOT HAVE_MPI}
@@ -51,6 +52,44 @@ cmp -s "$T/l1.st" "$T/l2.st" || fail "lbfgs -np 2: theta differs"
 "${MPI[@]}" -np 3 "$PHX" train --epochs 1 --grad-blocks 2 >/dev/null 2>"$T/err"
 [ $? = 2 ] && grep -q "^phaxcl: --grad-blocks 2: fewer blocks than the 3 ranks" "$T/err" \
   || fail "3 ranks, 2 blocks: $(cat "$T/err")"
+
+# checkpoints: rank 0 writes them; a run resumed at another rank count
+# trains the theta of the run never stopped
+C=(--epochs 2 --backend c --checkpoint-every 1)
+mkdir "$T/ck"
+"${MPI[@]}" -np 2 "$PHX" train "${C[@]}" --checkpoint "$T/ck/c.st" >/dev/null 2>"$T/err" \
+  || fail "checkpoint -np 2: $(cat "$T/err")"
+[ "$(ls -A "$T/ck")" = c.st ] || fail "checkpoint -np 2: files: $(ls -A "$T/ck")"
+"$PHX" train --epochs 3 --backend c --grad-blocks 8 --save "$T/r1.st" >/dev/null || exit 99
+"${MPI[@]}" -np 3 "$PHX" train --resume "$T/ck/c.st" --epochs 3 --backend c \
+  --save "$T/ck/r3.st" >/dev/null 2>"$T/err" || fail "resume -np 3: $(cat "$T/err")"
+cmp -s "$T/r1.st" "$T/ck/r3.st" || fail "checkpoint on 2 ranks, resumed on 3: theta differs"
+
+# SIGTERM to mpirun (SIGINT alike) mid-run: every rank stops at one step,
+# rank 0 writes the checkpoint and says so; no model, no temp file
+# (mpirun's own libevent may warn as it tears the job down: not ours)
+mkdir "$T/sig"
+"${MPI[@]}" -np 2 "$PHX" train --epochs 100000 --backend c --checkpoint "$T/sig/c.st" \
+  --save "$T/sig/m.st" >"$T/sigout" 2>"$T/sigerr" &
+pid=$!
+for _ in $(seq 600); do grep -q '^epoch' "$T/sigout" && break; sleep 0.1; done
+kill -TERM $pid
+wait $pid
+[ $? != 0 ] || fail "SIGTERM: exit 0"
+grep -q "^phaxcl: interrupted .*; checkpoint written to $T/sig/c.st$" "$T/sigerr" \
+  && [ "$(grep -c interrupted "$T/sigerr")" = 1 ] \
+  && [ "$(grep -v '^phaxcl: ' "$T/sigerr" | grep -vc '^\[warn\] Epoll')" = 0 ] \
+  || fail "SIGTERM: stderr: $(cat "$T/sigerr")"
+[ "$(ls -A "$T/sig")" = c.st ] || fail "SIGTERM: files: $(ls -A "$T/sig")"
+# the epoch it stopped in (or after), then one more, against one process
+e=$(sed -n 's/^phaxcl: interrupted .*epoch \([0-9]*\);.*/\1/p' "$T/sigerr")
+if [ -n "$e" ]; then
+  e=$((e + 1))
+  "$PHX" train --epochs $e --backend c --grad-blocks 8 --save "$T/sig1.st" >/dev/null || exit 99
+  "${MPI[@]}" -np 2 "$PHX" train --resume "$T/sig/c.st" --epochs $e --backend c \
+    --save "$T/sig/m.st" >/dev/null 2>"$T/err" || fail "resume after SIGTERM: $(cat "$T/err")"
+  cmp -s "$T/sig1.st" "$T/sig/m.st" || fail "stopped by SIGTERM and resumed: theta differs"
+fi
 
 # spice: samples split at sweep starts, the same per-sample results
 if "$PHX" spice "$T/m.st" --n 20 --sweep 6 --json 2>"$T/err" | untimed >"$T/s1"; then

@@ -201,6 +201,9 @@ int phx_cmd_mc(int argc, char **argv) {
     /* regression draws are models of their own, evaluated in this process */
     rc = mc_regression(&c, b, m, &test, &v, draws, acc);
   } else {
+    /* the C path's draws run on a worker per core: BLAS threads would only
+     * contend with them (OpenCL devices use no BLAS) */
+    phx_par_blas_serial();
     if (!rc && phx_par_size() > 1)
       rc = mc_ranks(b, m, test, c.limit, &v, draws, c.seed, &r, acc);
     else if (!rc && phx_monte_carlo(b, m, test, c.limit, &v, draws, c.seed, &r, acc, &err))

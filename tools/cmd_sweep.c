@@ -1,7 +1,8 @@
 /* phaxcl sweep: trains one model per combination of hidden sizes, neuron
  * files and seeds, evaluates each on the test set and, per variation level,
- * over drawn chips; one JSON line per run, in run order. Under mpirun the
- * runs are split over the ranks (contiguous shares) and rank 0 prints. */
+ * over drawn chips; one JSON line per run, in run order, printed as the
+ * runs finish. Under mpirun the runs are split over the ranks (contiguous
+ * shares) and rank 0 prints: its own as they finish, the others' at the end. */
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,8 +20,9 @@ static const char USAGE[] =
     "Trains a model for every combination of the lists (hidden sizes outermost,\n"
     "then neuron files, then seeds), evaluates it on the test set and, for each\n"
     "variation level, over --draws chips as `phaxcl mc` draws them (seed 1,\n"
-    "lognormal spread). Prints one JSON line per run, in run order. Under\n"
-    "mpirun the runs are spread over the ranks; rank 0 prints.\n"
+    "lognormal spread). Prints one JSON line per run, in run order, each as\n"
+    "soon as the runs before it are done. Under mpirun the runs are spread\n"
+    "over the ranks; rank 0 prints (its own runs, the first, as they finish).\n"
     "\n"
     "  --hidden LIST      hidden layer sizes, alternatives separated by ':', the\n"
     "                     layers of one by ',' (\"100:50,20\": 196-100-10 and\n"
@@ -253,11 +255,19 @@ int phx_cmd_sweep(int argc, char **argv) {
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   int first = 0, count = 0;
   phx_par_range(runs, 1, phx_par_rank(), &first, &count);
-  for (int i = first; !rc && i < first + count; i++)
+  /* rank 0's share comes first in run order: its lines go out as its runs
+   * finish, so a later failure or a kill loses none of them */
+  for (int i = first; !rc && i < first + count; i++) {
     rc = one_run(&c, &g, i, b, train, test, all + (size_t)i * W);
+    if (!rc && phx_par_rank() == 0) {
+      print_run(&c, &g, i, all + (size_t)i * W, train);
+      fflush(stdout);
+    }
+  }
   phx_err err = {PHX_OK, ""};
   if (!rc && phx_par_gather_range(runs, 1, W, all, &err)) rc = phx_cli_err(&err);
-  for (int i = 0; !rc && i < runs; i++) print_run(&c, &g, i, all + (size_t)i * W, train);
+  for (int i = first + count; !rc && i < runs; i++)
+    print_run(&c, &g, i, all + (size_t)i * W, train);
   phx_backend_free(b);
   phx_dataset_free(train);
   phx_dataset_free(test);

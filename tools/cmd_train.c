@@ -206,6 +206,24 @@ static void on_signal(int sig) {
   stop_signal = sig;
 }
 
+/* The exit status of a stopped run: 128 + the signal, SIGTERM's when the
+ * signal came to another rank. */
+static int stop_status(void) { return 128 + (stop_signal ? (int)stop_signal : SIGTERM); }
+
+/* How to go on after a stop; data-parallel runs (blocks > 0) name their
+ * blocks, which give the same theta at any rank count. */
+static void resume_hint(const phx_cli *c, const char *checkpoint, int blocks) {
+  if (!checkpoint) {
+    fprintf(stderr, "phaxcl: run with --checkpoint FILE to be able to resume\n");
+    return;
+  }
+  char b[32] = "";
+  if (blocks) snprintf(b, sizeof b, " --grad-blocks %d", blocks);
+  fprintf(stderr, "phaxcl: resume with: phaxcl train --resume %s%s%s%s (and the same "
+          "--data/--pool/--backend)\n", checkpoint, b, c->save ? " --save " : "",
+          c->save ? c->save : "");
+}
+
 /* Installs (on) or removes the handlers for SIGINT and SIGTERM. */
 static void catch_signals(int on) {
   struct sigaction sa;
@@ -531,15 +549,12 @@ static int train_with(int argc, char **argv, phx_variation *v, unsigned given,
       phx_status s = phx_train(b, m, train, test, &t, &hooks, &err);
       if (r.bar_shown) printf("\r\033[K");
       fflush(stdout);
-      if (s == PHX_EINTR) {
+      if (s == PHX_EINTR && !saver) {
+        rc = stop_status(); /* every rank stopped at this step: rank 0 says so */
+      } else if (s == PHX_EINTR) {
         phx_cli_fail(PHX_EXIT_RUN, "%s", err.msg);
-        if (t.checkpoint)
-          fprintf(stderr, "phaxcl: resume with: phaxcl train --resume %s%s%s (and the same "
-                  "--data/--pool/--backend)\n", t.checkpoint, c.save ? " --save " : "",
-                  c.save ? c.save : "");
-        else
-          fprintf(stderr, "phaxcl: run with --checkpoint FILE to be able to resume\n");
-        rc = 128 + (int)stop_signal;
+        resume_hint(&c, t.checkpoint, parallel ? par.blocks : 0);
+        rc = stop_status();
       } else if (s) {
         rc = phx_cli_err(&err);
       }

@@ -19,7 +19,8 @@
  * are set); otherwise one process of one rank. Returns 0 or an exit status. */
 int phx_par_init(int *argc, char ***argv);
 /* Ends MPI. rc != 0 on a rank of a multi-rank job: that rank's held error
- * is printed and the job aborted with rc (never returns then). */
+ * is printed and the job aborted with rc (never returns then), except for
+ * rc > 128, a stop by signal that every rank agreed on (train). */
 int phx_par_finish(int rc);
 
 /* 1 when mpirun started this process (even as its only rank). */
@@ -47,6 +48,11 @@ phx_status phx_par_allgather(void *user, const double *mine, const size_t *count
  * and accelerators dealt out by local rank ("P:D" in buf); NULL: the
  * backend's own choice. */
 const char *phx_par_device(const char *given, char *buf, size_t len);
+
+/* OpenBLAS on one thread from now on (par_blas.c), for work that runs its
+ * own workers on every core (mc's draws): its thread pool would otherwise
+ * contend with them and spin (measured: 1.8x the CPU time of one thread). */
+void phx_par_blas_serial(void);
 
 /* train's --grad-blocks N, taken out of argv (par_train.c): p becomes the
  * data-parallel set-up of this rank, used when *use is set (under mpirun,

@@ -40,13 +40,22 @@ static void quiet_rank(void) {
   g_held = fd;
 }
 
+/* Every rank on this node (OpenMPI's variables): a one-machine job. */
+static int one_node(void) {
+  const char *all = getenv("OMPI_COMM_WORLD_SIZE"), *here = getenv("OMPI_COMM_WORLD_LOCAL_SIZE");
+  return all && here && !strcmp(all, here);
+}
+
 int phx_par_init(int *argc, char ***argv) {
   if (!under_launcher()) return 0;
-  /* One BLAS thread per rank (ranks are the parallelism; the ranks' sums
-   * then match a one-thread process bit for bit). OpenBLAS reads this when
-   * it loads, so the process starts again once with it set. */
-  if (!getenv("OPENBLAS_NUM_THREADS") && setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0)
-    execv("/proc/self/exe", *argv);
+  /* One BLAS thread per rank unless asked otherwise (ranks are the
+   * parallelism; the ranks' sums then match a one-thread process). */
+  if (!getenv("OPENBLAS_NUM_THREADS")) phx_par_blas_serial();
+  /* On one machine, MPI_Init's choice of messaging layer first starts UCX,
+   * which probes the network for 0.2-0.3 s a rank before it declines;
+   * OpenMPI's own ob1 (shared memory) is what such a job ends up with. A
+   * pml the user chose stays. */
+  if (one_node() && !getenv("OMPI_MCA_pml")) setenv("OMPI_MCA_pml", "ob1", 0);
   if (MPI_Init(argc, argv) != MPI_SUCCESS) {
     fputs("phaxcl: MPI_Init failed\n", stderr);
     return 1;
@@ -80,7 +89,9 @@ static void release_held(void) {
 
 int phx_par_finish(int rc) {
   if (!g_on) return rc;
-  if (rc && g_size > 1) {
+  /* 128 + a signal: every rank stopped at the same step (train agrees on
+   * it), so the job ends as a whole; an abort would race mpirun's own end */
+  if (rc && rc <= 128 && g_size > 1) {
     /* Rank 0's message wins when every rank meets the same error: the
      * others wait a moment for its abort before printing their own. */
     fflush(stdout);

@@ -193,14 +193,16 @@ static phx_status pin_faults(run *r, const phx_model_opts *mo, int free_only, ph
   return s;
 }
 
-/* The caller asked to stop (a signal, typically). */
+/* The caller asked to stop (a signal, typically); with ranks, any rank's
+ * caller as of the last gradient, so that every rank stops at that step. */
 static int stop_requested(const run *r) {
+  if (r->dp) return phx_dp_stopped(r->dp);
   return r->hooks && r->hooks->stop && *r->hooks->stop;
 }
 
-/* Writes the checkpoint of the net's current state: epoch epochs done,
+/* Saves the checkpoint of the net's current state: epoch epochs done,
  * offset samples of the next, step optimizer steps. */
-static phx_status write_checkpoint(run *r, int epoch, int offset, long step, phx_err *err) {
+static phx_status save_checkpoint(run *r, int epoch, int offset, long step, phx_err *err) {
   const phx_model_opts *mo = phx_model_get_opts(r->copy);
   phx_ckpt c;
   memset(&c, 0, sizeof c);
@@ -235,6 +237,16 @@ static phx_status write_checkpoint(run *r, int epoch, int offset, long step, phx
   if (!s) s = phx_ckpt_save(r->o->checkpoint, r->copy, &c, err);
   phx_ckpt_free(&c);
   return s;
+}
+
+/* The checkpoint, written by one process: with ranks, rank 0 once every
+ * rank's metrics of a partial epoch are in, and no rank goes on (or stops)
+ * before it is written. */
+static phx_status write_checkpoint(run *r, int epoch, int offset, long step, phx_err *err) {
+  if (!r->dp) return save_checkpoint(r, epoch, offset, step, err);
+  phx_status s = offset > 0 ? phx_dp_metrics(r->dp, r->net, err) : PHX_OK;
+  if (!s && phx_dp_rank(r->dp) == 0) s = save_checkpoint(r, epoch, offset, step, err);
+  return phx_dp_agree(r->dp, s, err);
 }
 
 /* Periodic and final checkpoints, at the end of epoch e. */
@@ -641,11 +653,10 @@ phx_status phx_train(phx_backend *b, phx_model *m, const phx_dataset *train,
   if (r.eval_batch < r.batch) r.eval_batch = r.batch;
 
   const phx_train_parallel *par = hooks ? hooks->parallel : NULL;
-  if (par && (o->checkpoint || o->resume))
-    return phx_fail(err, PHX_EINVAL, "--checkpoint/--resume: not with data-parallel training");
   s = check_footprint(b, mo, &r, err);
   if (!s && par)
-    s = phx_dp_new(par, mo, r.n, o->optimizer == PHX_OPT_LBFGS ? r.n : r.batch, &r.dp, err);
+    s = phx_dp_new(par, mo, r.n, o->optimizer == PHX_OPT_LBFGS ? r.n : r.batch, hooks->stop,
+                   &r.dp, err);
   if (!s) s = phx_model_new(mo, &r.copy, err);
   /* the chip trained for goes with the model (and its checkpoints) */
   const phx_variation *chip = o->vary ? o->vary : phx_model_get_variation(m);

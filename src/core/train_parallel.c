@@ -5,7 +5,8 @@
  * tree nodes inside its run (computed with the same tree), every rank
  * gathers them and finishes the tree; each node is always the sum of its
  * two children, left + right, so the total is the same bits for any rank
- * count. */
+ * count. Each rank's stop request travels with its gradient, so that all
+ * ranks stop at the same step. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +25,8 @@ struct phx_dp {
   int *owner;            /* rank that computes each position of the epoch */
   double *loss, *pack, *packall;
   int32_t *pred;
+  const volatile sig_atomic_t *stop; /* this rank's request, or NULL */
+  int stopped;           /* some rank's request came with the last gradient */
 };
 
 /* Blocks [*b0, *b1) of rank r. */
@@ -72,7 +75,7 @@ void phx_dp_free(phx_dp *dp) {
 }
 
 phx_status phx_dp_new(const phx_train_parallel *par, const phx_model_opts *o, int n, int batch,
-                      phx_dp **out, phx_err *err) {
+                      const volatile sig_atomic_t *stop, phx_dp **out, phx_err *err) {
   *out = NULL;
   if (!par->gather || par->size < 1 || par->rank < 0 || par->rank >= par->size)
     return phx_fail(err, PHX_EINVAL, "parallel training: rank %d of %d, gather %s", par->rank,
@@ -83,6 +86,7 @@ phx_status phx_dp_new(const phx_train_parallel *par, const phx_model_opts *o, in
   phx_dp *dp = calloc(1, sizeof *dp);
   if (!dp) return phx_fail(err, PHX_ENOMEM, "out of memory for parallel training");
   dp->par = *par;
+  dp->stop = stop;
   dp->L = o->nlayers;
   dp->n = n;
   dp->batch = batch;
@@ -106,7 +110,8 @@ phx_status phx_dp_new(const phx_train_parallel *par, const phx_model_opts *o, in
   dp->nodes = malloc(((size_t)total + 1) * sizeof *dp->nodes);
   dp->stack = malloc((size_t)(dp->depth + 2) * dp->P * sizeof *dp->stack);
   dp->mine = malloc(((size_t)most + 1) * dp->P * sizeof *dp->mine);
-  dp->all = malloc(((size_t)total + 1) * dp->P * sizeof *dp->all);
+  /* each rank's nodes, then its stop request */
+  dp->all = malloc((((size_t)total + 1) * dp->P + (size_t)S) * sizeof *dp->all);
   dp->node = calloc(2 * (size_t)dp->nb, sizeof *dp->node);
   dp->owner = malloc((size_t)n * sizeof *dp->owner);
   dp->loss = malloc((size_t)n * sizeof *dp->loss);
@@ -197,11 +202,19 @@ phx_status phx_dp_gradient(phx_dp *dp, phx_net *net, int off, int B, double scal
     s = node_sum(dp, net, off, B, scale, dp->nodes[k], 0, dp->mine + (size_t)(k - k0) * dp->P,
                  err);
   for (int r = 0; r < S; r++)
-    dp->counts[r] = (size_t)(dp->first_node[r + 1] - dp->first_node[r]) * dp->P;
+    dp->counts[r] = (size_t)(dp->first_node[r + 1] - dp->first_node[r]) * dp->P + 1;
+  dp->mine[(size_t)(k1 - k0) * dp->P] = dp->stop && *dp->stop;
   if (!s) s = dp->par.gather(dp->par.user, dp->mine, dp->counts, dp->all, err);
   if (s) return s;
   memset(dp->node, 0, 2 * (size_t)dp->nb * sizeof *dp->node);
-  for (int k = 0; k < dp->first_node[S]; k++) dp->node[dp->nodes[k]] = dp->all + (size_t)k * dp->P;
+  dp->stopped = 0;
+  for (int r = 0; r < S; r++) {
+    /* rank r's part starts after r stop requests of the ranks before it */
+    const double *part = dp->all + (size_t)dp->first_node[r] * dp->P + (size_t)r;
+    for (int k = dp->first_node[r]; k < dp->first_node[r + 1]; k++)
+      dp->node[dp->nodes[k]] = part + (size_t)(k - dp->first_node[r]) * dp->P;
+    dp->stopped |= part[(size_t)(dp->first_node[r + 1] - dp->first_node[r]) * dp->P] != 0;
+  }
   double *total = dp->stack; /* level 0 */
   combine(dp, 1, 0, total);
   for (int l = 0; l < dp->L && !s; l++) s = phx_net_set_grad64(net, l, total + dp->off[l], err);
@@ -238,4 +251,31 @@ phx_status phx_dp_metrics(phx_dp *dp, phx_net *net, phx_err *err) {
   }
   if (start != at) free(start);
   return phx_net_set_metrics_raw(net, PHX_SLOT_TRAIN, n, dp->loss, dp->pred, err);
+}
+
+int phx_dp_stopped(const phx_dp *dp) { return dp->stopped; }
+
+int phx_dp_rank(const phx_dp *dp) { return dp->par.rank; }
+
+phx_status phx_dp_agree(phx_dp *dp, phx_status s, phx_err *err) {
+  const int S = dp->par.size;
+  if (S == 1) return s;
+  for (int r = 0; r < S; r++) dp->counts[r] = 1;
+  const double mine = (double)s;
+  phx_err e2 = {PHX_OK, ""};
+  double *all = malloc((size_t)S * sizeof *all);
+  phx_status g = all ? dp->par.gather(dp->par.user, &mine, dp->counts, all, &e2)
+                     : phx_fail(&e2, PHX_ENOMEM, "out of memory for parallel training");
+  if (s) {
+    free(all);
+    return s; /* this rank's own error */
+  }
+  if (g) {
+    free(all);
+    return phx_fail(err, g, "%s", e2.msg);
+  }
+  for (int r = 0; r < S && !s; r++)
+    if (all[r] != 0) s = phx_fail(err, (phx_status)all[r], "rank %d failed (its error says why)", r);
+  free(all);
+  return s;
 }
