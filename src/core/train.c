@@ -550,9 +550,11 @@ static phx_status check_footprint(phx_backend *b, const phx_model_opts *mo, cons
     params += (double)mo->sizes[l + 1] * (2.0 * mo->sizes[l] + 2);
     rows += 6.0 * mo->sizes[l + 1] + 4;
   }
+  /* the caller's datasets (float samples, int labels) stay resident beside
+   * the backend's copy of them */
   double bytes = real * (7 * params + r->eval_batch * (rows + mo->sizes[0] + 1) +
                          (double)(r->n + r->ntest) * (mo->sizes[0] + 3)) +
-                 4 * params;
+                 4 * params + 4.0 * (double)(r->n + r->ntest) * (mo->sizes[0] + 1);
   char what[96];
   snprintf(what, sizeof what, "training a model of %.0f parameters", params);
   return phx_check_fits(bytes, what, err);
