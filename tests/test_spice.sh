@@ -179,6 +179,15 @@ else
     >/dev/null || fail "vtc: o- fit off the shipped neuron's: $(cat "$T/v.json")"
   json "$T/v.json" "d['d'][3] > 1000 and abs(d['d'][2] + 0.0215) < 0.5e-3 or sys.exit(1)" >/dev/null \
     || fail "vtc: o+ fit off: $(cat "$T/v.json")"
+  # the engine loads only the library's two transistors (libtrim.c); the
+  # same inverter as a subckt FILE loads the whole section: the same sweep
+  printf '%s\n' '.subckt inv1 in out vdd vss' \
+    'XP out in vdd vdd sky130_fd_pr__pfet_01v8_lvt w=5 l=1' \
+    'XN out in vss vss sky130_fd_pr__nfet_01v8_lvt w=40 l=0.35' '.ends inv1' >"$T/inv1.sp"
+  "$PHX" vtc --inverter "$T/inv1.sp" --models "$lib" --corner tt --out "$T/f.json" >/dev/null \
+    || fail "vtc --inverter FILE"
+  python3 -c "import json,sys; sys.exit(json.load(open(sys.argv[1]))['sweep'] != json.load(open(sys.argv[2]))['sweep'])" \
+    "$T/n.json" "$T/f.json" || fail "vtc: the cut-down library's sweep differs from the whole library's"
   "$PHX" train --neuron "$T/n.json" --epochs 10 --save "$T/sky.st" >"$T/train.out" 2>&1 || fail "train --neuron"
   # --drive M: M devices in parallel, M times the drive (output resistance
   # at a rail 1/M), the same curve; the neuron file keeps it for the netlist
@@ -190,6 +199,7 @@ sys.exit(0 if a['sizing']['mult']==10 and abs(r/10-1)<0.05 else 'mult %s, rail R
   "$PHX" export "$T/sky.st" --format spice --inverter sky130 --neuron "$T/d10.json" --out "$T/d10.cir" \
     >/dev/null 2>&1 || fail "export --neuron (drive 10)"
   [ "$(grep -c 'l=[0-9.]* m=10$' "$T/d10.cir")" = 2 ] || fail "export: the neuron file's drive is not in the netlist"
+  grep -q "^\.lib \"$lib\" tt\$" "$T/d10.cir" || fail "export: no .lib line for the whole library"
   grep -q "lr 0.01" "$T/train.out" || fail "train --neuron: no lr hint"
   "$PHX" info "$T/sky.st" | grep -q "vtc c       -0.0008" || fail "train --neuron: fits not in the model"
   "$PHX" spice "$T/sky.st" --inverter sky130 --neuron "$T/n.json" --n 4 --json >"$T/k.json" \

@@ -58,6 +58,13 @@ phx_status phx_engine_run(phx_engine *e, const char *analysis, phx_err *err);
  * absent. *len receives its length. */
 const double *phx_engine_vec(phx_engine *e, const char *name, int *len);
 
+/* A deck line "PHX_TRIM_MARK NAME..." before a ".lib FILE SECTION" line:
+ * the engine loads that section with only the subcircuits NAME
+ * (libtrim.c). *out is the deck so expanded (caller frees), or NULL when
+ * the deck has no mark. */
+#define PHX_TRIM_MARK "*phaxcl:trim"
+phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err);
+
 /* The inverter's parallel-device count (mult; 0 reads as 1). */
 double phx_inverter_mult(const phx_inverter *inv);
 

@@ -389,11 +389,20 @@ const char *phx_engine_name(const phx_engine *e) {
 }
 
 phx_status phx_engine_load(phx_engine *e, const char *deck, phx_err *err) {
+  char *trimmed = NULL;
+  phx_status s = phx_circ_trim_deck(deck, &trimmed, err);
+  if (s) return s;
+  if (trimmed) deck = trimmed;
 #if PHX_HAVE_NGSPICE
-  if (e->lib) return lib_load(e, deck, err);
+  if (e->lib) {
+    s = lib_load(e, deck, err);
+    free(trimmed);
+    return s;
+  }
 #endif
   free(e->deck);
   e->deck = strdup(deck);
+  free(trimmed);
   if (!e->deck) return phx_fail(err, PHX_ENOMEM, "out of memory");
   return PHX_OK;
 }

@@ -193,6 +193,8 @@ void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opt
   }
   const char *inv_name = "phx_inv";
   if (inv->kind == PHX_INV_SKY130) {
+    /* a comment to ngspice; phaxcl's engine loads only these two devices */
+    fprintf(f, "%s %s %s\n", PHX_TRIM_MARK, inv->pmodel, inv->nmodel);
     fprintf(f, ".lib \"%s\" %s\n", inv->models_file, inv->corner);
     const double m = phx_inverter_mult(inv);
     char ms[32] = "";

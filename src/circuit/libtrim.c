@@ -1,0 +1,199 @@
+/* A model library cut down to the devices a deck uses. The sky130 library's
+ * corner sections pull in every device of the process (2.5 MB of cards);
+ * ngspice parses all of it before each simulation, 7 s of CPU for an
+ * inverter whose two transistors need 200 kB. A deck line "*phaxcl:trim
+ * NAME..." before a ".lib FILE SECTION" line asks the engine to inline
+ * that section instead: its .param lines, its includes followed, only the
+ * .subckt blocks named, and no top-level .model cards (the process's
+ * transistors carry their cards inside their subcircuits). The cards kept
+ * are the library's own text, so the simulation is the same. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend.h"
+#include "circuit.h"
+
+enum { TRIM_DEPTH = 8, TRIM_KEEP = 8, TRIM_LINE = 4096 };
+
+typedef struct trim {
+  char names[512];         /* the marker's names, split in place */
+  const char *keep[TRIM_KEEP];
+  int nkeep;
+  FILE *out;
+  phx_err *err;
+} trim;
+
+/* Whether line starts with the dot keyword kw (case-insensitive) and a
+ * blank or its end. */
+static int is_kw(const char *line, const char *kw) {
+  while (*line == ' ' || *line == '\t') line++;
+  size_t n = strlen(kw);
+  return strncasecmp(line, kw, n) == 0 &&
+         (line[n] == '\0' || isspace((unsigned char)line[n]));
+}
+
+/* The next word of *p (quotes removed) into w; 0 when none. */
+static int word(const char **p, char *w, size_t len) {
+  const char *s = *p;
+  while (*s && isspace((unsigned char)*s)) s++;
+  if (!*s) return 0;
+  char q = (*s == '"' || *s == '\'') ? *s++ : 0;
+  size_t i = 0;
+  while (*s && (q ? *s != q : !isspace((unsigned char)*s))) {
+    if (i + 1 < len) w[i++] = *s;
+    s++;
+  }
+  if (q && *s) s++;
+  w[i] = '\0';
+  *p = s;
+  return 1;
+}
+
+/* path relative to the folder of `from` (absolute paths as they are). */
+static void relative_to(const char *from, const char *path, char *out, size_t len) {
+  const char *slash = strrchr(from, '/');
+  if (path[0] == '/' || !slash) snprintf(out, len, "%s", path);
+  else snprintf(out, len, "%.*s/%s", (int)(slash - from), from, path);
+}
+
+static int wanted(const trim *t, const char *name) {
+  for (int i = 0; i < t->nkeep; i++)
+    if (!strcasecmp(name, t->keep[i])) return 1;
+  return 0;
+}
+
+static phx_status trim_file(trim *t, const char *path, const char *section, int depth);
+
+/* One line of a file being inlined: *skip is 1 inside a dropped .subckt
+ * block, 2 inside a dropped .model card, 3 inside a kept block. */
+static phx_status trim_line(trim *t, const char *path, const char *line, int *skip,
+                            int depth) {
+  const char *p = line;
+  char kw[64], arg[1024], sec[64];
+  if (*skip == 2 && line[0] == '+') return PHX_OK;
+  if (*skip == 2) *skip = 0;
+  if (*skip == 1 || *skip == 3) {
+    if (*skip == 3) fprintf(t->out, "%s", line);
+    if (is_kw(line, ".ends")) *skip = 0;
+    return PHX_OK;
+  }
+  if (line[0] == '*' || !word(&p, kw, sizeof kw)) return PHX_OK;
+  if (!strcasecmp(kw, ".subckt")) {
+    *skip = word(&p, arg, sizeof arg) && wanted(t, arg) ? 3 : 1;
+    if (*skip == 3) fprintf(t->out, "%s", line);
+    return PHX_OK;
+  }
+  if (!strcasecmp(kw, ".model")) {
+    *skip = 2;
+    return PHX_OK;
+  }
+  if (!strcasecmp(kw, ".include") || !strcasecmp(kw, ".inc")) {
+    if (!word(&p, arg, sizeof arg))
+      return phx_fail(t->err, PHX_EFORMAT, "%s: .include without a file", path);
+    char sub[2048];
+    relative_to(path, arg, sub, sizeof sub);
+    return trim_file(t, sub, NULL, depth + 1);
+  }
+  if (!strcasecmp(kw, ".lib")) {
+    if (!word(&p, arg, sizeof arg) || !word(&p, sec, sizeof sec))
+      return phx_fail(t->err, PHX_EFORMAT, "%s: .lib needs a file and a section", path);
+    char sub[2048];
+    relative_to(path, arg, sub, sizeof sub);
+    return trim_file(t, sub, sec, depth + 1);
+  }
+  fprintf(t->out, "%s", line);
+  return PHX_OK;
+}
+
+/* Inlines file path (only its .lib `section` when given) into t->out. */
+static phx_status trim_file(trim *t, const char *path, const char *section, int depth) {
+  if (depth > TRIM_DEPTH)
+    return phx_fail(t->err, PHX_EFORMAT, "%s: includes nest deeper than %d", path, TRIM_DEPTH);
+  FILE *f = fopen(path, "r");
+  if (!f) return phx_fail(t->err, PHX_EIO, "%s: %s", path, strerror(errno));
+  char *line = malloc(TRIM_LINE);
+  if (!line) {
+    fclose(f);
+    return phx_fail(t->err, PHX_ENOMEM, "out of memory reading %s", path);
+  }
+  phx_status s = PHX_OK;
+  int in = section == NULL, found = in, skip = 0;
+  while (!s && fgets(line, TRIM_LINE, f)) {
+    if (strlen(line) == TRIM_LINE - 1 && line[TRIM_LINE - 2] != '\n') {
+      s = phx_fail(t->err, PHX_EFORMAT, "%s: a line longer than %d bytes", path, TRIM_LINE);
+      break;
+    }
+    if (section) {
+      const char *p = line;
+      char kw[16], name[64];
+      if (word(&p, kw, sizeof kw) && (!strcasecmp(kw, ".lib") || !strcasecmp(kw, ".endl"))) {
+        int named = word(&p, name, sizeof name) && !strcasecmp(name, section);
+        if (!strcasecmp(kw, ".lib") && named && !in) {
+          in = found = 1;
+          continue;
+        }
+        if (!strcasecmp(kw, ".endl") && in) break;
+      }
+      if (!in) continue;
+    }
+    s = trim_line(t, path, line, &skip, depth);
+  }
+  if (!s && ferror(f)) s = phx_fail(t->err, PHX_EIO, "%s: read error", path);
+  if (!s && !found)
+    s = phx_fail(t->err, PHX_EFORMAT, "%s: no section .lib %s", path, section);
+  free(line);
+  fclose(f);
+  return s;
+}
+
+phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
+  *out = NULL;
+  if (!strstr(deck, PHX_TRIM_MARK)) return PHX_OK;
+  size_t len = 0;
+  trim t = {.err = err};
+  t.out = open_memstream(out, &len);
+  if (!t.out) return phx_fail(err, PHX_ENOMEM, "out of memory for the deck");
+  phx_status s = PHX_OK;
+  const char *p = deck;
+  while (!s && *p) {
+    const char *eol = strchr(p, '\n');
+    size_t n = eol ? (size_t)(eol - p + 1) : strlen(p);
+    const size_t mark = strlen(PHX_TRIM_MARK);
+    if (n > mark && !strncmp(p, PHX_TRIM_MARK, mark)) {
+      /* the names kept, then the .lib line it stands for */
+      snprintf(t.names, sizeof t.names, "%.*s", (int)(n - mark), p + mark);
+      char *save = NULL;
+      t.nkeep = 0;
+      for (char *w = strtok_r(t.names, " \t\r\n", &save); w && t.nkeep < TRIM_KEEP;
+           w = strtok_r(NULL, " \t\r\n", &save))
+        t.keep[t.nkeep++] = w;
+      const char *lib = eol ? eol + 1 : p + n, *le = strchr(lib, '\n');
+      char libline[2200], kw[16], file[2048], sec[64];
+      snprintf(libline, sizeof libline, "%.*s", (int)(le ? le - lib : (long)strlen(lib)), lib);
+      const char *r = libline;
+      if (!word(&r, kw, sizeof kw) || strcasecmp(kw, ".lib") || !word(&r, file, sizeof file) ||
+          !word(&r, sec, sizeof sec)) {
+        s = phx_fail(err, PHX_EINVAL, "deck: %s not followed by a .lib line", PHX_TRIM_MARK);
+        break;
+      }
+      fprintf(t.out, "* %s section %s, only the subcircuits", file, sec);
+      for (int i = 0; i < t.nkeep; i++) fprintf(t.out, " %s", t.keep[i]);
+      fprintf(t.out, "\n");
+      s = trim_file(&t, file, sec, 0);
+      p = le ? le + 1 : lib + strlen(lib);
+      continue;
+    }
+    fwrite(p, 1, n, t.out);
+    p += n;
+  }
+  if (fclose(t.out) && !s) s = phx_fail(err, PHX_ENOMEM, "out of memory for the deck");
+  if (s) {
+    free(*out);
+    *out = NULL;
+  }
+  return s;
+}

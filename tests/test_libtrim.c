@@ -1,0 +1,79 @@
+/* Suite 'spice': the engine's cut-down model library (libtrim.c). A small
+ * library with sections, nested includes and .lib references, subcircuits
+ * and top-level .model cards: the section named is inlined with its
+ * parameters and only the subcircuits the mark names; other sections,
+ * other subcircuits, .model cards and comments are left out; a missing
+ * section or file is one error naming the file. No ngspice needed. */
+#define _XOPEN_SOURCE 700
+#define TEST_UTIL_TMPDIR
+#include <string.h>
+
+#include "circuit.h"
+#include "test_util.h"
+
+static void put(const char *name, const char *text) {
+  FILE *f = fopen(in_dir(name), "w");
+  CHECKF(f != NULL, "cannot write %s", name);
+  if (!f) return;
+  fputs(text, f);
+  fclose(f);
+}
+
+static char *trimmed(const char *section, const char *keep, phx_status want, const char *msg) {
+  char deck[1024];
+  snprintf(deck, sizeof deck,
+           "* title\n" PHX_TRIM_MARK " %s\n.lib \"%s\" %s\nR1 a 0 1\n.end\n", keep,
+           in_dir("lib.spice"), section);
+  phx_err err = {0};
+  char *out = NULL;
+  phx_status s = phx_circ_trim_deck(deck, &out, &err);
+  CHECKF(s == want, "section %s: %s (%s), expected %s", section, phx_status_name(s), err.msg,
+         phx_status_name(want));
+  if (msg) CHECKF(strstr(err.msg, msg) != NULL, "section %s: '%s' lacks '%s'", section, err.msg, msg);
+  if (s) CHECK(out == NULL);
+  return out;
+}
+
+int main(void) {
+  if (tmpdir_make("libtrim")) return 1;
+  char sub[300];
+  snprintf(sub, sizeof sub, "%s", in_dir("sub"));
+  CHECK(mkdir(sub, 0755) == 0);
+  put("lib.spice", "* a library\n"
+                   ".lib tt\n.param a=1\n.include sub/models.spice\n.lib \"other.spice\" base\n"
+                   ".endl tt\n"
+                   ".lib ff\n.param a=2\n.endl ff\n"
+                   ".lib broken\n.include sub/none.spice\n.endl broken\n");
+  put("sub/models.spice", ".param b=2\n+ c=3\n"
+                          ".model junk nmos level=1\n+ vto=0.5\n"
+                          ".subckt keep1 d g s b\nM1 d g s b keepm\n.model keepm nmos level=1\n"
+                          ".ends keep1\n"
+                          ".SUBCKT drop1 d g s b\nM1 d g s b dropm\n.ends drop1\n"
+                          "* a comment\n");
+  put("other.spice", ".lib base\n.param base=1\n.endl base\n.lib unused\n.param unused=1\n"
+                     ".endl unused\n");
+  char *out = trimmed("tt", "keep1", PHX_OK, NULL);
+  if (out) {
+    static const char *const has[] = {".param a=1", ".param b=2", "+ c=3", ".subckt keep1",
+                                      ".model keepm", ".ends keep1", ".param base=1",
+                                      "R1 a 0 1", "* title"};
+    static const char *const lacks[] = {"drop1", "junk", "vto", "a=2", "unused", "a comment",
+                                        ".lib", PHX_TRIM_MARK};
+    for (size_t i = 0; i < sizeof has / sizeof *has; i++)
+      CHECKF(strstr(out, has[i]) != NULL, "trimmed deck lacks '%s':\n%s", has[i], out);
+    for (size_t i = 0; i < sizeof lacks / sizeof *lacks; i++)
+      CHECKF(strstr(out, lacks[i]) == NULL, "trimmed deck has '%s':\n%s", lacks[i], out);
+    free(out);
+  }
+  free(trimmed("xx", "keep1", PHX_EFORMAT, "lib.spice: no section .lib xx"));
+  free(trimmed("broken", "keep1", PHX_EIO, "sub/none.spice"));
+  /* no mark: the deck as it is */
+  phx_err err = {0};
+  out = (char *)1;
+  CHECK(phx_circ_trim_deck("* t\n.lib \"x\" tt\n.end\n", &out, &err) == PHX_OK && out == NULL);
+  out = NULL;
+  CHECK(phx_circ_trim_deck("* t\n" PHX_TRIM_MARK " a\nR1 a 0 1\n", &out, &err) == PHX_EINVAL &&
+        strstr(err.msg, "not followed by a .lib line") && out == NULL);
+  tmpdir_remove();
+  return finish("libtrim");
+}
