@@ -4,7 +4,7 @@
 # whether the report is the same (times left out).
 # usage: tools/bench_mpi.sh [BUILD_DIR [N]]
 # SKY130_N=K: transistor-level samples (default 100; 0 leaves the row out;
-# each rank parses the sky130 models first, ~10 s of CPU).
+# each rank parses the two transistors it uses from the sky130 library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
