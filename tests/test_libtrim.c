@@ -48,6 +48,15 @@ int main(void) {
                           ".model junk nmos level=1\n+ vto=0.5\n"
                           ".subckt keep1 d g s b\nM1 d g s b keepm\n.model keepm nmos level=1\n"
                           ".ends keep1\n"
+                          /* binned: only bin.2's range holds w=4e-5 l=3.5e-7 */
+                          ".subckt binned d g s b\nM1 d g s b bin\n"
+                          ".model bin.1 nmos level=54\n+ lmin = 8E-6 lmax = 2E-5 wmin = 7E-6\n"
+                          "+ wmax = 1E-3 tag1=1\n"
+                          ".model bin.2 nmos level=54\n+ lmin = 1.5E-7 lmax = 5E-7 wmin = 7E-6\n"
+                          "+ wmax = 1E-3 tag2=1\n"
+                          ".model bin.3 nmos\n+ level=54 lmin=1.5E-7 lmax=5E-7 wmin=1E-6 wmax=7E-6 tag3=1\n"
+                          "* a comment inside\n"
+                          ".ends binned\n"
                           ".SUBCKT drop1 d g s b\nM1 d g s b dropm\n.ends drop1\n"
                           "* a comment\n");
   put("other.spice", ".lib base\n.param base=1\n.endl base\n.lib unused\n.param unused=1\n"
@@ -63,6 +72,17 @@ int main(void) {
       CHECKF(strstr(out, has[i]) != NULL, "trimmed deck lacks '%s':\n%s", has[i], out);
     for (size_t i = 0; i < sizeof lacks / sizeof *lacks; i++)
       CHECKF(strstr(out, lacks[i]) == NULL, "trimmed deck has '%s':\n%s", lacks[i], out);
+    free(out);
+  }
+  /* a size: the bins whose range holds it, and the unbinned card of keep1 */
+  out = trimmed("tt", "binned w=4e-05 l=3.5e-07 keep1", PHX_OK, NULL);
+  if (out) {
+    CHECKF(strstr(out, "tag2=1") && strstr(out, "M1 d g s b bin") && strstr(out, ".ends binned") &&
+               strstr(out, ".model keepm"),
+           "binned: the bin holding the size is missing:\n%s", out);
+    CHECKF(!strstr(out, "tag1") && !strstr(out, "tag3") && !strstr(out, "bin.1") &&
+               !strstr(out, "a comment inside"),
+           "binned: a bin outside the size kept:\n%s", out);
     free(out);
   }
   free(trimmed("xx", "keep1", PHX_EFORMAT, "lib.spice: no section .lib xx"));

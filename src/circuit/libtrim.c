@@ -5,8 +5,12 @@
  * NAME..." before a ".lib FILE SECTION" line asks the engine to inline
  * that section instead: its .param lines, its includes followed, only the
  * .subckt blocks named, and no top-level .model cards (the process's
- * transistors carry their cards inside their subcircuits). The cards kept
- * are the library's own text, so the simulation is the same. */
+ * transistors carry their cards inside their subcircuits). A name may
+ * carry its device's size, "w=W l=L" in metres: inside its subcircuit only
+ * the binned cards whose range holds that size are kept (a subcircuit is
+ * copied for every instance, so 40 bins cost 40 times). The cards kept are
+ * the library's own text, so the simulation is the same. */
+#define _GNU_SOURCE /* strcasestr */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -20,9 +24,12 @@
 enum { TRIM_DEPTH = 8, TRIM_KEEP = 8, TRIM_LINE = 4096 };
 
 typedef struct trim {
-  char names[512];         /* the marker's names, split in place */
+  char names[512];         /* the marker's words, split in place */
   const char *keep[TRIM_KEEP];
-  int nkeep;
+  double w[TRIM_KEEP], l[TRIM_KEEP]; /* m; 0: keep every bin */
+  int nkeep, cur;          /* cur: the kept subcircuit being copied */
+  char *card;              /* a .model card inside it, held back */
+  size_t card_len, card_cap;
   FILE *out;
   phx_err *err;
 } trim;
@@ -62,28 +69,84 @@ static void relative_to(const char *from, const char *path, char *out, size_t le
 
 static int wanted(const trim *t, const char *name) {
   for (int i = 0; i < t->nkeep; i++)
-    if (!strcasecmp(name, t->keep[i])) return 1;
+    if (!strcasecmp(name, t->keep[i])) return i;
+  return -1;
+}
+
+/* The number after "key =" in a card's text, or def. */
+static double card_value(const char *card, const char *key, double def) {
+  const size_t n = strlen(key);
+  for (const char *p = card; (p = strcasestr(p, key)) != NULL; p += n) {
+    if (p > card && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) continue;
+    const char *q = p + n;
+    while (*q == ' ' || *q == '\t') q++;
+    if (*q != '=') continue;
+    char *end;
+    double v = strtod(q + 1, &end);
+    if (end != q + 1) return v;
+  }
+  return def;
+}
+
+/* A held .model card of the kept subcircuit: written unless its bin
+ * (lmin <= l <= lmax, wmin <= w <= wmax, m) excludes the device's size;
+ * the one ngspice picks is always among those written. */
+static void flush_card(trim *t) {
+  if (!t->card_len) return;
+  const double w = t->w[t->cur], l = t->l[t->cur], e = 1e-9;
+  int in = 1;
+  if (w > 0 && l > 0)
+    in = card_value(t->card, "lmin", 0) <= l * (1 + e) &&
+         card_value(t->card, "lmax", 1) >= l * (1 - e) &&
+         card_value(t->card, "wmin", 0) <= w * (1 + e) &&
+         card_value(t->card, "wmax", 1) >= w * (1 - e);
+  if (in) fwrite(t->card, 1, t->card_len, t->out);
+  t->card_len = 0;
+}
+
+static int hold_card(trim *t, const char *line) {
+  const size_t n = strlen(line);
+  if (t->card_len + n + 1 > t->card_cap) {
+    size_t cap = (t->card_len + n + 1) * 2;
+    char *c = realloc(t->card, cap);
+    if (!c) return phx_fail(t->err, PHX_ENOMEM, "out of memory for a model card");
+    t->card = c;
+    t->card_cap = cap;
+  }
+  memcpy(t->card + t->card_len, line, n + 1);
+  t->card_len += n;
   return 0;
 }
 
 static phx_status trim_file(trim *t, const char *path, const char *section, int depth);
 
 /* One line of a file being inlined: *skip is 1 inside a dropped .subckt
- * block, 2 inside a dropped .model card, 3 inside a kept block. */
+ * block, 2 inside a dropped .model card, 3 inside a kept block, 4 inside
+ * a .model card of a kept block (held until it ends). */
 static phx_status trim_line(trim *t, const char *path, const char *line, int *skip,
                             int depth) {
   const char *p = line;
   char kw[64], arg[1024], sec[64];
   if (*skip == 2 && line[0] == '+') return PHX_OK;
   if (*skip == 2) *skip = 0;
+  if (*skip == 4 && line[0] == '+') return hold_card(t, line);
+  if (*skip == 4) {
+    flush_card(t);
+    *skip = 3;
+  }
+  if (*skip == 3 && is_kw(line, ".model")) {
+    *skip = 4;
+    return hold_card(t, line);
+  }
   if (*skip == 1 || *skip == 3) {
-    if (*skip == 3) fprintf(t->out, "%s", line);
+    if (*skip == 3 && line[0] != '*') fprintf(t->out, "%s", line);
     if (is_kw(line, ".ends")) *skip = 0;
     return PHX_OK;
   }
   if (line[0] == '*' || !word(&p, kw, sizeof kw)) return PHX_OK;
   if (!strcasecmp(kw, ".subckt")) {
-    *skip = word(&p, arg, sizeof arg) && wanted(t, arg) ? 3 : 1;
+    t->cur = word(&p, arg, sizeof arg) ? wanted(t, arg) : -1;
+    *skip = t->cur >= 0 ? 3 : 1;
     if (*skip == 3) fprintf(t->out, "%s", line);
     return PHX_OK;
   }
@@ -142,6 +205,7 @@ static phx_status trim_file(trim *t, const char *path, const char *section, int 
     }
     s = trim_line(t, path, line, &skip, depth);
   }
+  if (!s && skip == 4) flush_card(t);
   if (!s && ferror(f)) s = phx_fail(t->err, PHX_EIO, "%s: read error", path);
   if (!s && !found)
     s = phx_fail(t->err, PHX_EFORMAT, "%s: no section .lib %s", path, section);
@@ -168,9 +232,15 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
       snprintf(t.names, sizeof t.names, "%.*s", (int)(n - mark), p + mark);
       char *save = NULL;
       t.nkeep = 0;
-      for (char *w = strtok_r(t.names, " \t\r\n", &save); w && t.nkeep < TRIM_KEEP;
-           w = strtok_r(NULL, " \t\r\n", &save))
-        t.keep[t.nkeep++] = w;
+      for (char *w = strtok_r(t.names, " \t\r\n", &save); w;
+           w = strtok_r(NULL, " \t\r\n", &save)) {
+        if (!strncasecmp(w, "w=", 2) && t.nkeep) t.w[t.nkeep - 1] = strtod(w + 2, NULL);
+        else if (!strncasecmp(w, "l=", 2) && t.nkeep) t.l[t.nkeep - 1] = strtod(w + 2, NULL);
+        else if (t.nkeep < TRIM_KEEP) {
+          t.w[t.nkeep] = t.l[t.nkeep] = 0;
+          t.keep[t.nkeep++] = w;
+        }
+      }
       const char *lib = eol ? eol + 1 : p + n, *le = strchr(lib, '\n');
       char libline[2200], kw[16], file[2048], sec[64];
       snprintf(libline, sizeof libline, "%.*s", (int)(le ? le - lib : (long)strlen(lib)), lib);
@@ -182,6 +252,7 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
       }
       fprintf(t.out, "* %s section %s, only the subcircuits", file, sec);
       for (int i = 0; i < t.nkeep; i++) fprintf(t.out, " %s", t.keep[i]);
+      fprintf(t.out, " and their bins for the sizes given");
       fprintf(t.out, "\n");
       s = trim_file(&t, file, sec, 0);
       p = le ? le + 1 : lib + strlen(lib);
@@ -190,6 +261,7 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
     fwrite(p, 1, n, t.out);
     p += n;
   }
+  free(t.card);
   if (fclose(t.out) && !s) s = phx_fail(err, PHX_ENOMEM, "out of memory for the deck");
   if (s) {
     free(*out);

@@ -193,8 +193,10 @@ void phx_circ_write_neuron(FILE *f, const phx_inverter *inv, const phx_model_opt
   }
   const char *inv_name = "phx_inv";
   if (inv->kind == PHX_INV_SKY130) {
-    /* a comment to ngspice; phaxcl's engine loads only these two devices */
-    fprintf(f, "%s %s %s\n", PHX_TRIM_MARK, inv->pmodel, inv->nmodel);
+    /* a comment to ngspice; phaxcl's engine loads only these two devices
+     * and their bins for these sizes (in m: the library scales um by 1e-6) */
+    fprintf(f, "%s %s w=%.9g l=%.9g %s w=%.9g l=%.9g\n", PHX_TRIM_MARK, inv->pmodel,
+            inv->wp * 1e-6, inv->lp * 1e-6, inv->nmodel, inv->wn * 1e-6, inv->ln * 1e-6);
     fprintf(f, ".lib \"%s\" %s\n", inv->models_file, inv->corner);
     const double m = phx_inverter_mult(inv);
     char ms[32] = "";
