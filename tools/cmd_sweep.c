@@ -30,7 +30,7 @@ static const char USAGE[] =
     "  --seeds LIST       training seeds (default 1)\n"
     "  --neurons LIST     neuron files from `phaxcl vtc`, ',' separated (default:\n"
     "                     the model's own fits)\n"
-    "  --sigmas LIST      programming spreads in %% for Monte Carlo (default: none)\n"
+    "  --sigmas LIST      programming spreads in % for Monte Carlo (default: none)\n"
     "  --draws N          chips per variation level (default 20)\n"
     "  --epochs N  --batch N  --lr X  --optimizer NAME  --loss ce|mse  --vdd V\n"
     "  --ratio R  --gmin US  --limit N  as for `phaxcl train`\n"
