@@ -107,23 +107,6 @@ static phx_status draw_offsets(phx_model *out, const phx_variation *v, uint64_t 
   return s;
 }
 
-/* The drawn chip keeps a table neuron (its values; the slopes are made
- * again from them, the same way). */
-static phx_status copy_table(const phx_model *m, phx_model *out, phx_err *err) {
-  int nv;
-  double v0, dv;
-  const double *loads, *T;
-  const int L = phx_model_table(m, &nv, &v0, &dv, &loads, &T);
-  if (L == 0) return PHX_OK;
-  const size_t n = (size_t)L * (size_t)nv;
-  double *val = malloc(n * sizeof *val);
-  if (!val) return phx_fail(err, PHX_ENOMEM, "out of memory for the drawn chip's neuron table");
-  for (size_t i = 0; i < n; i++) val[i] = T[2 * i];
-  phx_status s = phx_model_set_table(out, L, nv, v0, dv, loads, val, err);
-  free(val);
-  return s;
-}
-
 phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t seed,
                           int draw, phx_model **out, phx_err *err) {
   if (!m || !out) return phx_fail(err, PHX_EINVAL, "phx_model_draw: model and out required");
@@ -162,7 +145,7 @@ phx_status phx_model_draw(const phx_model *m, const phx_variation *v, uint64_t s
     phx_model_get_scaling(m, &sc);
     s = phx_model_set_scaling(*out, &sc, err);
   }
-  if (!s) s = copy_table(m, *out, err);
+  if (!s) s = phx_model_copy_table(m, *out, err);
   if (!s) s = draw_offsets(*out, v, seed, draw, err);
   for (int l = 0; l < o.nlayers; l++) free(g[l]);
   if (s && *out) {

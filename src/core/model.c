@@ -219,6 +219,19 @@ const phx_curve *phx_model_curve(const phx_model *m) {
   return m->curve.L > 0 ? &m->curve : NULL;
 }
 
+phx_status phx_model_copy_table(const phx_model *from, phx_model *to, phx_err *err) {
+  const phx_curve *c = &from->curve;
+  if (c->L == 0) return phx_model_set_table(to, 0, 0, 0, 0, NULL, NULL, err);
+  const size_t n = (size_t)c->L * c->NV * 2 + (size_t)c->L; /* T, then loads */
+  double *mem = malloc(n * sizeof *mem);
+  if (!mem) return phx_fail(err, PHX_ENOMEM, "neuron table: out of memory");
+  memcpy(mem, from->curve_mem, n * sizeof *mem);
+  free(to->curve_mem);
+  to->curve_mem = mem;
+  to->curve = (phx_curve){c->L, c->NV, c->v0, c->dv, mem, mem + (size_t)c->L * c->NV * 2};
+  return PHX_OK;
+}
+
 
 void phx_model_get_scaling(const phx_model *m, phx_scaling *sc) { *sc = m->sc; }
 

@@ -99,6 +99,9 @@ int phx_net_max_batch(const phx_net *n);
 
 /* The model's neuron table, or NULL when it uses the tanh fits (model.c). */
 const phx_curve *phx_model_curve(const phx_model *m);
+/* Gives `to` the neuron table of `from` as it is (slopes included), or
+ * none when `from` has none (model.c). */
+phx_status phx_model_copy_table(const phx_model *from, phx_model *to, phx_err *err);
 /* Makes the net's neurons the table c (NULL: the tanh fits of its
  * options); phx_net_set_theta does this from the model. With the options'
  * load_aware, hidden neurons are loaded by the next layer's rows. */
