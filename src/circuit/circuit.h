@@ -67,6 +67,8 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err);
 
 /* The inverter's parallel-device count (mult; 0 reads as 1). */
 double phx_inverter_mult(const phx_inverter *inv);
+/* A mult the sizing accepts: a whole number from 1 to 1000. */
+int phx_inverter_mult_valid(double m);
 
 /* The deck write(f, ctx) writes, loaded into a new engine (*out, to be
  * closed even on failure) and swept by `dc vin` over [-vdd/2, vdd/2] in

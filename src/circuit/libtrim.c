@@ -23,6 +23,11 @@
 
 enum { TRIM_DEPTH = 8, TRIM_KEEP = 8, TRIM_LINE = 4096 };
 
+/* Where a file's line falls: copied, inside a dropped .subckt block or
+ * .model card, inside a kept block, or inside a .model card of a kept
+ * block (held until it ends, then written or dropped by its bin). */
+typedef enum { COPY, DROP_BLOCK, DROP_CARD, KEEP_BLOCK, KEEP_CARD } trim_at;
+
 typedef struct trim {
   char names[512];         /* the marker's words, split in place */
   const char *keep[TRIM_KEEP];
@@ -89,7 +94,7 @@ static double card_value(const char *card, const char *key, double def) {
 }
 
 /* A held .model card of the kept subcircuit: written unless its bin
- * (lmin <= l <= lmax, wmin <= w <= wmax, m) excludes the device's size;
+ * (lmin <= l <= lmax, wmin <= w <= wmax, in m) excludes the device's size;
  * the one ngspice picks is always among those written. */
 static void flush_card(trim *t) {
   if (!t->card_len) return;
@@ -120,38 +125,37 @@ static int hold_card(trim *t, const char *line) {
 
 static phx_status trim_file(trim *t, const char *path, const char *section, int depth);
 
-/* One line of a file being inlined: *skip is 1 inside a dropped .subckt
- * block, 2 inside a dropped .model card, 3 inside a kept block, 4 inside
- * a .model card of a kept block (held until it ends). */
-static phx_status trim_line(trim *t, const char *path, const char *line, int *skip,
+/* One line of a file being inlined, at *at (trim_at). */
+static phx_status trim_line(trim *t, const char *path, const char *line, trim_at *at,
                             int depth) {
   const char *p = line;
   char kw[64], arg[1024], sec[64];
-  if (*skip == 2 && line[0] == '+') return PHX_OK;
-  if (*skip == 2) *skip = 0;
-  if (*skip == 4 && line[0] == '+') return hold_card(t, line);
-  if (*skip == 4) {
+  const int more = line[0] == '+'; /* a continuation of the line before */
+  if (*at == DROP_CARD && more) return PHX_OK;
+  if (*at == DROP_CARD) *at = COPY;
+  if (*at == KEEP_CARD && more) return hold_card(t, line);
+  if (*at == KEEP_CARD) {
     flush_card(t);
-    *skip = 3;
+    *at = KEEP_BLOCK;
   }
-  if (*skip == 3 && is_kw(line, ".model")) {
-    *skip = 4;
+  if (*at == KEEP_BLOCK && is_kw(line, ".model")) {
+    *at = KEEP_CARD;
     return hold_card(t, line);
   }
-  if (*skip == 1 || *skip == 3) {
-    if (*skip == 3 && line[0] != '*') fprintf(t->out, "%s", line);
-    if (is_kw(line, ".ends")) *skip = 0;
+  if (*at == DROP_BLOCK || *at == KEEP_BLOCK) {
+    if (*at == KEEP_BLOCK && line[0] != '*') fprintf(t->out, "%s", line);
+    if (is_kw(line, ".ends")) *at = COPY;
     return PHX_OK;
   }
   if (line[0] == '*' || !word(&p, kw, sizeof kw)) return PHX_OK;
   if (!strcasecmp(kw, ".subckt")) {
     t->cur = word(&p, arg, sizeof arg) ? wanted(t, arg) : -1;
-    *skip = t->cur >= 0 ? 3 : 1;
-    if (*skip == 3) fprintf(t->out, "%s", line);
+    *at = t->cur >= 0 ? KEEP_BLOCK : DROP_BLOCK;
+    if (*at == KEEP_BLOCK) fprintf(t->out, "%s", line);
     return PHX_OK;
   }
   if (!strcasecmp(kw, ".model")) {
-    *skip = 2;
+    *at = DROP_CARD;
     return PHX_OK;
   }
   if (!strcasecmp(kw, ".include") || !strcasecmp(kw, ".inc")) {
@@ -184,7 +188,8 @@ static phx_status trim_file(trim *t, const char *path, const char *section, int 
     return phx_fail(t->err, PHX_ENOMEM, "out of memory reading %s", path);
   }
   phx_status s = PHX_OK;
-  int in = section == NULL, found = in, skip = 0;
+  int in = section == NULL, found = in;
+  trim_at at = COPY;
   while (!s && fgets(line, TRIM_LINE, f)) {
     if (strlen(line) == TRIM_LINE - 1 && line[TRIM_LINE - 2] != '\n') {
       s = phx_fail(t->err, PHX_EFORMAT, "%s: a line longer than %d bytes", path, TRIM_LINE);
@@ -203,9 +208,9 @@ static phx_status trim_file(trim *t, const char *path, const char *section, int 
       }
       if (!in) continue;
     }
-    s = trim_line(t, path, line, &skip, depth);
+    s = trim_line(t, path, line, &at, depth);
   }
-  if (!s && skip == 4) flush_card(t);
+  if (!s && at == KEEP_CARD) flush_card(t);
   if (!s && ferror(f)) s = phx_fail(t->err, PHX_EIO, "%s: read error", path);
   if (!s && !found)
     s = phx_fail(t->err, PHX_EFORMAT, "%s: no section .lib %s", path, section);
@@ -252,8 +257,7 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
       }
       fprintf(t.out, "* %s section %s, only the subcircuits", file, sec);
       for (int i = 0; i < t.nkeep; i++) fprintf(t.out, " %s", t.keep[i]);
-      fprintf(t.out, " and their bins for the sizes given");
-      fprintf(t.out, "\n");
+      fprintf(t.out, " and their bins for the sizes given\n");
       s = trim_file(&t, file, sec, 0);
       p = le ? le + 1 : lib + strlen(lib);
       continue;

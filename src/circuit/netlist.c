@@ -41,6 +41,9 @@ double phx_inverter_mult(const phx_inverter *inv) {
   return inv->mult > 0 ? inv->mult : 1;
 }
 
+/* whole devices in parallel: the library's bins hold w, m only copies */
+int phx_inverter_mult_valid(double m) { return m >= 1 && m <= 1000 && m == floor(m); }
+
 static int readable(const char *p) { return p && *p && access(p, R_OK) == 0; }
 
 phx_status phx_circ_sky130_lib(const char *given, char *path, size_t len, phx_err *err) {
@@ -149,9 +152,7 @@ phx_status phx_inverter_check(phx_inverter *inv, phx_err *err) {
                       inv->corner);
     if (!(inv->wp > 0 && inv->lp > 0 && inv->wn > 0 && inv->ln > 0))
       return phx_fail(err, PHX_EINVAL, "sky130 sizing: w and l must be positive");
-    /* whole devices in parallel: the library's bins hold w, m only copies */
-    const double m = phx_inverter_mult(inv);
-    if (!(m >= 1 && m <= 1000 && m == floor(m)))
+    if (!phx_inverter_mult_valid(phx_inverter_mult(inv)))
       return phx_fail(err, PHX_EINVAL, "--drive %g: expected a whole number from 1 to 1000",
                       inv->mult);
     char path[1024];

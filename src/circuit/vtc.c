@@ -598,8 +598,7 @@ static phx_status parse_neuron(const cJSON *j, const char *path, phx_neuron **ou
     /* files from before --drive have one device each */
     const cJSON *mu = cJSON_GetObjectItemCaseSensitive(sz, "mult");
     if (!why && k == PHX_INV_SKY130 && mu) {
-      if (!cJSON_IsNumber(mu) || !(mu->valuedouble >= 1 && mu->valuedouble <= 1000) ||
-          mu->valuedouble != floor(mu->valuedouble))
+      if (!cJSON_IsNumber(mu) || !phx_inverter_mult_valid(mu->valuedouble))
         why = "sizing.mult must be a whole number from 1 to 1000";
       else nr->inv.mult = mu->valuedouble;
     }
