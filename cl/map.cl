@@ -72,7 +72,7 @@ __kernel void phx_map_backward(const int M, const int R, const int fold,
                                __global const float *theta, __global const float *W,
                                __global const float *S, __global const float *dWE,
                                __global float *dtheta, const int loads,
-                               __global const float *drow) {
+                               __global const float *drow, __global const float *dgm) {
   const int j = (int)get_global_id(0);
   if (j >= M) return;
   const int N = (R - 2) / 2;
@@ -107,8 +107,11 @@ __kernel void phx_map_backward(const int M, const int R, const int fold,
   for (; r + PHX_GV <= R; r += PHX_GV) accv += GLOAD(d + r) * GLOAD(w + r);
   float dot = GSUM(accv);
   for (int q = r; q < R; q++) dot += d[q] * w[q];
-  if (loads) { /* + dL/dG_r (row_load), as S_j dG_r inside (dw - dot) / S_j */
-    for (int q = 0; q < R; q++) out[q] = phx_dtheta(d[q] + sj * drow[q], dot, sj, th[q]);
+  if (loads) { /* + dL/dG_r (row_load), as S_j dG_r inside (dw - dot) / S_j;
+                 * 2: + dgm (returned loads) the same way */
+    __global const float *dm = dgm + (size_t)j * R;
+    for (int q = 0; q < R; q++)
+      out[q] = phx_dtheta(d[q] + sj * (drow[q] + (loads > 1 ? dm[q] : 0.0f)), dot, sj, th[q]);
     return;
   }
   for (r = 0; r + PHX_GV <= R; r += PHX_GV)

@@ -88,8 +88,10 @@ typedef struct phx_model_opts {
   double d[4];
   phx_loss loss;
   /* Table neurons only (phx_model_set_table): 1 = every hidden neuron's
-   * outputs sag under the load of the next crossbar's rows (docs/model.md,
-   * "Table neurons and loading"); 0 = ideal sources, as old models. */
+   * outputs sag under the load of the next crossbar's rows, returned to
+   * 0 V (docs/model.md, "Table neurons and loading"); 2 = the same loads
+   * returned to the next layer's column nodes, rows and columns solved
+   * together ("Returned loads"); 0 = ideal sources, as old models. */
   int load_aware;
 } phx_model_opts;
 

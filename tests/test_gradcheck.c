@@ -127,7 +127,8 @@ static int check_case(const char *label, const int *sizes, int nlayers, phx_loss
   int failures = 0;
   printf("%s (loss %s%s, ratio %.2f, neuron %s%s, L = %.6f)\n", label,
          loss == PHX_LOSS_CE ? "ce" : "mse", regress ? " on target voltages" : "", ratio,
-         !g_curve ? "tanh" : load_aware ? "table, load-aware" : "table",
+         !g_curve ? "tanh" : load_aware == 2 ? "table, loads returned"
+                   : load_aware ? "table, load-aware" : "table",
          g_offsets ? ", offsets" : "", L0);
   for (int l = 0; l < nlayers; l++) {
     double emax = 0, gmax = 0, fmax_ = 0;
@@ -212,6 +213,13 @@ int main(void) {
   /* ... and offsets before the loaded table neurons */
   g_offsets = 1;
   failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 8.33, 10, 1, 0);
+  /* Returned loads: rows and the next layer's columns solved together,
+   * the gradient through the fixed point's adjoint (two coupled pairs in
+   * 6-5-4-3), with the offsets, then without */
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_CE, 8.33, 11, 2, 0);
+  g_offsets = 0;
+  failures += check_case("6-5-3", one_hidden, 2, PHX_LOSS_CE, 8.33, 12, 2, 0);
+  failures += check_case("6-5-4-3", two_hidden, 3, PHX_LOSS_MSE, 8.33, 13, 2, 0);
   printf("%s: %d failure(s)\n", failures ? "FAIL" : "PASS", failures);
   return failures ? 1 : 0;
 }

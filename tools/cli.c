@@ -53,6 +53,7 @@ static const opt_def OPTS2[] = {
     {"curve", PHX_O2_CURVE, 1},     {"load-aware", PHX_O2_LOAD_AWARE, 0},
     {"log", PHX_O2_LOG, 1},
     {"predictions", PHX_O2_PREDICTIONS, 1}, {"drive", PHX_O2_DRIVE, 1},
+    {"load-return", PHX_O2_LOAD_RETURN, 0},
 };
 
 int phx_cli_fail(int status, const char *fmt, ...) {
@@ -194,7 +195,8 @@ static int set_option2(const opt_def *d, const char *v, phx_cli *c) {
         return phx_cli_fail(PHX_EXIT_USAGE, "--curve: expected tanh or table, got '%s'", v);
       c->curve = v;
       return 0;
-    case PHX_O2_LOAD_AWARE: c->load_aware = 1; return 0;
+    case PHX_O2_LOAD_AWARE: c->load_aware = c->load_aware ? c->load_aware : 1; return 0;
+    case PHX_O2_LOAD_RETURN: c->load_aware = 2; return 0;
     case PHX_O2_LOG: c->log = v; return 0;
     case PHX_O2_SAMPLE:
       return parse_int(d->name, v, 0, 2000000000, "a non-negative sample index", &c->sample);

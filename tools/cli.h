@@ -68,6 +68,7 @@ enum {
   PHX_O2_LOG = 1u << 14, /* train only */
   PHX_O2_PREDICTIONS = 1u << 15, /* eval */
   PHX_O2_DRIVE = 1u << 16, /* vtc, export, spice: sky130 devices in parallel */
+  PHX_O2_LOAD_RETURN = 1u << 17, /* train: loads returned to the next columns */
 };
 /* The model options every model-creating command accepts. */
 #define PHX_O_MODEL (PHX_O_LAYERS | PHX_O_LOSS | PHX_O_VDD | PHX_O_RATIO | \

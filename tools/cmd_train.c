@@ -58,6 +58,8 @@ static const char USAGE[] =
     "                     --neuron file's sweep (monotone cubic, saved in the model)\n"
     "  --load-aware       hidden neurons sag under the next crossbar's rows, from\n"
     "                     the file's loaded sweeps (phaxcl vtc --loads)\n"
+    "  --load-return      as --load-aware, each row's load returning to the next\n"
+    "                     layer's column nodes (rows and columns solved together)\n"
     "  --loss ce|mse      cross-entropy (default) or squared error\n"
     "  --init FILE        start from a checkpoint; its model options win\n"
     "  --seed N           initialisation and shuffling seed (default 1)\n"
@@ -296,7 +298,8 @@ int phx_cli_make_model(const phx_cli *c, const phx_dataset *train, phx_model **o
   if (T) want.loss = PHX_LOSS_MSE;
   want.load_aware = c->load_aware;
   if (c->load_aware && (!c->curve || strcmp(c->curve, "table")))
-    return phx_cli_fail(PHX_EXIT_USAGE, "--load-aware needs --curve table (and --neuron FILE)");
+    return phx_cli_fail(PHX_EXIT_USAGE, "%s needs --curve table (and --neuron FILE)",
+                        c->load_aware == 2 ? "--load-return" : "--load-aware");
   if (phx_model_opts_check(&want, &err))
     return phx_cli_fail(PHX_EXIT_USAGE, "%s", err.msg);
   phx_model *m = NULL;
@@ -465,7 +468,8 @@ static int train_with(int argc, char **argv, phx_variation *v, unsigned given,
   const int saver = phx_par_rank() == 0; /* only rank 0 writes files */
   int aware = phx_vary_any(v);
   phx_cli c;
-  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE | PHX_O2_LOG,
+  rc = phx_cli_parse2(&SPEC, PHX_O2_NEURON | PHX_O2_CURVE | PHX_O2_LOAD_AWARE |
+                                         PHX_O2_LOAD_RETURN | PHX_O2_LOG,
                       argc, argv, &c);
   if (rc >= 0) return rc;
   if ((rc = phx_cli_apply_neuron(&c))) return rc;

@@ -8,6 +8,7 @@
 #include "backend.h"
 #include "circuit.h"
 #include "net.h"
+#include "return_solve.h"
 
 double phx_circ_g(const phx_model_opts *o, float theta) {
   return o->gmin * (1.0 + (o->ratio - 1.0) / (1.0 + exp(-(double)theta)));
@@ -89,6 +90,13 @@ static double neuron_in(const phx_model *m, int l, int j, double z) {
 void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
   const phx_model_opts *o = phx_model_get_opts(m);
   const phx_curve *cv = phx_model_curve(m);
+  if (cv && o->load_aware == 2) { /* the model's own loads are returned */
+    if (phx_circ_forward_returned(m, x, a, NULL)) {
+      for (int l = 0; l < o->nlayers; l++)
+        for (int r = 0; r < 2 * o->sizes[l + 1] + 2; r++) a->u[l + 1][r] = NAN;
+    }
+    return;
+  }
   input_rows(o, x, a->u[0]);
   for (int l = 0; l < o->nlayers; l++) {
     const int M = o->sizes[l + 1], R = 2 * o->sizes[l] + 2;
@@ -117,26 +125,27 @@ void phx_circ_forward(const phx_model *m, const float *x, phx_circ_acts *a) {
   }
 }
 
-/* One inverter with input v whose load G returns to zb instead of 0 V:
- * where the load line I = G (u - zb) crosses the output curve the table
- * samples, (u_k, I_k = G_k u_k) for the tabulated loads G_k; linear
- * between samples. Past either end (a return voltage beyond the open
- * output pushes current in) the end segment nearer a crossing is
- * extended. */
-static double solve_row(const phx_curve *c, double v, double G, double zb) {
-  double u = 0, f = 0, pu = 0, pf = 0, u0 = 0, f0 = 0, u1 = 0, f1 = 0, fv, fg;
-  for (int k = 0; k < c->L; k++) {
-    pu = u;
-    pf = f;
-    phx_curve_eval(c, v, c->loads[k], &u, &fv, &fg);
-    f = c->loads[k] * u - G * (u - zb);
-    if (k == 0) u0 = u, f0 = f;
-    if (k == 1) u1 = u, f1 = f;
-    if (k > 0 && (f > 0) != (pf > 0)) return pu + pf / (pf - f) * (u - pu);
+/* Layer l+1's map in double for the returned solve: w (K x R), S (K),
+ * G (R) from its theta, in mem (phx_ret_work included). */
+static phx_ret returned_layer(const phx_model *m, int l, const phx_curve *cv, double *mem) {
+  const phx_model_opts *o = phx_model_get_opts(m);
+  const int M = o->sizes[l + 1], K = o->sizes[l + 2], R = 2 * M + 2;
+  const float *tn = phx_model_theta_const(m, l + 1);
+  double *w = mem, *S = w + (size_t)K * R, *G = S + K;
+  for (int r = 0; r < R; r++) G[r] = 0;
+  for (int k = 0; k < K; k++) {
+    double s = 0;
+    for (int r = 0; r < R; r++) {
+      const double g = phx_circ_g(o, tn[(size_t)k * R + r]);
+      w[(size_t)k * R + r] = g;
+      G[r] += g;
+      s += g;
+    }
+    S[k] = s;
+    for (int r = 0; r < R; r++) w[(size_t)k * R + r] /= s;
   }
-  if (c->L < 2) return u;
-  if (fabs(f) < fabs(f0)) u0 = pu, f0 = pf, u1 = u, f1 = f;
-  return f1 != f0 ? u0 + f0 / (f0 - f1) * (u1 - u0) : u1;
+  const phx_ret p = {M, K, o->vdd, cv, w, S, G, G + R};
+  return p;
 }
 
 phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_circ_acts *a,
@@ -144,54 +153,39 @@ phx_status phx_circ_forward_returned(const phx_model *m, const float *x, phx_cir
   const phx_model_opts *o = phx_model_get_opts(m);
   const phx_curve *cv = phx_model_curve(m);
   if (!cv) return phx_fail(err, PHX_EINVAL, "return solve: the model has no table neuron");
-  int most = 1;
-  for (int l = 0; l <= o->nlayers; l++) most = o->sizes[l] > most ? o->sizes[l] : most;
-  double *znew = malloc((size_t)most * sizeof *znew);
-  if (!znew) return phx_fail(err, PHX_ENOMEM, "return solve: out of memory");
+  size_t most = 1;
+  for (int l = 0; l + 1 < o->nlayers; l++) {
+    const int M = o->sizes[l + 1], K = o->sizes[l + 2];
+    const size_t need = ((size_t)K + 1) * (2 * (size_t)M + 2) + K + phx_ret_work(M, K) + M;
+    most = need > most ? need : most;
+  }
+  double *mem = malloc(most * sizeof *mem);
+  if (!mem) return phx_fail(err, PHX_ENOMEM, "return solve: out of memory");
   phx_status s = PHX_OK;
   input_rows(o, x, a->u[0]);
   columns(o, phx_model_theta_const(m, 0), o->sizes[1], 2 * o->sizes[0] + 2, a->u[0], a->z[0]);
   for (int l = 0; l < o->nlayers; l++) {
-    const int M = o->sizes[l + 1], R = 2 * M + 2, last = l + 1 == o->nlayers;
+    const int M = o->sizes[l + 1];
     double *u = a->u[l + 1], fv, fg;
-    u[0] = o->vdd / 2;
-    u[1] = -o->vdd / 2;
-    if (last) { /* the outputs drive nothing */
+    if (l + 1 == o->nlayers) { /* the outputs drive nothing */
+      u[0] = o->vdd / 2;
+      u[1] = -o->vdd / 2;
       for (int j = 0; j < M; j++) {
         phx_curve_eval(cv, neuron_in(m, l, j, a->z[l][j]), 0, &u[2 + j], &fv, &fg);
         phx_curve_eval(cv, u[2 + j], 0, &u[2 + M + j], &fv, &fg);
       }
       break;
     }
-    /* rows of layer l+1 and its column nodes z[l+1] together: iterate
-     * the rows' outputs against the return voltages they produce */
-    const float *tn = phx_model_theta_const(m, l + 1);
-    const int K = o->sizes[l + 2];
-    double *zz = a->z[l + 1];
-    for (int k = 0; k < K; k++) zz[k] = 0;
-    double change = 1;
-    for (int it = 0; it < 500 && change > 1e-12; it++) {
-      for (int j = 0; j < M; j++)
-        for (int q = 0; q < 2; q++) {
-          const int r = 2 + q * M + j;
-          double gz;
-          const double G = row_load(o, tn, K, R, r, zz, &gz);
-          u[r] = solve_row(cv, q ? u[2 + j] : neuron_in(m, l, j, a->z[l][j]), G, gz / G);
-        }
-      columns(o, tn, K, R, u, znew);
-      change = 0;
-      for (int k = 0; k < K; k++) {
-        change = fmax(change, fabs(znew[k] - zz[k]));
-        zz[k] = znew[k];
-      }
-    }
-    if (change > 1e-9) {
-      s = phx_fail(err, PHX_ESIM, "return solve: layer %d did not settle (%.3g V)", l + 1,
-                   change);
+    /* rows of layer l+1 and its column nodes z[l+1] together */
+    const phx_ret p = returned_layer(m, l, cv, mem);
+    double *v = p.work + phx_ret_work(M, p.K);
+    for (int j = 0; j < M; j++) v[j] = neuron_in(m, l, j, a->z[l][j]);
+    if (phx_ret_forward(&p, v, u, a->z[l + 1])) {
+      s = phx_fail(err, PHX_ESIM, "return solve: layer %d did not settle", l + 1);
       break;
     }
   }
-  free(znew);
+  free(mem);
   return s;
 }
 

@@ -73,10 +73,13 @@ typedef struct phx_args_map_backward {
   const phx_buf *theta, *W, *S; /* in, as map_forward */
   const phx_buf *dWE;           /* in  M x R, or M x (N+1) when fold */
   phx_buf *dtheta;              /* out M x R */
-  int loads;                    /* 1: drow is given (never with fold) */
+  int loads;                    /* 1: drow is given, 2: drow and dgm
+                                 * (never with fold) */
   const phx_buf *drow;          /* in  R, when loads: dL/dG_r of the row
                                  * loads G_r = sum_j g_jr (row_load), added
                                  * to every dg[j][r] */
+  const phx_buf *dgm;           /* in  M x R, when loads == 2: added to
+                                 * dg[j][r] as well (returned loads) */
 } phx_args_map_backward;
 
 /* Input layer operand: V (B x (N+1)), V[b][0] = 1,
@@ -272,6 +275,45 @@ typedef struct phx_args_neuron_offset {
   phx_buf *Zs;       /* out B x M (may be Z itself) */
 } phx_args_neuron_offset;
 
+/* Returned loads (docs/model.md, "Returned loads"; core/return_solve.h):
+ * a hidden layer's rows draw their current from the next layer's column
+ * nodes. Per sample, the rows u (as activate_table's U) and the next
+ * layer's column voltages x = Wn u settle together: row r with input v
+ * (o-: z_j; o+: o-_j) and load G[r] returns to zb_r = sum_k g_kr x_k / G[r]
+ * (g_kr = Wn[k][r] Sn[k]); each inverter is phx_curve_solve on the table.
+ * Z (B x M) -> U (B x (2M+2)). A sample that does not settle is
+ * PHX_ENAN. */
+typedef struct phx_args_activate_return {
+  int B, M, K, L, NV;
+  double v0, dv;
+  const phx_buf *Z;       /* in  B x M */
+  const phx_buf *T;       /* in  L x NV x 2 */
+  const phx_buf *loads;   /* in  L */
+  const phx_buf *G;       /* in  2M+2 (row_load of Wn, Sn) */
+  const phx_buf *Wn, *Sn; /* in  K x (2M+2), K: the next layer's map */
+  phx_buf *U;             /* out B x (2M+2) */
+} phx_args_activate_return;
+
+/* The adjoint of activate_return (phx_ret_backward) at x = Zn:
+ *   dZn: dL/dx in, lam = (I - J)^-T dL/dx out (the next layer's weight
+ *        gradient and rows take lam in place of dL/dx);
+ *   dZ (B x M) = dL/dZ;
+ *   dG (2M+2) (+)= sum over the batch of c, in sample order (written when
+ *        !accumulate; dG[0], dG[1] stay 0): map_backward's drow;
+ *   Er (B x (2M+2)) = e per sample: dL/dg_kr gains sum_b Zn[b][k] Er[b][r]
+ *        (map_backward's dgm, a product the caller runs).
+ * A singular I - J is PHX_ENAN. */
+typedef struct phx_args_activate_return_backward {
+  int B, M, K, L, NV, accumulate;
+  double v0, dv;
+  const phx_buf *Z, *T, *loads, *G, *Wn, *Sn; /* in, as activate_return */
+  const phx_buf *Zn;      /* in  B x K: x = U Wn^T */
+  phx_buf *dZn;           /* in/out B x K */
+  phx_buf *dZ;            /* out B x M */
+  phx_buf *dG;            /* in/out 2M+2 */
+  phx_buf *Er;            /* out B x (2M+2) */
+} phx_args_activate_return_backward;
+
 /* Every operation: X(name, args type, optional). The backend tables, the
  * checked entry points phx_op_NAME and the descriptor list follow from this
  * one list. */
@@ -291,7 +333,9 @@ typedef struct phx_args_neuron_offset {
   X(activate_table_backward, phx_args_activate_table_backward, 0) \
   X(row_load, phx_args_row_load, 0)                        \
   X(layer_forward, phx_args_layer_forward, 1)                \
-  X(neuron_offset, phx_args_neuron_offset, 0)
+  X(neuron_offset, phx_args_neuron_offset, 0)              \
+  X(activate_return, phx_args_activate_return, 0)          \
+  X(activate_return_backward, phx_args_activate_return_backward, 0)
 
 typedef enum {
 #define PHX_OP_ENUM(name, type, opt) PHX_OP_##name,

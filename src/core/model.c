@@ -103,8 +103,8 @@ phx_status phx_model_opts_check(const phx_model_opts *o, phx_err *err) {
   if (s) return s;
   if (o->loss != PHX_LOSS_CE && o->loss != PHX_LOSS_MSE)
     return phx_fail(err, PHX_EINVAL, "--loss: must be ce or mse (got %d)", (int)o->loss);
-  if (o->load_aware != 0 && o->load_aware != 1)
-    return phx_fail(err, PHX_EINVAL, "--load-aware: must be 0 or 1 (got %d)", o->load_aware);
+  if (o->load_aware < 0 || o->load_aware > 2)
+    return phx_fail(err, PHX_EINVAL, "--load-aware: must be 0, 1 or 2 (got %d)", o->load_aware);
   return PHX_OK;
 }
 

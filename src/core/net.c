@@ -25,6 +25,10 @@ typedef struct net_layer {
   phx_buf *D, *Zs;         /* neuron offsets (M) and the neurons' inputs
                             * Z - D (maxB x M), made on first use */
   int off;                 /* D applies: the neurons see Zs, not Z */
+  phx_buf *Er;             /* returned loads: e per sample (maxB x (2M+2)),
+                            * hidden layers only */
+  phx_buf *dgm;            /* returned loads of the layer below: its e
+                            * terms on this layer's dL/dg (M x R) */
 } net_layer;
 
 typedef struct net_slot {
@@ -48,6 +52,8 @@ struct phx_net {
    * hidden layers see their rows' loads (options' load_aware). */
   phx_buf *T, *loads;
   int tL, tNV, loaded;
+  int returned;            /* loaded rows return to the next layer's columns
+                            * (load_aware 2: activate_return) */
   double tv0, tdv;
   double *model_off;       /* the model's own neuron offsets (a drawn chip's),
                             * all layers, or NULL */
@@ -87,7 +93,7 @@ void phx_net_free(phx_net *n) {
     net_layer *y = &n->lay[l];
     phx_buf **bs[] = {&y->theta, &y->dtheta, &y->W, &y->S, &y->E, &y->dW, &y->m, &y->v,
                       &y->Z, &y->dZ, &y->U, &y->dU, &y->P, &y->Pw, &y->G, &y->dG,
-                      &y->D, &y->Zs};
+                      &y->D, &y->Zs, &y->Er, &y->dgm};
     for (size_t i = 0; i < sizeof bs / sizeof bs[0]; i++) net_release(n, bs[i]);
   }
   net_release(n, &n->V);
@@ -106,8 +112,10 @@ phx_status phx_net_set_curve(phx_net *n, const phx_curve *c, phx_err *err) {
   for (int l = 0; l < n->L; l++) {
     net_release(n, &n->lay[l].G);
     net_release(n, &n->lay[l].dG);
+    net_release(n, &n->lay[l].Er);
+    net_release(n, &n->lay[l].dgm);
   }
-  n->tL = n->loaded = 0;
+  n->tL = n->loaded = n->returned = 0;
   n->fused = phx_op_supported(n->b, PHX_OP_step_map) && n->lay[0].P;
   n->mapped = 0;
   if (!c) {
@@ -126,12 +134,19 @@ phx_status phx_net_set_curve(phx_net *n, const phx_curve *c, phx_err *err) {
   n->tv0 = c->v0;
   n->tdv = c->dv;
   if (!n->opts.load_aware) return PHX_OK;
+  const int ret = n->opts.load_aware == 2;
   for (int l = 0; l + 1 < n->L; l++) {
     const size_t RU = 2 * (size_t)n->lay[l].M + 2;
+    const net_layer *nx = &n->lay[l + 1];
     if ((rc = net_alloc(n, &n->lay[l].G, PHX_BUF_REAL, RU, err)) ||
-        (rc = net_alloc(n, &n->lay[l].dG, PHX_BUF_REAL, RU, err)))
+        (rc = net_alloc(n, &n->lay[l].dG, PHX_BUF_REAL, RU, err)) ||
+        (ret && (rc = net_alloc(n, &n->lay[l].Er, PHX_BUF_REAL, (size_t)n->max_batch * RU,
+                                err))) ||
+        (ret && (rc = net_alloc(n, &n->lay[l + 1].dgm, PHX_BUF_REAL,
+                                (size_t)nx->M * nx->R, err))))
       return rc;
   }
+  n->returned = ret;
   /* the row loads' gradient enters map_backward, which step_map lacks */
   n->loaded = 1;
   n->fused = 0;
@@ -436,6 +451,14 @@ static int net_activate(phx_net *n, int B, const net_layer *y, phx_err *err) {
     const phx_args_activate a = {B, y->M, Z, y->U};
     return phx_op_activate(n->b, &a, err);
   }
+  if (y->Er) { /* returned loads: settled with the next layer's columns */
+    const net_layer *nx = y + 1;
+    const phx_args_activate_return a = {.B = B, .M = y->M, .K = nx->M, .L = n->tL,
+                                        .NV = n->tNV, .v0 = n->tv0, .dv = n->tdv, .Z = Z,
+                                        .T = n->T, .loads = n->loads, .G = y->G,
+                                        .Wn = nx->W, .Sn = nx->S, .U = y->U};
+    return phx_op_activate_return(n->b, &a, err);
+  }
   const phx_args_activate_table a = {.B = B, .M = y->M, .L = n->tL, .NV = n->tNV,
                                      .loaded = y->G != NULL, .v0 = n->tv0, .dv = n->tdv,
                                      .Z = Z, .T = n->T, .loads = n->loads, .G = y->G,
@@ -505,17 +528,32 @@ phx_status phx_net_batch(phx_net *n, int slot, size_t ioff, int B, double scale,
                             .has_targets = s->targets != NULL, .targets = s->targets};
   if ((rc = phx_op_loss(be, &la, err))) return rc;
   if (!want_grad) return PHX_OK;
-  /* Backward: dZ from dU, then the weight gradient and dU of the layer below. */
+  /* Backward: dZ from dU, then the weight gradient and dU of the layer
+   * below. Where the layer below returns its loads, one op takes this
+   * layer's dZ to the adjoint lam (in place) and gives the layer below
+   * its dZ directly. */
   const double beta = accumulate ? 1.0 : 0.0;
+  if ((rc = net_activate_backward(n, B, yl, accumulate, err))) return rc;
   for (int l = n->L - 1; l >= 1; l--) {
     net_layer *y = &n->lay[l], *p = &n->lay[l - 1];
-    if ((rc = net_activate_backward(n, B, y, accumulate, err)) ||
-        (rc = net_gemm(be, 1, 0, y->M, y->R, B, y->dZ, p->U, beta, y->dW, err)) ||
-        (rc = net_gemm(be, 0, 0, B, y->R, y->M, y->dZ, y->W, 0.0, p->dU, err)))
+    if (p->Er) {
+      const phx_args_activate_return_backward a = {
+          .B = B, .M = p->M, .K = y->M, .L = n->tL, .NV = n->tNV, .accumulate = accumulate,
+          .v0 = n->tv0, .dv = n->tdv, .Z = p->off ? p->Zs : p->Z, .T = n->T,
+          .loads = n->loads, .G = p->G, .Wn = y->W, .Sn = y->S, .Zn = y->Z, .dZn = y->dZ,
+          .dZ = p->dZ, .dG = p->dG, .Er = p->Er};
+      if ((rc = phx_op_activate_return_backward(be, &a, err)) ||
+          (rc = net_gemm(be, 1, 0, y->M, y->R, B, y->dZ, p->U, beta, y->dW, err)) ||
+          (rc = net_gemm(be, 1, 0, y->M, y->R, B, y->Z, p->Er, beta, y->dgm, err)))
+        return rc;
+      continue;
+    }
+    if ((rc = net_gemm(be, 1, 0, y->M, y->R, B, y->dZ, p->U, beta, y->dW, err)) ||
+        (rc = net_gemm(be, 0, 0, B, y->R, y->M, y->dZ, y->W, 0.0, p->dU, err)) ||
+        (rc = net_activate_backward(n, B, p, accumulate, err)))
       return rc;
   }
-  if ((rc = net_activate_backward(n, B, y0, accumulate, err)) ||
-      (rc = net_gemm(be, 1, 0, y0->M, N0 + 1, B, y0->dZ, n->V, beta, y0->dW, err)))
+  if ((rc = net_gemm(be, 1, 0, y0->M, N0 + 1, B, y0->dZ, n->V, beta, y0->dW, err)))
     return rc;
   return PHX_OK;
 }
@@ -529,8 +567,9 @@ phx_status phx_net_grad_finish(phx_net *n, phx_err *err) {
     const phx_buf *drow = l > 0 && n->loaded ? n->lay[l - 1].dG : NULL;
     const phx_args_map_backward a = {.M = y->M, .R = y->R, .fold = l == 0,
                                      .theta = y->theta, .W = y->W, .S = y->S, .dWE = y->dW,
-                                     .dtheta = y->dtheta, .loads = drow != NULL,
-                                     .drow = drow};
+                                     .dtheta = y->dtheta,
+                                     .loads = !drow ? 0 : y->dgm ? 2 : 1,
+                                     .drow = drow, .dgm = y->dgm};
     if ((rc = phx_op_map_backward(n->b, &a, err))) return rc;
   }
   return PHX_OK;

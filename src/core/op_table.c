@@ -11,6 +11,7 @@
 
 #include "curve.h"
 #include "op_desc.h"
+#include "return_solve.h"
 #include "vary.h"
 
 /* NMSE limits in `phaxcl check`: elementwise maps, and results where sums,
@@ -58,7 +59,7 @@ static void ref_map(const phx_consts *k, int M, int R, const double *th, double 
  * the sigmoid mapping. */
 static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const double *th,
                              const double *W, const double *S, const double *dWE,
-                             const double *drow, double *dt) {
+                             const double *drow, const double *dgm, double *dt) {
   const int N = (R - 2) / 2;
   for (int j = 0; j < M; j++) {
     double g[R > 0 ? R : 1];
@@ -77,7 +78,8 @@ static void ref_map_backward(const phx_consts *k, int M, int R, int fold, const 
     for (int q = 0; q < R; q++) dot += g[q] * W[j * R + q];
     for (int r = 0; r < R; r++) {
       const double s1 = sig(th[j * R + r]);
-      const double dg = (g[r] - dot) / S[j] + (drow ? drow[r] : 0);
+      const double dg =
+          (g[r] - dot) / S[j] + (drow ? drow[r] : 0) + (dgm ? dgm[(size_t)j * R + r] : 0);
       dt[j * R + r] = dg * k->gmin * k->k * s1 * (1 - s1);
     }
   }
@@ -169,7 +171,7 @@ static const phx_op_desc d_map_forward = {
 
 /* ---- map_backward ---- */
 
-enum { MB_THETA, MB_W, MB_S, MB_DWE, MB_DTHETA, MB_DROW };
+enum { MB_THETA, MB_W, MB_S, MB_DWE, MB_DTHETA, MB_DROW, MB_DGM };
 
 static int mb_shape(const void *args, size_t *need, phx_err *err) {
   const phx_args_map_backward *a = args;
@@ -181,7 +183,10 @@ static int mb_shape(const void *args, size_t *need, phx_err *err) {
   need[MB_DWE] = a->fold ? (size_t)a->M * (N + 1) : MR;
   if (a->loads && a->fold)
     return phx_fail(err, PHX_EINVAL, "map_backward: row loads need an unfolded layer");
+  if (a->loads < 0 || a->loads > 2)
+    return phx_fail(err, PHX_EINVAL, "map_backward: loads must be 0, 1 or 2");
   need[MB_DROW] = a->loads ? (size_t)a->R : 0;
+  need[MB_DGM] = a->loads == 2 ? MR : 0;
   return 0;
 }
 
@@ -190,9 +195,10 @@ static void mb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
   int mrf[3];
   map_make(i & 1, sz, c, mrf);
   a->M = mrf[0], a->R = mrf[1], a->fold = mrf[2];
-  if (i == 2) { /* case 2: the row loads' gradient of a load-aware net */
-    a->loads = 1;
-    snprintf(c->label, sizeof c->label, "loads");
+  if (i >= 2) { /* the row loads' gradient of a load-aware net; 3: returned */
+    a->fold = 0;
+    a->loads = i - 1;
+    snprintf(c->label, sizeof c->label, i == 2 ? "loads" : "loads+return");
   }
 }
 
@@ -206,18 +212,19 @@ static void mb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
 static void mb_ref(const phx_op_case *c, double **h) {
   const phx_args_map_backward *a = CARGS(c, phx_args_map_backward);
   ref_map_backward(&c->k, a->M, a->R, a->fold, h[MB_THETA], h[MB_W], h[MB_S], h[MB_DWE],
-                   a->loads ? h[MB_DROW] : NULL, h[MB_DTHETA]);
+                   a->loads ? h[MB_DROW] : NULL, a->loads == 2 ? h[MB_DGM] : NULL, h[MB_DTHETA]);
 }
 
 static const phx_op_desc d_map_backward = {
-    "map_backward", PHX_OP_map_backward, sizeof(phx_args_map_backward), 6,
+    "map_backward", PHX_OP_map_backward, sizeof(phx_args_map_backward), 7,
     {BUF(phx_args_map_backward, theta, REAL, IN, -4, 4, 0),
      BUF(phx_args_map_backward, W, REAL, IN, 0, 1, 0),
      BUF(phx_args_map_backward, S, REAL, IN, 1, 2, 0),
      BUF(phx_args_map_backward, dWE, REAL, IN, -1, 1, 0),
      BUF(phx_args_map_backward, dtheta, REAL, OUT, -1, 1, TOL_SUM),
-     BUF(phx_args_map_backward, drow, REAL, IN, -1e6, 1e6, 0)},
-    mb_shape, 3, mb_make, mb_fill, mb_ref, 0};
+     BUF(phx_args_map_backward, drow, REAL, IN, -1e6, 1e6, 0),
+     BUF(phx_args_map_backward, dgm, REAL, IN, -1e6, 1e6, 0)},
+    mb_shape, 4, mb_make, mb_fill, mb_ref, 0};
 
 /* ---- gather_input ---- */
 
@@ -666,7 +673,7 @@ static void sm_fill(const phx_op_case *c, double **h, phx_rng *rng) {
 static void sm_ref(const phx_op_case *c, double **h) {
   const phx_args_step_map *a = CARGS(c, phx_args_step_map);
   if (a->o) {
-    ref_map_backward(&c->k, a->M, a->R, a->fold, h[SM_THETA], h[SM_W], h[SM_S], h[SM_DWE], NULL,
+    ref_map_backward(&c->k, a->M, a->R, a->fold, h[SM_THETA], h[SM_W], h[SM_S], h[SM_DWE], NULL, NULL,
                      h[SM_DTHETA]);
     ref_update(a->o, (size_t)a->M * a->R, h[SM_THETA], h[SM_DTHETA], h[SM_M], h[SM_V]);
   }
@@ -1035,6 +1042,208 @@ static const phx_op_desc d_row_load = {
      BUF(phx_args_row_load, S, REAL, IN, 1e-6, 2e-5, 0),
      BUF(phx_args_row_load, G, REAL, OUT, -1, 1, TOL_SUM)},
     rl_shape, 1, rl_make, NULL, rl_ref, 0};
+
+/* ---- activate_return, activate_return_backward ---- */
+
+enum { AR_Z, AR_T, AR_LOADS, AR_G, AR_WN, AR_SN, AR_U };
+enum { ARB_Z, ARB_T, ARB_LOADS, ARB_G, ARB_WN, ARB_SN, ARB_ZN, ARB_DZN, ARB_DZ, ARB_DG,
+       ARB_ER };
+
+static int ar_sizes(int B, int M, int K, int L, int NV, double dv, phx_err *err) {
+  int rc = at_sizes(B, M, L, NV, dv, err);
+  if (rc) return rc;
+  if (K < 1 || K > 4096 || (long)K * (2L * M + 2) > (1L << 30))
+    return fail_sizes("K (1 to 4096 columns of the next layer)", err);
+  return 0;
+}
+
+static int ar_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate_return *a = args;
+  int rc = ar_sizes(a->B, a->M, a->K, a->L, a->NV, a->dv, err);
+  if (rc) return rc;
+  const size_t RU = 2 * (size_t)a->M + 2;
+  need[AR_Z] = (size_t)a->B * a->M;
+  need[AR_T] = (size_t)a->L * a->NV * 2;
+  need[AR_LOADS] = (size_t)a->L;
+  need[AR_G] = RU;
+  need[AR_WN] = (size_t)a->K * RU;
+  need[AR_SN] = (size_t)a->K;
+  need[AR_U] = (size_t)a->B * RU;
+  return 0;
+}
+
+static int arb_shape(const void *args, size_t *need, phx_err *err) {
+  const phx_args_activate_return_backward *a = args;
+  int rc = ar_sizes(a->B, a->M, a->K, a->L, a->NV, a->dv, err);
+  if (rc) return rc;
+  const size_t RU = 2 * (size_t)a->M + 2;
+  need[ARB_Z] = need[ARB_DZ] = (size_t)a->B * a->M;
+  need[ARB_T] = (size_t)a->L * a->NV * 2;
+  need[ARB_LOADS] = (size_t)a->L;
+  need[ARB_G] = need[ARB_DG] = RU;
+  need[ARB_WN] = (size_t)a->K * RU;
+  need[ARB_SN] = (size_t)a->K;
+  need[ARB_ZN] = need[ARB_DZN] = (size_t)a->B * a->K;
+  need[ARB_ER] = (size_t)a->B * RU;
+  return 0;
+}
+
+/* Up to 4 columns in the next layer; case 1 (backward): accumulating. */
+static void ar_common(const phx_op_sizes *sz, phx_op_case *c, int *BMKLN, double *v0,
+                      double *dv) {
+  BMKLN[0] = sz->B;
+  BMKLN[1] = sz->M;
+  BMKLN[2] = sz->M < 4 ? sz->M : 4;
+  BMKLN[3] = AT_L;
+  BMKLN[4] = AT_NV;
+  *v0 = -c->k.vdd / 2;
+  *dv = c->k.vdd / (AT_NV - 1);
+}
+
+static void ar_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  (void)i;
+  phx_args_activate_return *a = ARGS(c, phx_args_activate_return);
+  int q[5];
+  ar_common(sz, c, q, &a->v0, &a->dv);
+  a->B = q[0], a->M = q[1], a->K = q[2], a->L = q[3], a->NV = q[4];
+}
+
+static void arb_make(int i, const phx_op_sizes *sz, phx_op_case *c) {
+  phx_args_activate_return_backward *a = ARGS(c, phx_args_activate_return_backward);
+  int q[5];
+  ar_common(sz, c, q, &a->v0, &a->dv);
+  a->B = q[0], a->M = q[1], a->K = q[2], a->L = q[3], a->NV = q[4];
+  a->accumulate = i == 1;
+  snprintf(c->label, sizeof c->label, "%s", i ? "acc" : "");
+}
+
+/* A real next layer: W's rows normalised, S_k about R uS (a row of 1 uS
+ * cells), G its row loads; then the test table. */
+static void ar_layer(int M, int K, double *W, double *S, double *G) {
+  const int R = 2 * M + 2;
+  for (int k = 0; k < K; k++) {
+    double s = 0;
+    for (int r = 0; r < R; r++) s += W[(size_t)k * R + r];
+    for (int r = 0; r < R; r++) W[(size_t)k * R + r] /= s;
+    S[k] *= R * 1e-6;
+  }
+  for (int r = 0; r < R; r++) {
+    G[r] = 0;
+    for (int k = 0; k < K; k++) G[r] += W[(size_t)k * R + r] * S[k];
+  }
+}
+
+/* n values rounded to float: the solve's conditioning (two steep
+ * inverters in series) would otherwise turn the rounding of the inputs
+ * on a float backend into most of the difference from the reference. */
+static void ar_round(double *h, size_t n) {
+  for (size_t i = 0; i < n; i++) h[i] = (double)(float)h[i];
+}
+
+static phx_ret ar_ret(const phx_op_case *c, int M, int K, const phx_curve *cv, const double *W,
+                      const double *S, const double *G, double *work) {
+  const phx_ret p = {M, K, c->k.vdd, cv, W, S, G, work};
+  return p;
+}
+
+static void ar_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_activate_return *a = CARGS(c, phx_args_activate_return);
+  const size_t RU = 2 * (size_t)a->M + 2;
+  ar_layer(a->M, a->K, h[AR_WN], h[AR_SN], h[AR_G]);
+  at_table(h[AR_T], h[AR_LOADS], c->k.vdd, a->v0, a->dv);
+  ar_round(h[AR_Z], (size_t)a->B * a->M);
+  ar_round(h[AR_WN], (size_t)a->K * RU);
+  ar_round(h[AR_SN], (size_t)a->K);
+  ar_round(h[AR_G], RU);
+  ar_round(h[AR_T], (size_t)a->L * a->NV * 2);
+  ar_round(h[AR_LOADS], (size_t)a->L);
+}
+
+static void ar_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate_return *a = CARGS(c, phx_args_activate_return);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[AR_T], h[AR_LOADS]);
+  const size_t RU = 2 * (size_t)a->M + 2;
+  double *work = malloc((phx_ret_work(a->M, a->K) + a->K) * sizeof *work);
+  if (!work) return; /* the outputs stay NaN: the check fails */
+  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[AR_WN], h[AR_SN], h[AR_G], work + a->K);
+  for (int b = 0; b < a->B; b++)
+    phx_ret_forward(&p, h[AR_Z] + (size_t)b * a->M, h[AR_U] + b * RU, work);
+  free(work);
+}
+
+/* Zn: the columns the forward pass settles at. */
+static void arb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
+  (void)rng;
+  const phx_args_activate_return_backward *a = CARGS(c, phx_args_activate_return_backward);
+  const size_t RU = 2 * (size_t)a->M + 2;
+  ar_layer(a->M, a->K, h[ARB_WN], h[ARB_SN], h[ARB_G]);
+  at_table(h[ARB_T], h[ARB_LOADS], c->k.vdd, a->v0, a->dv);
+  ar_round(h[ARB_Z], (size_t)a->B * a->M);
+  ar_round(h[ARB_WN], (size_t)a->K * RU);
+  ar_round(h[ARB_SN], (size_t)a->K);
+  ar_round(h[ARB_G], RU);
+  ar_round(h[ARB_T], (size_t)a->L * a->NV * 2);
+  ar_round(h[ARB_LOADS], (size_t)a->L);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[ARB_T], h[ARB_LOADS]);
+  double *work = malloc((phx_ret_work(a->M, a->K) + RU) * sizeof *work);
+  if (!work) return;
+  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[ARB_WN], h[ARB_SN], h[ARB_G], work + RU);
+  for (int b = 0; b < a->B; b++)
+    phx_ret_forward(&p, h[ARB_Z] + (size_t)b * a->M, work, h[ARB_ZN] + (size_t)b * a->K);
+  ar_round(h[ARB_ZN], (size_t)a->B * a->K);
+  ar_round(h[ARB_DZN], (size_t)a->B * a->K);
+  ar_round(h[ARB_DG], RU);
+  free(work);
+}
+
+static void arb_ref(const phx_op_case *c, double **h) {
+  const phx_args_activate_return_backward *a = CARGS(c, phx_args_activate_return_backward);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[ARB_T], h[ARB_LOADS]);
+  const size_t RU = 2 * (size_t)a->M + 2, K = (size_t)a->K;
+  double *work = malloc((phx_ret_work(a->M, a->K) + K + RU) * sizeof *work);
+  if (!work) return;
+  double *lam = work, *cr = lam + K;
+  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[ARB_WN], h[ARB_SN], h[ARB_G], cr + RU);
+  double *dG = h[ARB_DG];
+  if (!a->accumulate)
+    for (size_t r = 0; r < RU; r++) dG[r] = 0;
+  for (int b = 0; b < a->B; b++) {
+    double *dzn = h[ARB_DZN] + b * K;
+    phx_ret_backward(&p, h[ARB_Z] + (size_t)b * a->M, h[ARB_ZN] + b * K, dzn, lam,
+                     h[ARB_DZ] + (size_t)b * a->M, cr, h[ARB_ER] + b * RU);
+    memcpy(dzn, lam, K * sizeof *lam);
+    for (size_t r = 0; r < RU; r++) dG[r] += cr[r];
+  }
+  free(work);
+}
+
+static const phx_op_desc d_activate_return = {
+    "activate_return", PHX_OP_activate_return, sizeof(phx_args_activate_return), 7,
+    {BUF(phx_args_activate_return, Z, REAL, IN, -0.27, 0.27, 0),
+     BUF(phx_args_activate_return, T, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return, loads, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return, G, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return, Wn, REAL, IN, 0.1, 1, 0),
+     BUF(phx_args_activate_return, Sn, REAL, IN, 0.5, 1.5, 0),
+     BUF(phx_args_activate_return, U, REAL, OUT, -1, 1, TOL_SUM)},
+    ar_shape, 1, ar_make, ar_fill, ar_ref, 0};
+
+static const phx_op_desc d_activate_return_backward = {
+    "activate_return_backward", PHX_OP_activate_return_backward,
+    sizeof(phx_args_activate_return_backward), 11,
+    {BUF(phx_args_activate_return_backward, Z, REAL, IN, -0.27, 0.27, 0),
+     BUF(phx_args_activate_return_backward, T, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return_backward, loads, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return_backward, G, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return_backward, Wn, REAL, IN, 0.1, 1, 0),
+     BUF(phx_args_activate_return_backward, Sn, REAL, IN, 0.5, 1.5, 0),
+     BUF(phx_args_activate_return_backward, Zn, REAL, IN, 0, 0, 0),
+     BUF(phx_args_activate_return_backward, dZn, REAL, IN | OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_activate_return_backward, dZ, REAL, OUT, -1, 1, TOL_SUM),
+     BUF(phx_args_activate_return_backward, dG, REAL, IN | OUT, -1e3, 1e3, TOL_SUM),
+     BUF(phx_args_activate_return_backward, Er, REAL, OUT, -1, 1, TOL_SUM)},
+    arb_shape, 2, arb_make, arb_fill, arb_ref, 0};
 
 /* ---- neuron_offset ---- */
 

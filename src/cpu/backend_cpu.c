@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "phx_config.h"
+#include "return_solve.h"
 #include "vary.h"
 
 #if PHX_HAVE_BLAS

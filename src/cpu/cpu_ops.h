@@ -230,7 +230,11 @@ CPU_HOT static int FN(map_backward)(void *impl, const phx_args_map_backward *a,
     } else {
       const CPU_REAL *gj = g + (size_t)j * R;
       const CPU_REAL dot = FN(dot)(gj, wj, R);
-      if (a->loads) { /* + dL/dG_r, times S_j as dj holds 1/S_j */
+      if (a->loads == 2) { /* + dL/dG_r and the returned loads' dgm */
+        const CPU_REAL *dr = a->drow->p, *dm = (const CPU_REAL *)a->dgm->p + (size_t)j * R;
+        const CPU_REAL sj = s[j];
+        for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot + sj * (dr[r] + dm[r]);
+      } else if (a->loads) { /* + dL/dG_r, times S_j as dj holds 1/S_j */
         const CPU_REAL *dr = a->drow->p, sj = s[j];
         for (int r = 0; r < R; r++) dj[r] *= gj[r] - dot + sj * dr[r];
       } else {
@@ -853,6 +857,106 @@ static int FN(neuron_offset)(void *impl, const phx_args_neuron_offset *a, phx_er
     for (size_t j = 0; j < M; j++) zs[(size_t)b * M + j] = z[(size_t)b * M + j] - db[j];
   }
   return 0;
+}
+
+/* ---- returned loads (backend.h, activate_return) ------------------------ */
+
+/* n reals of buffer b as doubles into d. */
+CPU_INLINE void FN(to_f64)(const phx_buf *b, size_t n, double *d) {
+  const CPU_REAL *s = b->p;
+  for (size_t i = 0; i < n; i++) d[i] = (double)s[i];
+}
+
+/* The table and the next layer in double, with one sample's scratch:
+ * the C path runs core/return_solve.c, the reference's own solve, in
+ * double whatever its real type (a K x K Newton solve per sample; the
+ * float inputs and outputs keep the path's precision). */
+typedef struct FN(ret_stage) {
+  double *mem, *v, *u, *x, *lam, *dv, *e, *gx;
+  phx_curve cv;
+  phx_ret p;
+} FN(ret_stage);
+
+static int FN(ret_open)(FN(ret_stage) *q, const cpu_impl *c, int M, int K, int L, int NV,
+                        double v0, double dv, const phx_buf *T, const phx_buf *loads,
+                        const phx_buf *G, const phx_buf *Wn, const phx_buf *Sn, phx_err *err) {
+  const size_t RU = 2 * (size_t)M + 2, nt = (size_t)L * NV * 2, Kz = (size_t)K;
+  const size_t n = nt + L + RU + Kz * RU + Kz + phx_ret_work(M, K) + 2 * (size_t)M +
+                   3 * RU + 3 * Kz;
+  double *m = malloc(n * sizeof *m);
+  if (!m) return phx_fail(err, PHX_ENOMEM, "activate_return: out of memory");
+  double *t = m, *ld = t + nt, *g = ld + L, *w = g + RU, *sn = w + Kz * RU, *work = sn + Kz;
+  FN(to_f64)(T, nt, t);
+  FN(to_f64)(loads, (size_t)L, ld);
+  FN(to_f64)(G, RU, g);
+  FN(to_f64)(Wn, Kz * RU, w);
+  FN(to_f64)(Sn, Kz, sn);
+  q->mem = m;
+  q->v = work + phx_ret_work(M, K);
+  q->dv = q->v + M;
+  q->u = q->dv + M;
+  q->e = q->u + RU;
+  q->x = q->e + RU + RU; /* u doubles as c in the backward pass */
+  q->lam = q->x + Kz;
+  q->gx = q->lam + Kz;
+  const phx_curve cv = {L, NV, v0, dv, t, ld};
+  q->cv = cv;
+  const phx_ret p = {M, K, c->vdd, &q->cv, w, sn, g, work};
+  q->p = p;
+  return 0;
+}
+
+/* Z -> U, each sample's rows settled with the next layer's columns. */
+static int FN(activate_return)(void *impl, const phx_args_activate_return *a, phx_err *err) {
+  const int B = a->B, M = a->M, RU = 2 * M + 2;
+  FN(ret_stage) q;
+  int rc = FN(ret_open)(&q, impl, M, a->K, a->L, a->NV, a->v0, a->dv, a->T, a->loads, a->G,
+                        a->Wn, a->Sn, err);
+  if (rc) return rc;
+  for (int b = 0; b < B && !rc; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    for (int j = 0; j < M; j++) q.v[j] = z[j];
+    if (phx_ret_forward(&q.p, q.v, q.u, q.x))
+      rc = phx_fail(err, PHX_ENAN, "activate_return: sample %d did not settle", b);
+    CPU_REAL *u = (CPU_REAL *)a->U->p + (size_t)b * RU;
+    for (int r = 0; r < RU; r++) u[r] = (CPU_REAL)q.u[r];
+  }
+  free(q.mem);
+  return rc;
+}
+
+/* The adjoint per sample; c summed over the batch in sample order. */
+static int FN(activate_return_backward)(void *impl, const phx_args_activate_return_backward *a,
+                                        phx_err *err) {
+  const int B = a->B, M = a->M, K = a->K, RU = 2 * M + 2;
+  FN(ret_stage) q;
+  int rc = FN(ret_open)(&q, impl, M, K, a->L, a->NV, a->v0, a->dv, a->T, a->loads, a->G,
+                        a->Wn, a->Sn, err);
+  if (rc) return rc;
+  CPU_REAL *dG = a->dG->p;
+  if (!a->accumulate)
+    for (int r = 0; r < RU; r++) dG[r] = 0;
+  for (int b = 0; b < B && !rc; b++) {
+    const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
+    const CPU_REAL *zn = (const CPU_REAL *)a->Zn->p + (size_t)b * K;
+    CPU_REAL *dzn = (CPU_REAL *)a->dZn->p + (size_t)b * K;
+    for (int j = 0; j < M; j++) q.v[j] = z[j];
+    for (int k = 0; k < K; k++) q.x[k] = zn[k], q.gx[k] = dzn[k];
+    if (phx_ret_backward(&q.p, q.v, q.x, q.gx, q.lam, q.dv, q.u, q.e)) {
+      rc = phx_fail(err, PHX_ENAN, "activate_return_backward: sample %d: singular", b);
+      break;
+    }
+    CPU_REAL *dz = (CPU_REAL *)a->dZ->p + (size_t)b * M;
+    CPU_REAL *er = (CPU_REAL *)a->Er->p + (size_t)b * RU;
+    for (int k = 0; k < K; k++) dzn[k] = (CPU_REAL)q.lam[k];
+    for (int j = 0; j < M; j++) dz[j] = (CPU_REAL)q.dv[j];
+    for (int r = 0; r < RU; r++) {
+      er[r] = (CPU_REAL)q.e[r];
+      dG[r] += (CPU_REAL)q.u[r];
+    }
+  }
+  free(q.mem);
+  return rc;
 }
 
 /* The operation table of this instantiation. */

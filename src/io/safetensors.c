@@ -159,7 +159,8 @@ static char *build_header(const phx_model *m, const phx_st_tensor *x, int nx,
   ok = ok && cJSON_AddStringToObject(meta, "d", buf);
   ok = ok && cJSON_AddStringToObject(meta, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
   /* written only when set, so that files of tanh models stay as they were */
-  if (o->load_aware) ok = ok && cJSON_AddStringToObject(meta, "load_aware", "1");
+  if (o->load_aware)
+    ok = ok && cJSON_AddStringToObject(meta, "load_aware", o->load_aware == 2 ? "2" : "1");
   double tv0, tdv;
   if (phx_model_table(m, NULL, &tv0, &tdv, NULL, NULL) > 0) {
     ok = ok && cJSON_AddStringToObject(meta, "neuron", "table");
@@ -573,10 +574,11 @@ static phx_status parse_meta(const cJSON *root, const char *path,
 
   const cJSON *la = cJSON_GetObjectItemCaseSensitive(meta, "load_aware");
   if (la) {
-    if (strcmp(la->valuestring, "0") && strcmp(la->valuestring, "1"))
-      return phx_fail(err, PHX_EFORMAT, "%s: metadata load_aware \"%s\" is not 0 or 1", path,
-                      la->valuestring);
-    o->load_aware = la->valuestring[0] == '1';
+    if (strcmp(la->valuestring, "0") && strcmp(la->valuestring, "1") &&
+        strcmp(la->valuestring, "2"))
+      return phx_fail(err, PHX_EFORMAT, "%s: metadata load_aware \"%s\" is not 0, 1 or 2",
+                      path, la->valuestring);
+    o->load_aware = la->valuestring[0] - '0';
   }
   phx_err e2;
   if (phx_model_opts_check(o, &e2))

@@ -40,7 +40,10 @@
   X(K_ACTIVATE_TABLE_BACKWARD, "phx_activate_table_backward") \
   X(K_TABLE_LOAD_GRAD, "phx_table_load_grad")   \
   X(K_ROW_LOAD, "phx_row_load")                 \
-  X(K_NEURON_OFFSET, "phx_neuron_offset")
+  X(K_NEURON_OFFSET, "phx_neuron_offset")       \
+  X(K_ACTIVATE_RETURN, "phx_activate_return")   \
+  X(K_ACTIVATE_RETURN_BACKWARD, "phx_activate_return_backward") \
+  X(K_RETURN_LOAD_GRAD, "phx_return_load_grad")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -69,6 +72,9 @@ typedef struct phx_cl {
   size_t wg;
   cl_mem gemm_tmp;    /* CLBlast's scratch for indirect GEMM, grown on need */
   size_t gemm_tmp_bytes;
+  cl_mem ret_tmp, ret_c, ret_st; /* cl/return.cl's per-sample scratch, load
+                                  * terms and status, grown on need */
+  size_t ret_tmp_bytes, ret_c_bytes, ret_st_bytes;
   long launches;      /* kernels enqueued + CLBlast calls */
   int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
   int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
@@ -113,6 +119,9 @@ static void cl_destroy(void *impl) {
   phx_cl_tune_release(&c->dev, c);
   phx_cl_tuning_free(&c->tune);
   if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
+  if (c->ret_tmp) clReleaseMemObject(c->ret_tmp);
+  if (c->ret_st) clReleaseMemObject(c->ret_st);
+  if (c->ret_c) clReleaseMemObject(c->ret_c);
   if (c->queue) clReleaseCommandQueue(c->queue);
   if (c->ctx) clReleaseContext(c->ctx);
   free(c);
@@ -507,11 +516,12 @@ static int cl_map_forward(void *impl, const phx_args_map_forward *p, phx_err *er
 static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *err) {
   phx_cl *c = impl;
   cl_int m = p->M, r = p->R, f = p->fold ? 1 : 0;
-  cl_int ld = p->loads ? 1 : 0;
+  cl_int ld = p->loads;
   cl_mem dr = p->loads ? MEM(p->drow) : MEM(p->S); /* never read when !loads */
+  cl_mem dm = p->loads == 2 ? MEM(p->dgm) : MEM(p->S); /* read when loads == 2 */
   const karg a[] = {KA(m), KA(r), KA(f), KA(p->theta->p), KA(p->W->p), KA(p->S->p),
-                    KA(p->dWE->p), KA(p->dtheta->p), KA(ld), KA(dr)};
-  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 10, err);
+                    KA(p->dWE->p), KA(p->dtheta->p), KA(ld), KA(dr), KA(dm)};
+  return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 11, err);
 }
 
 static int cl_activate_table(void *impl, const phx_args_activate_table *p, phx_err *err) {
@@ -549,6 +559,88 @@ static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
   cl_int m = p->M, r = p->R;
   const karg a[] = {KA(m), KA(r), KA(p->W->p), KA(p->S->p), KA(p->G->p)};
   return launch(c, K_ROW_LOAD, groups_for(c, (size_t)p->R), a, 5, err);
+}
+
+/* A scratch buffer of at least `need` bytes in *m (size *have), grown on
+ * need and kept: the returned-load kernels' per-sample workspace. */
+static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, phx_err *err) {
+  if (need <= *have) return 0;
+  if (*m) clReleaseMemObject(*m);
+  *have = 0;
+  cl_int e;
+  *m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, need, NULL, &e);
+  if (e != CL_SUCCESS) {
+    *m = NULL;
+    return cl_error(c, err, e, "clCreateBuffer (returned-load scratch)");
+  }
+  *have = need;
+  return 0;
+}
+
+/* Scratch for B samples (cl/return.cl's RET_WS floats each), their load
+ * terms C (B x R, the backward pass) and B status words. */
+static int ret_scratch(phx_cl *c, int B, int M, int K, phx_err *err) {
+  const size_t R = 2 * (size_t)M + 2, k = (size_t)K;
+  const size_t ws = 5 * R + R * k + k * k + 4 * k;
+  int rc = grow(c, &c->ret_tmp, &c->ret_tmp_bytes, (size_t)B * ws * 4, err);
+  if (!rc) rc = grow(c, &c->ret_c, &c->ret_c_bytes, (size_t)B * R * 4, err);
+  return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, err);
+}
+
+/* The first sample whose status is not 0, or -1 (a blocking read). */
+static int ret_status(phx_cl *c, int B, int *bad, phx_err *err) {
+  cl_int *st = malloc((size_t)B * sizeof *st);
+  if (!st) return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
+  cl_int e = clEnqueueReadBuffer(c->queue, c->ret_st, CL_TRUE, 0, (size_t)B * 4, st, 0, NULL,
+                                 NULL);
+  *bad = -1;
+  for (int b = 0; b < B && e == CL_SUCCESS; b++)
+    if (st[b]) {
+      *bad = b;
+      break;
+    }
+  free(st);
+  return e == CL_SUCCESS ? 0 : cl_error(c, err, e, "clEnqueueReadBuffer (status)");
+}
+
+static int cl_activate_return(void *impl, const phx_args_activate_return *p, phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, k = p->K, l = p->L, nv = p->NV;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  int bad, rc = ret_scratch(c, p->B, p->M, p->K, err);
+  if (rc) return rc;
+  const karg a[] = {KA(b),         KA(m),           KA(k),       KA(l),        KA(nv),
+                    KA(v0),        KA(dv),          KA(p->Z->p), KA(p->T->p),  KA(p->loads->p),
+                    KA(p->G->p),   KA(p->Wn->p),    KA(p->Sn->p), KA(p->U->p), KA(c->ret_tmp),
+                    KA(c->ret_st)};
+  if ((rc = launch(c, K_ACTIVATE_RETURN, groups_for(c, (size_t)p->B), a, 16, err)) ||
+      (rc = ret_status(c, p->B, &bad, err)))
+    return rc;
+  if (bad >= 0) return phx_fail(err, PHX_ENAN, "activate_return: sample %d did not settle", bad);
+  return 0;
+}
+
+static int cl_activate_return_backward(void *impl, const phx_args_activate_return_backward *p,
+                                       phx_err *err) {
+  phx_cl *c = impl;
+  cl_int b = p->B, m = p->M, k = p->K, l = p->L, nv = p->NV, r = 2 * p->M + 2;
+  cl_int acc = p->accumulate ? 1 : 0;
+  cl_float v0 = (cl_float)p->v0, dv = (cl_float)p->dv;
+  int bad, rc = ret_scratch(c, p->B, p->M, p->K, err);
+  if (rc) return rc;
+  cl_mem cb = c->ret_c;
+  const karg a[] = {KA(b),        KA(m),          KA(k),        KA(l),         KA(nv),
+                    KA(v0),       KA(dv),         KA(p->Z->p),  KA(p->T->p),   KA(p->loads->p),
+                    KA(p->G->p),  KA(p->Wn->p),   KA(p->Sn->p), KA(p->Zn->p),  KA(p->dZn->p),
+                    KA(p->dZ->p), KA(p->Er->p),   KA(cb),       KA(c->ret_tmp), KA(c->ret_st)};
+  const karg ga[] = {KA(b), KA(r), KA(acc), KA(cb), KA(p->dG->p)};
+  if (!(rc = launch(c, K_ACTIVATE_RETURN_BACKWARD, groups_for(c, (size_t)p->B), a, 20, err)))
+    rc = launch(c, K_RETURN_LOAD_GRAD, groups_for(c, (size_t)r), ga, 5, err);
+  if (!rc) rc = ret_status(c, p->B, &bad, err);
+  if (rc) return rc;
+  if (bad >= 0)
+    return phx_fail(err, PHX_ENAN, "activate_return_backward: sample %d: singular", bad);
+  return 0;
 }
 
 static int cl_neuron_offset(void *impl, const phx_args_neuron_offset *p, phx_err *err) {

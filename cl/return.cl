@@ -1,0 +1,277 @@
+/* Returned loads (backend.h: activate_return, activate_return_backward;
+ * docs/model.md "Returned loads"): the float port of core/return_solve.c.
+ * One work-item per sample; its scratch lies in global memory (WS floats a
+ * sample, RET_WS below), its status in st[b] (0 settled, 1 not). */
+
+/* Per sample: sv, sg, sz, zb, u (R each; u only backward), A (R x K),
+ * J (K x K), res, dx, x, best (K each; lam in res backward). */
+#define RET_WS(R, K) (5 * (R) + (R) * (K) + (K) * (K) + 4 * (K))
+#define PHX_RET_TOL 1e-6f /* core/return_solve.h */
+
+typedef struct {
+  float u, uv, f, fv, fg, fz;
+} phx_rpt;
+
+/* Load k's sample of the output characteristic (return_solve.c). */
+phx_rpt phx_ret_sample(__global const float *T, __global const float *loads, const int L,
+                       const int NV, const float v0, const float dv, const int k,
+                       const float v, const float G, const float zb) {
+  phx_rpt p;
+  float fg;
+  phx_tab_eval(T, loads, L, NV, v0, dv, v, loads[k], &p.u, &p.uv, &fg);
+  p.f = loads[k] * p.u - G * (p.u - zb);
+  p.fv = (loads[k] - G) * p.uv;
+  p.fg = -(p.u - zb);
+  p.fz = G;
+  return p;
+}
+
+void phx_ret_cross(const phx_rpt a, const phx_rpt b, float *u, float *uv, float *ug,
+                   float *uz) {
+  const float den = a.f - b.f, t = a.f / den, du = b.u - a.u;
+  const float q = du / (den * den);
+  *u = a.u + t * du;
+  *uv = a.uv + t * (b.uv - a.uv) + q * (a.f * b.fv - b.f * a.fv);
+  *ug = q * (a.f * b.fg - b.f * a.fg);
+  *uz = q * (a.f * b.fz - b.f * a.fz);
+}
+
+/* phx_curve_solve: the load line I = G (u - zb) across the polyline. */
+void phx_ret_row(__global const float *T, __global const float *loads, const int L,
+                 const int NV, const float v0, const float dv, const float v, const float G,
+                 const float zb, float *u, float *uv, float *ug, float *uz) {
+  phx_rpt cur = phx_ret_sample(T, loads, L, NV, v0, dv, 0, v, G, zb), prev, first = cur;
+  if (L < 2) {
+    *u = cur.u;
+    *uv = cur.uv;
+    *ug = *uz = 0.0f;
+    return;
+  }
+  for (int k = 1; k < L; k++) {
+    prev = cur;
+    cur = phx_ret_sample(T, loads, L, NV, v0, dv, k, v, G, zb);
+    if ((cur.f > 0.0f) != (prev.f > 0.0f)) {
+      phx_ret_cross(prev, cur, u, uv, ug, uz);
+      return;
+    }
+  }
+  if (first.f != cur.f) { /* past the table: the chord of its ends */
+    phx_ret_cross(first, cur, u, uv, ug, uz);
+    return;
+  }
+  *u = cur.u;
+  *uv = cur.uv;
+  *ug = *uz = 0.0f;
+}
+
+/* The rows for column voltages x into u, their partials into w's first
+ * 4R floats. */
+void phx_ret_rows(const int M, const int K, __global const float *T,
+                  __global const float *loads, const int L, const int NV, const float v0,
+                  const float dv, __global const float *Wn, __global const float *Sn,
+                  __global const float *G, __global const float *v, __global const float *x,
+                  __global float *u, __global float *w) {
+  const int R = 2 * M + 2;
+  __global float *sv = w, *sg = w + R, *sz = w + 2 * R, *zb = w + 3 * R;
+  u[0] = PHX_HALF;
+  u[1] = -PHX_HALF;
+  for (int j = 0; j < M; j++)
+    for (int q = 0; q < 2; q++) {
+      const int r = 2 + q * M + j;
+      const float g = G[r];
+      float s = 0.0f;
+      for (int k = 0; k < K; k++) s += Wn[(size_t)k * R + r] * Sn[k] * x[k];
+      zb[r] = g > 0.0f ? s / g : 0.0f;
+      float uu, a, b2, c2;
+      phx_ret_row(T, loads, L, NV, v0, dv, q ? u[2 + j] : v[j], g, zb[r], &uu, &a, &b2, &c2);
+      u[r] = uu;
+      sv[r] = a;
+      sg[r] = b2;
+      sz[r] = c2;
+    }
+}
+
+/* A = du/dx and J = Wn A. */
+void phx_ret_jacobian(const int M, const int K, __global const float *Wn,
+                      __global const float *Sn, __global const float *G, __global float *w) {
+  const int R = 2 * M + 2;
+  __global const float *sv = w, *sz = w + 2 * R;
+  __global float *A = w + 5 * R, *J = A + (size_t)R * K;
+  for (int k = 0; k < 2 * K; k++) A[k] = 0.0f;
+  for (int j = 0; j < M; j++) {
+    const int rp = 2 + j, rn = 2 + M + j;
+    for (int k = 0; k < K; k++) {
+      const float ap =
+          G[rp] > 0.0f ? sz[rp] * Wn[(size_t)k * R + rp] * Sn[k] / G[rp] : 0.0f;
+      const float an =
+          G[rn] > 0.0f ? sz[rn] * Wn[(size_t)k * R + rn] * Sn[k] / G[rn] : 0.0f;
+      A[(size_t)rp * K + k] = ap;
+      A[(size_t)rn * K + k] = sv[rn] * ap + an;
+    }
+  }
+  for (int k = 0; k < K; k++)
+    for (int q = 0; q < K; q++) {
+      float s = 0.0f;
+      for (int r = 2; r < R; r++) s += Wn[(size_t)k * R + r] * A[(size_t)r * K + q];
+      J[(size_t)k * K + q] = s;
+    }
+}
+
+/* (I - J) y = b, or its transpose, in place of b; J is overwritten. */
+int phx_ret_lin(__global float *J, const int K, const int trans, __global float *b) {
+  for (int i = 0; i < K; i++)
+    for (int q = i; q < K; q++) {
+      const float a = (float)(i == q) - J[(size_t)i * K + q];
+      const float t = (float)(i == q) - J[(size_t)q * K + i];
+      J[(size_t)i * K + q] = trans ? t : a;
+      J[(size_t)q * K + i] = trans ? a : t;
+    }
+  for (int c = 0; c < K; c++) {
+    int piv = c;
+    for (int i = c + 1; i < K; i++)
+      if (fabs(J[(size_t)i * K + c]) > fabs(J[(size_t)piv * K + c])) piv = i;
+    if (!(fabs(J[(size_t)piv * K + c]) > 0.0f)) return -1;
+    if (piv != c) {
+      for (int q = 0; q < K; q++) {
+        const float t = J[(size_t)c * K + q];
+        J[(size_t)c * K + q] = J[(size_t)piv * K + q];
+        J[(size_t)piv * K + q] = t;
+      }
+      const float t = b[c];
+      b[c] = b[piv];
+      b[piv] = t;
+    }
+    for (int i = c + 1; i < K; i++) {
+      const float f = J[(size_t)i * K + c] / J[(size_t)c * K + c];
+      for (int q = c; q < K; q++) J[(size_t)i * K + q] -= f * J[(size_t)c * K + q];
+      b[i] -= f * b[c];
+    }
+  }
+  for (int i = K - 1; i >= 0; i--) {
+    float s = b[i];
+    for (int q = i + 1; q < K; q++) s -= J[(size_t)i * K + q] * b[q];
+    b[i] = s / J[(size_t)i * K + i];
+  }
+  return 0;
+}
+
+/* Rows at x, res = Wn u - x; max |res| (NaN stays). */
+float phx_ret_residual(const int M, const int K, __global const float *T,
+                       __global const float *loads, const int L, const int NV, const float v0,
+                       const float dv, __global const float *Wn, __global const float *Sn,
+                       __global const float *G, __global const float *v,
+                       __global const float *x, __global float *u, __global float *w,
+                       __global float *res) {
+  const int R = 2 * M + 2;
+  phx_ret_rows(M, K, T, loads, L, NV, v0, dv, Wn, Sn, G, v, x, u, w);
+  float most = 0.0f;
+  for (int k = 0; k < K; k++) {
+    float s = 0.0f;
+    for (int r = 0; r < R; r++) s += Wn[(size_t)k * R + r] * u[r];
+    res[k] = s - x[k];
+    if (!(fabs(res[k]) <= most)) most = fabs(res[k]);
+  }
+  return most;
+}
+
+#define RET_ARGS M, K, T, loads, L, NV, v0, dv, Wn, Sn, G
+
+/* Z (B x M) -> U: Newton on x = Wn u(x) from x = 0 to 1e-7 V, the plain
+ * iteration where it stalls; settled within PHX_RET_TOL (1e-6 V). */
+__kernel void phx_activate_return(const int B, const int M, const int K, const int L,
+                                  const int NV, const float v0, const float dv,
+                                  __global const float *Z, __global const float *T,
+                                  __global const float *loads, __global const float *G,
+                                  __global const float *Wn, __global const float *Sn,
+                                  __global float *U, __global float *ws, __global int *st) {
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  const int R = 2 * M + 2;
+  __global float *w = ws + (size_t)b * RET_WS(R, K);
+  __global float *J = w + 5 * R + (size_t)R * K, *res = J + (size_t)K * K, *dx = res + K;
+  __global float *x = dx + K, *best = x + K, *u = U + (size_t)b * R;
+  __global const float *v = Z + (size_t)b * M;
+  for (int k = 0; k < K; k++) x[k] = 0.0f;
+  float nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+  for (int it = 0; it < 30 && nr > 1e-7f && !isnan(nr); it++) {
+    phx_ret_jacobian(M, K, Wn, Sn, G, w);
+    for (int k = 0; k < K; k++) dx[k] = res[k];
+    if (phx_ret_lin(J, K, 0, dx)) break;
+    float step = 1.0f, nt = nr;
+    for (int h = 0; h < 12; h++, step *= 0.5f) {
+      for (int k = 0; k < K; k++) x[k] += step * dx[k];
+      nt = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+      if (nt < nr) break;
+      for (int k = 0; k < K; k++) x[k] -= step * dx[k];
+    }
+    if (!(nt < nr)) break;
+    nr = nt;
+  }
+  if (!(nr <= PHX_RET_TOL)) {
+    float nb = nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+    for (int k = 0; k < K; k++) best[k] = x[k];
+    for (int it = 0; it < 2000 && nr > 1e-7f; it++) {
+      for (int k = 0; k < K; k++) x[k] += res[k];
+      nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+      if (nr < nb) {
+        nb = nr;
+        for (int k = 0; k < K; k++) best[k] = x[k];
+      }
+    }
+    for (int k = 0; k < K; k++) x[k] = best[k];
+    nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+  }
+  st[b] = nr <= PHX_RET_TOL ? 0 : 1;
+}
+
+/* The adjoint at x = Zn: lam into dZn, dZ, Er, and c per sample into
+ * C (B x R) for phx_return_load_grad to sum in sample order. */
+__kernel void phx_activate_return_backward(
+    const int B, const int M, const int K, const int L, const int NV, const float v0,
+    const float dv, __global const float *Z, __global const float *T,
+    __global const float *loads, __global const float *G, __global const float *Wn,
+    __global const float *Sn, __global const float *Zn, __global float *dZn,
+    __global float *dZ, __global float *Er, __global float *C, __global float *ws,
+    __global int *st) {
+  const int b = (int)get_global_id(0);
+  if (b >= B) return;
+  const int R = 2 * M + 2;
+  __global float *w = ws + (size_t)b * RET_WS(R, K);
+  __global float *J = w + 5 * R + (size_t)R * K, *lam = J + (size_t)K * K;
+  __global float *u = w + 4 * R, *c = C + (size_t)b * R, *e = Er + (size_t)b * R;
+  __global const float *sv = w, *sg = w + R, *sz = w + 2 * R, *zb = w + 3 * R;
+  __global float *dzn = dZn + (size_t)b * K;
+  phx_ret_rows(M, K, T, loads, L, NV, v0, dv, Wn, Sn, G, Z + (size_t)b * M,
+               Zn + (size_t)b * K, u, w);
+  phx_ret_jacobian(M, K, Wn, Sn, G, w);
+  for (int k = 0; k < K; k++) lam[k] = dzn[k];
+  st[b] = phx_ret_lin(J, K, 1, lam) ? 1 : 0;
+  for (int k = 0; k < K; k++) dzn[k] = lam[k];
+  for (int r = 0; r < R; r++) { /* mu = Wn^T lam, in e for now */
+    float s = 0.0f;
+    for (int k = 0; k < K; k++) s += lam[k] * Wn[(size_t)k * R + r];
+    e[r] = s;
+  }
+  c[0] = c[1] = e[0] = e[1] = 0.0f;
+  for (int j = 0; j < M; j++) {
+    const int rp = 2 + j, rn = 2 + M + j;
+    const float an = e[rn], ap = e[rp] + an * sv[rn];
+    dZ[(size_t)b * M + j] = ap * sv[rp];
+    const float ep = G[rp] > 0.0f ? ap * sz[rp] / G[rp] : 0.0f;
+    const float en = G[rn] > 0.0f ? an * sz[rn] / G[rn] : 0.0f;
+    c[rp] = ap * sg[rp] - ep * zb[rp];
+    c[rn] = an * sg[rn] - en * zb[rn];
+    e[rp] = ep;
+    e[rn] = en;
+  }
+}
+
+/* dG (+)= sum over the batch of C, in sample order: one work-item a row. */
+__kernel void phx_return_load_grad(const int B, const int R, const int accumulate,
+                                   __global const float *C, __global float *dG) {
+  const int r = (int)get_global_id(0);
+  if (r >= R) return;
+  float s = accumulate ? dG[r] : 0.0f;
+  for (int b = 0; b < B; b++) s += C[(size_t)b * R + r];
+  dG[r] = s;
+}
