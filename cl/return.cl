@@ -8,59 +8,67 @@
 #define RET_WS(R, K) (5 * (R) + (R) * (K) + (K) * (K) + 4 * (K))
 #define PHX_RET_TOL 1e-6f /* core/return_solve.h */
 
-typedef struct {
-  float u, uv, f, fv, fg, fz;
-} phx_rpt;
-
-/* Load k's sample of the output characteristic (return_solve.c). */
-phx_rpt phx_ret_sample(__global const float *T, __global const float *loads, const int L,
-                       const int NV, const float v0, const float dv, const int k,
-                       const float v, const float G, const float zb) {
-  phx_rpt p;
+/* A sample of the output characteristic (return_solve.c's ret_pt) as six
+ * floats: u, du/dv, f, df/dv, df/dG, df/dzb; load k's into p. */
+void phx_ret_sample(__global const float *T, __global const float *loads, const int L,
+                    const int NV, const float v0, const float dv, const int k, const float v,
+                    const float G, const float zb, float *p) {
   float fg;
-  phx_tab_eval(T, loads, L, NV, v0, dv, v, loads[k], &p.u, &p.uv, &fg);
-  p.f = loads[k] * p.u - G * (p.u - zb);
-  p.fv = (loads[k] - G) * p.uv;
-  p.fg = -(p.u - zb);
-  p.fz = G;
-  return p;
+  phx_tab_eval(T, loads, L, NV, v0, dv, v, loads[k], &p[0], &p[1], &fg);
+  p[2] = loads[k] * p[0] - G * (p[0] - zb);
+  p[3] = (loads[k] - G) * p[1];
+  p[4] = -(p[0] - zb);
+  p[5] = G;
 }
 
-void phx_ret_cross(const phx_rpt a, const phx_rpt b, float *u, float *uv, float *ug,
-                   float *uz) {
-  const float den = a.f - b.f, t = a.f / den, du = b.u - a.u;
+void phx_ret_copy(float *to, const float *from) {
+  for (int i = 0; i < 6; i++) to[i] = from[i];
+}
+
+/* The zero of f on the line through samples a and b, and its partials. */
+void phx_ret_cross(const float *a, const float *b, float *u, float *uv, float *ug, float *uz) {
+  const float den = a[2] - b[2], t = a[2] / den, du = b[0] - a[0];
   const float q = du / (den * den);
-  *u = a.u + t * du;
-  *uv = a.uv + t * (b.uv - a.uv) + q * (a.f * b.fv - b.f * a.fv);
-  *ug = q * (a.f * b.fg - b.f * a.fg);
-  *uz = q * (a.f * b.fz - b.f * a.fz);
+  *u = a[0] + t * du;
+  *uv = a[1] + t * (b[1] - a[1]) + q * (a[2] * b[3] - b[2] * a[3]);
+  *ug = q * (a[2] * b[4] - b[2] * a[4]);
+  *uz = q * (a[2] * b[5] - b[2] * a[5]);
 }
 
 /* phx_curve_solve: the load line I = G (u - zb) across the polyline. */
 void phx_ret_row(__global const float *T, __global const float *loads, const int L,
                  const int NV, const float v0, const float dv, const float v, const float G,
                  const float zb, float *u, float *uv, float *ug, float *uz) {
-  phx_rpt cur = phx_ret_sample(T, loads, L, NV, v0, dv, 0, v, G, zb), prev, first = cur;
+  float cur[6], prev[6], first[6], second[6];
+  phx_ret_sample(T, loads, L, NV, v0, dv, 0, v, G, zb, cur);
+  phx_ret_copy(prev, cur);
+  phx_ret_copy(first, cur);
+  phx_ret_copy(second, cur);
   if (L < 2) {
-    *u = cur.u;
-    *uv = cur.uv;
+    *u = cur[0];
+    *uv = cur[1];
     *ug = *uz = 0.0f;
     return;
   }
   for (int k = 1; k < L; k++) {
-    prev = cur;
-    cur = phx_ret_sample(T, loads, L, NV, v0, dv, k, v, G, zb);
-    if ((cur.f > 0.0f) != (prev.f > 0.0f)) {
+    phx_ret_copy(prev, cur);
+    phx_ret_sample(T, loads, L, NV, v0, dv, k, v, G, zb, cur);
+    if (k == 1) phx_ret_copy(second, cur);
+    if ((cur[2] > 0.0f) != (prev[2] > 0.0f)) {
       phx_ret_cross(prev, cur, u, uv, ug, uz);
       return;
     }
   }
-  if (first.f != cur.f) { /* past the table: the chord of its ends */
-    phx_ret_cross(first, cur, u, uv, ug, uz);
+  if (fabs(cur[2]) < fabs(first[2])) { /* past the table: the end segment nearer */
+    phx_ret_copy(first, prev);
+    phx_ret_copy(second, cur);
+  }
+  if (first[2] != second[2]) {
+    phx_ret_cross(first, second, u, uv, ug, uz);
     return;
   }
-  *u = cur.u;
-  *uv = cur.uv;
+  *u = second[0];
+  *uv = second[1];
   *ug = *uz = 0.0f;
 }
 

@@ -35,7 +35,7 @@ static void ret_cross(const ret_pt *a, const ret_pt *b, double *u, double *uv, d
 
 void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *u, double *uv,
                      double *ug, double *uz) {
-  ret_pt cur = ret_sample(c, 0, v, G, zb), prev = cur, first = cur;
+  ret_pt cur = ret_sample(c, 0, v, G, zb), prev = cur, first = cur, second = cur;
   if (c->L < 2) {
     *u = cur.u, *uv = cur.uv, *ug = *uz = 0;
     return;
@@ -43,22 +43,25 @@ void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *
   for (int k = 1; k < c->L; k++) {
     prev = cur;
     cur = ret_sample(c, k, v, G, zb);
+    if (k == 1) second = cur;
     if ((cur.f > 0) != (prev.f > 0)) {
       ret_cross(&prev, &cur, u, uv, ug, uz);
       return;
     }
   }
   /* No crossing: the returned current lies past what the table's loads
-   * draw, or flows into the output. Both ways the chord from the open
-   * output to the last load is extended: one line for either side, so
-   * that u stays continuous where the side changes (an input at the
-   * switching point, where every sample nears 0 V), and through both end
-   * samples, so that it meets the crossings inside the table there. */
-  if (first.f != cur.f) {
-    ret_cross(&first, &cur, u, uv, ug, uz);
+   * draw, or flows into the output; extend the end segment nearer a
+   * crossing. (Where the side changes, u jumps by the difference of the
+   * two ends' slopes, small where every sample nears 0 V. The chord of
+   * both ends is continuous there but left a steep loaded table of the
+   * gradient test without a settled point.) */
+  ret_pt a = first, b = second;
+  if (fabs(cur.f) < fabs(first.f)) a = prev, b = cur;
+  if (a.f != b.f) {
+    ret_cross(&a, &b, u, uv, ug, uz);
     return;
   }
-  *u = cur.u, *uv = cur.uv, *ug = *uz = 0;
+  *u = b.u, *uv = b.uv, *ug = *uz = 0;
 }
 
 /* Scratch: per row the solve's partials (du/dv, du/dG, du/dzb) and zb,
@@ -201,7 +204,8 @@ int phx_ret_forward(const phx_ret *p, const double *v, double *u, double *x) {
     }
   }
   for (int k = 0; k < K; k++) x[k] = best[k];
-  return ret_residual(p, v, x, u, res) <= PHX_RET_TOL ? 0 : -1;
+  nr = ret_residual(p, v, x, u, res);
+  return nr <= PHX_RET_TOL ? 0 : -1;
 }
 
 int phx_ret_backward(const phx_ret *p, const double *v, const double *x, const double *gx,

@@ -569,7 +569,9 @@ static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, phx_err *err) {
   *have = 0;
   cl_int e;
   *m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, need, NULL, &e);
+  if (e == CL_SUCCESS) e = zero_fill(c, *m, need); /* never read unwritten, all the same */
   if (e != CL_SUCCESS) {
+    if (*m) clReleaseMemObject(*m);
     *m = NULL;
     return cl_error(c, err, e, "clCreateBuffer (returned-load scratch)");
   }
