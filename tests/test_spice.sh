@@ -151,6 +151,7 @@ if [ "$PART" = behavioural ]; then
 
   # ---- table neurons: the shipped neuron's o- sweep as the table ----
   expect 2 "--load-aware needs --curve table" train --load-aware --epochs 1
+  expect 2 "--load-return needs --curve table" train --load-return --epochs 1
   expect 2 "--curve table needs --neuron FILE" train --curve table --epochs 1
   expect 2 "--curve: expected tanh or table, got 'cubic'" train --curve cubic --epochs 1
   "$PHX" train --neuron "$SRC/data/sky130-neuron.json" --curve table --epochs 2 \
@@ -221,6 +222,17 @@ sys.exit(0 if a['sizing']['mult']==10 and abs(r/10-1)<0.05 else 'mult %s, rail R
   # transistor circuit (0.3 mV mean here; the model itself is hundreds off)
   json "$T/la.json" "d['return_solved']['mean_dv'] < 0.01 and d['return_solved']['max_dv'] < 0.02 or sys.exit(1)" >/dev/null \
     || fail "return solve more than 10 mV from the circuit: $(head -c 900 "$T/la.json")"
+  # returned loads: the model solves what the return solve does, so the
+  # model itself now follows the transistor circuit (same 10 mV bound);
+  # the file says so, and eval gives the accuracy the report does
+  "$PHX" train --neuron "$T/nl.json" --curve table --load-return --epochs 3 --save "$T/lr.st" \
+    >"$T/t.out" 2>&1 || fail "train --load-return: $(tail -2 "$T/t.out")"
+  "$PHX" info "$T/lr.st" | grep -q "loads returned to the next layer's columns" \
+    || fail "info: a returned-load model not shown as one"
+  "$PHX" spice "$T/lr.st" --inverter sky130 --neuron "$T/nl.json" --n 3 --json >"$T/lr.json" \
+    || fail "spice of a returned-load model: $(head -c 300 "$T/lr.json")"
+  json "$T/lr.json" "d['converged'] == 3 and d['max_dv'] < 0.01 and d['agreement'] == 1 or sys.exit(1)" >/dev/null \
+    || fail "returned-load model more than 10 mV from the circuit: $(head -c 900 "$T/lr.json")"
   expect 1 "--loads: must start at 0" vtc --loads 1,2 --step 5
   # mismatch: tt_mm, 6 instances; the same seed the same instances; the
   # neuron file carries the sigma to --offset-sigma

@@ -340,7 +340,11 @@ int phx_cmd_grad(int argc, char **argv) {
   double loss = 0;
   rc = load_inputs(&c, 1, NULL, NULL, 0, -1, 0, &m, &d);
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
-  if (!rc && phx_model_new(phx_model_get_opts(m), &g, &err)) rc = phx_cli_err(&err);
+  /* the gradient's file has the model's tensors, not its neuron table:
+   * no load_aware without one */
+  phx_model_opts go = *phx_model_get_opts(m);
+  go.load_aware = 0;
+  if (!rc && phx_model_new(&go, &g, &err)) rc = phx_cli_err(&err);
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))
     rc = phx_cli_fail(PHX_EXIT_RUN, "%s: %s", c.args[0], err.msg); /* name the model */
   if (!rc && phx_model_save(g, c.out, &err)) rc = phx_cli_err(&err);

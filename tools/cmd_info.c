@@ -9,6 +9,13 @@
 #include "cli.h"
 #include "commands.h"
 
+/* What a table model's hidden rows are loaded by (phx_model_opts.load_aware). */
+static const char *loads_name(int load_aware) {
+  return load_aware == 2 ? "returned to the next layer's columns"
+         : load_aware    ? "returned to 0 V"
+                         : "none";
+}
+
 static const char USAGE[] =
     "usage: phaxcl info MODEL [OPTIONS]\n"
     "\n"
@@ -55,6 +62,10 @@ static void print_json(const char *path, const phx_model *m) {
   cJSON_AddItemToObject(j, "c", cJSON_CreateDoubleArray(o->c, 4));
   cJSON_AddItemToObject(j, "d", cJSON_CreateDoubleArray(o->d, 4));
   cJSON_AddStringToObject(j, "loss", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  int tnv = 0;
+  const int tl = phx_model_table(m, &tnv, NULL, NULL, NULL, NULL);
+  cJSON_AddStringToObject(j, "neuron", tl > 0 ? "table" : "tanh");
+  cJSON_AddStringToObject(j, "loads", loads_name(o->load_aware));
   const phx_variation *v = phx_model_get_variation(m);
   if (v) {
     phx_cli_vary_json(cJSON_AddObjectToObject(j, "variation"), v);
@@ -106,6 +117,11 @@ static void print_text(const char *path, const phx_model *m) {
   printf("vtc c       %g %g %g %g  (inverted)\n", o->c[0], o->c[1], o->c[2], o->c[3]);
   printf("vtc d       %g %g %g %g  (non-inverted)\n", o->d[0], o->d[1], o->d[2], o->d[3]);
   printf("loss        %s\n", o->loss == PHX_LOSS_MSE ? "mse" : "ce");
+  int tnv = 0;
+  const int tl = phx_model_table(m, &tnv, NULL, NULL, NULL, NULL);
+  if (tl > 0)
+    printf("neuron      table (%d load%s x %d inputs), loads %s\n", tl, tl > 1 ? "s" : "",
+           tnv, loads_name(o->load_aware));
   const phx_variation *v = phx_model_get_variation(m);
   char vs[256];
   if (v) printf("trained for %s\n", phx_cli_vary_str(v, vs, sizeof vs));

@@ -25,12 +25,13 @@ static ret_pt ret_sample(const phx_curve *c, int k, double v, double G, double z
  * u = ua + t (ub - ua), t = fa / (fa - fb). */
 static void ret_cross(const ret_pt *a, const ret_pt *b, double *u, double *uv, double *ug,
                       double *uz) {
-  const double den = a->f - b->f, t = a->f / den, du = b->u - a->u;
-  const double q = du / (den * den); /* d t = (fa dfb - fb dfa) / den^2 */
+  /* t - s = 1; dt = (t dfb - s dfa) / (fa - fb), no square of a small
+   * difference (a float port would lose it below the normal range) */
+  const double den = a->f - b->f, t = a->f / den, sb = b->f / den, du = b->u - a->u;
   *u = a->u + t * du;
-  *uv = a->uv + t * (b->uv - a->uv) + q * (a->f * b->fv - b->f * a->fv);
-  *ug = q * (a->f * b->fg - b->f * a->fg);
-  *uz = q * (a->f * b->fz - b->f * a->fz);
+  *uv = a->uv + t * (b->uv - a->uv) + du * ((t * b->fv - sb * a->fv) / den);
+  *ug = du * ((t * b->fg - sb * a->fg) / den);
+  *uz = du * ((t * b->fz - sb * a->fz) / den);
 }
 
 void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *u, double *uv,
@@ -65,10 +66,10 @@ void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *
 }
 
 /* Scratch: per row the solve's partials (du/dv, du/dG, du/dzb) and zb,
- * A (R x K) = du_r/dx_k, J (K x K), two K vectors. */
+ * A (R x K) = du_r/dx_k, J (K x K), three K vectors. */
 size_t phx_ret_work(int M, int K) {
   const size_t R = 2 * (size_t)M + 2;
-  return 4 * R + R * K + (size_t)K * K + 2 * (size_t)K;
+  return 4 * R + R * K + (size_t)K * K + 3 * (size_t)K;
 }
 
 /* The rows for column voltages x: u and the partials of each row's solve.
@@ -170,7 +171,7 @@ static double ret_residual(const phx_ret *p, const double *v, const double *x, d
 int phx_ret_forward(const phx_ret *p, const double *v, double *u, double *x) {
   const int K = p->K, R = 2 * p->M + 2;
   double *J = p->work + 4 * (size_t)R + (size_t)R * K, *res = J + (size_t)K * K,
-         *dx = res + K;
+         *dx = res + K, *x0 = dx + K;
   for (int k = 0; k < K; k++) x[k] = 0;
   double nr = ret_residual(p, v, x, u, res);
   for (int it = 0; it < 30 && nr > 1e-12; it++) {
@@ -178,15 +179,19 @@ int phx_ret_forward(const phx_ret *p, const double *v, double *u, double *x) {
     ret_jacobian(p);
     for (int k = 0; k < K; k++) dx[k] = res[k];
     if (ret_lin(J, K, 0, dx)) break;
-    /* Newton's step, halved while it does not shrink the residual */
+    /* Newton's step from x0, halved while it does not shrink the residual */
     double step = 1, nt = nr;
+    for (int k = 0; k < K; k++) x0[k] = x[k];
     for (int h = 0; h < 12; h++, step /= 2) {
-      for (int k = 0; k < K; k++) x[k] += step * dx[k];
+      for (int k = 0; k < K; k++) x[k] = x0[k] + step * dx[k];
       nt = ret_residual(p, v, x, u, res);
       if (nt < nr) break;
-      for (int k = 0; k < K; k++) x[k] -= step * dx[k];
     }
-    if (!(nt < nr)) break; /* stalled */
+    if (!(nt < nr)) { /* stalled */
+      for (int k = 0; k < K; k++) x[k] = x0[k];
+      nr = ret_residual(p, v, x, u, res);
+      break;
+    }
     nr = nt;
   }
   if (nr <= PHX_RET_TOL) return 0;

@@ -583,7 +583,7 @@ static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, phx_err *err) {
  * terms C (B x R, the backward pass) and B status words. */
 static int ret_scratch(phx_cl *c, int B, int M, int K, phx_err *err) {
   const size_t R = 2 * (size_t)M + 2, k = (size_t)K;
-  const size_t ws = 5 * R + R * k + k * k + 4 * k;
+  const size_t ws = 5 * R + R * k + k * k + 5 * k;
   int rc = grow(c, &c->ret_tmp, &c->ret_tmp_bytes, (size_t)B * ws * 4, err);
   if (!rc) rc = grow(c, &c->ret_c, &c->ret_c_bytes, (size_t)B * R * 4, err);
   return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, err);

@@ -197,8 +197,9 @@ class Model:
                 o.loss = LOSSES[v]
             elif k in ("vdd", "gmin", "ratio"):
                 setattr(o, k, float(v))
-            elif k == "load_aware":
-                o.load_aware = int(bool(v))
+            elif k == "load_aware":  # True: loads returned to 0 V; "return": to
+                # the next layer's columns (train --load-return)
+                o.load_aware = 2 if v == "return" else int(bool(v))
             else:
                 raise TypeError(f"Model: unknown option '{k}'")
         call(lib.phx_model_opts_check, C.byref(o))
@@ -237,7 +238,7 @@ class Model:
         return {"sizes": [o.sizes[i] for i in range(o.nlayers + 1)], "vdd": o.vdd,
                 "gmin": o.gmin, "ratio": o.ratio, "c": list(o.c), "d": list(o.d),
                 "loss": {v: k for k, v in LOSSES.items()}[o.loss],
-                "load_aware": bool(o.load_aware)}
+                "load_aware": "return" if o.load_aware == 2 else bool(o.load_aware)}
 
     @property
     def sizes(self):
