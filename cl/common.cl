@@ -49,16 +49,34 @@ float phx_group_sum(__local float *buf, float v) {
 #define GLOAD(p) (*(p))
 #define GSTORE(v, p) (*(p) = (v))
 #define GSUM(v) (v)
+#define GUVEC uint
+#define GIVEC int
+#define GIOTA 0U
+#define GCVTF(x) convert_float(x)
+#define GASI(x) as_int(x)
+#define GASF(x) as_float(x)
 #elif PHX_GV == 16
 #define GVEC float16
 #define GLOAD(p) vload16(0, (p))
 #define GSTORE(v, p) vstore16((v), 0, (p))
 #define GSUM(v) phx_hsum8((v).lo + (v).hi)
+#define GUVEC uint16
+#define GIVEC int16
+#define GIOTA ((uint16)(0U, 1U, 2U, 3U, 4U, 5U, 6U, 7U, 8U, 9U, 10U, 11U, 12U, 13U, 14U, 15U))
+#define GCVTF(x) convert_float16(x)
+#define GASI(x) as_int16(x)
+#define GASF(x) as_float16(x)
 #elif PHX_GV == 8
 #define GVEC float8
 #define GLOAD(p) vload8(0, (p))
 #define GSTORE(v, p) vstore8((v), 0, (p))
 #define GSUM(v) phx_hsum8(v)
+#define GUVEC uint8
+#define GIVEC int8
+#define GIOTA ((uint8)(0U, 1U, 2U, 3U, 4U, 5U, 6U, 7U))
+#define GCVTF(x) convert_float8(x)
+#define GASI(x) as_int8(x)
+#define GASF(x) as_float8(x)
 #else
 #error "PHX_GV must be 1, 8 or 16"
 #endif
@@ -71,8 +89,11 @@ float phx_hsum8(float8 v) {
 
 
 /* Device variation (map_vary): the counter-based hash of src/core/vary.h,
- * the same integer code, so every backend draws the same cells. */
-uint phx_mix32(uint x) {
+ * the same integer code, so every backend draws the same cells. These run
+ * on PHX_GV cells at once (GUVEC lanes: consecutive indices), explicitly,
+ * as the implicit vectoriser does not pack them; each lane computes
+ * exactly what the scalar code would. */
+GUVEC phx_mix32(GUVEC x) {
   x ^= x >> 16;
   x *= 0x7feb352dU;
   x ^= x >> 15;
@@ -81,34 +102,34 @@ uint phx_mix32(uint x) {
   return x;
 }
 
-float phx_vary_uniform(const uint key, const uint i, const uint s) {
-  const uint h = phx_mix32(key ^ phx_mix32(i * 8U + s));
-  return ((float)(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
+GVEC phx_vary_uniform(const uint key, const GUVEC i, const uint s) {
+  const GUVEC h = phx_mix32(key ^ phx_mix32(i * 8U + s));
+  return (GCVTF(h >> 9) + 0.5f) * (1.0f / 8388608.0f);
 }
 
 /* log on (0, 1] and cos(2 pi u): the same branch-free approximations as
  * the C path's float code (src/cpu/backend_cpu.c, cpu_logf and
  * cpu_cos2pif), so both draw the same normals to float rounding. */
-float phx_logu(const float x) {
-  int b = as_int(x);
-  const int e = (b - 0x3f3504f3) >> 23;
+GVEC phx_logu(const GVEC x) {
+  GIVEC b = GASI(x);
+  const GIVEC e = (b - 0x3f3504f3) >> 23;
   b -= e * (1 << 23);
-  const float m = as_float(b);
-  const float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
-  const float p =
+  const GVEC m = GASF(b);
+  const GVEC t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+  const GVEC p =
       1.0f + t2 * (1.0f / 3 + t2 * (1.0f / 5 + t2 * (1.0f / 7 + t2 * (1.0f / 9 + t2 * (1.0f / 11)))));
-  return 2.0f * t * p + (float)e * 0.693147180559945f;
+  return 2.0f * t * p + GCVTF(e) * 0.693147180559945f;
 }
 
-float phx_cos2pi(const float u) {
-  float v = fabs(u - rint(u));
-  const int flip = v > 0.25f;
-  v = flip ? 0.5f - v : v;
-  const float x = 6.283185307179586f * v, x2 = x * x;
-  const float c =
+GVEC phx_cos2pi(const GVEC u) {
+  GVEC v = fabs(u - rint(u));
+  const GIVEC flip = isgreater(v, (GVEC)(0.25f));
+  v = select(v, 0.5f - v, flip);
+  const GVEC x = 6.283185307179586f * v, x2 = x * x;
+  const GVEC c =
       1.0f + x2 * (-1.0f / 2 + x2 * (1.0f / 24 + x2 * (-1.0f / 720 + x2 * (1.0f / 40320 +
              x2 * (-1.0f / 3628800 + x2 * (1.0f / 479001600))))));
-  return flip ? -c : c;
+  return select(c, -c, flip);
 }
 
 /* The two VTC curves of a neuron (o- and o+ of z): activate in layer.cl

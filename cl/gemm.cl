@@ -22,15 +22,22 @@ void phx_nt_tile(const int m, const int n, const int k, __global const float *A,
     a[t] = A + aoff + (size_t)min(i0 + t, m - 1) * (size_t)lda;
     b[t] = B + boff + (size_t)min(j0 + t, n - 1) * (size_t)ldb;
   }
+  /* the tile loops unrolled, so that acc stays in registers (PoCL does
+   * not unroll them by itself and keeps acc on the stack) */
   GVEC acc[PHX_NT_TILE][PHX_NT_TILE];
+#pragma unroll
   for (int s = 0; s < PHX_NT_TILE; s++)
+#pragma unroll
     for (int t = 0; t < PHX_NT_TILE; t++) acc[s][t] = (GVEC)(0.0f);
   int p = 0;
   for (; p + PHX_GV <= k; p += PHX_GV) {
     GVEC av[PHX_NT_TILE];
+#pragma unroll
     for (int s = 0; s < PHX_NT_TILE; s++) av[s] = GLOAD(a[s] + p);
+#pragma unroll
     for (int t = 0; t < PHX_NT_TILE; t++) {
       const GVEC bt = GLOAD(b[t] + p);
+#pragma unroll
       for (int s = 0; s < PHX_NT_TILE; s++) acc[s][t] += av[s] * bt;
     }
   }

@@ -243,56 +243,71 @@ __kernel void phx_step_map(const int M, const int R, const int fold,
   }
 }
 
-/* map_forward of a chip drawn with variation (backend.h, map_vary): one
- * work-item per column, cells in order; uniforms from phx_vary_uniform. */
-float phx_vary_cell(float gu, const int levels, const int nl, const float *lv, const int dist,
-                    const float sigma, const float read, const float off, const float on,
-                    const uint key, const uint i) {
+/* map_forward of a chip drawn with variation (backend.h, map_vary): the
+ * cells i (PHX_GV consecutive ones), uniforms from phx_vary_uniform. */
+GVEC phx_vary_cell(GVEC gu, const int levels, const int nl, const float *lv, const int dist,
+                   const float sigma, const float read, const float off, const float on,
+                   const uint key, const GUVEC i) {
   if (levels >= 2) {
     const float step = PHX_K / (float)(levels - 1);
     gu = 1.0f + rint((gu - 1.0f) / step) * step;
   }
   if (nl > 0) {
     /* a level list (units of gmin): the nearest, the lower on a tie */
-    float best = lv[0];
-    for (int q = 1; q < nl; q++)
-      if (fabs(lv[q] - gu) < fabs(best - gu)) best = lv[q];
+    GVEC best = (GVEC)(lv[0]);
+    for (int q = 1; q < nl; q++) {
+      const GVEC l = (GVEC)(lv[q]);
+      best = select(best, l, isless(fabs(l - gu), fabs(best - gu)));
+    }
     gu = best;
   }
   if (sigma > 0.0f) {
-    const float u1 = phx_vary_uniform(key, i, 0), u2 = phx_vary_uniform(key, i, 1);
-    const float n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
-    gu = dist == 1 ? gu * (1.0f + sigma * n) : gu * exp(sigma * n);
-    gu = gu > 0.0f ? gu : 0.0f;
+    const GVEC u1 = phx_vary_uniform(key, i, 0), u2 = phx_vary_uniform(key, i, 1);
+    const GVEC n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
+    if (dist == 1) gu = gu * (1.0f + sigma * n);
+    else gu = gu * exp(sigma * n);
+    gu = select((GVEC)(0.0f), gu, isgreater(gu, (GVEC)(0.0f)));
   }
   if (read > 0.0f) {
-    const float u1 = phx_vary_uniform(key, i, 3), u2 = phx_vary_uniform(key, i, 4);
-    const float n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
+    const GVEC u1 = phx_vary_uniform(key, i, 3), u2 = phx_vary_uniform(key, i, 4);
+    const GVEC n = sqrt(-2.0f * phx_logu(u1)) * phx_cos2pi(u2);
     gu = gu * (1.0f + read * n);
-    gu = gu > 0.0f ? gu : 0.0f;
+    gu = select((GVEC)(0.0f), gu, isgreater(gu, (GVEC)(0.0f)));
   }
   if (off > 0.0f || on > 0.0f) {
-    const float u = phx_vary_uniform(key, i, 2);
-    if (u < off) gu = 1.0f;
-    else if (u < off + on) gu = 1.0f + PHX_K;
+    /* below off: gmin; else below off + on: gmax */
+    const GVEC u = phx_vary_uniform(key, i, 2);
+    gu = select(gu, (GVEC)(1.0f + PHX_K), isless(u, (GVEC)(off + on)));
+    gu = select(gu, (GVEC)(1.0f), isless(u, (GVEC)(off)));
   }
   return gu;
 }
 
-/* map_vary in two launches: the cells, one work-item each (so that the
- * work-item vectoriser of CPU devices packs them), then per column the
- * sum in order, W /= sum, S and E. */
+/* map_vary in two launches: the cells, PHX_GV per work-item (the last
+ * one's tail padded in private memory), then per column the sum in order,
+ * W /= sum, S and E. */
 __kernel __attribute__((reqd_work_group_size(PHX_WG, 1, 1)))
 void phx_vary_cells(const uint n, const uint key, const int levels, const int nl,
                     const float16 l0, const float16 l1, const int dist, const float sigma,
                     const float read, const float off, const float on,
                     __global const float *theta, __global float *W) {
-  const uint i = (uint)get_global_id(0);
-  if (i >= n) return;
+  const uint i0 = (uint)get_global_id(0) * PHX_GV;
+  if (i0 >= n) return;
   float lv[32]; /* PHX_MAX_LEVEL_LIST, passed by value as two float16 */
   vstore16(l0, 0, lv);
   vstore16(l1, 1, lv);
-  W[i] = phx_vary_cell(phx_gunit(theta[i]), levels, nl, lv, dist, sigma, read, off, on, key, i);
+  const GUVEC i = i0 + GIOTA;
+  if (n - i0 >= PHX_GV) {
+    GSTORE(phx_vary_cell(phx_gunit_v(GLOAD(theta + i0)), levels, nl, lv, dist, sigma, read, off,
+                         on, key, i),
+           W + i0);
+    return;
+  }
+  float t[PHX_GV];
+  for (uint q = 0; q < PHX_GV; q++) t[q] = q < n - i0 ? theta[i0 + q] : 0.0f;
+  GSTORE(phx_vary_cell(phx_gunit_v(GLOAD(t)), levels, nl, lv, dist, sigma, read, off, on, key, i),
+         t);
+  for (uint q = 0; q < n - i0; q++) W[i0 + q] = t[q];
 }
 
 __kernel void phx_vary_columns(const int M, const int R, const int fold, __global float *W,

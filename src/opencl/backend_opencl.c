@@ -732,7 +732,8 @@ static int cl_map_vary(void *impl, const phx_args_map_vary *p, phx_err *err) {
   const karg a[] = {KA(n),  KA(key), KA(lv),  KA(nl), KA(l0), KA(l1), KA(dist),
                     KA(sg), KA(rd),  KA(off), KA(on), KA(p->theta->p), KA(p->W->p)};
   const karg b[] = {KA(m), KA(r), KA(f), KA(p->W->p), KA(p->S->p), KA(e)};
-  s = launch(c, K_VARY_CELLS, groups_for(c, (size_t)n), a, 13, err);
+  s = launch(c, K_VARY_CELLS, groups_for(c, ((size_t)n + (size_t)c->gv - 1) / (size_t)c->gv), a,
+             13, err);
   return s ? s : launch2d(c, K_VARY_COLUMNS, (size_t)p->M, 1, b, 6, err);
 }
 
