@@ -62,6 +62,10 @@ static void test_params(void) {
     CHECKF(strstr(deck, has[i]) != NULL, "params: deck lacks '%s':\n%s", has[i], deck);
   for (size_t i = 0; i < sizeof lacks / sizeof *lacks; i++)
     CHECKF(strstr(deck, lacks[i]) == NULL, "params: deck has '%s':\n%s", lacks[i], deck);
+  /* no newline at the end: none added */
+  char last[] = ".param a=1\n.param b={a}\r\nR1 1 0 {b}";
+  CHECK(phx_circ_drop_unused_params(last, &err) == PHX_OK &&
+        !strcmp(last, ".param a=1\n.param b={a}\r\nR1 1 0 {b}"));
   char seeded[] = "* t\n.options seed=3\n.param unused = 1\nR1 a 0 1\n";
   CHECK(phx_circ_drop_unused_params(seeded, &err) == PHX_OK &&
         !strcmp(seeded, "* t\n.options seed=3\n.param unused = 1\nR1 a 0 1\n"));

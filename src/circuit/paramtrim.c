@@ -204,6 +204,7 @@ phx_status phx_circ_drop_unused_params(char *deck, phx_err *err) {
     for (size_t i = 0; i < L.n; i++) {
       const char *p = L.at[i];
       size_t n = L.len[i];
+      const int newline = p[n] == '\n'; /* the last line may have none */
       if (!keep[i]) {
         while (*p == ' ' || *p == '\t') p++;
         if (strncasecmp(p, ".param", 6) || !continued(&L, i)) continue;
@@ -211,7 +212,7 @@ phx_status phx_circ_drop_unused_params(char *deck, phx_err *err) {
       }
       memmove(w, p, n);
       w += n;
-      *w++ = '\n';
+      if (newline) *w++ = '\n';
     }
     *w = '\0';
   }
