@@ -3,7 +3,8 @@
  * and top-level .model cards: the section named is inlined with its
  * parameters and only the subcircuits the mark names; other sections,
  * other subcircuits, .model cards and comments are left out; a missing
- * section or file is one error naming the file. No ngspice needed. */
+ * section or file is one error naming the file; parameters nothing uses
+ * are dropped (paramtrim.c). No ngspice needed. */
 #define _XOPEN_SOURCE 700
 #define TEST_UTIL_TMPDIR
 #include <string.h>
@@ -34,7 +35,44 @@ static char *trimmed(const char *section, const char *keep, phx_status want, con
   return out;
 }
 
+/* The unused top-level parameters out (paramtrim.c): kept are those a
+ * line or a kept parameter names, lines of several definitions, random
+ * draws and a subcircuit's own; a deck that seeds its draws stays whole. */
+static void test_params(void) {
+  char deck[] = "* t\n"
+                ".param used=1 other=2\n"
+                ".param dep = {used*2}\n"
+                ".param chain = 3\n"
+                ".PARAM unused1 = 5\n"
+                ".param head = 7\n"
+                "* a comment between\n"
+                "+ cont = {chain} ; why\n"
+                "+ gone = 4 ; comment naming unused2\n"
+                ".param unused2 = 1e-3\n"
+                ".param rnd = {1 + 0*AGAUSS(0,1,1)}\n"
+                ".subckt s a b w=1\n.param inner = 2\nR1 a b {w*inner}\n.ends s\n"
+                "R2 n1 0 {dep}\nR3 n2 0 {cont}\n.end\n";
+  phx_err err = {0};
+  CHECK(phx_circ_drop_unused_params(deck, &err) == PHX_OK);
+  static const char *const has[] = {".param used=1 other=2\n", ".param dep = {used*2}\n",
+                                    ".param chain = 3\n", ".param\n* a comment between\n+ cont",
+                                    ".param rnd", ".param inner = 2\n", "R3 n2 0 {cont}\n.end\n"};
+  static const char *const lacks[] = {"unused1", "head", "gone", "unused2 ="};
+  for (size_t i = 0; i < sizeof has / sizeof *has; i++)
+    CHECKF(strstr(deck, has[i]) != NULL, "params: deck lacks '%s':\n%s", has[i], deck);
+  for (size_t i = 0; i < sizeof lacks / sizeof *lacks; i++)
+    CHECKF(strstr(deck, lacks[i]) == NULL, "params: deck has '%s':\n%s", lacks[i], deck);
+  /* no newline at the end: none added */
+  char last[] = ".param a=1\n.param b={a}\r\nR1 1 0 {b}";
+  CHECK(phx_circ_drop_unused_params(last, &err) == PHX_OK &&
+        !strcmp(last, ".param a=1\n.param b={a}\r\nR1 1 0 {b}"));
+  char seeded[] = "* t\n.options seed=3\n.param unused = 1\nR1 a 0 1\n";
+  CHECK(phx_circ_drop_unused_params(seeded, &err) == PHX_OK &&
+        !strcmp(seeded, "* t\n.options seed=3\n.param unused = 1\nR1 a 0 1\n"));
+}
+
 int main(void) {
+  test_params();
   if (tmpdir_make("libtrim")) return 1;
   char sub[300];
   snprintf(sub, sizeof sub, "%s", in_dir("sub"));
@@ -63,11 +101,11 @@ int main(void) {
                      ".endl unused\n");
   char *out = trimmed("tt", "keep1", PHX_OK, NULL);
   if (out) {
-    static const char *const has[] = {".param a=1", ".param b=2", "+ c=3", ".subckt keep1",
-                                      ".model keepm", ".ends keep1", ".param base=1",
-                                      "R1 a 0 1", "* title"};
+    /* a and b are words of kept lines (node names); c and base nothing uses */
+    static const char *const has[] = {".param a=1", ".param b=2", ".subckt keep1",
+                                      ".model keepm", ".ends keep1", "R1 a 0 1", "* title"};
     static const char *const lacks[] = {"drop1", "junk", "vto", "a=2", "unused", "a comment",
-                                        ".lib", PHX_TRIM_MARK};
+                                        ".lib", PHX_TRIM_MARK, "c=3", "base=1"};
     for (size_t i = 0; i < sizeof has / sizeof *has; i++)
       CHECKF(strstr(out, has[i]) != NULL, "trimmed deck lacks '%s':\n%s", has[i], out);
     for (size_t i = 0; i < sizeof lacks / sizeof *lacks; i++)

@@ -578,7 +578,8 @@ static int spice_options(int *argc, char **argv, int *sweep, int *threads) {
  * the report is recomputed in sample order, as one process computes it. */
 enum { SPICE_FIELDS = 13 };
 static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts *so, int n,
-                       phx_spice_result *r, phx_spice_sample *s, double *sim) {
+                       phx_spice_result *r, phx_spice_sample *s, double *sim,
+                       const phx_neuron *neuron, phx_power *est) {
   const phx_model_opts *o = phx_model_get_opts(m);
   const int K = o->sizes[o->nlayers], W = SPICE_FIELDS + K;
   int first, count;
@@ -604,6 +605,9 @@ static int spice_ranks(const phx_model *m, const phx_dataset *d, phx_spice_opts 
     memcpy(row, f, sizeof f);
     memcpy(row + SPICE_FIELDS, sim + (size_t)k * K, (size_t)K * sizeof *row);
   }
+  /* rank 0's own part of the report while the other ranks finish theirs */
+  if (!rc && phx_par_rank() == 0 && phx_power_estimate(m, d, n, neuron, est, &err))
+    rc = phx_cli_err(&err);
   if (!rc && phx_par_gather_range(n, so->sweep, W, all, &err)) rc = phx_cli_err(&err);
   for (int k = 0; !rc && k < n; k++) {
     const double *row = all + (size_t)k * W;
@@ -661,12 +665,14 @@ int phx_cmd_spice(int argc, char **argv) {
     s = calloc((size_t)n, sizeof *s);
     sim = calloc((size_t)n * o->sizes[o->nlayers], sizeof *sim);
     phx_spice_result r;
-    phx_power est;
+    phx_power est = {0};
     if (!s || !sim) rc = phx_cli_fail(PHX_EXIT_RUN, "out of memory");
-    else if (phx_par_size() > 1) rc = spice_ranks(m, test, &so, n, &r, s, sim);
-    else if (phx_spice_run(m, test, &so, &r, s, sim, &err)) rc = phx_cli_err(&err);
-    if (!rc && phx_power_estimate(m, test, n, neuron, &est, &err)) rc = phx_cli_err(&err);
-    if (!rc) rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
+    else if (phx_par_size() > 1) rc = spice_ranks(m, test, &so, n, &r, s, sim, neuron, &est);
+    else if (phx_spice_run(m, test, &so, &r, s, sim, &err) ||
+             phx_power_estimate(m, test, n, neuron, &est, &err))
+      rc = phx_cli_err(&err);
+    /* the report is rank 0's alone: the others' stdout goes nowhere */
+    if (!rc && phx_par_rank() == 0) rc = print_spice(&c, m, test, &r, s, sim, &est, &so.inv);
   }
   free(s);
   free(sim);

@@ -56,6 +56,11 @@ int phx_par_init(int *argc, char ***argv) {
    * OpenMPI's own ob1 (shared memory) is what such a job ends up with. A
    * pml the user chose stays. */
   if (one_node() && !getenv("OMPI_MCA_pml")) setenv("OMPI_MCA_pml", "ob1", 0);
+  /* A rank waiting in a collective (train's gather, every step) polls;
+   * yielding there hands the core to whoever can use it when other jobs
+   * share the machine (measured under load 6 on 2 cores: train's CPU time
+   * 2.4-2.6 s -> 1.8-2.1 s), and costs nothing on an idle core. */
+  setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
   if (MPI_Init(argc, argv) != MPI_SUCCESS) {
     fputs("phaxcl: MPI_Init failed\n", stderr);
     return 1;

@@ -64,6 +64,9 @@ const double *phx_engine_vec(phx_engine *e, const char *name, int *len);
  * the deck has no mark. */
 #define PHX_TRIM_MARK "*phaxcl:trim"
 phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err);
+/* The deck's top-level .param definitions that nothing uses and that draw
+ * no random number, taken out in place (paramtrim.c). */
+phx_status phx_circ_drop_unused_params(char *deck, phx_err *err);
 
 /* The inverter's parallel-device count (mult; 0 reads as 1). */
 double phx_inverter_mult(const phx_inverter *inv);

@@ -267,6 +267,8 @@ phx_status phx_circ_trim_deck(const char *deck, char **out, phx_err *err) {
   }
   free(t.card);
   if (fclose(t.out) && !s) s = phx_fail(err, PHX_ENOMEM, "out of memory for the deck");
+  /* most of the section's parameters are for devices not kept */
+  if (!s) s = phx_circ_drop_unused_params(*out, err);
   if (s) {
     free(*out);
     *out = NULL;
