@@ -342,9 +342,12 @@ int phx_cmd_grad(int argc, char **argv) {
   if (!rc) rc = phx_cli_backend(&c, NULL, &b);
   /* the gradient's file has the model's tensors, not its neuron table:
    * no load_aware without one */
-  phx_model_opts go = *phx_model_get_opts(m);
-  go.load_aware = 0;
-  if (!rc && phx_model_new(&go, &g, &err)) rc = phx_cli_err(&err);
+  phx_model_opts go;
+  if (!rc) {
+    go = *phx_model_get_opts(m);
+    go.load_aware = 0;
+    if (phx_model_new(&go, &g, &err)) rc = phx_cli_err(&err);
+  }
   if (!rc && phx_gradient(b, m, d, c.limit, &loss, g, &err))
     rc = phx_cli_fail(PHX_EXIT_RUN, "%s: %s", c.args[0], err.msg); /* name the model */
   if (!rc && phx_model_save(g, c.out, &err)) rc = phx_cli_err(&err);
