@@ -223,7 +223,7 @@ __kernel void phx_activate_return(const int B, const int M, const int K, const i
     nr = nt;
   }
   if (!(nr <= PHX_RET_TOL_F32)) {
-    float nb = nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
+    float nb = nr; /* u and res are x's */
     for (int k = 0; k < K; k++) best[k] = x[k];
     for (int it = 0; it < 2000 && nr > 1e-7f; it++) {
       for (int k = 0; k < K; k++) x[k] += res[k];

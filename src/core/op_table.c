@@ -1046,8 +1046,8 @@ static const phx_op_desc d_row_load = {
 /* ---- activate_return, activate_return_backward ---- */
 
 enum { AR_Z, AR_T, AR_LOADS, AR_G, AR_WN, AR_SN, AR_U };
-enum { ARB_Z, ARB_T, ARB_LOADS, ARB_G, ARB_WN, ARB_SN, ARB_ZN, ARB_DZN, ARB_DZ, ARB_DG,
-       ARB_ER };
+/* the backward op's first six slots are the forward's (ar_inputs) */
+enum { ARB_ZN = AR_SN + 1, ARB_DZN, ARB_DZ, ARB_DG, ARB_ER };
 
 static int ar_sizes(int B, int M, int K, int L, int NV, double dv, phx_err *err) {
   int rc = at_sizes(B, M, L, NV, dv, err);
@@ -1077,12 +1077,12 @@ static int arb_shape(const void *args, size_t *need, phx_err *err) {
   int rc = ar_sizes(a->B, a->M, a->K, a->L, a->NV, a->dv, err);
   if (rc) return rc;
   const size_t RU = 2 * (size_t)a->M + 2;
-  need[ARB_Z] = need[ARB_DZ] = (size_t)a->B * a->M;
-  need[ARB_T] = (size_t)a->L * a->NV * 2;
-  need[ARB_LOADS] = (size_t)a->L;
-  need[ARB_G] = need[ARB_DG] = RU;
-  need[ARB_WN] = (size_t)a->K * RU;
-  need[ARB_SN] = (size_t)a->K;
+  need[AR_Z] = need[ARB_DZ] = (size_t)a->B * a->M;
+  need[AR_T] = (size_t)a->L * a->NV * 2;
+  need[AR_LOADS] = (size_t)a->L;
+  need[AR_G] = need[ARB_DG] = RU;
+  need[AR_WN] = (size_t)a->K * RU;
+  need[AR_SN] = (size_t)a->K;
   need[ARB_ZN] = need[ARB_DZN] = (size_t)a->B * a->K;
   need[ARB_ER] = (size_t)a->B * RU;
   return 0;
@@ -1146,18 +1146,25 @@ static phx_ret ar_ret(const phx_op_case *c, int M, int K, const phx_curve *cv, c
   return p;
 }
 
+/* The inputs both ops share, slots Z, T, loads, G, Wn, Sn (the same
+ * places in both): a real next layer and the test table, in float. */
+static void ar_inputs(const phx_op_case *c, int B, int M, int K, int L, int NV, double v0,
+                      double dv, double **h) {
+  const size_t RU = 2 * (size_t)M + 2;
+  ar_layer(M, K, h[AR_WN], h[AR_SN], h[AR_G]);
+  at_table(h[AR_T], h[AR_LOADS], c->k.vdd, v0, dv);
+  ar_round(h[AR_Z], (size_t)B * M);
+  ar_round(h[AR_WN], (size_t)K * RU);
+  ar_round(h[AR_SN], (size_t)K);
+  ar_round(h[AR_G], RU);
+  ar_round(h[AR_T], (size_t)L * NV * 2);
+  ar_round(h[AR_LOADS], (size_t)L);
+}
+
 static void ar_fill(const phx_op_case *c, double **h, phx_rng *rng) {
   (void)rng;
   const phx_args_activate_return *a = CARGS(c, phx_args_activate_return);
-  const size_t RU = 2 * (size_t)a->M + 2;
-  ar_layer(a->M, a->K, h[AR_WN], h[AR_SN], h[AR_G]);
-  at_table(h[AR_T], h[AR_LOADS], c->k.vdd, a->v0, a->dv);
-  ar_round(h[AR_Z], (size_t)a->B * a->M);
-  ar_round(h[AR_WN], (size_t)a->K * RU);
-  ar_round(h[AR_SN], (size_t)a->K);
-  ar_round(h[AR_G], RU);
-  ar_round(h[AR_T], (size_t)a->L * a->NV * 2);
-  ar_round(h[AR_LOADS], (size_t)a->L);
+  ar_inputs(c, a->B, a->M, a->K, a->L, a->NV, a->v0, a->dv, h);
 }
 
 static void ar_ref(const phx_op_case *c, double **h) {
@@ -1177,20 +1184,13 @@ static void arb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
   (void)rng;
   const phx_args_activate_return_backward *a = CARGS(c, phx_args_activate_return_backward);
   const size_t RU = 2 * (size_t)a->M + 2;
-  ar_layer(a->M, a->K, h[ARB_WN], h[ARB_SN], h[ARB_G]);
-  at_table(h[ARB_T], h[ARB_LOADS], c->k.vdd, a->v0, a->dv);
-  ar_round(h[ARB_Z], (size_t)a->B * a->M);
-  ar_round(h[ARB_WN], (size_t)a->K * RU);
-  ar_round(h[ARB_SN], (size_t)a->K);
-  ar_round(h[ARB_G], RU);
-  ar_round(h[ARB_T], (size_t)a->L * a->NV * 2);
-  ar_round(h[ARB_LOADS], (size_t)a->L);
-  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[ARB_T], h[ARB_LOADS]);
+  ar_inputs(c, a->B, a->M, a->K, a->L, a->NV, a->v0, a->dv, h);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[AR_T], h[AR_LOADS]);
   double *work = malloc((phx_ret_work(a->M, a->K) + RU) * sizeof *work);
   if (!work) return;
-  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[ARB_WN], h[ARB_SN], h[ARB_G], work + RU);
+  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[AR_WN], h[AR_SN], h[AR_G], work + RU);
   for (int b = 0; b < a->B; b++)
-    phx_ret_forward(&p, h[ARB_Z] + (size_t)b * a->M, work, h[ARB_ZN] + (size_t)b * a->K);
+    phx_ret_forward(&p, h[AR_Z] + (size_t)b * a->M, work, h[ARB_ZN] + (size_t)b * a->K);
   ar_round(h[ARB_ZN], (size_t)a->B * a->K);
   ar_round(h[ARB_DZN], (size_t)a->B * a->K);
   ar_round(h[ARB_DG], RU);
@@ -1199,18 +1199,18 @@ static void arb_fill(const phx_op_case *c, double **h, phx_rng *rng) {
 
 static void arb_ref(const phx_op_case *c, double **h) {
   const phx_args_activate_return_backward *a = CARGS(c, phx_args_activate_return_backward);
-  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[ARB_T], h[ARB_LOADS]);
+  const phx_curve cv = at_curve(a->L, a->NV, a->v0, a->dv, h[AR_T], h[AR_LOADS]);
   const size_t RU = 2 * (size_t)a->M + 2, K = (size_t)a->K;
   double *work = malloc((phx_ret_work(a->M, a->K) + K + RU) * sizeof *work);
   if (!work) return;
   double *lam = work, *cr = lam + K;
-  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[ARB_WN], h[ARB_SN], h[ARB_G], cr + RU);
+  const phx_ret p = ar_ret(c, a->M, a->K, &cv, h[AR_WN], h[AR_SN], h[AR_G], cr + RU);
   double *dG = h[ARB_DG];
   if (!a->accumulate)
     for (size_t r = 0; r < RU; r++) dG[r] = 0;
   for (int b = 0; b < a->B; b++) {
     double *dzn = h[ARB_DZN] + b * K;
-    phx_ret_backward(&p, h[ARB_Z] + (size_t)b * a->M, h[ARB_ZN] + b * K, dzn, lam,
+    phx_ret_backward(&p, h[AR_Z] + (size_t)b * a->M, h[ARB_ZN] + b * K, dzn, lam,
                      h[ARB_DZ] + (size_t)b * a->M, cr, h[ARB_ER] + b * RU);
     memcpy(dzn, lam, K * sizeof *lam);
     for (size_t r = 0; r < RU; r++) dG[r] += cr[r];

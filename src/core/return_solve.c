@@ -198,7 +198,7 @@ int phx_ret_forward(const phx_ret *p, const double *v, double *u, double *x) {
   /* Newton stalled far out (a row's crossing moving between the table's
    * loads is a kink): the plain iteration x <- W u(x), which contracts
    * wherever the circuit settles, keeping the best x it meets */
-  double *best = dx, nb = nr = ret_residual(p, v, x, u, res);
+  double *best = dx, nb = nr; /* u and res are x's */
   for (int k = 0; k < K; k++) best[k] = x[k];
   for (int it = 0; it < 2000 && nr > 1e-12; it++) {
     for (int k = 0; k < K; k++) x[k] += res[k];

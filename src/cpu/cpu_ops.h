@@ -882,7 +882,7 @@ static int FN(ret_open)(FN(ret_stage) *q, const cpu_impl *c, int M, int K, int L
                         const phx_buf *G, const phx_buf *Wn, const phx_buf *Sn, phx_err *err) {
   const size_t RU = 2 * (size_t)M + 2, nt = (size_t)L * NV * 2, Kz = (size_t)K;
   const size_t n = nt + L + RU + Kz * RU + Kz + phx_ret_work(M, K) + 2 * (size_t)M +
-                   3 * RU + 3 * Kz;
+                   2 * RU + 3 * Kz;
   double *m = malloc(n * sizeof *m);
   if (!m) return phx_fail(err, PHX_ENOMEM, "activate_return: out of memory");
   double *t = m, *ld = t + nt, *g = ld + L, *w = g + RU, *sn = w + Kz * RU, *work = sn + Kz;
@@ -896,7 +896,7 @@ static int FN(ret_open)(FN(ret_stage) *q, const cpu_impl *c, int M, int K, int L
   q->dv = q->v + M;
   q->u = q->dv + M;
   q->e = q->u + RU;
-  q->x = q->e + RU + RU; /* u doubles as c in the backward pass */
+  q->x = q->e + RU; /* u doubles as c in the backward pass */
   q->lam = q->x + Kz;
   q->gx = q->lam + Kz;
   const phx_curve cv = {L, NV, v0, dv, t, ld};
