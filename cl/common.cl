@@ -136,3 +136,12 @@ GVEC phx_cos2pi(const GVEC u) {
  * and the fused product in gemm.cl. */
 float phx_vtc_inv(float z) { return PHX_C1 + PHX_C2 * tanh(PHX_C4 * (z - PHX_C3)); }
 float phx_vtc_non(float z) { return PHX_D1 + PHX_D2 * tanh(PHX_D4 * (z - PHX_D3)); }
+
+/* Iterates n times, the last two indices left in out[0] and out[1]: the
+ * host's check that a work-item's loops run to the end (backend_opencl.c,
+ * loops_fit). Mesa's llvmpipe ends them after 65535 iterations in all
+ * (its loop limiter). */
+__kernel void phx_loop_probe(const int n, __global int *out) {
+  if (get_global_id(0) != 0) return;
+  for (int i = 0; i < n; i++) out[i & 1] = i;
+}

@@ -1,7 +1,8 @@
 /* Returned loads (backend.h: activate_return, activate_return_backward;
  * docs/model.md "Returned loads"): the float port of core/return_solve.c.
  * One work-item per sample; its scratch lies in global memory (WS floats a
- * sample, RET_WS below), its status in st[b] (0 settled, 1 not). */
+ * sample, RET_WS below), its status in st[b]: 0 settled, 1 not (or a
+ * singular system), 2 its loops were ended early (phx_ret_ran). */
 
 /* Per sample: sv, sg, sz, zb, u (R each; u only backward), A (R x K),
  * J (K x K), res, dx, x, best, x0 (K each; lam in res backward). */
@@ -187,6 +188,17 @@ float phx_ret_residual(const int M, const int K, __global const float *T,
 
 #define RET_ARGS M, K, T, loads, L, NV, v0, dv, Wn, Sn, G
 
+/* Whether this work-item's loops all ran to the end: a device that ends
+ * them early (Mesa's llvmpipe, after 65535 iterations in all, far fewer
+ * than a sample of the real table takes) then runs the loop below once
+ * instead of twice. Its count lives in memory (*s, scratch), so that no
+ * compiler knows it and unrolls the loop away. */
+int phx_ret_ran(__global int *s) {
+  *s = 0;
+  while (*s < 2) *s += 1;
+  return *s == 2;
+}
+
 /* Z (B x M) -> U: Newton on x = Wn u(x) from x = 0 to 1e-7 V, the plain
  * iteration where it stalls; settled within PHX_RET_TOL_F32. */
 __kernel void phx_activate_return(const int B, const int M, const int K, const int L,
@@ -236,7 +248,8 @@ __kernel void phx_activate_return(const int B, const int M, const int K, const i
     for (int k = 0; k < K; k++) x[k] = best[k];
     nr = phx_ret_residual(RET_ARGS, v, x, u, w, res);
   }
-  st[b] = nr <= PHX_RET_TOL_F32 ? 0 : 1;
+  const int settled = nr <= PHX_RET_TOL_F32;
+  st[b] = phx_ret_ran(st + b) ? !settled : 2;
 }
 
 /* The adjoint at x = Zn: lam into dZn, dZ, Er, and c per sample into
@@ -260,7 +273,7 @@ __kernel void phx_activate_return_backward(
                Zn + (size_t)b * K, u, w);
   phx_ret_jacobian(M, K, Wn, Sn, G, w);
   for (int k = 0; k < K; k++) lam[k] = dzn[k];
-  st[b] = phx_ret_lin(J, K, 1, lam) ? 1 : 0;
+  const int singular = phx_ret_lin(J, K, 1, lam);
   for (int k = 0; k < K; k++) dzn[k] = lam[k];
   for (int r = 0; r < R; r++) { /* mu = Wn^T lam, in e for now */
     float s = 0.0f;
@@ -279,6 +292,7 @@ __kernel void phx_activate_return_backward(
     e[rp] = ep;
     e[rn] = en;
   }
+  st[b] = phx_ret_ran(st + b) ? singular : 2;
 }
 
 /* dG (+)= sum over the batch of C, in sample order: one work-item a row. */

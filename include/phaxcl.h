@@ -488,6 +488,8 @@ typedef struct phx_check_row {
   double max_abs, max_rel, nmse, tol_nmse;
   long count;         /* elements compared */
   int pass;
+  const char *skipped; /* NULL, or why the device does not run this op (then
+                          pass is 1 and nothing was compared) */
 } phx_check_row;
 
 typedef void (*phx_check_fn)(const phx_check_row *row, void *user);

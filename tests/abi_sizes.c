@@ -20,7 +20,7 @@ int main(void) {
   ROW(phx_eval_result, accuracy);
   ROW(phx_mc_result, max);
   ROW(phx_device_info, probe);
-  ROW(phx_check_row, pass);
+  ROW(phx_check_row, skipped);
   ROW(phx_check_opts, verbose);
   ROW(phx_inverter, mult);
   ROW(phx_spice_opts, sweep);

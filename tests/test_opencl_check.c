@@ -11,6 +11,10 @@
 static void row(const phx_check_row *r, void *user) {
   int *rows = user;
   (*rows)++;
+  if (r->skipped) {
+    printf("%-30s %-36s skipped: %s\n", r->op, r->device, r->skipped);
+    return;
+  }
   printf("%-30s %-36s abs %.3e rel %.3e nmse %.3e (limit %.0e) %s\n", r->op,
          r->device, r->max_abs, r->max_rel, r->nmse, r->tol_nmse,
          r->pass ? "pass" : "FAIL");

@@ -59,10 +59,13 @@ static phx_status set_weak_table(phx_model *m, phx_err *err) {
 }
 
 /* Loss and gradient of a returned-load table model (train --load-return):
- * activate_return and its adjoint on the device against the C path. */
+ * activate_return and its adjoint on the device against the C path.
+ * llvmpipe may refuse them instead, naming its loop limiter (it ends a
+ * work-item's loops after 65535 iterations in all: the solve would come
+ * out wrong); no other device may. */
 static void returned_loads(phx_backend *cl, phx_backend *c, const char *spec,
                            const phx_model_opts *base, const phx_dataset *train, int limit,
-                           int known_off) {
+                           int llvmpipe) {
   phx_model_opts mo = *base;
   mo.load_aware = 2;
   phx_err err = {0};
@@ -72,6 +75,13 @@ static void returned_loads(phx_backend *cl, phx_backend *c, const char *spec,
   if (!s) phx_model_init(m, 5);
   if (!s) s = set_weak_table(m, &err);
   if (!s) s = gradient(cl, m, train, limit, &lc, &gc, &err);
+  if (s == PHX_ENOBACKEND && llvmpipe) {
+    TCL_EXPECT(strstr(err.msg, "65535") != NULL, "%s: returned loads refused: %s", spec,
+               err.msg);
+    printf("  returned loads: refused (%s)\n", err.msg);
+    phx_model_free(m);
+    return;
+  }
   if (!s) s = gradient(c, m, train, limit, &lr, &gr, &err);
   TCL_EXPECT(s == PHX_OK, "%s: returned loads: %s", spec, err.msg);
   if (!s) {
@@ -84,13 +94,9 @@ static void returned_loads(phx_backend *cl, phx_backend *c, const char *spec,
     printf("  returned loads: loss opencl %.9g c %.9g rel %.2e; gradient relative L2", lc, lr,
            dl);
     for (int l = 0; l < mo.nlayers; l++) printf(" %.3e", e[l]);
-    /* llvmpipe (rusticl) settles this model's forward pass 2.7e-4 away
-     * from the C path (PoCL and Oclgrind: 2e-8), not yet understood: it is
-     * reported, and fails the run only past that */
-    printf("%s\n", known_off ? " (llvmpipe: known to differ)" : "");
-    const double lim = known_off ? 1e-1 : 1e-4;
-    TCL_EXPECT(dl <= lim / 10, "%s: returned loads: loss differs by %.2e relative", spec, dl);
-    TCL_EXPECT(most <= lim, "%s: returned loads: gradient relative L2 %.3e", spec, most);
+    printf("\n");
+    TCL_EXPECT(dl <= 1e-5, "%s: returned loads: loss differs by %.2e relative", spec, dl);
+    TCL_EXPECT(most <= 1e-4, "%s: returned loads: gradient relative L2 %.3e", spec, most);
   }
   phx_model_free(m);
   phx_model_free(gc);

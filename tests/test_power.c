@@ -1,6 +1,9 @@
 /* phx_crossbar_power against the definition, computed here in double from
  * the model alone: a forward pass through the circuit, then the sum of
- * g (u - z)^2 over every crosspoint of every layer, per sample.
+ * g (u - z)^2 over every crosspoint of every layer, per sample. On OpenCL
+ * also a layer whose sum loops past 65535 iterations a work-item: equal
+ * to the C path's, or refused where the device ends loops there (Mesa's
+ * llvmpipe), never a wrong number.
  * Usage: test_power cpu | opencl (every device; 77 when none). */
 #include <math.h>
 #include <stdio.h>
@@ -68,16 +71,52 @@ static void test_on(phx_backend *b, const phx_model *m, const phx_dataset *d, co
   CHECK(phx_crossbar_power(b, m, d, -1, &got, NULL, &err) == PHX_EINVAL);
 }
 
-int main(int argc, char **argv) {
-  const int opencl = argc > 1 && strcmp(argv[1], "opencl") == 0;
+/* An initialised two-layer model n0-n1-n2. */
+static phx_model *two_layers(int n0, int n1, int n2, uint64_t seed) {
   phx_model_opts o;
   phx_model_opts_default(&o);
   o.nlayers = 2;
-  o.sizes[0] = 6, o.sizes[1] = 5, o.sizes[2] = 3;
+  o.sizes[0] = n0, o.sizes[1] = n1, o.sizes[2] = n2;
   phx_err err = {PHX_OK, ""};
   phx_model *m = NULL;
   must(phx_model_new(&o, &m, &err), &err, "model");
-  phx_model_init(m, 11);
+  phx_model_init(m, seed);
+  return m;
+}
+
+/* A 200-200-2 net: 200 columns of 402 rows, 80400 loop iterations for
+ * one sample's first layer. */
+static void test_wide(phx_backend *b, const char *spec) {
+  phx_err err = {PHX_OK, ""};
+  phx_model *m = two_layers(200, 200, 2, 5);
+  phx_dataset *d = NULL;
+  phx_backend *c = NULL;
+  static float x[4 * 200];
+  const int32_t lab[4] = {0, 1, 0, 1};
+  for (int i = 0; i < 4 * 200; i++) x[i] = (float)((i * 7919) % 101) / 100.0f;
+  must(phx_dataset_new(4, 200, 2, x, lab, &d, &err), &err, "wide data");
+  must(phx_backend_new("c", NULL, 0, &c, &err), &err, "c");
+  double got = 0, ref = 0;
+  const phx_status s = phx_crossbar_power(b, m, d, 0, &got, NULL, &err);
+  must(phx_crossbar_power(c, m, d, 0, &ref, NULL, &err), &err, "wide power on c");
+  if (s == PHX_ENOBACKEND && strstr(phx_backend_device(b), "llvmpipe")) {
+    printf("  wide layer refused on %s: %s\n", spec, err.msg);
+    CHECKF(strstr(err.msg, "65535") != NULL, "%s: refusal names the limit: %s", spec,
+           err.msg);
+  } else {
+    CHECKF(s == PHX_OK, "%s: wide power: %s", spec, err.msg);
+    printf("  wide layer %.6e W (c %.6e), rel err %.1e\n", got, ref, fabs(got - ref) / ref);
+    CHECKF(s || fabs(got - ref) <= 1e-4 * ref, "%s: wide power %.6e, c %.6e", spec, got, ref);
+  }
+  phx_backend_free(c);
+  phx_dataset_free(d);
+  phx_model_free(m);
+}
+
+int main(int argc, char **argv) {
+  const int opencl = argc > 1 && strcmp(argv[1], "opencl") == 0;
+  phx_err err = {PHX_OK, ""};
+  phx_model *m = two_layers(6, 5, 3, 11);
   float x[NS * 6];
   int32_t lab[NS];
   for (int i = 0; i < NS * 6; i++) x[i] = (float)((i * 7919) % 101) / 100.0f;
@@ -105,6 +144,7 @@ int main(int argc, char **argv) {
       phx_backend *b = NULL;
       must(phx_backend_new("opencl", specs[i], 0, &b, &err), &err, specs[i]);
       test_on(b, m, d, x, 1e-4);
+      test_wide(b, specs[i]);
       phx_backend_free(b);
     }
     free(specs);

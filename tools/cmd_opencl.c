@@ -134,7 +134,10 @@ static void check_row(const phx_check_row *r, void *user) {
     cJSON_AddNumberToObject(j, "nmse", r->nmse);
     cJSON_AddNumberToObject(j, "nmse_limit", r->tol_nmse);
     cJSON_AddBoolToObject(j, "pass", r->pass);
+    if (r->skipped) cJSON_AddStringToObject(j, "skipped", r->skipped);
     phx_cli_print_json(j);
+  } else if (r->skipped) {
+    printf("%-30s %-40.40s skipped: %s\n", r->op, dev, r->skipped);
   } else {
     printf("%-30s %-40.40s %11.3e %11.3e %11.3e %9.0e  %s\n", r->op, dev,
            r->max_abs, r->max_rel, r->nmse, r->tol_nmse, r->pass ? "pass" : "FAIL");
@@ -202,7 +205,7 @@ static int check_one_icd(const char *vendors, const char *name, phx_check_opts *
                strsignal(WTERMSIG(st)));
     char label[1400];
     snprintf(label, sizeof label, "%s (%s)", why, target);
-    phx_check_row row = {"platform", label, NAN, NAN, NAN, 0, 0, 0};
+    phx_check_row row = {"platform", label, NAN, NAN, NAN, 0, 0, 0, NULL};
     check_row(&row, out);
     out->icd = NULL;
     failures = 1;

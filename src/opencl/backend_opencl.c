@@ -43,7 +43,8 @@
   X(K_NEURON_OFFSET, "phx_neuron_offset")       \
   X(K_ACTIVATE_RETURN, "phx_activate_return")   \
   X(K_ACTIVATE_RETURN_BACKWARD, "phx_activate_return_backward") \
-  X(K_RETURN_LOAD_GRAD, "phx_return_load_grad")
+  X(K_RETURN_LOAD_GRAD, "phx_return_load_grad")     \
+  X(K_LOOP_PROBE, "phx_loop_probe")
 
 enum {
 #define PHX_KENUM(id, name) id,
@@ -75,6 +76,7 @@ typedef struct phx_cl {
   cl_mem ret_tmp, ret_c, ret_st; /* cl/return.cl's per-sample scratch, load
                                   * terms and status, grown on need */
   size_t ret_tmp_bytes, ret_c_bytes, ret_st_bytes;
+  int full_loops;     /* long loops run to the end: -1 not probed, 0 no, 1 yes */
   long launches;      /* kernels enqueued + CLBlast calls */
   int own_gemm;       /* products through cl/gemm.cl instead of CLBlast */
   int gv;             /* vector width of cl/gemm.cl (PHX_GV) */
@@ -589,20 +591,65 @@ static int ret_scratch(phx_cl *c, int B, int M, int K, phx_err *err) {
   return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, err);
 }
 
-/* The first sample whose status is not 0, or -1 (a blocking read). */
+/* Where a device ends a work-item's loops early, as Mesa's llvmpipe does
+ * after 65535 iterations in all (its loop limiter): the kernels' results
+ * would be wrong without a word, so the op is refused (PHX_ENOBACKEND). */
+#define LOOP_LIMIT_MSG                                                             \
+  "opencl: %s ends a work-item's loops early (Mesa's llvmpipe after 65535 "        \
+  "iterations in all), before %s is done: use --backend c or another device"
+
+/* The first sample whose status is not 0 (-1: none) and that status, a
+ * blocking read; status 2 (loops ended early) is refused here. */
 static int ret_status(phx_cl *c, int B, int *bad, phx_err *err) {
   cl_int *st = malloc((size_t)B * sizeof *st);
   if (!st) return phx_fail(err, PHX_ENOMEM, "opencl: out of memory");
   cl_int e = clEnqueueReadBuffer(c->queue, c->ret_st, CL_TRUE, 0, (size_t)B * 4, st, 0, NULL,
                                  NULL);
   *bad = -1;
+  int code = 0;
   for (int b = 0; b < B && e == CL_SUCCESS; b++)
     if (st[b]) {
       *bad = b;
+      code = st[b];
       break;
     }
   free(st);
-  return e == CL_SUCCESS ? 0 : cl_error(c, err, e, "clEnqueueReadBuffer (status)");
+  if (e != CL_SUCCESS) return cl_error(c, err, e, "clEnqueueReadBuffer (status)");
+  if (code == 2) return phx_fail(err, PHX_ENOBACKEND, LOOP_LIMIT_MSG, c->desc,
+                                 "the returned-load solve");
+  return 0;
+}
+
+/* Loop iterations a work-item may run in all without a probe (below
+ * llvmpipe's limit). */
+#define PHX_CL_LOOPS_SAFE 60000.0
+
+/* Refuses (PHX_ENOBACKEND) a launch whose work-items may loop `iters`
+ * times where the device ends loops early: for kernels without a status
+ * word of their own (the returned-load ones check themselves). Devices
+ * named llvmpipe are probed once, on the first such launch; the count is
+ * the source's, before any unrolling, so it may refuse a launch llvmpipe
+ * would just have managed. */
+static int loops_fit(phx_cl *c, double iters, const char *what, phx_err *err) {
+  if (iters <= PHX_CL_LOOPS_SAFE) return PHX_OK;
+  if (c->full_loops < 0 && !strstr(c->desc, "llvmpipe")) c->full_loops = 1;
+  if (c->full_loops < 0) {
+    cl_int n = 70000, out[2] = {0, 0}, e;
+    cl_mem m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof out,
+                              out, &e);
+    if (e != CL_SUCCESS) return cl_error(c, err, e, "clCreateBuffer (loop probe)");
+    const karg a[] = {KA(n), KA(m)};
+    int rc = launch(c, K_LOOP_PROBE, 1, a, 2, err);
+    if (!rc) {
+      e = clEnqueueReadBuffer(c->queue, m, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL);
+      if (e != CL_SUCCESS) rc = cl_error(c, err, e, "clEnqueueReadBuffer (loop probe)");
+    }
+    clReleaseMemObject(m);
+    if (rc) return rc;
+    c->full_loops = out[(n - 1) & 1] == n - 1;
+  }
+  if (!c->full_loops) return phx_fail(err, PHX_ENOBACKEND, LOOP_LIMIT_MSG, c->desc, what);
+  return PHX_OK;
 }
 
 static int cl_activate_return(void *impl, const phx_args_activate_return *p, phx_err *err) {
@@ -707,7 +754,9 @@ static int cl_crossbar_power(void *impl, const phx_args_crossbar_power *p, phx_e
   cl_int b = p->B, m = p->M, r = p->R, f = p->fold != 0;
   const karg a[] = {KA(b),       KA(m),       KA(r),       KA(f),      KA(p->U->p),
                     KA(p->Z->p), KA(p->W->p), KA(p->S->p), KA(p->P->p)};
-  return launch(c, K_CROSSBAR_POWER, groups_for(c, (size_t)p->B), a, 9, err);
+  /* one work-item a sample: every column's rows */
+  int rc = loops_fit(c, (double)p->M * (p->R + 1), "the power sum of this layer", err);
+  return rc ? rc : launch(c, K_CROSSBAR_POWER, groups_for(c, (size_t)p->B), a, 9, err);
 }
 
 static int cl_map_vary(void *impl, const phx_args_map_vary *p, phx_err *err) {
@@ -986,6 +1035,7 @@ phx_status phx_backend_opencl_new(const phx_backend_conf *conf, int gpu_only,
     return s;
   }
   c->dev = devs[pick];
+  c->full_loops = -1;
   free(devs);
   if (clGetDeviceInfo(c->dev.device, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof c->max_alloc,
                       &c->max_alloc, NULL) != CL_SUCCESS)

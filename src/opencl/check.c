@@ -53,6 +53,7 @@ static void report(ck *k, const char *op, const double *a, const double *r, size
     bad += a[i] != r[i];
   }
   phx_check_row row;
+  row.skipped = NULL;
   row.op = op;
   row.device = k->device;
   row.count = (long)n;
@@ -73,8 +74,9 @@ static void report(ck *k, const char *op, const double *a, const double *r, size
 }
 
 /* Every case of every op in the descriptor table, on the device and on the
- * C path with the same inputs: one row per output buffer. Ops the device
- * does not implement (optional ones) are skipped. */
+ * C path with the same inputs: one row per output buffer. Ops the backend
+ * does not implement (optional ones) are left out; an op the device
+ * refuses (PHX_ENOBACKEND: the backend says why) is one skipped row. */
 static int check_ops(ck *k, uint64_t seed, phx_err *err) {
   int s = 0;
   for (int id = 0; id < PHX_OP_COUNT && !s; id++) {
@@ -84,14 +86,25 @@ static int check_ops(ck *k, uint64_t seed, phx_err *err) {
       phx_op_inst t;
       double *a[PHX_OP_MAXBUF] = {0}, *r[PHX_OP_MAXBUF] = {0};
       s = phx_op_inst_init(&t, d, i, &k->sz.op, seed + 7919u * (uint64_t)(id * 64 + i), err);
+      char name[96] = "";
+      if (!s)
+        snprintf(name, sizeof name, "%s%s%s%s", d->name, t.c.label[0] ? "(" : "", t.c.label,
+                 t.c.label[0] ? ")" : "");
       if (!s) s = phx_op_inst_exec(&t, k->cl, -1, 1, a, NULL, err);
+      if (s == PHX_ENOBACKEND) {
+        const phx_check_row row = {name, k->device, NAN, NAN, NAN, 0, 0, 1, err->msg};
+        k->fn(&row, k->user);
+        s = PHX_OK;
+        phx_op_outs_free(a);
+        phx_op_inst_free(&t);
+        continue;
+      }
       if (!s) s = phx_op_inst_exec(&t, k->ref, -1, 1, r, NULL, err);
       for (int b = 0; b < d->nbuf && !s; b++) {
         if (!t.need[b] || !(d->buf[b].io & PHX_OB_OUT)) continue;
-        char name[96];
-        snprintf(name, sizeof name, "%s%s%s%s.%s", d->name, t.c.label[0] ? "(" : "",
-                 t.c.label, t.c.label[0] ? ")" : "", d->buf[b].name);
-        report(k, name, a[b], r[b], t.need[b], d->buf[b].tol, d->gemm_rule,
+        char out[128];
+        snprintf(out, sizeof out, "%s.%s", name, d->buf[b].name);
+        report(k, out, a[b], r[b], t.need[b], d->buf[b].tol, d->gemm_rule,
                d->buf[b].type == PHX_BUF_I32);
       }
       phx_op_outs_free(a);
@@ -253,7 +266,7 @@ phx_status phx_check_run(const phx_check_opts *o, phx_check_fn fn, void *user,
     if (!rc) rc = check_device(&k, o->seed, &e);
     if (rc) {
       /* a device that cannot run the checks is one failed row */
-      phx_check_row row = {"device", label, NAN, NAN, NAN, 0, 0, 0};
+      phx_check_row row = {"device", label, NAN, NAN, NAN, 0, 0, 0, NULL};
       k.failures++;
       fn(&row, user);
       if (first.status == PHX_OK) phx_fail(&first, (phx_status)rc, "%s", e.msg);

@@ -119,7 +119,7 @@ class DeviceInfo(C.Structure):
 class CheckRow(C.Structure):
     _fields_ = [("op", C.c_char_p), ("device", C.c_char_p), ("max_abs", C.c_double),
                 ("max_rel", C.c_double), ("nmse", C.c_double), ("tol_nmse", C.c_double),
-                ("count", C.c_long), ("pass_", C.c_int)]
+                ("count", C.c_long), ("pass_", C.c_int), ("skipped", C.c_char_p)]
 
 
 CHECK_FN = C.CFUNCTYPE(None, C.POINTER(CheckRow), C.c_void_p)

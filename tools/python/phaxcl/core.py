@@ -606,7 +606,8 @@ def devices():
 
 def check(device=None, small=None, seed=None):
     """`phaxcl check`: every OpenCL op against the C path. Returns the rows
-    (dicts with op, device, max_abs, max_rel, nmse, tol_nmse, count, pass);
+    (dicts with op, device, max_abs, max_rel, nmse, tol_nmse, count, pass,
+    skipped: None, or why the device does not run the op);
     a failed row does not raise, a device that cannot run does."""
     o = L.CheckOpts()
     lib.phx_check_opts_default(C.byref(o))
