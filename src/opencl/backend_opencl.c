@@ -526,6 +526,45 @@ static int cl_map_backward(void *impl, const phx_args_map_backward *p, phx_err *
   return launch2d(c, K_MAP_BACKWARD, (size_t)p->M, 1, a, 11, err);
 }
 
+/* Where a device ends a work-item's loops early, as Mesa's llvmpipe does
+ * after 65535 iterations in all (its loop limiter): the kernels' results
+ * would be wrong without a word, so the op is refused (PHX_ENOBACKEND). */
+#define LOOP_LIMIT_MSG                                                             \
+  "opencl: %s ends a work-item's loops early (Mesa's llvmpipe after 65535 "        \
+  "iterations in all), before %s is done: use --backend c or another device"
+
+/* Loop iterations a work-item may run in all without a probe (below
+ * llvmpipe's limit). */
+#define PHX_CL_LOOPS_SAFE 60000.0
+
+/* Refuses (PHX_ENOBACKEND) a launch whose work-items may loop `iters`
+ * times where the device ends loops early: for kernels without a status
+ * word of their own (the returned-load ones check themselves). Devices
+ * named llvmpipe are probed once, on the first such launch; the count is
+ * the source's, before any unrolling, so it may refuse a launch llvmpipe
+ * would just have managed. */
+static int loops_fit(phx_cl *c, double iters, const char *what, phx_err *err) {
+  if (iters <= PHX_CL_LOOPS_SAFE) return PHX_OK;
+  if (c->full_loops < 0 && !strstr(c->desc, "llvmpipe")) c->full_loops = 1;
+  if (c->full_loops < 0) {
+    cl_int n = 70000, out[2] = {0, 0}, e;
+    cl_mem m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof out,
+                              out, &e);
+    if (e != CL_SUCCESS) return cl_error(c, err, e, "clCreateBuffer (loop probe)");
+    const karg a[] = {KA(n), KA(m)};
+    int rc = launch(c, K_LOOP_PROBE, 1, a, 2, err);
+    if (!rc) {
+      e = clEnqueueReadBuffer(c->queue, m, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL);
+      if (e != CL_SUCCESS) rc = cl_error(c, err, e, "clEnqueueReadBuffer (loop probe)");
+    }
+    clReleaseMemObject(m);
+    if (rc) return rc;
+    c->full_loops = out[(n - 1) & 1] == n - 1;
+  }
+  if (!c->full_loops) return phx_fail(err, PHX_ENOBACKEND, LOOP_LIMIT_MSG, c->desc, what);
+  return PHX_OK;
+}
+
 static int cl_activate_table(void *impl, const phx_args_activate_table *p, phx_err *err) {
   phx_cl *c = impl;
   cl_int b = p->B, m = p->M, l = p->L, nv = p->NV, ld = p->loaded ? 1 : 0;
@@ -550,6 +589,12 @@ static int cl_activate_table_backward(void *impl, const phx_args_activate_table_
   int s = launch(c, K_ACTIVATE_TABLE_BACKWARD, groups_for(c, (size_t)p->B * (size_t)p->M), a,
                  13, err);
   if (s || !p->loaded) return s;
+  /* one work-item a neuron: two table lookups (a binary search over the
+   * loads each) for every sample of the batch */
+  int lg = 1;
+  while ((1 << lg) < p->L) lg++;
+  s = loops_fit(c, (double)p->B * (3 + 2 * lg), "the batch's load gradient", err);
+  if (s) return s;
   const karg ga[] = {KA(b),       KA(m),       KA(l),           KA(nv), KA(v0),      KA(dv),
                      KA(acc),     KA(p->Z->p), KA(p->T->p), KA(p->loads->p), KA(p->G->p),
                      KA(p->dU->p), KA(p->dG->p)};
@@ -591,13 +636,6 @@ static int ret_scratch(phx_cl *c, int B, int M, int K, phx_err *err) {
   return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, err);
 }
 
-/* Where a device ends a work-item's loops early, as Mesa's llvmpipe does
- * after 65535 iterations in all (its loop limiter): the kernels' results
- * would be wrong without a word, so the op is refused (PHX_ENOBACKEND). */
-#define LOOP_LIMIT_MSG                                                             \
-  "opencl: %s ends a work-item's loops early (Mesa's llvmpipe after 65535 "        \
-  "iterations in all), before %s is done: use --backend c or another device"
-
 /* The first sample whose status is not 0 (-1: none) and that status, a
  * blocking read; status 2 (loops ended early) is refused here. */
 static int ret_status(phx_cl *c, int B, int *bad, phx_err *err) {
@@ -618,38 +656,6 @@ static int ret_status(phx_cl *c, int B, int *bad, phx_err *err) {
   if (code == 2) return phx_fail(err, PHX_ENOBACKEND, LOOP_LIMIT_MSG, c->desc,
                                  "the returned-load solve");
   return 0;
-}
-
-/* Loop iterations a work-item may run in all without a probe (below
- * llvmpipe's limit). */
-#define PHX_CL_LOOPS_SAFE 60000.0
-
-/* Refuses (PHX_ENOBACKEND) a launch whose work-items may loop `iters`
- * times where the device ends loops early: for kernels without a status
- * word of their own (the returned-load ones check themselves). Devices
- * named llvmpipe are probed once, on the first such launch; the count is
- * the source's, before any unrolling, so it may refuse a launch llvmpipe
- * would just have managed. */
-static int loops_fit(phx_cl *c, double iters, const char *what, phx_err *err) {
-  if (iters <= PHX_CL_LOOPS_SAFE) return PHX_OK;
-  if (c->full_loops < 0 && !strstr(c->desc, "llvmpipe")) c->full_loops = 1;
-  if (c->full_loops < 0) {
-    cl_int n = 70000, out[2] = {0, 0}, e;
-    cl_mem m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, sizeof out,
-                              out, &e);
-    if (e != CL_SUCCESS) return cl_error(c, err, e, "clCreateBuffer (loop probe)");
-    const karg a[] = {KA(n), KA(m)};
-    int rc = launch(c, K_LOOP_PROBE, 1, a, 2, err);
-    if (!rc) {
-      e = clEnqueueReadBuffer(c->queue, m, CL_TRUE, 0, sizeof out, out, 0, NULL, NULL);
-      if (e != CL_SUCCESS) rc = cl_error(c, err, e, "clEnqueueReadBuffer (loop probe)");
-    }
-    clReleaseMemObject(m);
-    if (rc) return rc;
-    c->full_loops = out[(n - 1) & 1] == n - 1;
-  }
-  if (!c->full_loops) return phx_fail(err, PHX_ENOBACKEND, LOOP_LIMIT_MSG, c->desc, what);
-  return PHX_OK;
 }
 
 static int cl_activate_return(void *impl, const phx_args_activate_return *p, phx_err *err) {
@@ -683,7 +689,8 @@ static int cl_activate_return_backward(void *impl, const phx_args_activate_retur
                     KA(p->G->p),  KA(p->Wn->p),   KA(p->Sn->p), KA(p->Zn->p),  KA(p->dZn->p),
                     KA(p->dZ->p), KA(p->Er->p),   KA(cb),       KA(c->ret_tmp), KA(c->ret_st)};
   const karg ga[] = {KA(b), KA(r), KA(acc), KA(cb), KA(p->dG->p)};
-  if (!(rc = launch(c, K_ACTIVATE_RETURN_BACKWARD, groups_for(c, (size_t)p->B), a, 20, err)))
+  if (!(rc = launch(c, K_ACTIVATE_RETURN_BACKWARD, groups_for(c, (size_t)p->B), a, 20, err)) &&
+      !(rc = loops_fit(c, p->B, "the batch's load gradient", err)))
     rc = launch(c, K_RETURN_LOAD_GRAD, groups_for(c, (size_t)r), ga, 5, err);
   if (!rc) rc = ret_status(c, p->B, &bad, err);
   if (rc) return rc;
