@@ -609,18 +609,22 @@ static int cl_row_load(void *impl, const phx_args_row_load *p, phx_err *err) {
 }
 
 /* A scratch buffer of at least `need` bytes in *m (size *have), grown on
- * need and kept: the returned-load kernels' per-sample workspace. */
-static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, phx_err *err) {
+ * need and kept (CLBlast's GEMM scratch, the returned-load kernels'
+ * workspace); zero-filled when it grows if `zero` is set. */
+static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, int zero, const char *what,
+                phx_err *err) {
   if (need <= *have) return 0;
   if (*m) clReleaseMemObject(*m);
   *have = 0;
   cl_int e;
   *m = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, need, NULL, &e);
-  if (e == CL_SUCCESS) e = zero_fill(c, *m, need); /* never read unwritten, all the same */
+  if (e == CL_SUCCESS && zero) e = zero_fill(c, *m, need);
   if (e != CL_SUCCESS) {
     if (*m) clReleaseMemObject(*m);
     *m = NULL;
-    return cl_error(c, err, e, "clCreateBuffer (returned-load scratch)");
+    char call[96];
+    snprintf(call, sizeof call, "clCreateBuffer (%s)", what);
+    return cl_error(c, err, e, call);
   }
   *have = need;
   return 0;
@@ -631,9 +635,12 @@ static int grow(phx_cl *c, cl_mem *m, size_t *have, size_t need, phx_err *err) {
 static int ret_scratch(phx_cl *c, int B, int M, int K, phx_err *err) {
   const size_t R = 2 * (size_t)M + 2, k = (size_t)K;
   const size_t ws = 5 * R + R * k + k * k + 5 * k;
-  int rc = grow(c, &c->ret_tmp, &c->ret_tmp_bytes, (size_t)B * ws * 4, err);
-  if (!rc) rc = grow(c, &c->ret_c, &c->ret_c_bytes, (size_t)B * R * 4, err);
-  return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, err);
+  /* zero-filled: Oclgrind takes some of the kernels' loop stores for
+   * unwritten memory (docs/model.md, "Oclgrind") */
+  const char *what = "returned-load scratch";
+  int rc = grow(c, &c->ret_tmp, &c->ret_tmp_bytes, (size_t)B * ws * 4, 1, what, err);
+  if (!rc) rc = grow(c, &c->ret_c, &c->ret_c_bytes, (size_t)B * R * 4, 1, what, err);
+  return rc ? rc : grow(c, &c->ret_st, &c->ret_st_bytes, (size_t)B * 4, 1, what, err);
 }
 
 /* The first sample whose status is not 0 (-1: none) and that status, a
@@ -954,17 +961,8 @@ static int cl_gemm(void *impl, const phx_args_gemm *p, phx_err *err) {
       CLBlastLayoutRowMajor, ta, tb, (size_t)m, (size_t)n, (size_t)k, aoff,
       (size_t)lda, boff, (size_t)ldb, coff, (size_t)ldc, &c->queue, &need);
   if (st != CLBlastSuccess) return clblast_error(c, err, st, "CLBlastSGemmTempBufferSize");
-  if (need > c->gemm_tmp_bytes) {
-    if (c->gemm_tmp) clReleaseMemObject(c->gemm_tmp);
-    c->gemm_tmp_bytes = 0;
-    cl_int e;
-    c->gemm_tmp = clCreateBuffer(c->ctx, CL_MEM_READ_WRITE, need, NULL, &e);
-    if (e != CL_SUCCESS) {
-      c->gemm_tmp = NULL;
-      return cl_error(c, err, e, "clCreateBuffer (GEMM scratch)");
-    }
-    c->gemm_tmp_bytes = need;
-  }
+  int rc = grow(c, &c->gemm_tmp, &c->gemm_tmp_bytes, need, 0, "GEMM scratch", err);
+  if (rc) return rc;
   st = CLBlastSgemmWithTempBuffer(CLBlastLayoutRowMajor, ta, tb, (size_t)m,
                                   (size_t)n, (size_t)k, (float)alpha, MEM(A),
                                   aoff, (size_t)lda, MEM(B), boff, (size_t)ldb,
