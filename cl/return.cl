@@ -13,13 +13,44 @@
  * core/return_solve.h's 1e-6 V. */
 #define PHX_RET_TOL_F32 1e-4f
 
+/* Where v falls in every load's row (return_solve.c's ret_at): the
+ * interval i, inside, and the Hermite weights of phx_tab_row for the
+ * value (h[0..3]) and the slope (h[4..7]), found once for all L samples. */
+void phx_ret_locate(const int NV, const float v0, const float dv, const float v, int *i,
+                    int *inside, float *h) {
+  float x = (v - v0) / dv;
+  *inside = 1;
+  if (!(x > 0.0f)) { x = 0.0f; *inside = 0; }
+  if (x > (float)(NV - 1)) { x = (float)(NV - 1); *inside = 0; }
+  *i = (int)x;
+  if (*i > NV - 2) *i = NV - 2;
+  const float t = x - (float)*i, t2 = t * t, t3 = t2 * t;
+  h[0] = 2.0f * t3 - 3.0f * t2 + 1.0f;
+  h[1] = t3 - 2.0f * t2 + t;
+  h[2] = 3.0f * t2 - 2.0f * t3;
+  h[3] = t3 - t2;
+  h[4] = 6.0f * t2 - 6.0f * t;
+  h[5] = 3.0f * t2 - 4.0f * t + 1.0f;
+  h[6] = 6.0f * t - 6.0f * t2;
+  h[7] = 3.0f * t2 - 2.0f * t;
+}
+
 /* A sample of the output characteristic (return_solve.c's ret_pt) as six
- * floats: u, du/dv, f, df/dv, df/dG, df/dzb; load k's into p. */
-void phx_ret_sample(__global const float *T, __global const float *loads, const int L,
-                    const int NV, const float v0, const float dv, const int k, const float v,
-                    const float G, const float zb, float *p) {
-  float fg;
-  phx_tab_eval(T, loads, L, NV, v0, dv, v, loads[k], &p[0], &p[1], &fg);
+ * floats: u, du/dv, f, df/dv, df/dG, df/dzb; load k's into p. At G =
+ * loads[k] the table is that load's row alone, evaluated at phx_ret_locate's
+ * place (NaN v: NaN u and du/dv, as phx_tab_eval gives). */
+void phx_ret_sample(__global const float *T, __global const float *loads, const int NV,
+                    const float dv, const int k, const float v, const int i,
+                    const int inside, const float *h, const float G, const float zb,
+                    float *p) {
+  if (isnan(v)) {
+    p[0] = p[1] = v;
+  } else {
+    __global const float *row = T + ((size_t)k * (size_t)NV + (size_t)i) * 2;
+    const float y0 = row[0], m0 = row[1] * dv, y1 = row[2], m1 = row[3] * dv;
+    p[0] = h[0] * y0 + h[1] * m0 + h[2] * y1 + h[3] * m1;
+    p[1] = inside ? (h[4] * y0 + h[5] * m0 + h[6] * y1 + h[7] * m1) / dv : 0.0f;
+  }
   p[2] = loads[k] * p[0] - G * (p[0] - zb);
   p[3] = (loads[k] - G) * p[1];
   p[4] = -(p[0] - zb);
@@ -43,8 +74,10 @@ void phx_ret_cross(const float *a, const float *b, float *u, float *uv, float *u
 void phx_ret_row(__global const float *T, __global const float *loads, const int L,
                  const int NV, const float v0, const float dv, const float v, const float G,
                  const float zb, float *u, float *uv, float *ug, float *uz) {
-  float cur[6], prev[6], first[6], second[6];
-  phx_ret_sample(T, loads, L, NV, v0, dv, 0, v, G, zb, cur);
+  float cur[6], prev[6], first[6], second[6], h[8];
+  int i, inside;
+  phx_ret_locate(NV, v0, dv, v, &i, &inside, h);
+  phx_ret_sample(T, loads, NV, dv, 0, v, i, inside, h, G, zb, cur);
   phx_ret_copy(prev, cur);
   phx_ret_copy(first, cur);
   phx_ret_copy(second, cur);
@@ -56,7 +89,7 @@ void phx_ret_row(__global const float *T, __global const float *loads, const int
   }
   for (int k = 1; k < L; k++) {
     phx_ret_copy(prev, cur);
-    phx_ret_sample(T, loads, L, NV, v0, dv, k, v, G, zb, cur);
+    phx_ret_sample(T, loads, NV, dv, k, v, i, inside, h, G, zb, cur);
     if (k == 1) phx_ret_copy(second, cur);
     if ((cur[2] > 0.0f) != (prev[2] > 0.0f)) {
       phx_ret_cross(prev, cur, u, uv, ug, uz);

@@ -10,10 +10,42 @@ typedef struct ret_pt {
   double u, uv, f, fv, fg, fz;
 } ret_pt;
 
-static ret_pt ret_sample(const phx_curve *c, int k, double v, double G, double zb) {
+/* Where v falls in every load's row: the rows share their inputs, so
+ * the interval and the Hermite weights of phx_curve_row (value hf, slope
+ * hv, same expressions) are found once for all L samples. */
+typedef struct ret_at {
+  int i, inside, nan;
+  double v, hf[4], hv[4];
+} ret_at;
+
+static ret_at ret_locate(const phx_curve *c, double v) {
+  ret_at a = {0, 1, v != v, v, {0}, {0}};
+  if (a.nan) return a;
+  double x = (v - c->v0) / c->dv;
+  if (!(x > 0)) x = 0, a.inside = 0;
+  if (x > c->NV - 1) x = c->NV - 1, a.inside = 0;
+  a.i = (int)x;
+  if (a.i > c->NV - 2) a.i = c->NV - 2;
+  const double t = x - a.i, t2 = t * t, t3 = t2 * t;
+  a.hf[0] = 2 * t3 - 3 * t2 + 1, a.hf[1] = t3 - 2 * t2 + t;
+  a.hf[2] = 3 * t2 - 2 * t3, a.hf[3] = t3 - t2;
+  a.hv[0] = 6 * t2 - 6 * t, a.hv[1] = 3 * t2 - 4 * t + 1;
+  a.hv[2] = 6 * t - 6 * t2, a.hv[3] = 3 * t2 - 2 * t;
+  return a;
+}
+
+/* Load k's sample: phx_curve_eval(c, v, loads[k]) is that load's row
+ * alone (its weight is 0 or 1 exactly there), so it is evaluated alone. */
+static ret_pt ret_sample(const phx_curve *c, const ret_at *a, int k, double G, double zb) {
   ret_pt p;
-  double fg;
-  phx_curve_eval(c, v, c->loads[k], &p.u, &p.uv, &fg);
+  if (a->nan) {
+    p.u = p.uv = a->v;
+  } else {
+    const double *row = c->T + ((size_t)k * c->NV + (size_t)a->i) * 2, dv = c->dv;
+    const double y0 = row[0], m0 = row[1] * dv, y1 = row[2], m1 = row[3] * dv;
+    p.u = a->hf[0] * y0 + a->hf[1] * m0 + a->hf[2] * y1 + a->hf[3] * m1;
+    p.uv = a->inside ? (a->hv[0] * y0 + a->hv[1] * m0 + a->hv[2] * y1 + a->hv[3] * m1) / dv : 0;
+  }
   p.f = c->loads[k] * p.u - G * (p.u - zb);
   p.fv = (c->loads[k] - G) * p.uv;
   p.fg = -(p.u - zb);
@@ -36,14 +68,15 @@ static void ret_cross(const ret_pt *a, const ret_pt *b, double *u, double *uv, d
 
 void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *u, double *uv,
                      double *ug, double *uz) {
-  ret_pt cur = ret_sample(c, 0, v, G, zb), prev = cur, first = cur, second = cur;
+  const ret_at at = ret_locate(c, v);
+  ret_pt cur = ret_sample(c, &at, 0, G, zb), prev = cur, first = cur, second = cur;
   if (c->L < 2) {
     *u = cur.u, *uv = cur.uv, *ug = *uz = 0;
     return;
   }
   for (int k = 1; k < c->L; k++) {
     prev = cur;
-    cur = ret_sample(c, k, v, G, zb);
+    cur = ret_sample(c, &at, k, G, zb);
     if (k == 1) second = cur;
     if ((cur.f > 0) != (prev.f > 0)) {
       ret_cross(&prev, &cur, u, uv, ug, uz);
