@@ -1,20 +1,16 @@
 /* Device variation settings and Monte Carlo evaluation: each draw maps
  * theta to a drawn chip on the backend (op map_vary) and runs the forward
  * pass over the data; the draws' accuracies give mean, spread and tail. */
-#define _GNU_SOURCE /* sched_getaffinity */
 #include <math.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "host.h"
 #include "net.h"
 #include "scaling.h"
 #include "vary.h"
 
 #define MC_BATCH 256
-#define MC_MAX_THREADS 16
 
 void phx_variation_default(phx_variation *v) {
   memset(v, 0, sizeof *v);
@@ -187,8 +183,9 @@ typedef struct mc_job {
   phx_err err;
 } mc_job;
 
-static void *mc_work(void *arg) {
-  mc_job *j = arg;
+static void mc_work(void *jobs, int t, int T) {
+  mc_job *j = (mc_job *)jobs + t;
+  (void)T;
   phx_net *net = NULL;
   phx_err *err = &j->err;
   phx_status s = phx_net_new(j->b, phx_model_get_opts(j->m), j->n < MC_BATCH ? j->n : MC_BATCH,
@@ -208,25 +205,16 @@ static void *mc_work(void *arg) {
   }
   phx_net_free(net);
   j->s = s;
-  return NULL;
 }
 
-/* Workers: the C path's draws run on every core this process may use (its
- * affinity mask, so that MPI ranks bound to cores do not oversubscribe
- * them; each draw is its own pure function of seed and number, so the
- * split changes no result); an OpenCL device runs them in order. */
+/* Workers: the C path's draws run on every core this process may use
+ * (phx_host_workers: MPI ranks bound to cores do not oversubscribe them;
+ * each draw is its own pure function of seed and number, so the split
+ * changes no result); an OpenCL device runs them in order. */
 static int mc_workers(const phx_backend *b, int draws) {
   const char *name = phx_backend_name(b);
   if (strcmp(name, "c") != 0 && strcmp(name, "c64") != 0) return 1;
-  long cores = sysconf(_SC_NPROCESSORS_ONLN);
-#ifdef CPU_COUNT
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) < cores)
-    cores = CPU_COUNT(&set);
-#endif
-  if (cores < 1) cores = 1;
-  if (cores > MC_MAX_THREADS) cores = MC_MAX_THREADS;
-  return draws < cores ? draws : (int)cores;
+  return phx_host_workers(draws);
 }
 
 /* Whether draws run many chips per pass: on a device (the C path runs
@@ -270,22 +258,12 @@ phx_status phx_monte_carlo_range(phx_backend *b, const phx_model *m, const phx_d
   /* a device takes many chips per pass, so that launches do not dominate
    * (not load-aware nets: their rows' loads differ chip by chip) */
   const int pass = T == 1 && mc_batched(b, m) ? PHX_MC_PASS : 0;
-  mc_job jobs[MC_MAX_THREADS];
-  pthread_t th[MC_MAX_THREADS];
-  int started = 0;
-  for (int t = 0; t < T; t++) {
+  mc_job jobs[PHX_HOST_MAX_THREADS];
+  for (int t = 0; t < T; t++)
     jobs[t] = (mc_job){.b = b, .m = m, .d = d, .v = v, .n = n, .first = first + t, .step = T,
                        .end = first + count, .base = first, .pass = pass, .seed = seed, .acc = acc,
                        .ideal = t == 0 ? ideal : NULL, .s = PHX_OK, .err = {PHX_OK, ""}};
-    /* worker 0 runs here; the others on threads (none when one fails to start) */
-    if (t > 0 && pthread_create(&th[t], NULL, mc_work, &jobs[t]) != 0) {
-      jobs[t].s = phx_fail(&jobs[t].err, PHX_ENOMEM, "monte carlo: cannot start a thread");
-      break;
-    }
-    started = t + 1;
-  }
-  mc_work(&jobs[0]);
-  for (int t = 1; t < started; t++) pthread_join(th[t], NULL);
+  phx_host_run(T, mc_work, jobs);
   for (int t = 0; t < T && !s; t++)
     if (jobs[t].s) s = phx_fail(err, jobs[t].s, "%s", jobs[t].err.msg);
   return s;

@@ -3,12 +3,14 @@
  * The operations are written once in cpu_ops.h and instantiated here for
  * both types; matrix products go to CBLAS when the build found it. */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "backend.h"
+#include "host.h"
 #include "phx_config.h"
 #include "return_solve.h"
 #include "vary.h"

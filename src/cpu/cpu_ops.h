@@ -867,94 +867,174 @@ CPU_INLINE void FN(to_f64)(const phx_buf *b, size_t n, double *d) {
   for (size_t i = 0; i < n; i++) d[i] = (double)s[i];
 }
 
-/* The table and the next layer in double, with one sample's scratch:
- * the C path runs core/return_solve.c, the reference's own solve, in
- * double whatever its real type (a K x K Newton solve per sample; the
- * float inputs and outputs keep the path's precision). */
+/* The table and the next layer in double, with a sample's scratch for
+ * each of T workers: the C path runs core/return_solve.c, the reference's
+ * own solve, in double whatever its real type (a K x K Newton solve per
+ * sample; the float inputs and outputs keep the path's precision). The
+ * samples are independent, so workers (phx_host_run) take them one by one
+ * and the results do not depend on T or on who took which. */
 typedef struct FN(ret_stage) {
-  double *mem, *v, *u, *x, *lam, *dv, *e, *gx;
+  double *mem, *shared;
+  size_t each; /* doubles of one worker's scratch */
+  int M, K, T;
   phx_curve cv;
-  phx_ret p;
+  phx_ret p; /* work points at worker 0's scratch */
 } FN(ret_stage);
 
-static int FN(ret_open)(FN(ret_stage) *q, const cpu_impl *c, int M, int K, int L, int NV,
-                        double v0, double dv, const phx_buf *T, const phx_buf *loads,
+/* One worker's scratch: the solve's work, then v, dv (M), u, e (RU), x,
+ * lam, gx (K); u doubles as c in the backward pass. */
+typedef struct FN(ret_scratch) {
+  phx_ret p;
+  double *v, *dv, *u, *e, *x, *lam, *gx;
+} FN(ret_scratch);
+
+static int FN(ret_open)(FN(ret_stage) *q, const cpu_impl *c, int B, int M, int K, int L,
+                        int NV, double v0, double dv, const phx_buf *T, const phx_buf *loads,
                         const phx_buf *G, const phx_buf *Wn, const phx_buf *Sn, phx_err *err) {
   const size_t RU = 2 * (size_t)M + 2, nt = (size_t)L * NV * 2, Kz = (size_t)K;
-  const size_t n = nt + L + RU + Kz * RU + Kz + phx_ret_work(M, K) + 2 * (size_t)M +
-                   2 * RU + 3 * Kz;
-  double *m = malloc(n * sizeof *m);
+  const size_t shared = nt + L + RU + Kz * RU + Kz;
+  q->each = phx_ret_work(M, K) + 2 * (size_t)M + 2 * RU + 3 * Kz;
+  q->T = phx_host_workers(B / 4);
+  double *m = malloc((shared + q->T * q->each) * sizeof *m);
   if (!m) return phx_fail(err, PHX_ENOMEM, "activate_return: out of memory");
-  double *t = m, *ld = t + nt, *g = ld + L, *w = g + RU, *sn = w + Kz * RU, *work = sn + Kz;
+  double *t = m, *ld = t + nt, *g = ld + L, *w = g + RU, *sn = w + Kz * RU;
   FN(to_f64)(T, nt, t);
   FN(to_f64)(loads, (size_t)L, ld);
   FN(to_f64)(G, RU, g);
   FN(to_f64)(Wn, Kz * RU, w);
   FN(to_f64)(Sn, Kz, sn);
   q->mem = m;
-  q->v = work + phx_ret_work(M, K);
-  q->dv = q->v + M;
-  q->u = q->dv + M;
-  q->e = q->u + RU;
-  q->x = q->e + RU; /* u doubles as c in the backward pass */
-  q->lam = q->x + Kz;
-  q->gx = q->lam + Kz;
+  q->shared = m + shared;
+  q->M = M;
+  q->K = K;
   const phx_curve cv = {L, NV, v0, dv, t, ld};
   q->cv = cv;
-  const phx_ret p = {M, K, c->vdd, &q->cv, w, sn, g, work};
+  const phx_ret p = {M, K, c->vdd, &q->cv, w, sn, g, q->shared};
   q->p = p;
   return 0;
 }
 
-/* Z -> U, each sample's rows settled with the next layer's columns. */
-static int FN(activate_return)(void *impl, const phx_args_activate_return *a, phx_err *err) {
+/* Worker t's scratch. */
+static FN(ret_scratch) FN(ret_scratch_of)(const FN(ret_stage) *q, int t) {
+  const size_t RU = 2 * (size_t)q->M + 2;
+  FN(ret_scratch) s;
+  s.p = q->p;
+  s.p.work = q->shared + (size_t)t * q->each;
+  s.v = s.p.work + phx_ret_work(q->M, q->K);
+  s.dv = s.v + q->M;
+  s.u = s.dv + q->M;
+  s.e = s.u + RU;
+  s.x = s.e + RU;
+  s.lam = s.x + q->K;
+  s.gx = s.lam + q->K;
+  return s;
+}
+
+/* The workers' job: the next sample to take (samples differ in Newton
+ * steps, so each worker takes the next one free rather than a fixed share),
+ * and per worker the first sample that failed (B: none). */
+typedef struct FN(ret_job) {
+  const FN(ret_stage) *q;
+  const void *a;
+  double *c; /* backward: each sample's load terms c (RU a sample) */
+  atomic_int next;
+  int bad[PHX_HOST_MAX_THREADS];
+} FN(ret_job);
+
+static void FN(ret_forward_share)(void *ctx, int t, int T) {
+  FN(ret_job) *job = ctx;
+  const phx_args_activate_return *a = job->a;
   const int B = a->B, M = a->M, RU = 2 * M + 2;
-  FN(ret_stage) q;
-  int rc = FN(ret_open)(&q, impl, M, a->K, a->L, a->NV, a->v0, a->dv, a->T, a->loads, a->G,
-                        a->Wn, a->Sn, err);
-  if (rc) return rc;
-  for (int b = 0; b < B && !rc; b++) {
+  FN(ret_scratch) q = FN(ret_scratch_of)(job->q, t);
+  (void)T;
+  job->bad[t] = B;
+  for (int b; (b = atomic_fetch_add(&job->next, 1)) < B;) {
     const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
     for (int j = 0; j < M; j++) q.v[j] = z[j];
-    if (phx_ret_forward(&q.p, q.v, q.u, q.x))
-      rc = phx_fail(err, PHX_ENAN, "activate_return: sample %d did not settle", b);
+    if (phx_ret_forward(&q.p, q.v, q.u, q.x)) {
+      job->bad[t] = b;
+      return;
+    }
     CPU_REAL *u = (CPU_REAL *)a->U->p + (size_t)b * RU;
     for (int r = 0; r < RU; r++) u[r] = (CPU_REAL)q.u[r];
   }
+}
+
+/* The first failed sample, or B: every sample before a worker's first
+ * failure was taken before it, by some worker, and finished. */
+static int FN(ret_first_bad)(const FN(ret_job) *job, int T, int B) {
+  int bad = B;
+  for (int t = 0; t < T; t++) bad = job->bad[t] < bad ? job->bad[t] : bad;
+  return bad;
+}
+
+/* Z -> U, each sample's rows settled with the next layer's columns. */
+static int FN(activate_return)(void *impl, const phx_args_activate_return *a, phx_err *err) {
+  FN(ret_stage) q;
+  int rc = FN(ret_open)(&q, impl, a->B, a->M, a->K, a->L, a->NV, a->v0, a->dv, a->T, a->loads,
+                        a->G, a->Wn, a->Sn, err);
+  if (rc) return rc;
+  FN(ret_job) job = {.q = &q, .a = a};
+  atomic_init(&job.next, 0);
+  phx_host_run(q.T, FN(ret_forward_share), &job);
+  const int bad = FN(ret_first_bad)(&job, q.T, a->B);
+  if (bad < a->B) rc = phx_fail(err, PHX_ENAN, "activate_return: sample %d did not settle", bad);
   free(q.mem);
   return rc;
 }
 
-/* The adjoint per sample; c summed over the batch in sample order. */
-static int FN(activate_return_backward)(void *impl, const phx_args_activate_return_backward *a,
-                                        phx_err *err) {
+static void FN(ret_backward_share)(void *ctx, int t, int T) {
+  FN(ret_job) *job = ctx;
+  const phx_args_activate_return_backward *a = job->a;
   const int B = a->B, M = a->M, K = a->K, RU = 2 * M + 2;
-  FN(ret_stage) q;
-  int rc = FN(ret_open)(&q, impl, M, K, a->L, a->NV, a->v0, a->dv, a->T, a->loads, a->G,
-                        a->Wn, a->Sn, err);
-  if (rc) return rc;
-  CPU_REAL *dG = a->dG->p;
-  if (!a->accumulate)
-    for (int r = 0; r < RU; r++) dG[r] = 0;
-  for (int b = 0; b < B && !rc; b++) {
+  FN(ret_scratch) q = FN(ret_scratch_of)(job->q, t);
+  (void)T;
+  job->bad[t] = B;
+  for (int b; (b = atomic_fetch_add(&job->next, 1)) < B;) {
     const CPU_REAL *z = (const CPU_REAL *)a->Z->p + (size_t)b * M;
     const CPU_REAL *zn = (const CPU_REAL *)a->Zn->p + (size_t)b * K;
     CPU_REAL *dzn = (CPU_REAL *)a->dZn->p + (size_t)b * K;
     for (int j = 0; j < M; j++) q.v[j] = z[j];
     for (int k = 0; k < K; k++) q.x[k] = zn[k], q.gx[k] = dzn[k];
-    if (phx_ret_backward(&q.p, q.v, q.x, q.gx, q.lam, q.dv, q.u, q.e)) {
-      rc = phx_fail(err, PHX_ENAN, "activate_return_backward: sample %d: singular", b);
-      break;
+    double *c = job->c + (size_t)b * RU;
+    if (phx_ret_backward(&q.p, q.v, q.x, q.gx, q.lam, q.dv, c, q.e)) {
+      job->bad[t] = b;
+      return;
     }
     CPU_REAL *dz = (CPU_REAL *)a->dZ->p + (size_t)b * M;
     CPU_REAL *er = (CPU_REAL *)a->Er->p + (size_t)b * RU;
     for (int k = 0; k < K; k++) dzn[k] = (CPU_REAL)q.lam[k];
     for (int j = 0; j < M; j++) dz[j] = (CPU_REAL)q.dv[j];
-    for (int r = 0; r < RU; r++) {
-      er[r] = (CPU_REAL)q.e[r];
-      dG[r] += (CPU_REAL)q.u[r];
-    }
+    for (int r = 0; r < RU; r++) er[r] = (CPU_REAL)q.e[r];
   }
+}
+
+/* The adjoint per sample; c summed over the batch in sample order. */
+static int FN(activate_return_backward)(void *impl, const phx_args_activate_return_backward *a,
+                                        phx_err *err) {
+  const int B = a->B, RU = 2 * a->M + 2;
+  FN(ret_stage) q;
+  int rc = FN(ret_open)(&q, impl, B, a->M, a->K, a->L, a->NV, a->v0, a->dv, a->T, a->loads,
+                        a->G, a->Wn, a->Sn, err);
+  if (rc) return rc;
+  FN(ret_job) job = {.q = &q, .a = a, .c = malloc((size_t)B * RU * sizeof(double))};
+  atomic_init(&job.next, 0);
+  if (!job.c) {
+    free(q.mem);
+    return phx_fail(err, PHX_ENOMEM, "activate_return_backward: out of memory");
+  }
+  phx_host_run(q.T, FN(ret_backward_share), &job);
+  const int bad = FN(ret_first_bad)(&job, q.T, B);
+  if (bad < B) {
+    rc = phx_fail(err, PHX_ENAN, "activate_return_backward: sample %d: singular", bad);
+  } else {
+    CPU_REAL *dG = a->dG->p;
+    if (!a->accumulate)
+      for (int r = 0; r < RU; r++) dG[r] = 0;
+    for (int b = 0; b < B; b++)
+      for (int r = 0; r < RU; r++) dG[r] += (CPU_REAL)job.c[(size_t)b * RU + r];
+  }
+  free(job.c);
   free(q.mem);
   return rc;
 }
