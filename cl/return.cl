@@ -35,30 +35,39 @@ void phx_ret_locate(const int NV, const float v0, const float dv, const float v,
   h[7] = 3.0f * t2 - 2.0f * t;
 }
 
+/* Load k's output u (return_solve.c's ret_u): at G = loads[k] the table
+ * is that load's row alone, evaluated at phx_ret_locate's place (NaN v:
+ * NaN u, as phx_tab_eval gives). */
+float phx_ret_u(__global const float *T, const int NV, const float dv, const int k,
+                const float v, const int i, const float *h) {
+  if (isnan(v)) return v;
+  __global const float *row = T + ((size_t)k * (size_t)NV + (size_t)i) * 2;
+  return h[0] * row[0] + h[1] * (row[1] * dv) + h[2] * row[2] + h[3] * (row[3] * dv);
+}
+
+/* f at load k from its u. */
+float phx_ret_f(__global const float *loads, const int k, const float u, const float G,
+                const float zb) {
+  return loads[k] * u - G * (u - zb);
+}
+
 /* A sample of the output characteristic (return_solve.c's ret_pt) as six
- * floats: u, du/dv, f, df/dv, df/dG, df/dzb; load k's into p. At G =
- * loads[k] the table is that load's row alone, evaluated at phx_ret_locate's
- * place (NaN v: NaN u and du/dv, as phx_tab_eval gives). */
+ * floats: u, du/dv, f, df/dv, df/dG, df/dzb; load k's into p. */
 void phx_ret_sample(__global const float *T, __global const float *loads, const int NV,
                     const float dv, const int k, const float v, const int i,
                     const int inside, const float *h, const float G, const float zb,
                     float *p) {
-  if (isnan(v)) {
-    p[0] = p[1] = v;
+  p[0] = phx_ret_u(T, NV, dv, k, v, i, h);
+  if (isnan(v) || !inside) {
+    p[1] = isnan(v) ? v : 0.0f;
   } else {
     __global const float *row = T + ((size_t)k * (size_t)NV + (size_t)i) * 2;
-    const float y0 = row[0], m0 = row[1] * dv, y1 = row[2], m1 = row[3] * dv;
-    p[0] = h[0] * y0 + h[1] * m0 + h[2] * y1 + h[3] * m1;
-    p[1] = inside ? (h[4] * y0 + h[5] * m0 + h[6] * y1 + h[7] * m1) / dv : 0.0f;
+    p[1] = (h[4] * row[0] + h[5] * (row[1] * dv) + h[6] * row[2] + h[7] * (row[3] * dv)) / dv;
   }
-  p[2] = loads[k] * p[0] - G * (p[0] - zb);
+  p[2] = phx_ret_f(loads, k, p[0], G, zb);
   p[3] = (loads[k] - G) * p[1];
   p[4] = -(p[0] - zb);
   p[5] = G;
-}
-
-void phx_ret_copy(float *to, const float *from) {
-  for (int i = 0; i < 6; i++) to[i] = from[i];
 }
 
 /* The zero of f on the line through samples a and b, and its partials. */
@@ -70,42 +79,43 @@ void phx_ret_cross(const float *a, const float *b, float *u, float *uv, float *u
   *uz = du * ((t * b[5] - sb * a[5]) / den);
 }
 
-/* phx_curve_solve: the load line I = G (u - zb) across the polyline. */
+/* phx_curve_solve: the load line I = G (u - zb) across the polyline; the
+ * scan takes f alone, the two samples it settles between in full. */
 void phx_ret_row(__global const float *T, __global const float *loads, const int L,
                  const int NV, const float v0, const float dv, const float v, const float G,
                  const float zb, float *u, float *uv, float *ug, float *uz) {
-  float cur[6], prev[6], first[6], second[6], h[8];
+  float a[6], b[6], h[8];
   int i, inside;
   phx_ret_locate(NV, v0, dv, v, &i, &inside, h);
-  phx_ret_sample(T, loads, NV, dv, 0, v, i, inside, h, G, zb, cur);
-  phx_ret_copy(prev, cur);
-  phx_ret_copy(first, cur);
-  phx_ret_copy(second, cur);
   if (L < 2) {
-    *u = cur[0];
-    *uv = cur[1];
+    phx_ret_sample(T, loads, NV, dv, 0, v, i, inside, h, G, zb, a);
+    *u = a[0];
+    *uv = a[1];
     *ug = *uz = 0.0f;
     return;
   }
+  const float first = phx_ret_f(loads, 0, phx_ret_u(T, NV, dv, 0, v, i, h), G, zb);
+  float prev, cur = first;
   for (int k = 1; k < L; k++) {
-    phx_ret_copy(prev, cur);
-    phx_ret_sample(T, loads, NV, dv, k, v, i, inside, h, G, zb, cur);
-    if (k == 1) phx_ret_copy(second, cur);
-    if ((cur[2] > 0.0f) != (prev[2] > 0.0f)) {
-      phx_ret_cross(prev, cur, u, uv, ug, uz);
+    prev = cur;
+    cur = phx_ret_f(loads, k, phx_ret_u(T, NV, dv, k, v, i, h), G, zb);
+    if ((cur > 0.0f) != (prev > 0.0f)) {
+      phx_ret_sample(T, loads, NV, dv, k - 1, v, i, inside, h, G, zb, a);
+      phx_ret_sample(T, loads, NV, dv, k, v, i, inside, h, G, zb, b);
+      phx_ret_cross(a, b, u, uv, ug, uz);
       return;
     }
   }
-  if (fabs(cur[2]) < fabs(first[2])) { /* past the table: the end segment nearer */
-    phx_ret_copy(first, prev);
-    phx_ret_copy(second, cur);
-  }
-  if (first[2] != second[2]) {
-    phx_ret_cross(first, second, u, uv, ug, uz);
+  /* past the table: the end segment nearer a crossing */
+  const int ka = fabs(cur) < fabs(first) ? L - 2 : 0;
+  phx_ret_sample(T, loads, NV, dv, ka, v, i, inside, h, G, zb, a);
+  phx_ret_sample(T, loads, NV, dv, ka + 1, v, i, inside, h, G, zb, b);
+  if (a[2] != b[2]) {
+    phx_ret_cross(a, b, u, uv, ug, uz);
     return;
   }
-  *u = second[0];
-  *uv = second[1];
+  *u = b[0];
+  *uv = b[1];
   *ug = *uz = 0.0f;
 }
 

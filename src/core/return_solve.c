@@ -34,19 +34,33 @@ static ret_at ret_locate(const phx_curve *c, double v) {
   return a;
 }
 
-/* Load k's sample: phx_curve_eval(c, v, loads[k]) is that load's row
+/* Load k's output u: phx_curve_eval(c, v, loads[k]) is that load's row
  * alone (its weight is 0 or 1 exactly there), so it is evaluated alone. */
+static double ret_u(const phx_curve *c, const ret_at *a, int k) {
+  if (a->nan) return a->v;
+  const double *row = c->T + ((size_t)k * c->NV + (size_t)a->i) * 2, dv = c->dv;
+  return a->hf[0] * row[0] + a->hf[1] * (row[1] * dv) + a->hf[2] * row[2] +
+         a->hf[3] * (row[3] * dv);
+}
+
+/* f at load k from its u. */
+static double ret_f(const phx_curve *c, int k, double u, double G, double zb) {
+  return c->loads[k] * u - G * (u - zb);
+}
+
+/* Load k's whole sample (the scan needs only f's sign; the two samples
+ * it settles between are then taken in full). */
 static ret_pt ret_sample(const phx_curve *c, const ret_at *a, int k, double G, double zb) {
   ret_pt p;
-  if (a->nan) {
-    p.u = p.uv = a->v;
+  p.u = ret_u(c, a, k);
+  if (a->nan || !a->inside) {
+    p.uv = a->nan ? a->v : 0;
   } else {
     const double *row = c->T + ((size_t)k * c->NV + (size_t)a->i) * 2, dv = c->dv;
-    const double y0 = row[0], m0 = row[1] * dv, y1 = row[2], m1 = row[3] * dv;
-    p.u = a->hf[0] * y0 + a->hf[1] * m0 + a->hf[2] * y1 + a->hf[3] * m1;
-    p.uv = a->inside ? (a->hv[0] * y0 + a->hv[1] * m0 + a->hv[2] * y1 + a->hv[3] * m1) / dv : 0;
+    p.uv = (a->hv[0] * row[0] + a->hv[1] * (row[1] * dv) + a->hv[2] * row[2] +
+            a->hv[3] * (row[3] * dv)) / dv;
   }
-  p.f = c->loads[k] * p.u - G * (p.u - zb);
+  p.f = ret_f(c, k, p.u, G, zb);
   p.fv = (c->loads[k] - G) * p.uv;
   p.fg = -(p.u - zb);
   p.fz = G;
@@ -69,17 +83,19 @@ static void ret_cross(const ret_pt *a, const ret_pt *b, double *u, double *uv, d
 void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *u, double *uv,
                      double *ug, double *uz) {
   const ret_at at = ret_locate(c, v);
-  ret_pt cur = ret_sample(c, &at, 0, G, zb), prev = cur, first = cur, second = cur;
   if (c->L < 2) {
-    *u = cur.u, *uv = cur.uv, *ug = *uz = 0;
+    const ret_pt p = ret_sample(c, &at, 0, G, zb);
+    *u = p.u, *uv = p.uv, *ug = *uz = 0;
     return;
   }
+  const double first = ret_f(c, 0, ret_u(c, &at, 0), G, zb);
+  double prev, cur = first;
   for (int k = 1; k < c->L; k++) {
     prev = cur;
-    cur = ret_sample(c, &at, k, G, zb);
-    if (k == 1) second = cur;
-    if ((cur.f > 0) != (prev.f > 0)) {
-      ret_cross(&prev, &cur, u, uv, ug, uz);
+    cur = ret_f(c, k, ret_u(c, &at, k), G, zb);
+    if ((cur > 0) != (prev > 0)) {
+      const ret_pt a = ret_sample(c, &at, k - 1, G, zb), b = ret_sample(c, &at, k, G, zb);
+      ret_cross(&a, &b, u, uv, ug, uz);
       return;
     }
   }
@@ -89,8 +105,8 @@ void phx_curve_solve(const phx_curve *c, double v, double G, double zb, double *
    * two ends' slopes, small where every sample nears 0 V. The chord of
    * both ends is continuous there but left a steep loaded table of the
    * gradient test without a settled point.) */
-  ret_pt a = first, b = second;
-  if (fabs(cur.f) < fabs(first.f)) a = prev, b = cur;
+  const int ka = fabs(cur) < fabs(first) ? c->L - 2 : 0;
+  const ret_pt a = ret_sample(c, &at, ka, G, zb), b = ret_sample(c, &at, ka + 1, G, zb);
   if (a.f != b.f) {
     ret_cross(&a, &b, u, uv, ug, uz);
     return;
