@@ -9,7 +9,9 @@
  * which backend instance set them last on each device, to keep one
  * instance's parameters from reaching another; and libngspice is one
  * simulator per process, so the circuit engine records which engine holds
- * it (one at a time).
+ * it (one at a time). Besides, each thread carries one flag: whether it
+ * runs one of the C path's host workers (Monte Carlo chips, returned-load
+ * solves), so that work it starts stays on it instead of starting more.
  */
 #ifndef PHAXCL_H
 #define PHAXCL_H

@@ -882,7 +882,8 @@ typedef struct FN(ret_stage) {
 } FN(ret_stage);
 
 /* One worker's scratch: the solve's work, then v, dv (M), u, e (RU), x,
- * lam, gx (K); u doubles as c in the backward pass. */
+ * lam, gx (K). The backward pass writes c into the job's per-sample rows
+ * instead, to be summed in sample order. */
 typedef struct FN(ret_scratch) {
   phx_ret p;
   double *v, *dv, *u, *e, *x, *lam, *gx;
@@ -960,8 +961,9 @@ static void FN(ret_forward_share)(void *ctx, int t, int T) {
   }
 }
 
-/* The first failed sample, or B: every sample before a worker's first
- * failure was taken before it, by some worker, and finished. */
+/* The first failed sample, or B: samples are taken in order and each
+ * worker finishes what it took, so every sample before the smallest
+ * failure taken by any worker was taken and came through. */
 static int FN(ret_first_bad)(const FN(ret_job) *job, int T, int B) {
   int bad = B;
   for (int t = 0; t < T; t++) bad = job->bad[t] < bad ? job->bad[t] : bad;
