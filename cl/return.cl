@@ -14,25 +14,11 @@
 #define PHX_RET_TOL_F32 1e-4f
 
 /* Where v falls in every load's row (return_solve.c's ret_at): the
- * interval i, inside, and the Hermite weights of phx_tab_row for the
- * value (h[0..3]) and the slope (h[4..7]), found once for all L samples. */
+ * interval i, inside, and the Hermite weights h (phx_tab_hermite), found
+ * once for all L samples. */
 void phx_ret_locate(const int NV, const float v0, const float dv, const float v, int *i,
                     int *inside, float *h) {
-  float x = (v - v0) / dv;
-  *inside = 1;
-  if (!(x > 0.0f)) { x = 0.0f; *inside = 0; }
-  if (x > (float)(NV - 1)) { x = (float)(NV - 1); *inside = 0; }
-  *i = (int)x;
-  if (*i > NV - 2) *i = NV - 2;
-  const float t = x - (float)*i, t2 = t * t, t3 = t2 * t;
-  h[0] = 2.0f * t3 - 3.0f * t2 + 1.0f;
-  h[1] = t3 - 2.0f * t2 + t;
-  h[2] = 3.0f * t2 - 2.0f * t3;
-  h[3] = t3 - t2;
-  h[4] = 6.0f * t2 - 6.0f * t;
-  h[5] = 3.0f * t2 - 4.0f * t + 1.0f;
-  h[6] = 6.0f * t - 6.0f * t2;
-  h[7] = 3.0f * t2 - 2.0f * t;
+  *i = phx_tab_hermite(NV, phx_tab_place(NV, v0, dv, v, inside), h);
 }
 
 /* Load k's output u (return_solve.c's ret_u): at G = loads[k] the table

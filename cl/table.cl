@@ -2,18 +2,43 @@
  * row_load; docs/model.md "Table neurons and loading"): one inverter's
  * F(v; G) as a cubic Hermite in v per tabulated load, linear in G. */
 
-/* One load's cubic at x steps from v0 (x already clamped). */
-void phx_tab_row(__global const float *row, const int NV, const float x, const float dv,
-                 float *f, float *fv) {
+/* Input v's place in steps from v0, clamped into [0, NV-1]; *inside is 0
+ * where it was clamped (core/curve.h's phx_curve_place). */
+float phx_tab_place(const int NV, const float v0, const float dv, const float v, int *inside) {
+  float x = (v - v0) / dv;
+  *inside = 1;
+  if (!(x > 0.0f)) { x = 0.0f; *inside = 0; }
+  if (x > (float)(NV - 1)) { x = (float)(NV - 1); *inside = 0; }
+  return x;
+}
+
+/* The cubic Hermite at place x (clamped): returns the interval i and puts
+ * the weights of y_i, m_i, y_i+1, m_i+1 for the value in h[0..3] and for
+ * the slope (times dv) in h[4..7] (core/curve.h's phx_curve_hermite). */
+int phx_tab_hermite(const int NV, const float x, float *h) {
   int i = (int)x;
   if (i > NV - 2) i = NV - 2;
   const float t = x - (float)i, t2 = t * t, t3 = t2 * t;
+  h[0] = 2.0f * t3 - 3.0f * t2 + 1.0f;
+  h[1] = t3 - 2.0f * t2 + t;
+  h[2] = 3.0f * t2 - 2.0f * t3;
+  h[3] = t3 - t2;
+  h[4] = 6.0f * t2 - 6.0f * t;
+  h[5] = 3.0f * t2 - 4.0f * t + 1.0f;
+  h[6] = 6.0f * t - 6.0f * t2;
+  h[7] = 3.0f * t2 - 2.0f * t;
+  return i;
+}
+
+/* One load's cubic at x steps from v0 (x already clamped). */
+void phx_tab_row(__global const float *row, const int NV, const float x, const float dv,
+                 float *f, float *fv) {
+  float h[8];
+  const int i = phx_tab_hermite(NV, x, h);
   const float y0 = row[2 * i], m0 = row[2 * i + 1] * dv;
   const float y1 = row[2 * i + 2], m1 = row[2 * i + 3] * dv;
-  *f = (2.0f * t3 - 3.0f * t2 + 1.0f) * y0 + (t3 - 2.0f * t2 + t) * m0 +
-       (3.0f * t2 - 2.0f * t3) * y1 + (t3 - t2) * m1;
-  *fv = ((6.0f * t2 - 6.0f * t) * y0 + (3.0f * t2 - 4.0f * t + 1.0f) * m0 +
-         (6.0f * t - 6.0f * t2) * y1 + (3.0f * t2 - 2.0f * t) * m1) / dv;
+  *f = h[0] * y0 + h[1] * m0 + h[2] * y1 + h[3] * m1;
+  *fv = (h[4] * y0 + h[5] * m0 + h[6] * y1 + h[7] * m1) / dv;
 }
 
 /* F(v; G), dF/dv, dF/dG; NaN in gives NaN out. */
@@ -24,10 +49,9 @@ void phx_tab_eval(__global const float *T, __global const float *loads, const in
     *f = *fv = *fg = v;
     return;
   }
-  float x = (v - v0) / dv, w = 0.0f;
-  int inside = 1, k = 0;
-  if (!(x > 0.0f)) { x = 0.0f; inside = 0; }
-  if (x > (float)(NV - 1)) { x = (float)(NV - 1); inside = 0; }
+  int inside, k = 0;
+  const float x = phx_tab_place(NV, v0, dv, v, &inside);
+  float w = 0.0f;
   if (L > 1 && G > loads[0]) {
     if (G >= loads[L - 1]) {
       k = L - 2;

@@ -42,19 +42,41 @@ static inline int phx_curve_load_at(const double *loads, int L, double G, double
   return lo;
 }
 
+/* Input v's place in steps from v0, clamped into [0, NV-1]; *inside is 0
+ * where it was clamped (the curve is flat past its ends). */
+static inline double phx_curve_place(const phx_curve *c, double v, int *inside) {
+  double x = (v - c->v0) / c->dv;
+  *inside = 1;
+  if (!(x > 0)) x = 0, *inside = 0;
+  if (x > c->NV - 1) x = c->NV - 1, *inside = 0;
+  return x;
+}
+
+/* The cubic Hermite at place x (clamped): returns the interval i and sets
+ * the weights of y_i, m_i, y_i+1, m_i+1 (m: slope times dv) for the value
+ * (hf) and, divided by dv, for the slope (hv). Every load's row at the
+ * same input shares them. */
+static inline int phx_curve_hermite(int NV, double x, double hf[4], double hv[4]) {
+  int i = (int)x;
+  if (i > NV - 2) i = NV - 2;
+  const double t = x - i, t2 = t * t, t3 = t2 * t;
+  hf[0] = 2 * t3 - 3 * t2 + 1, hf[1] = t3 - 2 * t2 + t;
+  hf[2] = 3 * t2 - 2 * t3, hf[3] = t3 - t2;
+  hv[0] = 6 * t2 - 6 * t, hv[1] = 3 * t2 - 4 * t + 1;
+  hv[2] = 6 * t - 6 * t2, hv[3] = 3 * t2 - 2 * t;
+  return i;
+}
+
 /* The cubic Hermite of one load's row at input position x (in steps from
  * v0, already clamped into [0, NV-1]): value and d/dv. */
 static inline void phx_curve_row(const double *row, int NV, double x, double dv, double *f,
                                  double *fv) {
-  int i = (int)x;
-  if (i > NV - 2) i = NV - 2;
-  const double t = x - i, t2 = t * t, t3 = t2 * t;
+  double hf[4], hv[4];
+  const int i = phx_curve_hermite(NV, x, hf, hv);
   const double y0 = row[2 * i], m0 = row[2 * i + 1] * dv;
   const double y1 = row[2 * i + 2], m1 = row[2 * i + 3] * dv;
-  *f = (2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * m0 + (3 * t2 - 2 * t3) * y1 +
-       (t3 - t2) * m1;
-  *fv = ((6 * t2 - 6 * t) * y0 + (3 * t2 - 4 * t + 1) * m0 + (6 * t - 6 * t2) * y1 +
-         (3 * t2 - 2 * t) * m1) / dv;
+  *f = hf[0] * y0 + hf[1] * m0 + hf[2] * y1 + hf[3] * m1;
+  *fv = (hv[0] * y0 + hv[1] * m0 + hv[2] * y1 + hv[3] * m1) / dv;
 }
 
 /* F(v; G), dF/dv and dF/dG. */
@@ -64,10 +86,9 @@ static inline void phx_curve_eval(const phx_curve *c, double v, double G, double
     *f = *fv = *fg = v;
     return;
   }
-  double x = (v - c->v0) / c->dv, w;
-  int inside = 1;
-  if (!(x > 0)) x = 0, inside = 0;
-  if (x > c->NV - 1) x = c->NV - 1, inside = 0;
+  int inside;
+  const double x = phx_curve_place(c, v, &inside);
+  double w;
   const int k = phx_curve_load_at(c->loads, c->L, G, &w);
   const double *r0 = c->T + (size_t)k * c->NV * 2;
   double f0, v0d, f1 = 0, v1d = 0;

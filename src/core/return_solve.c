@@ -10,9 +10,8 @@ typedef struct ret_pt {
   double u, uv, f, fv, fg, fz;
 } ret_pt;
 
-/* Where v falls in every load's row: the rows share their inputs, so
- * the interval and the Hermite weights of phx_curve_row (value hf, slope
- * hv, same expressions) are found once for all L samples. */
+/* Where v falls in every load's row (phx_curve_place, phx_curve_hermite),
+ * found once for all L samples. */
 typedef struct ret_at {
   int i, inside, nan;
   double v, hf[4], hv[4];
@@ -20,17 +19,7 @@ typedef struct ret_at {
 
 static ret_at ret_locate(const phx_curve *c, double v) {
   ret_at a = {0, 1, v != v, v, {0}, {0}};
-  if (a.nan) return a;
-  double x = (v - c->v0) / c->dv;
-  if (!(x > 0)) x = 0, a.inside = 0;
-  if (x > c->NV - 1) x = c->NV - 1, a.inside = 0;
-  a.i = (int)x;
-  if (a.i > c->NV - 2) a.i = c->NV - 2;
-  const double t = x - a.i, t2 = t * t, t3 = t2 * t;
-  a.hf[0] = 2 * t3 - 3 * t2 + 1, a.hf[1] = t3 - 2 * t2 + t;
-  a.hf[2] = 3 * t2 - 2 * t3, a.hf[3] = t3 - t2;
-  a.hv[0] = 6 * t2 - 6 * t, a.hv[1] = 3 * t2 - 4 * t + 1;
-  a.hv[2] = 6 * t - 6 * t2, a.hv[3] = 3 * t2 - 2 * t;
+  if (!a.nan) a.i = phx_curve_hermite(c->NV, phx_curve_place(c, v, &a.inside), a.hf, a.hv);
   return a;
 }
 
