@@ -482,25 +482,18 @@ static int launch(phx_cl *c, int id, size_t groups, const karg *args, int nargs,
   return launch_grid(c, id, 1, &global, &local, args, nargs, err);
 }
 
-/* Enqueues a gx x gy grid (cl/gemm.cl, the per-row kernels of cl/map.cl) in
- * groups of row_wg x 1 work-items: 1 on most devices, more where a group
- * costs a dispatch and leaves SIMD lanes idle (llvmpipe). */
+/* Enqueues a gx x gy grid (cl/gemm.cl, the per-row kernels of cl/map.cl,
+ * the per-sample solves of cl/return.cl) in groups of row_wg x 1
+ * work-items: 1 on most devices, more where a group costs a dispatch and
+ * leaves SIMD lanes idle (llvmpipe). Small groups also spread a small
+ * batch of long solves over a CPU device's cores (groups of c->wg would
+ * put 16 samples on one). */
 static int launch2d(phx_cl *c, int id, size_t gx, size_t gy, const karg *args,
                     int nargs, phx_err *err) {
   /* every such kernel returns early past its grid, so rounding gx up is safe */
   const size_t l = (size_t)c->tune.konst[PHX_CK_row_wg];
   const size_t global[2] = {(gx + l - 1) / l * l, gy}, local[2] = {l, 1};
   return launch_grid(c, id, 2, global, local, args, nargs, err);
-}
-
-/* Enqueues `items` work-items that each run long on their own (one sample's
- * solve) in groups of row_wg, so that a small batch still spreads over a
- * CPU device's cores (groups of c->wg would put 16 samples on one). */
-static int launch_items(phx_cl *c, int id, size_t items, const karg *args, int nargs,
-                        phx_err *err) {
-  const size_t l = (size_t)c->tune.konst[PHX_CK_row_wg];
-  const size_t global = (items + l - 1) / l * l;
-  return launch_grid(c, id, 1, &global, &l, args, nargs, err);
 }
 
 /* Work-groups to cover `items` with one work-item each. */
@@ -685,7 +678,7 @@ static int cl_activate_return(void *impl, const phx_args_activate_return *p, phx
                     KA(v0),        KA(dv),          KA(p->Z->p), KA(p->T->p),  KA(p->loads->p),
                     KA(p->G->p),   KA(p->Wn->p),    KA(p->Sn->p), KA(p->U->p), KA(c->ret_tmp),
                     KA(c->ret_st)};
-  if ((rc = launch_items(c, K_ACTIVATE_RETURN, (size_t)p->B, a, 16, err)) ||
+  if ((rc = launch2d(c, K_ACTIVATE_RETURN, (size_t)p->B, 1, a, 16, err)) ||
       (rc = ret_status(c, p->B, &bad, err)))
     return rc;
   if (bad >= 0) return phx_fail(err, PHX_ENAN, "activate_return: sample %d did not settle", bad);
@@ -706,7 +699,7 @@ static int cl_activate_return_backward(void *impl, const phx_args_activate_retur
                     KA(p->G->p),  KA(p->Wn->p),   KA(p->Sn->p), KA(p->Zn->p),  KA(p->dZn->p),
                     KA(p->dZ->p), KA(p->Er->p),   KA(cb),       KA(c->ret_tmp), KA(c->ret_st)};
   const karg ga[] = {KA(b), KA(r), KA(acc), KA(cb), KA(p->dG->p)};
-  if (!(rc = launch_items(c, K_ACTIVATE_RETURN_BACKWARD, (size_t)p->B, a, 20, err)) &&
+  if (!(rc = launch2d(c, K_ACTIVATE_RETURN_BACKWARD, (size_t)p->B, 1, a, 20, err)) &&
       !(rc = loops_fit(c, p->B, "the batch's load gradient", err)))
     rc = launch(c, K_RETURN_LOAD_GRAD, groups_for(c, (size_t)r), ga, 5, err);
   if (!rc) rc = ret_status(c, p->B, &bad, err);

@@ -91,16 +91,14 @@ static int check_ops(ck *k, uint64_t seed, phx_err *err) {
         snprintf(name, sizeof name, "%s%s%s%s", d->name, t.c.label[0] ? "(" : "", t.c.label,
                  t.c.label[0] ? ")" : "");
       if (!s) s = phx_op_inst_exec(&t, k->cl, -1, 1, a, NULL, err);
-      if (s == PHX_ENOBACKEND) {
+      const int refused = s == PHX_ENOBACKEND;
+      if (refused) { /* the device refuses the op, saying why: one skipped row */
         const phx_check_row row = {name, k->device, NAN, NAN, NAN, 0, 0, 1, err->msg};
         k->fn(&row, k->user);
         s = PHX_OK;
-        phx_op_outs_free(a);
-        phx_op_inst_free(&t);
-        continue;
       }
-      if (!s) s = phx_op_inst_exec(&t, k->ref, -1, 1, r, NULL, err);
-      for (int b = 0; b < d->nbuf && !s; b++) {
+      if (!s && !refused) s = phx_op_inst_exec(&t, k->ref, -1, 1, r, NULL, err);
+      for (int b = 0; b < d->nbuf && !s && !refused; b++) {
         if (!t.need[b] || !(d->buf[b].io & PHX_OB_OUT)) continue;
         char out[128];
         snprintf(out, sizeof out, "%s.%s", name, d->buf[b].name);
