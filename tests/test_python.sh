@@ -24,8 +24,37 @@ if ! cmp -s "$req" "$venv/.requirements"; then
   }
   cp "$req" "$venv/.requirements"
 fi
-"$venv/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall \
-  --config-settings=build-dir="$build/python-wheel" "$src"
+# The wheel's library is configured like this build (its C compiler and its
+# feature options), so that the CLI and the package it is compared with are
+# one configuration: a clang build without BLAS rounds otherwise.
+mapfile -t like < <("$venv/bin/python" - "$build" <<'PY'
+import json, os, sys
+info = os.path.join(sys.argv[1], "meson-info")
+opts = json.load(open(os.path.join(info, "intro-buildoptions.json")))
+for o in opts:
+    # meson's introspection calls a feature option a combo of these three
+    if o["section"] == "user" and o.get("choices") == ["enabled", "disabled", "auto"]:
+        print(f"--config-settings=setup-args=-D{o['name']}={o['value']}")
+for t in json.load(open(os.path.join(info, "intro-targets.json"))):
+    for s in t["target_sources"]:
+        if s.get("language") == "c":
+            print("CC=" + s["compiler"][0])
+            sys.exit(0)
+PY
+)
+cc=() args=()
+for a in "${like[@]}"; do
+  case $a in CC=*) cc=(env "$a") ;; *) args+=("$a") ;; esac
+done
+# meson keeps a build folder's compiler: a new configuration starts afresh
+wheel=$build/python-wheel
+if ! printf '%s\n' "${like[@]}" | cmp -s - "$wheel.like"; then
+  rm -rf "$wheel"
+  mkdir -p "$wheel"
+  printf '%s\n' "${like[@]}" >"$wheel.like"
+fi
+"${cc[@]}" "$venv/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall \
+  --config-settings=build-dir="$wheel" "${args[@]}" "$src"
 # The installed package and its own library, not the source tree's.
 unset PHAXCL_LIBRARY PYTHONPATH
 cd "$build"

@@ -33,16 +33,15 @@ run meson test -C build --print-errorlogs --num-processes 2 --logbase main
 # Sanitizers: the ICD loader and PoCL's LLVM keep allocations until exit, so
 # leak checking covers the non-OpenCL suites only.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# The python suite runs once, in the release build (it builds its own wheel);
-# the mpi suite stays out: OpenMPI's runtime keeps (and touches) memory of
+# The python suite builds its own wheel, configured like the build it runs
+# in: the release and the clang builds; the mpi suite stays out: OpenMPI's runtime keeps (and touches) memory of
 # its own, and our part of it runs in the release and the clang builds.
 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --no-suite opencl --no-suite slow --no-suite python --no-suite mpi \
   --logbase san
 ASAN_OPTIONS=detect_leaks=0 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --suite opencl --no-suite slow --logbase san-opencl
-run meson test -C build-min --print-errorlogs --num-processes 2 --no-suite python \
-  --logbase min
+run meson test -C build-min --print-errorlogs --num-processes 2 --logbase min
 # Fuzz each parser for 20 s (80 s of fuzzing, 40 s on two cores); longer
 # runs: tools/fuzz.sh SECONDS.
 PHX_FUZZ_SECONDS=20 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-fuzz \
