@@ -19,7 +19,7 @@ static const char USAGE[] =
     "\n"
     "Trains a crossbar network and prints one line per epoch: loss, training\n"
     "and test accuracy, seconds. Defaults train the paper task (196-100-10 on\n"
-    "the bundled data/mnist14) to >= 90 % test accuracy.\n"
+    "the bundled data/mnist14) to 86-87 % test accuracy.\n"
     "\n"
     "data:\n"
     "  --data DIR|FILE    MNIST-layout IDX folder (default: bundled mnist14), or a\n"
