@@ -38,7 +38,7 @@ for o in opts:
 for t in json.load(open(os.path.join(info, "intro-targets.json"))):
     for s in t["target_sources"]:
         if s.get("language") == "c":
-            print("CC=" + s["compiler"][0])
+            print("CC=" + " ".join(s["compiler"]))  # ccache cc, say
             sys.exit(0)
 PY
 )
