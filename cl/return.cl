@@ -27,8 +27,7 @@ void phx_ret_locate(const int NV, const float v0, const float dv, const float v,
 float phx_ret_u(__global const float *T, const int NV, const float dv, const int k,
                 const float v, const int i, const float *h) {
   if (isnan(v)) return v;
-  __global const float *row = T + ((size_t)k * (size_t)NV + (size_t)i) * 2;
-  return h[0] * row[0] + h[1] * (row[1] * dv) + h[2] * row[2] + h[3] * (row[3] * dv);
+  return phx_tab_cubic(T + ((size_t)k * (size_t)NV + (size_t)i) * 2, h, dv);
 }
 
 /* f at load k from its u. */
@@ -44,12 +43,10 @@ void phx_ret_sample(__global const float *T, __global const float *loads, const 
                     const int inside, const float *h, const float G, const float zb,
                     float *p) {
   p[0] = phx_ret_u(T, NV, dv, k, v, i, h);
-  if (isnan(v) || !inside) {
+  if (isnan(v) || !inside)
     p[1] = isnan(v) ? v : 0.0f;
-  } else {
-    __global const float *row = T + ((size_t)k * (size_t)NV + (size_t)i) * 2;
-    p[1] = (h[4] * row[0] + h[5] * (row[1] * dv) + h[6] * row[2] + h[7] * (row[3] * dv)) / dv;
-  }
+  else
+    p[1] = phx_tab_cubic(T + ((size_t)k * (size_t)NV + (size_t)i) * 2, h + 4, dv) / dv;
   p[2] = phx_ret_f(loads, k, p[0], G, zb);
   p[3] = (loads[k] - G) * p[1];
   p[4] = -(p[0] - zb);

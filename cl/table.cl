@@ -30,15 +30,20 @@ int phx_tab_hermite(const int NV, const float x, float *h) {
   return i;
 }
 
+/* One interval's cubic from its ends p = (y_i, s_i, y_i+1, s_i+1) and
+ * four of phx_tab_hermite's weights (h: the value; h + 4: the slope once
+ * divided by dv; core/curve.h's phx_curve_cubic). */
+float phx_tab_cubic(__global const float *p, const float *h, const float dv) {
+  return h[0] * p[0] + h[1] * (p[1] * dv) + h[2] * p[2] + h[3] * (p[3] * dv);
+}
+
 /* One load's cubic at x steps from v0 (x already clamped). */
 void phx_tab_row(__global const float *row, const int NV, const float x, const float dv,
                  float *f, float *fv) {
   float h[8];
-  const int i = phx_tab_hermite(NV, x, h);
-  const float y0 = row[2 * i], m0 = row[2 * i + 1] * dv;
-  const float y1 = row[2 * i + 2], m1 = row[2 * i + 3] * dv;
-  *f = h[0] * y0 + h[1] * m0 + h[2] * y1 + h[3] * m1;
-  *fv = (h[4] * y0 + h[5] * m0 + h[6] * y1 + h[7] * m1) / dv;
+  __global const float *p = row + 2 * phx_tab_hermite(NV, x, h);
+  *f = phx_tab_cubic(p, h, dv);
+  *fv = phx_tab_cubic(p, h + 4, dv) / dv;
 }
 
 /* F(v; G), dF/dv, dF/dG; NaN in gives NaN out. */

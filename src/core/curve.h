@@ -67,16 +67,21 @@ static inline int phx_curve_hermite(int NV, double x, double hf[4], double hv[4]
   return i;
 }
 
+/* One interval's cubic from its ends p = (y_i, s_i, y_i+1, s_i+1) (s: the
+ * stored slope, d/dv) and phx_curve_hermite's weights h (hf: the value;
+ * hv: the slope once divided by dv). */
+static inline double phx_curve_cubic(const double *p, const double h[4], double dv) {
+  return h[0] * p[0] + h[1] * (p[1] * dv) + h[2] * p[2] + h[3] * (p[3] * dv);
+}
+
 /* The cubic Hermite of one load's row at input position x (in steps from
  * v0, already clamped into [0, NV-1]): value and d/dv. */
 static inline void phx_curve_row(const double *row, int NV, double x, double dv, double *f,
                                  double *fv) {
   double hf[4], hv[4];
-  const int i = phx_curve_hermite(NV, x, hf, hv);
-  const double y0 = row[2 * i], m0 = row[2 * i + 1] * dv;
-  const double y1 = row[2 * i + 2], m1 = row[2 * i + 3] * dv;
-  *f = hf[0] * y0 + hf[1] * m0 + hf[2] * y1 + hf[3] * m1;
-  *fv = (hv[0] * y0 + hv[1] * m0 + hv[2] * y1 + hv[3] * m1) / dv;
+  const double *p = row + 2 * phx_curve_hermite(NV, x, hf, hv);
+  *f = phx_curve_cubic(p, hf, dv);
+  *fv = phx_curve_cubic(p, hv, dv) / dv;
 }
 
 /* F(v; G), dF/dv and dF/dG. */

@@ -23,13 +23,15 @@ static ret_at ret_locate(const phx_curve *c, double v) {
   return a;
 }
 
+/* Load k's row at v's interval. */
+static const double *ret_row(const phx_curve *c, const ret_at *a, int k) {
+  return c->T + ((size_t)k * c->NV + (size_t)a->i) * 2;
+}
+
 /* Load k's output u: phx_curve_eval(c, v, loads[k]) is that load's row
  * alone (its weight is 0 or 1 exactly there), so it is evaluated alone. */
 static double ret_u(const phx_curve *c, const ret_at *a, int k) {
-  if (a->nan) return a->v;
-  const double *row = c->T + ((size_t)k * c->NV + (size_t)a->i) * 2, dv = c->dv;
-  return a->hf[0] * row[0] + a->hf[1] * (row[1] * dv) + a->hf[2] * row[2] +
-         a->hf[3] * (row[3] * dv);
+  return a->nan ? a->v : phx_curve_cubic(ret_row(c, a, k), a->hf, c->dv);
 }
 
 /* f at load k from its u. */
@@ -42,13 +44,8 @@ static double ret_f(const phx_curve *c, int k, double u, double G, double zb) {
 static ret_pt ret_sample(const phx_curve *c, const ret_at *a, int k, double G, double zb) {
   ret_pt p;
   p.u = ret_u(c, a, k);
-  if (a->nan || !a->inside) {
-    p.uv = a->nan ? a->v : 0;
-  } else {
-    const double *row = c->T + ((size_t)k * c->NV + (size_t)a->i) * 2, dv = c->dv;
-    p.uv = (a->hv[0] * row[0] + a->hv[1] * (row[1] * dv) + a->hv[2] * row[2] +
-            a->hv[3] * (row[3] * dv)) / dv;
-  }
+  if (a->nan || !a->inside) p.uv = a->nan ? a->v : 0;
+  else p.uv = phx_curve_cubic(ret_row(c, a, k), a->hv, c->dv) / c->dv;
   p.f = ret_f(c, k, p.u, G, zb);
   p.fv = (c->loads[k] - G) * p.uv;
   p.fg = -(p.u - zb);
