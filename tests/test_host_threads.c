@@ -8,6 +8,7 @@
 #include "host.h"
 #include "phx_config.h"
 #include "test_util.h"
+#include "weak_table.h"
 
 typedef struct counts {
   atomic_int ran[PHX_HOST_MAX_THREADS];
@@ -19,19 +20,6 @@ static void count_share(void *ctx, int t, int T) {
   atomic_fetch_add(&c->ran[t], 1);
   if (T != 5) atomic_fetch_add(&c->bad_T, 1);
   if (phx_host_workers(1000) != 1) atomic_fetch_add(&c->nested, 1);
-}
-
-/* A weak inverter's table, 20 loads from 0 to 8 uS. */
-static void set_table(phx_model *m) {
-  enum { L = 20, NV = 101 };
-  double loads[L], vals[L * NV];
-  for (int k = 0; k < L; k++) {
-    loads[k] = 8e-6 * k / (L - 1);
-    for (int i = 0; i < NV; i++)
-      vals[k * NV + i] = -0.25 * tanh(10 * (-0.25 + i * 0.005 + 0.02)) / (1 + 1.5e5 * loads[k]);
-  }
-  phx_err err = {0};
-  must(phx_model_set_table(m, L, NV, -0.25, 0.005, loads, vals, &err), &err, "table");
 }
 
 typedef struct grad_job {
@@ -102,7 +90,7 @@ int main(void) {
   phx_model *m = NULL;
   must(phx_model_new(&mo, &m, &err), &err, "model");
   phx_model_init(m, 5);
-  set_table(m);
+  must(set_weak_table(m, 20, &err), &err, "table");
   same_bits("c", m, train);
   same_bits("c64", m, train);
   phx_model_free(m);

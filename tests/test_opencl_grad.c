@@ -7,6 +7,7 @@
 
 #include "phx_config.h"
 #include "test_opencl_util.h"
+#include "weak_table.h"
 
 /* sqrt(sum (a-b)^2 / sum b^2) */
 static double rel_l2(const float *a, const float *b, size_t n) {
@@ -44,22 +45,6 @@ static phx_status train_once(phx_backend *b, const phx_model_opts *mo,
   o.batch = batch;
   o.seed = 7;
   return phx_train(b, *out, d, NULL, &o, NULL, err);
-}
-
-/* A weak inverter under load as a table of 101 inputs: 5 loads (0, 1, 2,
- * 4, 8 uS), or L loads evenly from 0 to 8 uS, where each row's solve scans
- * about a hundred before its crossing (past llvmpipe's loop limit at the
- * paper's sizes). The returned-load model's neurons. */
-static phx_status set_weak_table(phx_model *m, int L, phx_err *err) {
-  enum { NV = 101, LMAX = 200 };
-  static const double five[5] = {0, 1e-6, 2e-6, 4e-6, 8e-6};
-  double loads[LMAX], vals[LMAX * NV];
-  for (int k = 0; k < L; k++) {
-    loads[k] = L == 5 ? five[k] : 8e-6 * k / (L - 1);
-    for (int i = 0; i < NV; i++)
-      vals[k * NV + i] = -0.25 * tanh(10 * (-0.25 + i * 0.005 + 0.02)) / (1 + 1.5e5 * loads[k]);
-  }
-  return phx_model_set_table(m, L, NV, -0.25, 0.005, loads, vals, err);
 }
 
 /* Loss and gradient of a returned-load table model (train --load-return):

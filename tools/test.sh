@@ -34,8 +34,8 @@ run meson test -C build --print-errorlogs --num-processes 2 --logbase main
 # leak checking covers the non-OpenCL suites only.
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # The python suite builds its own wheel, configured like the build it runs
-# in: the release and the clang builds; the mpi suite stays out: OpenMPI's runtime keeps (and touches) memory of
-# its own, and our part of it runs in the release and the clang builds.
+# in, so it runs in the release and the clang builds, not here; so does the
+# mpi suite: OpenMPI's runtime keeps (and touches) memory of its own.
 ASAN_OPTIONS=detect_leaks=1 run meson test -C build-san --print-errorlogs \
   --num-processes 2 --no-suite opencl --no-suite slow --no-suite python --no-suite mpi \
   --logbase san
